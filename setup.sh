@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# One-time setup of a development or CI machine (Debian 12, as root):
+#   Debian packages for libvirt, QEMU, Open vSwitch and the kernel lab; a virtual environment
+#   in .venv with the project and its test tools; libvirt's own source package (its XML test
+#   files are the differential-test corpus) unpacked under .cache/.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+DEBS=(
+  libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients libvirt-daemon
+  qemu-system-x86 openvswitch-switch dnsmasq-base iptables libxml2-utils
+  libvirt-dev pkg-config gcc python3-dev python3-venv
+  iproute2 bridge-utils procps psmisc
+  cpio busybox-static dpkg-dev xz-utils
+)
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${DEBS[@]}"
+
+# The kernel lab boots Debian's own kernel package; fetch it (not installed, only unpacked).
+./tests/kernel_lab/fetch-kernel.sh .cache/kernel
+
+# libvirt's source package: its tests/ folder is the corpus for the differential tests.
+# A deb-src entry is derived from the machine's own Debian source list.
+if [ ! -d .cache/libvirt-src ]; then
+  src_list=/etc/apt/sources.list.d/virt-netxml-deb-src.sources
+  if [ ! -f "$src_list" ] && [ -f /etc/apt/sources.list.d/debian.sources ]; then
+    sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources > "$src_list"
+  elif [ ! -f "$src_list" ] && [ -f /etc/apt/sources.list ]; then
+    grep -E '^deb ' /etc/apt/sources.list | sed 's/^deb /deb-src /' > "${src_list%.sources}.list"
+  fi
+  apt-get update -q
+  mkdir -p .cache/libvirt-dl
+  (cd .cache/libvirt-dl && apt-get source --download-only -q libvirt)
+  mkdir -p .cache/libvirt-src
+  tar -xf .cache/libvirt-dl/libvirt_*.orig.tar.xz -C .cache/libvirt-src --strip-components=1
+  rm -rf .cache/libvirt-dl
+fi
+
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/pip install -q --upgrade pip
+.venv/bin/pip install -q -e '.[libvirt,test]'
+echo "setup done: run .venv/bin/pytest"

@@ -1,0 +1,1 @@
+"""The ``virt-netxml`` command: a thin click shell over the pure core."""

@@ -1,0 +1,103 @@
+"""Entry point of ``virt-netxml``.
+
+Subcommands live in their own modules and are imported only when invoked, so ``virt-netxml
+mac`` does not pay for libvirt, pyroute2 or xmlschema. Every project error becomes one line on
+stderr and its documented exit code here, in one place.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from xmltools.errors import NetXmlError
+
+# name -> "module:attribute"; each module defines one click command or group.
+COMMANDS: dict[str, str] = {
+    "network": "xmltools.cli.network_cmd:network",
+    "interface": "xmltools.cli.interface_cmd:interface",
+    "edit": "xmltools.cli.edit_cmd:edit",
+    "lint": "xmltools.cli.lint_cmd:lint",
+    "mac": "xmltools.cli.ids_cmd:mac",
+    "uuid": "xmltools.cli.ids_cmd:uuid",
+    # The hooks' operator commands live beside the hooks; loaded by name only when used.
+    "hooks": "hooks.cli:hooks",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                return None  # that command is not part of this installation
+            raise
+        command: click.Command = getattr(module, attr)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="virt-netxml")
+def cli() -> None:
+    """Generate, edit and lint libvirt network and interface XML; manage the hooks."""
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Run the CLI, turning project errors into one line on stderr and their exit code."""
+    try:
+        return cli.main(args=argv, prog_name="virt-netxml", standalone_mode=False)
+    except NetXmlError as exc:
+        click.echo(f"virt-netxml: error: {exc.message}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("virt-netxml: aborted", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        sys.exit(0)
+
+
+def run_command(func: Any) -> Any:
+    """Decorator for subcommands: project errors raised inside become ClickExceptions.
+
+    Needed for click's test runner and for nested invocations, where ``main`` is not on the
+    stack to translate them.
+    """
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except NetXmlError as exc:
+            raise ProjectError(exc) from None
+
+    return wrapper
+
+
+class ProjectError(click.ClickException):
+    def __init__(self, error: NetXmlError) -> None:
+        super().__init__(error.message)
+        self.exit_code = error.exit_code
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"virt-netxml: error: {self.message}", err=True)
+
+
+if __name__ == "__main__":
+    main()
