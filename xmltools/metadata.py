@@ -1,0 +1,233 @@
+"""The project's own metadata vocabulary: networking wishes the hooks apply.
+
+It lives in a domain's or a network's ``<metadata>`` under one element in the project's
+namespace, so libvirt stores it untouched and hands it to every hook call::
+
+    <metadata>
+      <vnx:netxml xmlns:vnx="urn:virt-netxml:hooks:1">
+        <!-- domain: one entry per interface, matched by MAC -->
+        <vnx:interface mac="52:54:00:12:34:56">
+          <vnx:vlan tag="10"/>                                   (access port)
+          <vnx:vlan trunks="20,30-40" native="20" mode="native-untagged"/>
+          <vnx:tap bridge="br0" owner="root" group="root" multi-queue="yes" vnet-hdr="yes"/>
+          <vnx:ovs-setting table="Port" column="other_config" key="k" value="v"/>
+          <vnx:vf pf="enp4s0f0" index="3" address="0000:04:10.0"/>
+        </vnx:interface>
+        <!-- network -->
+        <vnx:bridge vlan-filtering="yes"/>
+        <vnx:shim name="mvshim0" address="192.168.50.1/24"/>
+        <vnx:sriov pf="enp4s0f0" numvfs="8"/>
+        <vnx:portgroup name="trunk"><vnx:vlan trunks="20,30-40" native="20"/></vnx:portgroup>
+      </vnx:netxml>
+    </metadata>
+
+Each VLAN is either an access ``tag`` or a ``trunks`` list (ids and ranges) with an optional
+``native`` id; ``mode`` is Open vSwitch's vlan_mode (access, trunk, native-tagged,
+native-untagged) and defaults from the other attributes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxml import etree
+
+from xmltools.errors import InvalidValue
+from xmltools.fields import INT, YESNO, Child, Children, Field, XmlModel, attach
+
+NS = "urn:virt-netxml:hooks:1"
+PREFIX = "vnx"
+
+
+def q(tag: str) -> str:
+    """Clark-notation name of a tag in the project's namespace."""
+    return f"{{{NS}}}{tag}"
+
+
+VLAN_MODES = ("access", "trunk", "native-tagged", "native-untagged")
+MAX_VLAN = 4095
+
+
+def parse_vlan_ranges(text: str) -> list[tuple[int, int]]:
+    """'20,30-40' -> [(20, 20), (30, 40)], each id checked to be 0..4095."""
+    ranges: list[tuple[int, int]] = []
+    for part in text.replace(" ", "").split(","):
+        if not part:
+            raise InvalidValue(what="VLAN list", value=text, reason="empty element")
+        lo_text, _, hi_text = part.partition("-")
+        try:
+            lo = int(lo_text)
+            hi = int(hi_text) if hi_text else lo
+        except ValueError:
+            raise InvalidValue(what="VLAN list", value=text,
+                               reason=f"{part!r} is not an id or a range") from None
+        if not (0 <= lo <= MAX_VLAN and 0 <= hi <= MAX_VLAN):
+            raise InvalidValue(what="VLAN list", value=text, reason="ids must be 0 to 4095")
+        if hi < lo:
+            raise InvalidValue(what="VLAN list", value=text, reason=f"range {part} runs backwards")
+        ranges.append((lo, hi))
+    return ranges
+
+
+def format_vlan_ranges(ranges: list[tuple[int, int]]) -> str:
+    return ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in ranges)
+
+
+class MetaVlan(XmlModel):
+    TAG = q("vlan")
+    tag = Field("@tag", INT)
+    trunks = Field("@trunks")
+    native = Field("@native", INT)
+    mode = Field("@mode")
+
+    def resolved(self) -> VlanWish:
+        """Check the element and return its meaning as a plain value."""
+        return VlanWish.from_attrs(self.tag, self.trunks, self.native, self.mode)
+
+
+@dataclass(frozen=True)
+class VlanWish:
+    """An access tag, or trunk ranges with an optional native id, plus the OVS vlan_mode."""
+
+    tag: int | None
+    trunks: tuple[tuple[int, int], ...]
+    native: int | None
+    mode: str
+
+    @classmethod
+    def from_attrs(cls, tag: int | None, trunks: str | None, native: int | None,
+                   mode: str | None) -> VlanWish:
+        if tag is not None and trunks is not None:
+            raise InvalidValue(what="VLAN", value=f"tag={tag} trunks={trunks}",
+                               reason="give either an access tag or trunks, not both")
+        if tag is None and trunks is None:
+            raise InvalidValue(what="VLAN", value="", reason="needs a tag or trunks")
+        if tag is not None and not 0 <= tag <= MAX_VLAN:
+            raise InvalidValue(what="VLAN id", value=str(tag), reason="must be 0 to 4095")
+        ranges = tuple(parse_vlan_ranges(trunks)) if trunks is not None else ()
+        if native is not None:
+            if tag is not None:
+                raise InvalidValue(what="VLAN", value=f"native={native}",
+                                   reason="a native VLAN needs trunks")
+            if not 0 <= native <= MAX_VLAN:
+                raise InvalidValue(what="VLAN id", value=str(native), reason="must be 0 to 4095")
+        if mode is None:
+            mode = "access" if tag is not None else (
+                "native-untagged" if native is not None else "trunk")
+        if mode not in VLAN_MODES:
+            raise InvalidValue(what="VLAN mode", value=mode, reason="expected " + ", ".join(VLAN_MODES))
+        if mode == "access" and tag is None:
+            raise InvalidValue(what="VLAN mode", value=mode, reason="access mode needs a tag")
+        if mode.startswith("native") and native is None:
+            raise InvalidValue(what="VLAN mode", value=mode, reason=f"{mode} needs a native id")
+        return cls(tag, ranges, native, mode)
+
+    def trunk_ids(self) -> list[int]:
+        return [v for lo, hi in self.trunks for v in range(lo, hi + 1)]
+
+
+class MetaTap(XmlModel):
+    TAG = q("tap")
+    bridge = Field("@bridge")
+    owner = Field("@owner")
+    group = Field("@group")
+    multi_queue = Field("@multi-queue", YESNO)
+    vnet_hdr = Field("@vnet-hdr", YESNO)
+
+
+class MetaOvsSetting(XmlModel):
+    TAG = q("ovs-setting")
+    table = Field("@table")
+    column = Field("@column")
+    key = Field("@key")
+    value = Field("@value")
+
+
+class MetaVf(XmlModel):
+    TAG = q("vf")
+    pf = Field("@pf")
+    index = Field("@index", INT)
+    address = Field("@address")
+
+
+class MetaInterface(XmlModel):
+    TAG = q("interface")
+    ORDER = (q("vlan"), q("tap"), q("ovs-setting"), q("vf"))
+    mac = Field("@mac")
+    vlan = Child(MetaVlan, q("vlan"))
+    tap = Child(MetaTap, q("tap"))
+    ovs_settings = Children(MetaOvsSetting, q("ovs-setting"))
+    vf = Child(MetaVf, q("vf"))
+
+
+class MetaBridge(XmlModel):
+    TAG = q("bridge")
+    vlan_filtering = Field("@vlan-filtering", YESNO)
+
+
+class MetaShim(XmlModel):
+    TAG = q("shim")
+    name = Field("@name")
+    address = Field("@address")
+
+
+class MetaSriov(XmlModel):
+    TAG = q("sriov")
+    pf = Field("@pf")
+    numvfs = Field("@numvfs", INT)
+
+
+class MetaPortGroup(XmlModel):
+    TAG = q("portgroup")
+    name = Field("@name")
+    vlan = Child(MetaVlan, q("vlan"))
+
+
+class NetXmlMeta(XmlModel):
+    """The ``<vnx:netxml>`` element, in a domain's or a network's ``<metadata>``."""
+
+    TAG = q("netxml")
+    ORDER = (q("interface"), q("bridge"), q("shim"), q("sriov"), q("portgroup"))
+    interfaces = Children(MetaInterface, q("interface"))
+    bridge = Child(MetaBridge, q("bridge"))
+    shim = Child(MetaShim, q("shim"))
+    sriov = Child(MetaSriov, q("sriov"))
+    portgroups = Children(MetaPortGroup, q("portgroup"))
+
+    def __init__(self, node: etree._Element | None = None, **values: object) -> None:
+        if node is None:
+            node = etree.Element(self.TAG, nsmap={PREFIX: NS})
+        super().__init__(node, **values)
+
+    def interface(self, mac: str) -> MetaInterface | None:
+        mac = mac.lower()
+        return next((i for i in self.interfaces if (i.mac or "").lower() == mac), None)
+
+    def interface_or_create(self, mac: str) -> MetaInterface:
+        found = self.interface(mac)
+        if found is None:
+            found = self.interfaces.append(MetaInterface(mac=mac.lower()))
+        return found
+
+    def portgroup(self, name: str) -> MetaPortGroup | None:
+        return next((p for p in self.portgroups if p.name == name), None)
+
+
+def find_meta(root: etree._Element) -> NetXmlMeta | None:
+    """The project's metadata element of a ``<domain>`` or ``<network>``, if any."""
+    node = root.find(f"metadata/{q('netxml')}")
+    return None if node is None else NetXmlMeta(node)
+
+
+def meta_or_create(root: etree._Element, order: tuple[str, ...] = ()) -> NetXmlMeta:
+    """Find or add ``<metadata><vnx:netxml/></metadata>`` under a domain or network root."""
+    metadata = root.find("metadata")
+    if metadata is None:
+        metadata = etree.Element("metadata")
+        attach(root, metadata, order)
+    node = metadata.find(q("netxml"))
+    if node is None:
+        meta = NetXmlMeta()
+        attach(metadata, meta.node)
+        return meta
+    return NetXmlMeta(node)
