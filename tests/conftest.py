@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -32,12 +30,3 @@ def golden(request: pytest.FixtureRequest):
         assert actual == path.read_text(), f"output differs from fixtures/{relpath}"
 
     return check
-
-
-def require(condition: bool, what: str) -> None:
-    """A missing prerequisite: fail under CI, skip on a developer machine."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"prerequisite missing in CI: {what}")
-    pytest.skip(f"prerequisite missing: {what}")
