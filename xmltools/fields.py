@@ -211,8 +211,13 @@ class XmlModel:
 class Field(Generic[T]):
     """A scalar value at ``path`` (attribute with ``@``, else element text)."""
 
-    def __init__(self, path: str, conv: Conv[T] = STR, doc: str = "") -> None:  # type: ignore[assignment]
-        self.path, self.conv, self.__doc__ = path, conv, doc
+    @overload
+    def __init__(self: Field[str], path: str) -> None: ...
+    @overload
+    def __init__(self, path: str, conv: Conv[T]) -> None: ...
+
+    def __init__(self, path: str, conv: Conv[Any] = STR) -> None:
+        self.path, self.conv = path, conv
         self.steps, self.attr = _split(path)
 
     def __set_name__(self, owner: type, name: str) -> None:

@@ -93,7 +93,7 @@ def run_command(func: Any) -> Any:
 class ProjectError(click.ClickException):
     def __init__(self, error: NetXmlError) -> None:
         super().__init__(error.message)
-        self.exit_code = error.exit_code
+        self.exit_code = error.exit_code  # type: ignore[misc]
 
     def show(self, file: Any = None) -> None:
         click.echo(f"virt-netxml: error: {self.message}", err=True)
