@@ -1,0 +1,575 @@
+"""Build a domain ``<interface>`` (and its metadata wishes) from command-line style options.
+
+Pure: no I/O. Every option of ``virt-netxml interface`` is a field of :class:`InterfaceSpec`;
+:func:`build_interface` checks them together (an option that makes no sense for the chosen
+type is an error, not silently dropped) and returns an :class:`~xmltools.interface.Interface`.
+:func:`insert_interface` adds it to a domain together with the project's metadata entry
+(``<vnx:interface mac=…>``) for the wishes libvirt cannot apply itself.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import uuid as uuidlib
+from dataclasses import dataclass
+from typing import Any
+
+from xmltools.common import Bandwidth, VirtualPort, VirtualPortParameters, Vlan
+from xmltools.domain import Domain
+from xmltools.errors import InvalidValue, UsageError
+from xmltools.interface import (
+    DIRECT_MODES,
+    LINK_STATES,
+    VIRTUALPORT_TYPES,
+    FilterParameter,
+    FilterRef,
+    HostdevSource,
+    Interface,
+    InterfaceDriver,
+)
+from xmltools.mac import OUIS, derived_mac, normalize_mac, random_mac
+from xmltools.metadata import (
+    VLAN_MODES,
+    MetaInterface,
+    MetaOvsSetting,
+    MetaTap,
+    MetaVf,
+    MetaVlan,
+    VlanWish,
+    format_vlan_ranges,
+    parse_vlan_ranges,
+)
+from xmltools.names import PciAddress, validate_bridge_name, validate_interface_name
+
+#: Types ``virt-netxml interface`` builds (libvirt knows more; they can still be read and edited).
+BUILD_TYPES = ("network", "bridge", "direct", "hostdev", "ethernet", "user")
+
+# libvirt blanks target names with these prefixes when a domain is defined (they are its own
+# automatic names), unless the TAP is unmanaged.
+_GENERATED_PREFIXES = ("vnet", "macvtap", "macvlan")
+#: NIC models, filter names and filter parameters: what libvirt accepts there.
+MODEL_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+_OVS_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+_OVS_TABLES = ("Port", "Interface")
+# Parameters each virtualport type takes (libvirt's virNetDevVPortProfile).
+_VPORT_PARAMS: dict[str, tuple[str, ...]] = {
+    "openvswitch": ("interfaceid", "profileid"),
+    "802.1Qbg": ("managerid", "typeid", "typeidversion", "instanceid"),
+    "802.1Qbh": ("profileid",),
+    "midonet": ("interfaceid",),
+}
+# Interface types each virtualport type can be used with.
+_VPORT_TYPES_FOR: dict[str, tuple[str, ...]] = {
+    "openvswitch": ("bridge", "network"),
+    "midonet": ("bridge", "network"),
+    "802.1Qbg": ("direct", "network"),
+    "802.1Qbh": ("direct", "hostdev", "network"),
+}
+
+
+@dataclass
+class InterfaceSpec:
+    """Every option of ``virt-netxml interface``; None means "not given"."""
+
+    type: str
+    source: str | None = None
+    portgroup: str | None = None
+    mode: str | None = None
+    model: str | None = None
+    mac: str | None = None              # "auto" or an address
+    oui: str = OUIS["qemu"]
+    seed: str | None = None
+    pci: str | None = None
+    target: str | None = None
+    managed: bool | None = None
+    vlan: str | None = None             # libvirt's own <vlan>
+    vlan_native: str | None = None      # "ID[:tagged|untagged]", for --vlan or --bridge-vlan
+    vlan_mode: str | None = None        # access | trunk | native-tagged | native-untagged
+    virtualport: str | None = None      # "TYPE[,key=value...]"
+    bandwidth_in: str | None = None     # "AVG[,PEAK[,BURST]]"
+    bandwidth_out: str | None = None
+    mtu: int | None = None
+    link: str | None = None
+    boot: int | None = None
+    queues: int | None = None
+    filter: str | None = None           # "NAME[,PARAM=VALUE...]"
+    # metadata wishes, applied by the hooks (need a domain to live in)
+    bridge_vlan: str | None = None
+    tap_bridge: str | None = None
+    tap_owner: str | None = None
+    tap_group: str | None = None
+    multi_queue: bool | None = None
+    vnet_hdr: bool | None = None
+    vf_pf: str | None = None
+    vf_index: int | None = None
+    ovs_settings: tuple[str, ...] = ()
+
+    def wants_metadata(self) -> bool:
+        return any(v is not None for v in (self.bridge_vlan, self.tap_bridge, self.vf_pf,
+                                           self.vf_index)) or bool(self.ovs_settings)
+
+
+# --------------------------------------------------------------------------- option parsers
+
+
+def _bad(what: str, value: Any, reason: str) -> InvalidValue:
+    return InvalidValue(what=what, value=str(value), reason=reason)
+
+
+def parse_vlan_native(text: str) -> tuple[int, str | None]:
+    """``'20'`` -> (20, None); ``'20:tagged'`` -> (20, 'native-tagged')."""
+    vid_text, _, how = text.partition(":")
+    try:
+        vid = int(vid_text)
+    except ValueError:
+        raise _bad("native VLAN", text, "expected ID or ID:tagged or ID:untagged") from None
+    if not 0 <= vid <= 4095:
+        raise _bad("native VLAN", text, "ids must be 0 to 4095")
+    if how not in ("", "tagged", "untagged"):
+        raise _bad("native VLAN", text, "the suffix must be ':tagged' or ':untagged'")
+    return vid, (f"native-{how}" if how else None)
+
+
+@dataclass(frozen=True)
+class VlanOptions:
+    """A VLAN option resolved: the tag list (ranges allowed), the native id and the mode."""
+
+    tags: str
+    native: int | None
+    mode: str | None
+
+
+def resolve_vlan(tags: str, native_text: str | None = None, mode: str | None = None) -> VlanOptions:
+    """Combine ``TAGS`` (where one item may carry ``:tagged``/``:untagged``, as ``virt-netxml
+    network`` spells it), ``--vlan-native ID[:tagged|untagged]`` and ``--vlan-mode``."""
+    native: int | None = None
+    implied: str | None = None
+    items = []
+    for item in tags.split(","):
+        head, colon, how = item.strip().partition(":")
+        if colon:
+            if native is not None:
+                raise _bad("VLAN list", tags, "only one id can be the native VLAN")
+            native, implied = parse_vlan_native(item.strip())
+            items.append(head)
+        else:
+            items.append(item.strip())
+    if native_text is not None:
+        if native is not None:
+            raise _bad("native VLAN", native_text, f"{tags} already marks {native} as native")
+        native, implied = parse_vlan_native(native_text)
+    if mode is not None:
+        if mode not in VLAN_MODES:
+            raise _bad("VLAN mode", mode, "expected " + ", ".join(VLAN_MODES))
+        if implied is not None and implied != mode:
+            raise _bad("VLAN mode", mode, f"contradicts the native VLAN {native} ({implied})")
+        implied = mode
+    if implied is not None and implied.startswith("native") and native is None:
+        raise _bad("VLAN mode", implied, "needs a native VLAN (--vlan-native ID)")
+    if native is not None and implied in ("access", "trunk"):
+        raise _bad("VLAN mode", implied, "a native VLAN needs mode native-tagged or native-untagged")
+    return VlanOptions(",".join(items), native, implied)
+
+
+def _spec_vlan(spec: InterfaceSpec, tags: str) -> VlanOptions:
+    return resolve_vlan(tags, spec.vlan_native, spec.vlan_mode)
+
+
+def build_libvirt_vlan(opts: VlanOptions) -> Vlan:
+    """libvirt's ``<vlan>`` from ``'10'``, ``'10,20'``, ``'30-32'`` (ranges are expanded: libvirt
+    lists each tag), a native id and an Open vSwitch style mode."""
+    tags, native, mode = opts.tags, opts.native, opts.mode
+    ids = [vid for lo, hi in parse_vlan_ranges(tags) for vid in range(lo, hi + 1)]
+    if len(set(ids)) != len(ids):
+        raise _bad("VLAN list", tags, "an id is listed twice")
+    if mode == "access" and (len(ids) != 1 or native is not None):
+        raise _bad("VLAN list", tags, "access mode takes exactly one id and no native VLAN")
+    native_mode = None
+    if native is not None:
+        native_mode = "tagged" if mode == "native-tagged" else "untagged"
+    trunk = True if (mode == "trunk" or native is not None or len(ids) > 1) else None
+    return Vlan.build(ids, native=native, native_mode=native_mode, trunk=trunk)
+
+
+def build_meta_vlan(opts: VlanOptions) -> MetaVlan:
+    """The metadata VLAN wish: an access ``tag`` for one id, else ``trunks`` (ranges kept)."""
+    tags, native, mode = opts.tags, opts.native, opts.mode
+    ranges = parse_vlan_ranges(tags)
+    single = len(ranges) == 1 and ranges[0][0] == ranges[0][1]
+    if single and native is None and mode in (None, "access"):
+        wish = VlanWish.from_attrs(ranges[0][0], None, None, mode)
+        return MetaVlan(tag=wish.tag, mode=mode)
+    if mode == "access":
+        raise _bad("VLAN list", tags, "access mode takes exactly one id and no native VLAN")
+    trunks = format_vlan_ranges(ranges)
+    VlanWish.from_attrs(None, trunks, native, mode)  # raises on a contradiction
+    return MetaVlan(trunks=trunks, native=native, mode=mode)
+
+
+def parse_virtualport(text: str, iface_type: str) -> VirtualPort:
+    """``'openvswitch'``, ``'openvswitch,interfaceid=UUID'``, ``'802.1Qbg,managerid=1,…'``."""
+    vtype, *pairs = [p.strip() for p in text.split(",")]
+    if vtype not in VIRTUALPORT_TYPES:
+        raise _bad("virtualport type", vtype, "expected " + ", ".join(VIRTUALPORT_TYPES))
+    if iface_type not in _VPORT_TYPES_FOR[vtype]:
+        raise _bad("virtualport type", vtype,
+                   f"not usable on a {iface_type} interface (only on "
+                   f"{' or '.join(_VPORT_TYPES_FOR[vtype])})")
+    vport = VirtualPort(type=vtype)
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or not value:
+            raise _bad("virtualport parameter", pair, "expected KEY=VALUE")
+        if key not in _VPORT_PARAMS[vtype]:
+            raise _bad("virtualport parameter", key,
+                       f"{vtype} takes " + ", ".join(_VPORT_PARAMS[vtype]))
+        if key in params:
+            raise _bad("virtualport parameter", key, "given twice")
+        params[key] = _vport_value(key, value)
+    if params:
+        vport.parameters = VirtualPortParameters(**params)
+    return vport
+
+
+def _vport_value(key: str, value: str) -> Any:
+    if key in ("interfaceid", "instanceid"):
+        try:
+            return str(uuidlib.UUID(value))
+        except ValueError:
+            raise _bad(key, value, "expected a UUID") from None
+    if key in ("managerid", "typeid", "typeidversion"):
+        limit = 0xFFFFFF if key == "typeid" else 0xFF
+        try:
+            number = int(value, 0)
+        except ValueError:
+            raise _bad(key, value, "expected a number") from None
+        if not 0 <= number <= limit:
+            raise _bad(key, value, f"must be 0 to {limit}")
+        return number
+    # profileid: libvirt stores at most 39 characters
+    if len(value) > 39 or not value.isprintable():
+        raise _bad(key, value, "at most 39 printable characters")
+    return value
+
+
+def parse_bandwidth(text: str, direction: str) -> dict[str, int]:
+    """``'AVG[,PEAK[,BURST]]'`` in kilobytes per second (burst in kilobytes)."""
+    parts = text.split(",")
+    if not 1 <= len(parts) <= 3:
+        raise _bad(f"{direction} bandwidth", text, "expected AVERAGE[,PEAK[,BURST]]")
+    values: dict[str, int] = {}
+    for key, part in zip(("average", "peak", "burst"), parts, strict=False):
+        try:
+            number = int(part)
+        except ValueError:
+            raise _bad(f"{direction} bandwidth", text, f"{key} {part!r} is not a whole number") from None
+        if number < 1:
+            raise _bad(f"{direction} bandwidth", text, f"{key} must be at least 1")
+        values[key] = number
+    return values
+
+
+def parse_filter(text: str) -> FilterRef:
+    """``'clean-traffic,IP=10.0.0.5'`` -> ``<filterref filter=…><parameter …/></filterref>``."""
+    name, *pairs = [p.strip() for p in text.split(",")]
+    if not name or not MODEL_RE.match(name):
+        raise _bad("filter name", name, "letters, digits, '-' and '_' only")
+    ref = FilterRef(filter=name)
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or not key or not value or not MODEL_RE.match(key):
+            raise _bad("filter parameter", pair, "expected NAME=VALUE")
+        ref.parameters.append(FilterParameter(name=key, value=value))
+    return ref
+
+
+def parse_ovs_setting(text: str) -> MetaOvsSetting:
+    """``'Port:other_config:key=value'`` -> a metadata ``<vnx:ovs-setting>``."""
+    head, eq, value = text.partition("=")
+    parts = head.split(":")
+    if not eq or len(parts) != 3 or not value:
+        raise _bad("OVS setting", text, "expected TABLE:COLUMN:KEY=VALUE")
+    table, column, key = parts
+    if table not in _OVS_TABLES:
+        raise _bad("OVS setting", text, "the table must be Port or Interface (per-port settings)")
+    for part in (column, key):
+        if not _OVS_NAME_RE.match(part):
+            raise _bad("OVS setting", text, f"{part!r}: letters, digits, '.', '-' and '_' only")
+    if not value.isprintable() or len(value) > 256:
+        raise _bad("OVS setting", text, "the value must be printable and at most 256 characters")
+    return MetaOvsSetting(table=table, column=column, key=key, value=value)
+
+
+# --------------------------------------------------------------------------- the builder
+
+
+def _check_type(spec: InterfaceSpec) -> None:
+    if spec.type not in BUILD_TYPES:
+        raise _bad("interface type", spec.type, "expected " + ", ".join(BUILD_TYPES))
+
+
+def _apply_source(iface: Interface, spec: InterfaceSpec) -> None:
+    kind = spec.type
+    if spec.portgroup is not None and kind != "network":
+        raise _bad("portgroup", spec.portgroup, "only a network interface has a portgroup")
+    if spec.mode is not None and kind != "direct":
+        raise _bad("source mode", spec.mode, "only a direct (macvtap) interface has a mode")
+    if spec.pci is not None and kind != "hostdev":
+        raise _bad("PCI address", spec.pci, "only a hostdev interface is given by PCI address")
+    if kind in ("network", "bridge", "direct"):
+        if not spec.source:
+            what = {"network": "a network name", "bridge": "a bridge name",
+                    "direct": "the uplink device"}[kind]
+            raise UsageError(detail=f"a {kind} interface needs --source with {what}")
+        src = iface.source_or_create()
+        if kind == "network":
+            if not spec.source.strip() or "/" in spec.source:
+                raise _bad("network name", spec.source, "must be non-empty and without '/'")
+            src.network = spec.source  # type: ignore[attr-defined]
+            src.portgroup = spec.portgroup  # type: ignore[attr-defined]
+        elif kind == "bridge":
+            src.bridge = validate_bridge_name(spec.source)  # type: ignore[attr-defined]
+        else:
+            src.dev = validate_interface_name(spec.source, "uplink device")  # type: ignore[attr-defined]
+            if spec.mode is not None and spec.mode not in DIRECT_MODES:
+                raise _bad("macvtap mode", spec.mode, "expected " + ", ".join(DIRECT_MODES))
+            src.mode = spec.mode  # type: ignore[attr-defined]
+        return
+    if spec.source is not None:
+        hint = {"hostdev": "give the VF with --pci", "ethernet": "a TAP's bridge is --tap-bridge"}
+        raise _bad("source", spec.source,
+                   f"a {kind} interface takes no --source" + (f"; {hint[kind]}" if kind in hint else ""))
+    if kind == "hostdev":
+        if spec.pci is None:
+            raise UsageError(detail="a hostdev interface needs --pci with the VF's PCI address")
+        address = PciAddress.parse(spec.pci)
+        # vfio is the only backend current QEMU/libvirt use for a VF; written explicitly as
+        # libvirt shows it, so the document says what will happen.
+        iface.driver = InterfaceDriver(name="vfio")
+        src = iface.source_or_create()
+        assert isinstance(src, HostdevSource)
+        src.address = address
+
+
+def _apply_managed_and_target(iface: Interface, spec: InterfaceSpec) -> None:
+    kind = spec.type
+    managed = spec.managed
+    if spec.tap_bridge is not None and kind == "ethernet":
+        if managed:
+            raise _bad("--managed", "yes", "the hook creates and bridges only an unmanaged TAP "
+                                            "(target managed='no'); drop --managed")
+        managed = False
+    if managed is not None:
+        if kind == "hostdev":
+            # libvirt writes only managed='yes'; 'no' is its default and dropped on define
+            iface.managed = True if managed else None
+        elif kind != "ethernet":
+            raise UsageError(detail="--managed/--unmanaged apply to hostdev (VF detach) and "
+                                    "ethernet (pre-created TAP) interfaces only")
+        elif managed is False and not spec.target:
+            raise UsageError(detail="an unmanaged ethernet interface needs --target with the "
+                                    "TAP's name")
+    if spec.target is not None:
+        if kind == "hostdev":
+            raise _bad("target device", spec.target, "a hostdev interface has no host-side device")
+        validate_interface_name(spec.target, "target device")
+        if managed is not False and spec.target.startswith(_GENERATED_PREFIXES):
+            raise _bad("target device", spec.target,
+                       "names starting with vnet, macvtap or macvlan are libvirt's automatic "
+                       "names and are dropped when the domain is defined")
+        iface.target_dev = spec.target
+        # Only the unmanaged case is written: managed='yes' is libvirt's default for a TAP.
+        if kind == "ethernet" and managed is False:
+            iface.target_managed = False
+
+
+def libvirt_vlan_problem(kind: str | None, ovs: bool, direct_mode: str | None) -> str | None:
+    """Why libvirt would refuse a ``<vlan>`` on this interface, or None when it applies it.
+
+    libvirt sets VLANs itself only on Open vSwitch ports, SR-IOV VFs (hostdev) and macvtap
+    passthrough; a network interface is checked against its network when the domain starts.
+    """
+    if kind in ("network", "hostdev") or (kind == "bridge" and ovs) or (
+            kind == "direct" and direct_mode == "passthrough"):
+        return None
+    return {
+        "bridge": "libvirt refuses <vlan> on a Linux bridge port; use --bridge-vlan "
+                  "(applied by the hook) or make it an Open vSwitch port",
+        "direct": "libvirt applies <vlan> to macvtap only in passthrough mode",
+    }.get(kind or "", f"libvirt cannot apply <vlan> to a {kind} interface")
+
+
+def _apply_vlan(iface: Interface, spec: InterfaceSpec) -> None:
+    if spec.vlan is not None and spec.bridge_vlan is not None:
+        raise UsageError(detail="give either --vlan (libvirt applies it) or --bridge-vlan "
+                                "(the hook applies it), not both")
+    if spec.vlan is None:
+        if (spec.vlan_native is not None or spec.vlan_mode is not None) and spec.bridge_vlan is None:
+            raise UsageError(detail="--vlan-native/--vlan-mode need --vlan or --bridge-vlan")
+        return
+    vlan = build_libvirt_vlan(_spec_vlan(spec, spec.vlan))
+    problem = libvirt_vlan_problem(spec.type, iface.is_ovs, spec.mode)
+    if problem:
+        raise _bad("VLAN", spec.vlan, problem)
+    if spec.type in ("hostdev", "direct") and (len(vlan.tags) != 1 or vlan.trunk):
+        raise _bad("VLAN", spec.vlan, "an SR-IOV VF takes a single tag: no trunk, no native VLAN")
+    iface.vlan = vlan
+
+
+def _apply_device(iface: Interface, spec: InterfaceSpec) -> None:
+    kind = spec.type
+    if spec.model is not None:
+        if kind == "hostdev":
+            raise _bad("model", spec.model, "a hostdev interface is the VF itself and has no model")
+        if not MODEL_RE.match(spec.model):
+            raise _bad("model", spec.model, "letters, digits, '-' and '_' only")
+        iface.model = spec.model
+    if spec.queues is not None:
+        if spec.model != "virtio":
+            raise _bad("queues", spec.queues, "multiqueue needs --model virtio")
+        if not 1 <= spec.queues <= 256:
+            raise _bad("queues", spec.queues, "must be 1 to 256")
+        iface.driver = InterfaceDriver(queues=spec.queues)
+    if spec.bandwidth_in is not None or spec.bandwidth_out is not None:
+        if kind == "hostdev":
+            raise UsageError(detail="libvirt does not support bandwidth limits on hostdev interfaces")
+        iface.bandwidth = Bandwidth.build(
+            inbound=parse_bandwidth(spec.bandwidth_in, "inbound") if spec.bandwidth_in else None,
+            outbound=parse_bandwidth(spec.bandwidth_out, "outbound") if spec.bandwidth_out else None)
+    if spec.filter is not None:
+        iface.filterref = parse_filter(spec.filter)
+    if spec.link is not None:
+        if spec.link not in LINK_STATES:
+            raise _bad("link state", spec.link, "expected up or down")
+        iface.link_state = spec.link
+    if spec.mtu is not None:
+        if not 68 <= spec.mtu <= 65535:
+            raise _bad("MTU", spec.mtu, "must be 68 to 65535")
+        iface.mtu = spec.mtu
+    if spec.boot is not None:
+        if spec.boot < 1:
+            raise _bad("boot order", spec.boot, "must be 1 or more")
+        iface.boot_order = spec.boot
+
+
+def _check_metadata_options(spec: InterfaceSpec) -> None:
+    """Reject metadata wishes that do not fit the interface type, before anything is built."""
+    kind = spec.type
+    if spec.bridge_vlan is not None and kind not in ("bridge", "network", "ethernet"):
+        raise _bad("bridge VLAN", spec.bridge_vlan,
+                   f"the hook sets port VLANs on bridge, network and ethernet (TAP) interfaces, "
+                   f"not on {kind}; use --vlan")
+    if spec.bridge_vlan is not None and kind == "ethernet" and spec.tap_bridge is None:
+        raise UsageError(detail="--bridge-vlan on an ethernet interface needs --tap-bridge")
+    tap_extras = (spec.tap_owner, spec.tap_group, spec.multi_queue, spec.vnet_hdr)
+    if spec.tap_bridge is None and any(v is not None for v in tap_extras):
+        raise UsageError(detail="--tap-owner/--tap-group/--multi-queue/--vnet-hdr need --tap-bridge")
+    if spec.tap_bridge is not None:
+        if kind != "ethernet":
+            raise _bad("TAP bridge", spec.tap_bridge,
+                       "only an ethernet interface uses a TAP the hook creates")
+        if not spec.target:
+            raise UsageError(detail="--tap-bridge needs --target with the TAP's name")
+        validate_bridge_name(spec.tap_bridge)
+        for what, name in (("TAP owner", spec.tap_owner), ("TAP group", spec.tap_group)):
+            if name is not None and not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", name):
+                raise _bad(what, name, "expected a user/group name or a numeric id")
+    if (spec.vf_pf is None) != (spec.vf_index is None):
+        raise UsageError(detail="--vf-pf and --vf-index go together")
+    if spec.vf_pf is not None:
+        if kind != "hostdev":
+            raise _bad("VF PF", spec.vf_pf, "only a hostdev interface is a VF")
+        validate_interface_name(spec.vf_pf, "PF device")
+        if spec.vf_index is not None and not 0 <= spec.vf_index <= 255:
+            raise _bad("VF index", spec.vf_index, "must be 0 to 255")
+    if spec.ovs_settings and kind not in ("bridge", "network"):
+        raise _bad("OVS setting", spec.ovs_settings[0],
+                   "only a bridge or network interface can be an Open vSwitch port")
+
+
+def choose_mac(spec: InterfaceSpec, rng: random.Random | None, *, used: set[str] | frozenset[str],
+               seed_text: str | None, index: int, required: bool) -> str | None:
+    """The interface's MAC: the given one (checked, not in ``used``), else derived or random.
+
+    ``auto`` derives the address from ``--seed`` or ``seed_text`` (the domain's UUID or name)
+    and the interface index, so re-running a script yields the same MAC; with neither it is
+    random from ``rng``. None when no MAC was asked for and none is ``required``.
+    """
+    if spec.mac not in (None, "auto"):
+        assert spec.mac is not None
+        mac = normalize_mac(spec.mac)
+        if mac in used:
+            raise _bad("MAC address", spec.mac, "already used by another interface of the domain")
+        return mac
+    if spec.mac is None and spec.seed is None and not required:
+        return None
+    seed = spec.seed or seed_text
+    if seed:
+        return derived_mac(seed, index, oui=spec.oui, exclude=used)
+    return random_mac(rng, oui=spec.oui, exclude=used)
+
+
+def build_interface(spec: InterfaceSpec, rng: random.Random | None = None, *,
+                    used_macs: set[str] | frozenset[str] = frozenset(), seed_text: str | None = None,
+                    index: int = 0, for_domain: bool = False) -> Interface:
+    """Check ``spec`` and build the interface it describes.
+
+    ``for_domain`` is set when the interface goes into a domain document: a MAC is then
+    always written and the metadata options are allowed (their entry is keyed by that MAC).
+    Raises InvalidValue or UsageError with the reason on any option that does not fit.
+    """
+    _check_type(spec)
+    if spec.wants_metadata() and not for_domain:
+        raise UsageError(detail="the metadata options (--bridge-vlan, --tap-bridge, --vf-pf, "
+                                "--ovs-setting) are stored in the domain: give --domain FILE")
+    _check_metadata_options(spec)
+    iface = Interface(type=spec.type)
+    mac = choose_mac(spec, rng, used=used_macs, seed_text=seed_text, index=index,
+                     required=for_domain or spec.wants_metadata())
+    if mac is not None:
+        iface.mac = mac
+    _apply_source(iface, spec)
+    if spec.virtualport is not None:
+        iface.virtualport = parse_virtualport(spec.virtualport, spec.type)
+    _apply_vlan(iface, spec)
+    _apply_managed_and_target(iface, spec)
+    _apply_device(iface, spec)
+    return iface
+
+
+def build_metadata(spec: InterfaceSpec, mac: str, pci: str | None = None) -> MetaInterface | None:
+    """The ``<vnx:interface mac=…>`` entry for the spec's metadata wishes, or None."""
+    if not spec.wants_metadata():
+        return None
+    _check_metadata_options(spec)
+    entry = MetaInterface(mac=mac.lower())
+    if spec.bridge_vlan is not None:
+        entry.vlan = build_meta_vlan(_spec_vlan(spec, spec.bridge_vlan))
+    if spec.tap_bridge is not None:
+        entry.tap = MetaTap(bridge=spec.tap_bridge, owner=spec.tap_owner, group=spec.tap_group,
+                            multi_queue=spec.multi_queue, vnet_hdr=spec.vnet_hdr)
+    for text in spec.ovs_settings:
+        entry.ovs_settings.append(parse_ovs_setting(text))
+    if spec.vf_pf is not None:
+        entry.vf = MetaVf(pf=spec.vf_pf, index=spec.vf_index,
+                          address=str(PciAddress.parse(spec.pci)) if spec.pci else pci)
+    return entry
+
+
+def insert_interface(domain: Domain, spec: InterfaceSpec, rng: random.Random | None = None) -> Interface:
+    """Build the interface, append it to ``domain`` and write its metadata entry.
+
+    Everything is checked before the document changes, so an error leaves it untouched.
+    """
+    iface = build_interface(spec, rng, used_macs=domain.used_macs(), seed_text=domain.seed,
+                            index=len(domain.interfaces), for_domain=True)
+    assert iface.mac is not None
+    entry = build_metadata(spec, iface.mac)
+    domain.add_interface(iface)
+    if entry is not None:
+        # A stale entry for this MAC (its interface was removed by hand) would be ambiguous.
+        domain.drop_meta_interface(iface.mac)
+        domain.meta_or_create().interfaces.append(entry)
+    return iface

@@ -1,0 +1,128 @@
+"""``virt-netxml interface --type TYPE ...``: build a guest NIC, print it or add it to a domain.
+
+Only argv handling lives here; every check is in :mod:`xmltools.build_interface`. Numbers are
+taken as text so that a bad value is reported like any other: one line on stderr, exit 2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from typing import Any
+
+import click
+
+from xmltools.build_interface import InterfaceSpec, build_interface, insert_interface
+from xmltools.cli.main import ProjectError, run_command
+from xmltools.domain import Domain
+from xmltools.errors import InvalidValue, UsageError
+from xmltools.fileio import atomic_write, read_input
+from xmltools.xmlparse import MAX_INPUT_BYTES
+
+
+class OneLineCommand(click.Command):
+    """Report argv mistakes (unknown option, missing value) as one line and exit 2."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            raise ProjectError(UsageError(detail=exc.format_message())) from None
+
+
+def int_option(text: str | None, option: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise InvalidValue(what=option, value=text, reason="not a whole number") from None
+
+
+def write_document(text: str, path: str | None, output: str | None, in_place: bool) -> None:
+    """Print ``text``, or replace ``output``/``path`` atomically (keeping an existing file's mode)."""
+    target = path if in_place else output
+    if target is None or target == "-":
+        click.echo(text, nl=False)
+        return
+    mode = 0o644
+    with contextlib.suppress(FileNotFoundError):
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    atomic_write(target, text, mode)
+
+
+def check_output_options(path: str | None, output: str | None, in_place: bool, what: str) -> None:
+    if in_place and output is not None:
+        raise UsageError(detail="-i (in place) and -o contradict each other")
+    if in_place and path is None:
+        raise UsageError(detail=f"-i edits {what} in place: give {what}")
+    if in_place and path == "-":
+        raise UsageError(detail="-i cannot edit standard input in place; use -o FILE")
+
+
+@click.command(cls=OneLineCommand)
+@click.option("--type", "type_", required=True, metavar="network|bridge|direct|hostdev|ethernet|user",
+              help="Interface type.")
+@click.option("--source", metavar="NAME|DEV", help="Network name, bridge name or macvtap uplink.")
+@click.option("--portgroup", metavar="NAME", help="network: portgroup of the network.")
+@click.option("--mode", metavar="vepa|bridge|private|passthrough", help="direct: macvtap mode.")
+@click.option("--model", metavar="MODEL", help="NIC model (virtio, e1000e, rtl8139...).")
+@click.option("--mac", metavar="auto|MAC", help="MAC address; auto derives it (see --seed). "
+              "Default: auto with --domain, else none (libvirt assigns one).")
+@click.option("--oui", default="52:54:00", show_default=True, metavar="qemu|xen|XX:XX:XX",
+              help="Prefix of generated MACs.")
+@click.option("--seed", metavar="TEXT", help="Derive the MAC from TEXT and the interface index "
+              "(default with --domain: the domain's UUID, else its name).")
+@click.option("--pci", metavar="DDDD:BB:SS.F", help="hostdev: PCI address of the VF.")
+@click.option("--target", metavar="DEV", help="Host-side device name (a TAP for ethernet).")
+@click.option("--managed/--unmanaged", default=None,
+              help="hostdev: libvirt detaches the VF itself; ethernet: --unmanaged uses an existing TAP.")
+@click.option("--vlan", metavar="TAGS", help="libvirt's <vlan>: ID (access) or ID,ID,A-B (trunk); "
+              "ID:untagged marks the native VLAN.")
+@click.option("--vlan-native", metavar="ID[:tagged|untagged]",
+              help="Native VLAN of a trunk given by --vlan or --bridge-vlan.")
+@click.option("--vlan-mode", metavar="access|trunk|native-tagged|native-untagged",
+              help="VLAN mode for --vlan or --bridge-vlan (Open vSwitch's vlan_mode).")
+@click.option("--virtualport", metavar="TYPE[,KEY=VALUE...]",
+              help="openvswitch[,interfaceid=UUID][,profileid=..], 802.1Qbg,managerid=..., 802.1Qbh,...")
+@click.option("--bandwidth-in", metavar="AVG[,PEAK[,BURST]]", help="Inbound limit, KiB/s and KiB.")
+@click.option("--bandwidth-out", metavar="AVG[,PEAK[,BURST]]", help="Outbound limit, KiB/s and KiB.")
+@click.option("--mtu", metavar="N", help="MTU of the guest NIC.")
+@click.option("--link", metavar="up|down", help="Link state seen by the guest.")
+@click.option("--boot", metavar="N", help="Boot order (PXE).")
+@click.option("--queues", metavar="N", help="virtio multiqueue: number of queue pairs.")
+@click.option("--filter", "filter_", metavar="NAME[,PARAM=VALUE...]", help="nwfilter reference.")
+@click.option("--bridge-vlan", metavar="TAGS", help="Metadata: VLAN the hook sets on the port "
+              "(Linux bridge or Open vSwitch): ID, or trunk ID,A-B with --vlan-native. Needs --domain.")
+@click.option("--tap-bridge", metavar="BR", help="Metadata (ethernet): the hook creates the --target "
+              "TAP and adds it to BR. Needs --domain.")
+@click.option("--tap-owner", metavar="USER", help="Owner of the TAP the hook creates.")
+@click.option("--tap-group", metavar="GROUP", help="Group of the TAP the hook creates.")
+@click.option("--multi-queue/--no-multi-queue", default=None, help="Create the TAP multi-queue.")
+@click.option("--vnet-hdr/--no-vnet-hdr", default=None, help="Create the TAP with vnet_hdr.")
+@click.option("--vf-pf", metavar="DEV", help="Metadata (hostdev): PF whose VF this is (the hook "
+              "sets its MAC and VLAN through it). Needs --domain.")
+@click.option("--vf-index", metavar="N", help="Metadata (hostdev): VF number on --vf-pf.")
+@click.option("--ovs-setting", "ovs_settings", multiple=True, metavar="TABLE:COLUMN:KEY=VALUE",
+              help="Metadata: extra Open vSwitch port setting the hook keeps applied (repeatable).")
+@click.option("--domain", "domain_path", metavar="FILE",
+              help="Add the interface to this domain document (- for stdin) and print the domain.")
+@click.option("-i", "--in-place", is_flag=True, help="With --domain: rewrite FILE atomically.")
+@click.option("-o", "--output", metavar="FILE", help="Write to FILE atomically instead of stdout.")
+@run_command
+def interface(type_: str, mtu: str | None, boot: str | None, queues: str | None, vf_index: str | None,
+              filter_: str | None, ovs_settings: tuple[str, ...], domain_path: str | None,
+              in_place: bool, output: str | None, **options: Any) -> None:
+    """Build a domain <interface> and print it, or add it to --domain FILE."""
+    check_output_options(domain_path, output, in_place, "--domain FILE")
+    spec = InterfaceSpec(type=type_, mtu=int_option(mtu, "MTU"), boot=int_option(boot, "boot order"),
+                         queues=int_option(queues, "queues"), vf_index=int_option(vf_index, "VF index"),
+                         filter=filter_, ovs_settings=tuple(ovs_settings), **options)
+    if domain_path is None:
+        write_document(build_interface(spec).to_xml(), None, output, False)
+        return
+    domain = Domain.from_xml(read_input(domain_path, MAX_INPUT_BYTES), source=domain_path)
+    insert_interface(domain, spec)
+    write_document(domain.to_xml(), domain_path, output, in_place)
