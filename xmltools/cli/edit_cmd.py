@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 
-from xmltools.cli.interface_cmd import OneLineCommand, check_output_options, int_option, write_document
 from xmltools.cli.main import run_command
+from xmltools.cli.options import OneLineCommand, check_output_options, int_option, write_document
 from xmltools.domain import Domain
 from xmltools.edit import (
     InterfaceEdits,

@@ -13,30 +13,10 @@ from typing import Any
 import click
 
 from xmltools.build_network import NetworkSpec, build_network
-from xmltools.cli.main import ProjectError, run_command
-from xmltools.errors import InvalidValue, UsageError
+from xmltools.cli.main import run_command
+from xmltools.cli.options import OneLineCommand, int_option
+from xmltools.errors import UsageError
 from xmltools.fileio import atomic_write
-
-
-class OneLineCommand(click.Command):
-    """Report argv mistakes (unknown option, missing value) as one line, exit 2, like bad values."""
-
-    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
-                     **extra: Any) -> click.Context:
-        try:
-            return super().make_context(info_name, args, parent=parent, **extra)
-        except click.UsageError as exc:
-            raise ProjectError(UsageError(detail=exc.format_message())) from None
-
-
-def _int_option(text: str | None, option: str) -> int | None:
-    if text is None:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise InvalidValue(what=option, value=text, reason="not a whole number") from None
-
 
 EPILOG = """\b
 Examples:
@@ -112,8 +92,8 @@ def network(name: str, mode: str, uuid_: str, mtu: str | None, delay: str | None
         raise UsageError(detail="--connect is only used with --define")
     for key in ("ips", "dhcp_ranges", "dhcp_hosts", "uplinks", "vf_addresses", "portgroups", "dns_hosts"):
         options[key] = list(options[key])
-    spec = NetworkSpec(name=name, mode=mode, uuid=uuid_, mtu=_int_option(mtu, "--mtu"),
-                       delay=_int_option(delay, "--delay"), **options)
+    spec = NetworkSpec(name=name, mode=mode, uuid=uuid_, mtu=int_option(mtu, "--mtu"),
+                       delay=int_option(delay, "--delay"), **options)
     rng = random.Random(seed) if seed is not None else None
     in_use: set[str] = set()
     if define and spec.mac == "auto":

@@ -1,0 +1,56 @@
+"""Helpers shared by the subcommands: one-line argv errors, integer options, writing output."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from typing import Any
+
+import click
+
+from xmltools.cli.main import ProjectError
+from xmltools.errors import InvalidValue, UsageError
+from xmltools.fileio import atomic_write
+
+
+class OneLineCommand(click.Command):
+    """Report argv mistakes (unknown option, missing value) as one line and exit 2, like bad values."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            raise ProjectError(UsageError(detail=exc.format_message())) from None
+
+
+def int_option(text: str | None, option: str) -> int | None:
+    """Options are taken as text so a bad number is reported like every other bad value."""
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise InvalidValue(what=option, value=text, reason="not a whole number") from None
+
+
+def write_document(text: str, path: str | None, output: str | None, in_place: bool) -> None:
+    """Print ``text``, or replace ``output``/``path`` atomically (keeping an existing file's mode)."""
+    target = path if in_place else output
+    if target is None or target == "-":
+        click.echo(text, nl=False)
+        return
+    mode = 0o644
+    with contextlib.suppress(FileNotFoundError):
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    atomic_write(target, text, mode)
+
+
+def check_output_options(path: str | None, output: str | None, in_place: bool, what: str) -> None:
+    if in_place and output is not None:
+        raise UsageError(detail="-i (in place) and -o contradict each other")
+    if in_place and path is None:
+        raise UsageError(detail=f"-i edits {what} in place: give {what}")
+    if in_place and path == "-":
+        raise UsageError(detail="-i cannot edit standard input in place; use -o FILE")
