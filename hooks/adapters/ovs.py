@@ -1,0 +1,256 @@
+"""OvsPort through ``ovs-vsctl --timeout=N``: argv built by pure functions, run in one place.
+
+Every command list is built by a function below (table-tested), joined with ``--`` into one
+``ovs-vsctl`` invocation, so a VLAN change is one OVSDB transaction. ovs-vsctl enforces its own
+``--timeout``; ``proc.run`` gets a slightly larger wall timeout so an ovs-vsctl that ignores it
+(stopped, or stuck in the kernel) still ends.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import signal
+from collections.abc import Sequence
+from typing import Any
+
+from hooks.adapters import proc
+from hooks.errors import HostError, HostTimeout, NotFound
+from hooks.ports import OvsPortSettings
+from xmltools.errors import InvalidValue
+from xmltools.names import validate_interface_name, validate_vlan_id
+
+VLAN_MODES = ("access", "trunk", "native-tagged", "native-untagged")
+# Tables whose records the hooks address by name (bridge, port and interface names).
+NAMED_TABLES = ("Bridge", "Port", "Interface")
+_COLUMN_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+WALL_MARGIN = 2.0   # seconds beyond --timeout before proc.run kills ovs-vsctl
+
+Command = list[str]
+
+
+# ----------------------------------------------------------------- argv builders (pure)
+
+def ovs_name(name: str, what: str = "OVS port name") -> str:
+    """A bridge/port name safe for an ovs-vsctl argv: a valid interface name not starting '-'."""
+    validate_interface_name(name, what)
+    if name.startswith("-"):
+        raise InvalidValue(what=what, value=name, reason="must not start with '-'")
+    return name
+
+
+def quote(text: str) -> str:
+    """An OVSDB string atom in ovs-vsctl syntax: always double-quoted, JSON escapes."""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+        raise InvalidValue(what="OVS value", value=text, reason="control characters are not allowed")
+    return json.dumps(text)
+
+
+def vsctl_argv(commands: Sequence[Command], timeout: float, db: str | None = None,
+               format_json: bool = False) -> list[str]:
+    """``ovs-vsctl --timeout=N [--db=unix:DB] [--format=json] -- CMD1 -- CMD2 ...``."""
+    argv = ["ovs-vsctl", f"--timeout={max(1, math.ceil(timeout))}"]
+    if db is not None:
+        argv.append(f"--db=unix:{db}")
+    if format_json:
+        argv.append("--format=json")
+    for command in commands:
+        argv += ["--", *command]
+    return argv
+
+
+def list_br_cmd() -> Command:
+    return ["list-br"]
+
+
+def port_to_br_cmd(port: str) -> Command:
+    return ["port-to-br", ovs_name(port)]
+
+
+def add_port_cmd(bridge: str, port: str) -> Command:
+    """Idempotent on the same bridge; an error if the port is on another one."""
+    return ["--may-exist", "add-port", ovs_name(bridge, "OVS bridge name"), ovs_name(port)]
+
+
+def del_port_cmd(bridge: str, port: str) -> Command:
+    """A port that does not exist is not an error; one on another bridge is."""
+    return ["--if-exists", "del-port", ovs_name(bridge, "OVS bridge name"), ovs_name(port)]
+
+
+def port_settings_cmd(port: str) -> Command:
+    return ["--columns=tag,trunks,vlan_mode,other_config", "list", "Port", ovs_name(port)]
+
+
+def set_port_vlan_cmds(port: str, tag: int | None, trunks: Sequence[int],
+                       vlan_mode: str | None) -> list[Command]:
+    """Set the three VLAN columns of a Port at once; None/empty clears a column."""
+    ovs_name(port)
+    if tag is not None:
+        validate_vlan_id(tag)
+    for vid in trunks:
+        validate_vlan_id(vid)
+    if vlan_mode is not None and vlan_mode not in VLAN_MODES:
+        raise InvalidValue(what="OVS vlan_mode", value=vlan_mode, reason=f"expected one of {VLAN_MODES}")
+    sets, clears = [], []
+    if tag is None:
+        clears.append("tag")
+    else:
+        sets.append(f"tag={tag}")
+    if trunks:
+        sets.append("trunks=[" + ",".join(str(v) for v in sorted(set(trunks))) + "]")
+    else:
+        clears.append("trunks")
+    if vlan_mode is None:
+        clears.append("vlan_mode")
+    else:
+        sets.append(f"vlan_mode={vlan_mode}")
+    commands = []
+    if sets:
+        commands.append(["set", "Port", port, *sets])
+    if clears:
+        commands.append(["clear", "Port", port, *clears])
+    return commands
+
+
+def set_column_key_cmd(table: str, record: str, column: str, key: str, value: str | None) -> Command:
+    """``set T R column:"key"="value"``, or ``remove T R column "key"`` when value is None."""
+    if table not in NAMED_TABLES:
+        raise InvalidValue(what="OVS table", value=table, reason=f"expected one of {NAMED_TABLES}")
+    ovs_name(record, f"OVS {table} name")
+    if not _COLUMN_RE.match(column):
+        raise InvalidValue(what="OVS column", value=column, reason="expected lower-case letters, digits, _")
+    if not key:
+        raise InvalidValue(what="OVS key", value=key, reason="empty")
+    if value is None:
+        return ["remove", table, record, column, quote(key)]
+    return ["set", table, record, f"{column}:{quote(key)}={quote(value)}"]
+
+
+# ----------------------------------------------------------------- output parsers (pure)
+
+def json_tables(stdout: str) -> list[dict[str, Any]]:
+    """Every ``--format=json`` table in the output (one per table-printing command)."""
+    decoder, tables, pos = json.JSONDecoder(), [], 0
+    text = stdout.strip()
+    while pos < len(text):
+        table, end = decoder.raw_decode(text, pos)
+        tables.append(table)
+        pos = end
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+    return tables
+
+
+def datum(value: Any) -> Any:
+    """An OVSDB JSON datum as Python: sets become lists, maps dicts, uuids strings."""
+    if isinstance(value, list) and len(value) == 2 and isinstance(value[0], str):
+        kind, payload = value
+        if kind == "set":
+            return [datum(v) for v in payload]
+        if kind == "map":
+            return {datum(k): datum(v) for k, v in payload}
+        if kind in ("uuid", "named-uuid"):
+            return payload
+    return value
+
+
+def as_list(value: Any) -> list[Any]:
+    """A set column: a one-element set is printed as the bare value."""
+    value = datum(value)
+    return value if isinstance(value, list) else [value]
+
+
+def parse_port_settings(table: dict[str, Any]) -> OvsPortSettings:
+    """OvsPortSettings from the table printed by ``port_settings_cmd``."""
+    rows = table.get("data") or []
+    if len(rows) != 1:
+        raise ValueError(f"expected one Port row, got {len(rows)}")
+    row = dict(zip(table["headings"], rows[0], strict=True))
+    tag = as_list(row.get("tag", ["set", []]))
+    mode = as_list(row.get("vlan_mode", ["set", []]))
+    config = datum(row.get("other_config", ["map", []]))
+    return OvsPortSettings(tag=int(tag[0]) if tag else None,
+                           trunks=tuple(sorted(int(v) for v in as_list(row.get("trunks", ["set", []])))),
+                           vlan_mode=str(mode[0]) if mode else None,
+                           other_config={str(k): str(v) for k, v in config.items()})
+
+
+def record_what(table: str) -> str:
+    """How errors name a missing record of ``table``."""
+    return {"Port": "OVS port", "Bridge": "OVS bridge", "Interface": "OVS interface"}.get(
+        table, f"OVS {table} record")
+
+
+_NOT_FOUND = (
+    (re.compile(r"no bridge named (\S+)"), "OVS bridge"),
+    (re.compile(r"no port named (\S+)"), "OVS port"),
+    (re.compile(r'no row "([^"]+)" in table (\w+)'), None),
+)
+
+
+def classify_error(step: str, error: HostError, timeout: float) -> HostError:
+    """Map ovs-vsctl's failure to NotFound / HostTimeout / HostError with the same step."""
+    stderr = str(error.fields.get("stderr", "")) or str(error.fields.get("detail", ""))
+    if isinstance(error, HostTimeout) or error.fields.get("returncode") == -signal.SIGALRM:
+        return HostTimeout(step=step, seconds=timeout)
+    for pattern, what in _NOT_FOUND:
+        m = pattern.search(stderr)
+        if m:
+            return NotFound(step=step, what=what or record_what(m[2]), name=m[1])
+    return HostError(step=step, detail=error.fields.get("detail", str(error)))
+
+
+# ----------------------------------------------------------------- the adapter
+
+class OvsAdapter:
+    """OvsPort over ``ovs-vsctl``; ``db`` is the ovsdb-server socket path (None = default)."""
+
+    def __init__(self, db: str | None = None, timeout: float = 5.0) -> None:
+        self.db = db
+        self.timeout = timeout
+
+    def _run(self, step: str, commands: Sequence[Command], format_json: bool = False) -> str:
+        argv = vsctl_argv(commands, self.timeout, self.db, format_json)
+        try:
+            result = proc.run(argv, timeout=self.timeout + WALL_MARGIN)
+        except HostError as exc:
+            raise classify_error(step, exc, self.timeout) from None
+        return result.stdout.decode("utf-8", "replace")
+
+    def bridge_exists(self, bridge: str) -> bool:
+        ovs_name(bridge, "OVS bridge name")
+        return bridge in self._run(f"list OVS bridges for {bridge}", [list_br_cmd()]).split()
+
+    def port_bridge(self, port: str) -> str | None:
+        try:
+            out = self._run(f"find bridge of OVS port {port}", [port_to_br_cmd(port)])
+        except NotFound as exc:
+            if exc.fields.get("what") == "OVS port":
+                return None
+            raise
+        return out.strip() or None
+
+    def add_port(self, bridge: str, port: str) -> None:
+        self._run(f"add OVS port {port} to {bridge}", [add_port_cmd(bridge, port)])
+
+    def del_port(self, bridge: str, port: str) -> None:
+        self._run(f"delete OVS port {port} from {bridge}", [del_port_cmd(bridge, port)])
+
+    def port_settings(self, port: str) -> OvsPortSettings:
+        step = f"read OVS port {port}"
+        out = self._run(step, [port_settings_cmd(port)], format_json=True)
+        try:
+            (table,) = json_tables(out)
+            return parse_port_settings(table)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise HostError(step=step, detail=f"unexpected ovs-vsctl output: {exc}") from None
+
+    def set_port_vlan(self, port: str, tag: int | None, trunks: Sequence[int],
+                      vlan_mode: str | None) -> None:
+        self._run(f"set VLAN of OVS port {port}", set_port_vlan_cmds(port, tag, trunks, vlan_mode))
+
+    def set_column_key(self, table: str, record: str, column: str, key: str,
+                       value: str | None) -> None:
+        self._run(f"set {table} {record} {column}:{key}",
+                  [set_column_key_cmd(table, record, column, key, value)])

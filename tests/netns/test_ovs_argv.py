@@ -1,0 +1,137 @@
+"""The pure parts of the OVS adapter: argv builders, output parsers and error mapping."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from hooks.adapters import ovs
+from hooks.errors import HostError, HostTimeout, NotFound
+from hooks.ports import OvsPortSettings
+from xmltools.errors import InvalidValue
+
+
+@pytest.mark.parametrize(("commands", "timeout", "db", "fmt", "expected"), [
+    ([["list-br"]], 5.0, None, False, ["ovs-vsctl", "--timeout=5", "--", "list-br"]),
+    ([["list-br"]], 0.2, "/run/x/db.sock", True,
+     ["ovs-vsctl", "--timeout=1", "--db=unix:/run/x/db.sock", "--format=json", "--", "list-br"]),
+    ([["a"], ["b", "c"]], 2.5, None, False, ["ovs-vsctl", "--timeout=3", "--", "a", "--", "b", "c"]),
+])
+def test_vsctl_argv(commands, timeout, db, fmt, expected) -> None:
+    assert ovs.vsctl_argv(commands, timeout, db, fmt) == expected
+
+
+@pytest.mark.parametrize(("tag", "trunks", "mode", "expected"), [
+    (10, [], "access",
+     [["set", "Port", "p0", "tag=10", "vlan_mode=access"], ["clear", "Port", "p0", "trunks"]]),
+    (20, [40, 30, 31, 30], "native-untagged",
+     [["set", "Port", "p0", "tag=20", "trunks=[30,31,40]", "vlan_mode=native-untagged"]]),
+    (None, [5], "trunk",
+     [["set", "Port", "p0", "trunks=[5]", "vlan_mode=trunk"], ["clear", "Port", "p0", "tag"]]),
+    (None, [], None, [["clear", "Port", "p0", "tag", "trunks", "vlan_mode"]]),
+    (0, [4095], "native-tagged",
+     [["set", "Port", "p0", "tag=0", "trunks=[4095]", "vlan_mode=native-tagged"]]),
+])
+def test_set_port_vlan_cmds(tag, trunks, mode, expected) -> None:
+    assert ovs.set_port_vlan_cmds("p0", tag, trunks, mode) == expected
+
+
+@pytest.mark.parametrize(("tag", "trunks", "mode"), [
+    (4096, [], None), (-1, [], None), (None, [10, 5000], None), (None, [], "hybrid"), (True, [], None)])
+def test_set_port_vlan_cmds_refuses(tag, trunks, mode) -> None:
+    with pytest.raises(InvalidValue):
+        ovs.set_port_vlan_cmds("p0", tag, trunks, mode)
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (("Port", "p0", "other_config", "mcast-snooping-flood", "true"),
+     ["set", "Port", "p0", 'other_config:"mcast-snooping-flood"="true"']),
+    (("Interface", "tap1", "external_ids", "vm id", 'a "b",c=d'),
+     ["set", "Interface", "tap1", 'external_ids:"vm id"="a \\"b\\",c=d"']),
+    (("Bridge", "br0", "other_config", "k", None), ["remove", "Bridge", "br0", "other_config", '"k"']),
+])
+def test_set_column_key_cmd(args, expected) -> None:
+    assert ovs.set_column_key_cmd(*args) == expected
+
+
+@pytest.mark.parametrize("args", [
+    ("Open_vSwitch", ".", "other_config", "k", "v"),          # not a named table
+    ("Port", "-p0", "other_config", "k", "v"),                 # would read as an option
+    ("Port", "p0/..", "other_config", "k", "v"),
+    ("Port", "p0", "other_config; rm", "k", "v"),
+    ("Port", "p0", "other_config", "", "v"),
+    ("Port", "p0", "other_config", "k", "line\nbreak"),
+])
+def test_set_column_key_cmd_refuses(args) -> None:
+    with pytest.raises(InvalidValue):
+        ovs.set_column_key_cmd(*args)
+
+
+@pytest.mark.parametrize(("builder", "expected"), [
+    (lambda: ovs.add_port_cmd("br0", "tap0"), ["--may-exist", "add-port", "br0", "tap0"]),
+    (lambda: ovs.del_port_cmd("br0", "tap0"), ["--if-exists", "del-port", "br0", "tap0"]),
+    (lambda: ovs.port_to_br_cmd("tap0"), ["port-to-br", "tap0"]),
+    (lambda: ovs.port_settings_cmd("tap0"),
+     ["--columns=tag,trunks,vlan_mode,other_config", "list", "Port", "tap0"]),
+])
+def test_simple_commands(builder, expected) -> None:
+    assert builder() == expected
+
+
+def test_names_with_a_leading_dash_or_too_long_are_refused() -> None:
+    for bad in ("--help", "x" * 16, "a b"):
+        with pytest.raises(InvalidValue):
+            ovs.add_port_cmd("br0", bad)
+
+
+def test_json_tables_reads_consecutive_documents() -> None:
+    out = '{"data":[[1]],"headings":["a"]}\n{"data":[],"headings":["b"]}\n'
+    assert ovs.json_tables(out) == [{"data": [[1]], "headings": ["a"]}, {"data": [], "headings": ["b"]}]
+    assert ovs.json_tables("") == []
+
+
+@pytest.mark.parametrize(("row", "expected"), [
+    ([["set", []], ["set", []], ["set", []], ["map", []]], OvsPortSettings()),
+    ([10, ["set", []], "access", ["map", [["a", "1"]]]],
+     OvsPortSettings(tag=10, vlan_mode="access", other_config={"a": "1"})),
+    ([20, ["set", [40, 30, 31]], "native-untagged", ["map", [["x", "y"], ["k", "v"]]]],
+     OvsPortSettings(tag=20, trunks=(30, 31, 40), vlan_mode="native-untagged",
+                     other_config={"x": "y", "k": "v"})),
+    ([["set", []], 7, "trunk", ["map", []]], OvsPortSettings(trunks=(7,), vlan_mode="trunk")),
+])
+def test_parse_port_settings(row, expected) -> None:
+    table = {"headings": ["tag", "trunks", "vlan_mode", "other_config"], "data": [row]}
+    assert ovs.parse_port_settings(table) == expected
+
+
+def test_parse_port_settings_follows_headings_not_positions() -> None:
+    table = {"headings": ["vlan_mode", "other_config", "tag", "trunks"],
+             "data": [["trunk", ["map", []], ["set", []], ["set", [1, 2]]]]}
+    assert ovs.parse_port_settings(table) == OvsPortSettings(trunks=(1, 2), vlan_mode="trunk")
+
+
+def test_parse_port_settings_wants_one_row() -> None:
+    with pytest.raises(ValueError):
+        ovs.parse_port_settings({"headings": ["tag"], "data": []})
+
+
+def _failed(stderr: str, returncode: int = 1) -> HostError:
+    return HostError(step="run ovs-vsctl", detail=stderr.splitlines()[0] if stderr else "",
+                     returncode=returncode, stderr=stderr)
+
+
+@pytest.mark.parametrize(("error", "kind", "text"), [
+    (_failed("ovs-vsctl: no bridge named br9\n"), NotFound, "s: OVS bridge 'br9' does not exist"),
+    (_failed("ovs-vsctl: no port named tap9\n"), NotFound, "s: OVS port 'tap9' does not exist"),
+    (_failed('ovs-vsctl: no row "tap9" in table Port\n'), NotFound, "s: OVS port 'tap9' does not exist"),
+    (_failed('ovs-vsctl: no row "x" in table Interface\n'), NotFound, "s: OVS interface 'x' does not exist"),
+    (_failed("...|fatal_signal|WARN|terminating with signal 14 (Alarm clock)\n", -signal.SIGALRM),
+     HostTimeout, "s: timed out after 3s"),
+    (HostTimeout(step="run ovs-vsctl", seconds=5), HostTimeout, "s: timed out after 3s"),
+    (_failed("ovs-vsctl: unix:/x: database connection failed (No such file or directory)\n"), HostError,
+     "s: ovs-vsctl: unix:/x: database connection failed (No such file or directory)"),
+])
+def test_classify_error(error, kind, text) -> None:
+    mapped = ovs.classify_error("s", error, 3.0)
+    assert type(mapped) is kind and str(mapped) == text
