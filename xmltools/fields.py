@@ -98,8 +98,9 @@ def attach(parent: etree._Element, child: etree._Element, order: tuple[str, ...]
         child.tail = indent
     else:
         last = parent[-1]
-        child.tail = last.tail if (last.tail or "").strip() == "" and last.tail else closing
-        last.tail = indent
+        text = (last.tail or "").strip()  # stray text after the last child is kept in front of the new one
+        child.tail = last.tail if not text and last.tail else closing
+        last.tail = last.tail.rstrip() + indent if text and last.tail else indent
         parent.append(child)
     if len(child):
         etree.indent(child, space="  ", level=_depth(child))
@@ -367,15 +368,16 @@ class ChildList(Generic[M]):
         return bool(self._nodes())
 
     def append(self, item: M) -> M:
-        nodes = self._nodes()
-        if nodes:
-            last = nodes[-1]
-            parent = last.getparent()
-            assert parent is not None
-            idx = parent.index(last)
+        # Only the last matching sibling is needed: searching from the end keeps building a
+        # long list (a trunk of 4094 VLAN tags) linear instead of quadratic.
+        holder = _find(self.owner.node, self.spec.steps[:-1])
+        last = None
+        if holder is not None:
+            last = next(holder.iterchildren(self.spec.steps[-1], reversed=True), None)
+        if last is not None:
             item.node.tail = last.tail
             last.tail = "\n" + "  " * _depth(last)
-            parent.insert(idx + 1, item.node)
+            last.addnext(item.node)
             if len(item.node):
                 etree.indent(item.node, space="  ", level=_depth(item.node))
         else:

@@ -1,0 +1,89 @@
+"""Semantic checks of guest NICs: a standalone <interface> or those of a <domain>."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from xmltools.checks.shared import (
+    Report,
+    check_bandwidth,
+    check_device_name,
+    check_mac_attr,
+    check_pci,
+    check_vlan,
+    describe,
+)
+from xmltools.names import interface_name_problem
+
+# Target names libvirt generates itself, and drops from a definition (virnetdev.h).
+GENERATED_PREFIXES = ("vnet", "macvtap", "macvlan")
+# Domain types whose "bridge" is not a Linux bridge (ESX port groups, Hyper-V switches, ...).
+FOREIGN_HYPERVISORS = ("vmware", "hyperv", "vbox", "phyp")
+
+
+def check_interface(iface: etree._Element, report: Report, domain_type: str | None = None,
+                    definition: bool = True) -> None:
+    """Semantic checks of one <interface> element (standalone or inside a domain).
+
+    ``definition`` is False for the live XML of a running guest, where libvirt itself wrote
+    the generated names.
+    """
+    kind = iface.get("type") or ""
+    where = describe(iface)
+    mac = iface.find("mac")
+    if mac is not None:
+        check_mac_attr(mac, report, where)
+    source = iface.find("source")
+    if source is not None:
+        if kind == "bridge" and domain_type not in FOREIGN_HYPERVISORS:
+            name = source.get("bridge")
+            if name is not None:
+                problem = interface_name_problem(name)
+                if problem:
+                    report.error(source, "bridge-name",
+                                 f"{where}: bridge {name!r} is not a valid Linux interface name: {problem}")
+        if kind == "direct":
+            check_device_name(source, "dev", report, "uplink")
+        if kind == "hostdev":
+            addr = source.find("address")
+            if addr is not None and addr.get("type") == "pci":
+                check_pci(addr, report)
+    target = iface.find("target")
+    if target is not None and domain_type not in FOREIGN_HYPERVISORS:
+        check_device_name(target, "dev", report, "target dev", "target-name")
+        dev = target.get("dev") or ""
+        if definition and target.get("managed") != "no" and dev.startswith(GENERATED_PREFIXES):
+            report.warning(target, "target-generated",
+                           f"{where}: libvirt drops target dev '{dev}' when the guest is defined: names "
+                           f"starting with {', '.join(GENERATED_PREFIXES)} are reserved for the ones it "
+                           "generates (a pre-created TAP needs managed='no')")
+    bw = iface.find("bandwidth")
+    if bw is not None:
+        check_bandwidth(bw, report, allow_floor=kind == "network", where=where)
+    vlan = iface.find("vlan")
+    if vlan is not None:
+        check_vlan(vlan, report, where)
+        vport = iface.find("virtualport")
+        if kind == "bridge" and (vport is None or vport.get("type") != "openvswitch"):
+            report.warning(vlan, "vlan-unsupported",
+                           f"{where}: libvirt refuses <vlan> on a Linux bridge port when the guest starts; "
+                           "use an Open vSwitch bridge or the vnx:vlan metadata applied by the hooks")
+
+
+def check_domain(root: etree._Element, report: Report) -> None:
+    """Checks of a <domain>: its interfaces (the rest of the domain is libvirt's business)."""
+    domain_type = root.get("type")
+    definition = root.get("id") is None  # a running guest's live XML carries its id
+    macs: dict[str, etree._Element] = {}
+    for iface in root.iterfind("devices/interface"):
+        check_interface(iface, report, domain_type, definition)
+        mac = iface.find("mac")
+        text = (mac.get("address") or "").lower() if mac is not None else ""
+        if not text:
+            continue
+        first = macs.setdefault(text, iface)
+        # A failover pair (<teaming>) shares one MAC by design.
+        if first is not iface and first.find("teaming") is None and iface.find("teaming") is None:
+            report.warning(mac, "mac-duplicate-in-domain",
+                           f"{describe(iface)}: MAC {text} is also used by the interface on line "
+                           f"{first.sourceline} of this domain")

@@ -1,0 +1,67 @@
+"""``virt-netxml lint FILE|DIR...``: check libvirt network, domain and interface XML.
+
+Exit status: 0 when no error was found (warnings are printed but do not fail the run unless
+``--strict`` is given), 1 when there are findings that fail the run, 2 on a usage error or an
+input that cannot be read (a path that does not exist).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+import click
+
+from xmltools.cli.main import run_command
+
+# Below this many files a progress bar only flickers.
+PROGRESS_MIN_FILES = 50
+
+
+@click.command("lint")
+@click.argument("paths", nargs=-1, required=True, metavar="FILE|DIR...")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="One line per finding, or a JSON array of objects.")
+@click.option("--strict", is_flag=True, help="Warnings fail the run too (exit 1).")
+@click.option("--libvirt-schemas/--no-libvirt-schemas", "libvirt_schemas", default=None,
+              help="Also validate whole documents against libvirt's installed schemas. Default: "
+                   "networks yes (cheap), domains no (libvirt's domain.rng dominates the cost; "
+                   "the domain's interfaces are always checked against virt-netxml's grammar).")
+@click.option("--quiet", "-q", is_flag=True, help="Print only errors, not warnings.")
+@run_command
+def lint(paths: tuple[str, ...], fmt: str, strict: bool, libvirt_schemas: bool | None, quiet: bool) -> None:
+    """Lint libvirt network, domain and standalone interface documents.
+
+    Folders are searched recursively for *.xml files; '-' reads standard input. Names, UUIDs
+    and MAC addresses must be unique across all files given in one run.
+    """
+    from xmltools.lint import Linter, collect_files
+
+    files = collect_files(paths)
+    linter = Linter(libvirt_schemas=libvirt_schemas)
+    findings = []
+    if want_progress(len(files), sys.stderr):
+        with click.progressbar(files, label="linting", file=sys.stderr) as bar:
+            for path in bar:
+                findings.extend(linter.lint_file(path))
+    else:
+        for path in files:
+            findings.extend(linter.lint_file(path))
+    failing = any(f.severity == "error" or strict for f in findings)
+    if quiet:
+        findings = [f for f in findings if f.severity == "error"]
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps([f.to_dict() for f in findings], indent=2))
+    else:
+        out = sys.stdout
+        out.write("".join(f"{f}\n" for f in findings))
+        out.flush()
+    if failing:
+        click.get_current_context().exit(1)
+
+
+def want_progress(count: int, stream: TextIO) -> bool:
+    """A progress bar only helps a person watching a terminal, and only for many files."""
+    return count >= PROGRESS_MIN_FILES and stream.isatty()
