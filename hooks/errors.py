@@ -22,3 +22,7 @@ class NotFound(HostError):
 
 class Busy(HostError):
     template = "{step}: {what} {name!r} is busy ({detail})"
+
+
+class DeadlineExceeded(HostError):
+    template = "{step}: the hook's deadline of {seconds:g}s passed"

@@ -1,0 +1,78 @@
+"""The base of every action, the undo step, and helpers the action modules share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hooks.context import Context
+
+VFIO = "vfio-pci"
+VFIO_COMPATIBLE = (VFIO, "pci-stub")
+NO_MAC = "00:00:00:00:00:00"
+
+
+@dataclass(frozen=True)
+class Undo:
+    """How to put back what one action changed."""
+
+    step: str
+    run: Callable[[], object]
+
+
+@dataclass(frozen=True)
+class Action:
+    """Base of every action. ``iface`` labels the interface (MAC and device) for messages."""
+
+    iface: str = field(default="", compare=False, kw_only=True)
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def apply(self, ctx: Context) -> Undo | None:
+        raise NotImplementedError
+
+
+class DomainRecord:
+    """Edit a domain's state record (by default the owner's), keeping its name and UUID in it."""
+
+    def __init__(self, ctx: Context, name: str | None = None, uuid: str | None = None) -> None:
+        self.ctx, self.name = ctx, name or ctx.owner.name
+        self.uuid = uuid if name else ctx.owner.uuid
+        self._cm: Any = None
+
+    def __enter__(self) -> dict[str, Any]:
+        self._cm = self.ctx.state.edit("domains", self.name)
+        record = self._cm.__enter__()
+        record["name"] = self.name
+        if self.uuid:
+            record["uuid"] = self.uuid
+        return record
+
+    def __exit__(self, *exc: Any) -> None:
+        self._cm.__exit__(*exc)
+
+
+def domain_record(ctx: Context) -> DomainRecord:
+    return DomainRecord(ctx)
+
+
+def vid_ranges(vids: list[int]) -> str:
+    """[20, 30, 31, 32] -> '20,30-32'."""
+    runs: list[list[int]] = []
+    for vid in sorted(set(vids)):
+        if runs and runs[-1][1] + 1 == vid:
+            runs[-1][1] = vid
+        else:
+            runs.append([vid, vid])
+    return ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in runs)
+
+
+def render_plan(plan: list[Action]) -> str:
+    """The plan as text, one numbered action a line, with the interface it is for."""
+    if not plan:
+        return "nothing to do\n"
+    return "".join(f"{n}. {a.describe()}" + (f"  [{a.iface}]" if a.iface else "") + "\n"
+                   for n, a in enumerate(plan, 1))

@@ -1,0 +1,92 @@
+"""macvtap pools: uplink checks and the host-side macvlan shim."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from hooks.actions.base import Action, Undo
+from hooks.errors import HostError, NotFound
+
+if TYPE_CHECKING:
+    from hooks.context import Context
+
+
+@dataclass(frozen=True)
+class CheckUplink(Action):
+    """The uplink of a macvtap pool must exist and be up before guests are plugged into it."""
+
+    dev: str
+    network: str = ""
+
+    def describe(self) -> str:
+        return f"check uplink {self.dev} exists and is up"
+
+    def apply(self, ctx: Context) -> Undo | None:
+        link = ctx.netlink.link(self.dev)
+        if link is None:
+            raise NotFound(step=self.describe(), what="uplink", name=self.dev)
+        if not link.up:
+            raise HostError(step=self.describe(), detail=f"uplink {self.dev!r} is down")
+        return None
+
+
+@dataclass(frozen=True)
+class CreateShim(Action):
+    """A macvlan in bridge mode on the uplink, with an address: the host's way to its guests."""
+
+    name: str
+    uplink: str
+    address: str
+
+    def describe(self) -> str:
+        return f"create host shim {self.name} (macvlan bridge on {self.uplink}, {self.address})"
+
+    def apply(self, ctx: Context) -> Undo | None:
+        nl = ctx.netlink
+        link = nl.link(self.name)
+        if link is not None:
+            if link.kind != "macvlan":
+                raise HostError(step=self.describe(),
+                                detail=f"{self.name} exists and is a {link.kind}, not a macvlan")
+            return None
+        with ctx.state.edit("networks", ctx.owner.name) as rec:
+            rec["name"] = ctx.owner.name
+            rec.setdefault("shims", {})[self.name] = {"uplink": self.uplink, "address": self.address}
+
+        def undo() -> None:
+            if nl.link(self.name) is not None:
+                nl.delete_link(self.name)
+            with ctx.state.edit("networks", ctx.owner.name) as rec:
+                rec.get("shims", {}).pop(self.name, None)
+
+        try:
+            nl.create_macvlan(self.name, self.uplink, "bridge")
+            nl.add_address(self.name, self.address)
+            nl.set_up(self.name, True)
+        except BaseException:
+            undo()
+            raise
+        return Undo(f"delete host shim {self.name}", undo)
+
+
+@dataclass(frozen=True)
+class DeleteShim(Action):
+    """Remove a shim this hook created for the network (recorded in state)."""
+
+    name: str
+
+    def describe(self) -> str:
+        return f"delete host shim {self.name}"
+
+    def apply(self, ctx: Context) -> Undo | None:
+        made = ctx.state.read("networks", ctx.owner.name).get("shims", {}).get(self.name)
+        if made is None:
+            return None
+        nl = ctx.netlink
+        if nl.link(self.name) is not None:
+            nl.delete_link(self.name)
+        with ctx.state.edit("networks", ctx.owner.name) as rec:
+            rec.get("shims", {}).pop(self.name, None)
+        again = CreateShim(self.name, made["uplink"], made["address"])
+        return Undo(f"re-create host shim {self.name}", lambda: again.apply(ctx))

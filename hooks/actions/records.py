@@ -1,0 +1,93 @@
+"""State records and output: VLAN wishes of ports, and the rewritten XML."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from hooks.actions.base import Action, DomainRecord, Undo, domain_record
+
+if TYPE_CHECKING:
+    from hooks.context import Context
+
+
+@dataclass(frozen=True)
+class RecordPortWish(Action):
+    """Remember, for the owning domain, the VLAN a network's portgroup wants on a port.
+
+    The network hook sees the portgroup (``port-created``) but not the device name; the domain
+    hook sees the device (``start``, ``reconnect``) but not the network's metadata. This record
+    joins them, by MAC.
+    """
+
+    domain: str
+    uuid: str | None
+    mac: str
+    wish: tuple[tuple[str, Any], ...]   # sorted (key, value) pairs of the VLAN wish
+
+    def describe(self) -> str:
+        values = dict(self.wish)
+        return (f"remember VLAN {_wish_text(values)} for port {self.mac} of domain {self.domain} "
+                f"(portgroup {values.get('portgroup')})")
+
+    def apply(self, ctx: Context) -> Undo | None:
+        wanted = dict(self.wish)
+        with DomainRecord(ctx, self.domain, self.uuid) as rec:
+            wishes = rec.setdefault("port_wishes", {})
+            before = wishes.get(self.mac)
+            if before == wanted:
+                return None
+            wishes[self.mac] = wanted
+
+        def undo() -> None:
+            with DomainRecord(ctx, self.domain, self.uuid) as rec:
+                if before is None:
+                    rec.get("port_wishes", {}).pop(self.mac, None)
+                else:
+                    rec.setdefault("port_wishes", {})[self.mac] = before
+
+        return Undo(f"forget VLAN wish for port {self.mac}", undo)
+
+
+def _wish_text(values: dict[str, Any]) -> str:
+    if values.get("tag") is not None:
+        return f"access {values['tag']}"
+    text = f"trunks {values.get('trunks')}"
+    if values.get("native") is not None:
+        text += f" native {values['native']}"
+    return text
+
+
+@dataclass(frozen=True)
+class ForgetDomain(Action):
+    """Drop what is left of a stopped domain's record (VLAN wishes of its ports)."""
+
+    def describe(self) -> str:
+        return "forget the domain's port records"
+
+    def apply(self, ctx: Context) -> Undo | None:
+        with domain_record(ctx) as rec:
+            dropped = rec.pop("port_wishes", None)
+        if not dropped:
+            return None
+
+        def undo() -> None:
+            with domain_record(ctx) as rec:
+                rec["port_wishes"] = dropped
+
+        return Undo("restore the domain's port records", undo)
+
+
+@dataclass(frozen=True)
+class RewriteXml(Action):
+    """Hand the rewritten domain XML back to libvirt on stdout (migrate, restore)."""
+
+    xml: str
+    changes: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        return "rewrite the domain XML: " + ("; ".join(self.changes) or "no change")
+
+    def apply(self, ctx: Context) -> Undo | None:
+        ctx.output.append(self.xml)
+        return Undo("drop the rewritten XML", ctx.output.clear)

@@ -1,0 +1,195 @@
+"""SR-IOV and vfio: sriov_numvfs, binding to vfio-pci and back, VF MAC and VLAN."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from hooks.actions.base import NO_MAC, VFIO, VFIO_COMPATIBLE, Action, Undo, domain_record
+from hooks.errors import HostError, NotFound
+
+if TYPE_CHECKING:
+    from hooks.context import Context
+
+
+@dataclass(frozen=True)
+class SetSriovNumVfs(Action):
+    """sriov_numvfs of a PF; the kernel needs 0 in between when changing a non-zero count."""
+
+    pf: str
+    count: int
+
+    def describe(self) -> str:
+        return f"set sriov_numvfs of {self.pf} to {self.count}"
+
+    def apply(self, ctx: Context) -> Undo | None:
+        fs = ctx.sysfs
+        before = fs.sriov_numvfs(self.pf)
+        if before == self.count:
+            return None
+        total = fs.sriov_totalvfs(self.pf)
+        if self.count > total:
+            raise HostError(step=self.describe(), detail=f"{self.pf} supports at most {total} VFs")
+        with ctx.state.edit("networks", ctx.owner.name) as rec:
+            rec["name"] = ctx.owner.name
+            rec.setdefault("numvfs", {}).setdefault(self.pf, before)
+        _set_numvfs(fs, self.pf, before, self.count)
+
+        def undo() -> None:
+            _set_numvfs(fs, self.pf, fs.sriov_numvfs(self.pf), before)
+            with ctx.state.edit("networks", ctx.owner.name) as rec:
+                rec.get("numvfs", {}).pop(self.pf, None)
+
+        return Undo(f"set sriov_numvfs of {self.pf} back to {before}", undo)
+
+
+def _set_numvfs(fs: Any, pf: str, current: int, count: int) -> None:
+    if current == count:
+        return
+    if current and count:
+        fs.set_sriov_numvfs(pf, 0)
+    fs.set_sriov_numvfs(pf, count)
+
+
+@dataclass(frozen=True)
+class BindVfio(Action):
+    """Move a PCI function to vfio-pci, after checking its whole IOMMU group can follow.
+
+    QEMU can only use the group when every member is unbound or on vfio-pci/pci-stub (PCI
+    bridges excepted). The original driver is recorded before anything changes.
+    """
+
+    address: str
+
+    def describe(self) -> str:
+        return f"bind {self.address} to {VFIO}"
+
+    def apply(self, ctx: Context) -> Undo | None:
+        fs = ctx.sysfs
+        step = self.describe()
+        dev = fs.pci_device(self.address)
+        if dev is None:
+            raise NotFound(step=step, what="PCI device", name=self.address)
+        if dev.driver == VFIO:
+            return None
+        group = fs.iommu_group(self.address)
+        if group is None:
+            raise HostError(step=step, detail=f"{self.address} has no IOMMU group (is the IOMMU enabled?)")
+        for member in group:
+            if member == self.address:
+                continue
+            other = fs.pci_device(member)
+            if other is None or other.is_bridge or other.driver in (None, *VFIO_COMPATIBLE):
+                continue
+            raise HostError(step=step, detail=f"IOMMU group of {self.address} is not viable: "
+                            f"{member} is bound to {other.driver}")
+        with domain_record(ctx) as rec:
+            rec.setdefault("drivers", {}).setdefault(
+                self.address, {"driver": dev.driver, "override": dev.driver_override})
+        try:
+            fs.set_driver_override(self.address, VFIO)
+            if dev.driver is not None:
+                fs.unbind(self.address, ctx.sysfs_timeout())
+            fs.drivers_probe(self.address, ctx.sysfs_timeout())
+            _wait_driver(ctx, self.address, VFIO, step)
+        except BaseException:
+            # Put the device back if we can; if that fails too, the record stays for repair.
+            with contextlib.suppress(Exception):
+                RestoreDriver(self.address).apply(ctx)
+            raise
+        return Undo(f"restore driver of {self.address}", lambda: RestoreDriver(self.address).apply(ctx))
+
+
+def _wait_driver(ctx: Context, address: str, driver: str | None, step: str) -> None:
+    """Poll (bounded by the deadline) until ``address`` is bound to ``driver``."""
+    end = time.monotonic() + ctx.sysfs_timeout()
+    while True:
+        dev = ctx.sysfs.pci_device(address)
+        if dev is not None and dev.driver == driver:
+            return
+        if time.monotonic() >= end:
+            now = dev.driver if dev else "gone"
+            raise HostError(step=step, detail=f"{address} is on {now or 'no driver'}, not {driver} "
+                            f"(is the {driver} module loaded?)")
+        time.sleep(0.02)
+
+
+@dataclass(frozen=True)
+class RestoreDriver(Action):
+    """Give a PCI function back to the driver recorded before BindVfio."""
+
+    address: str
+
+    def describe(self) -> str:
+        return f"restore the original driver of {self.address}"
+
+    def apply(self, ctx: Context) -> Undo | None:
+        made = ctx.state.read("domains", ctx.owner.name).get("drivers", {}).get(self.address)
+        if made is None:
+            return None
+        fs = ctx.sysfs
+        dev = fs.pci_device(self.address)
+        if dev is not None:
+            fs.set_driver_override(self.address, made.get("override"))
+            if dev.driver is not None and dev.driver != made.get("driver"):
+                fs.unbind(self.address, ctx.sysfs_timeout())
+            if made.get("driver") and fs.pci_device(self.address).driver is None:  # type: ignore[union-attr]
+                fs.drivers_probe(self.address, ctx.sysfs_timeout())
+        with domain_record(ctx) as rec:
+            rec.get("drivers", {}).pop(self.address, None)
+        return Undo(f"bind {self.address} to {VFIO} again", lambda: BindVfio(self.address).apply(ctx))
+
+
+@dataclass(frozen=True)
+class SetVfMacVlan(Action):
+    """MAC and VLAN of VF ``index`` through its PF; the old values are recorded first."""
+
+    pf: str
+    index: int
+    mac: str | None
+    vlan: int = 0
+
+    def describe(self) -> str:
+        mac = self.mac or "(unchanged)"
+        return f"set VF {self.index} of {self.pf}: mac {mac}, vlan {self.vlan or 'none'}"
+
+    def apply(self, ctx: Context) -> Undo | None:
+        nl = ctx.netlink
+        before = nl.vf_info(self.pf, self.index)
+        if (self.mac is None or (before.mac or "").lower() == self.mac.lower()) and before.vlan == self.vlan:
+            return None
+        original: dict[str, Any] = {"pf": self.pf, "index": self.index, "vlan": before.vlan}
+        if self.mac is not None:   # only what this action changes is put back later
+            original["mac"] = before.mac or NO_MAC
+        with domain_record(ctx) as rec:
+            rec.setdefault("vfs", {}).setdefault(f"{self.pf}/{self.index}", original)
+        nl.set_vf(self.pf, self.index, mac=self.mac, vlan=self.vlan)
+        return Undo(f"restore VF {self.index} of {self.pf}",
+                    lambda: RestoreVf(self.pf, self.index).apply(ctx))
+
+
+@dataclass(frozen=True)
+class RestoreVf(Action):
+    """Put back the MAC and VLAN a VF had before SetVfMacVlan."""
+
+    pf: str
+    index: int
+
+    def describe(self) -> str:
+        return f"restore MAC and VLAN of VF {self.index} of {self.pf}"
+
+    def apply(self, ctx: Context) -> Undo | None:
+        key = f"{self.pf}/{self.index}"
+        made = ctx.state.read("domains", ctx.owner.name).get("vfs", {}).get(key)
+        if made is None:
+            return None
+        nl = ctx.netlink
+        now = nl.vf_info(self.pf, self.index)
+        # A VF without a MAC reads as all zeroes; setting that clears it again.
+        nl.set_vf(self.pf, self.index, mac=made.get("mac"), vlan=made.get("vlan") or 0)
+        with domain_record(ctx) as rec:
+            rec.get("vfs", {}).pop(key, None)
+        again = SetVfMacVlan(self.pf, self.index, now.mac if "mac" in made else None, now.vlan)
+        return Undo(f"set VF {self.index} of {self.pf} again", lambda: again.apply(ctx))

@@ -1,0 +1,212 @@
+"""``virt-netxml hooks``: install, uninstall, status, repair and plan."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from xmltools.cli.main import run_command
+
+ROOT_HELP = "Install under this folder instead of / (for images and tests)."
+
+
+@click.group()
+def hooks() -> None:
+    """Install and operate the libvirt hooks that apply the project's metadata."""
+
+
+@hooks.command()
+@click.option("--root", default="/", show_default=True, type=click.Path(file_okay=False), help=ROOT_HELP)
+@click.option("--reload", "reload_", is_flag=True, help="Send SIGHUP to the running libvirtd afterwards.")
+@run_command
+def install(root: str, reload_: bool) -> None:
+    """Write the hook programs into qemu.d/ and network.d/ (idempotent)."""
+    from hooks.install import install as do_install
+    from hooks.install import reload_libvirtd
+
+    for change in do_install(root):
+        click.echo(str(change))
+    if reload_:
+        click.echo(f"reloaded: libvirtd pid {reload_libvirtd(root)}")
+    else:
+        click.echo("note: libvirt notices new hooks only when it starts or reloads (use --reload)")
+
+
+@hooks.command()
+@click.option("--root", default="/", show_default=True, type=click.Path(file_okay=False), help=ROOT_HELP)
+@click.option("--reload", "reload_", is_flag=True, help="Send SIGHUP to the running libvirtd afterwards.")
+@run_command
+def uninstall(root: str, reload_: bool) -> None:
+    """Remove the hook programs this tool wrote; other hooks stay."""
+    from hooks.install import reload_libvirtd
+    from hooks.install import uninstall as do_uninstall
+
+    for change in do_uninstall(root):
+        click.echo(str(change))
+    if reload_:
+        click.echo(f"reloaded: libvirtd pid {reload_libvirtd(root)}")
+
+
+@hooks.command()
+@click.option("--root", default="/", show_default=True, type=click.Path(file_okay=False), help=ROOT_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print everything as one JSON object.")
+@run_command
+def status(root: str, as_json: bool) -> None:
+    """Where the hooks are installed, which libvirt runs, and what the state records hold."""
+    from hooks.config import load_config, state_dir
+    from hooks.install import find_libvirtd, hook_path, installed, libvirt_version
+    from hooks.state import StateStore
+
+    store = StateStore(state_dir(load_config()))
+    info: dict[str, Any] = {
+        "hooks": {d: {"path": hook_path(root, d), "state": s} for d, s in installed(root).items()},
+        "libvirtd": {"version": libvirt_version(), "pid": find_libvirtd(root)},
+        "state_dir": store.root,
+        "state": store.snapshot(),
+    }
+    if as_json:
+        click.echo(json.dumps(info, indent=2, sort_keys=True))
+        return
+    for driver, entry in info["hooks"].items():
+        click.echo(f"hook {driver}: {entry['state']} ({entry['path']})")
+    daemon = info["libvirtd"]
+    click.echo(f"libvirtd: {daemon['version'] or 'not found'}"
+               + (f", running as pid {daemon['pid']}" if daemon["pid"] else ", not running"))
+    click.echo(f"state: {store.root}")
+    for line in _state_lines(info["state"]):
+        click.echo("  " + line)
+
+
+def _state_lines(snapshot: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    lines = []
+    for name, rec in snapshot["domains"].items():
+        for addr, drv in sorted(rec.get("drivers", {}).items()):
+            lines.append(f"domain {name}: {addr} bound to vfio-pci (was {drv.get('driver') or 'unbound'})")
+        for tap in sorted(rec.get("taps", {})):
+            lines.append(f"domain {name}: TAP {tap} created by the hook")
+        for key, vf in sorted(rec.get("vfs", {}).items()):
+            lines.append(f"domain {name}: VF {key} set (was mac {vf.get('mac')}, vlan {vf.get('vlan')})")
+        for mac, wish in sorted(rec.get("port_wishes", {}).items()):
+            lines.append(f"domain {name}: port {mac} VLAN from portgroup {wish.get('portgroup')}")
+    for device, claim in snapshot["claims"].items():
+        lines.append(f"claim: {claim.get('what', 'device')} {device.split('-', 1)[-1]} "
+                     f"held by domain {claim.get('owner')}")
+    for name, rec in snapshot["networks"].items():
+        for shim, data in sorted(rec.get("shims", {}).items()):
+            lines.append(f"network {name}: shim {shim} on {data.get('uplink')} ({data.get('address')})")
+        for pf, before in sorted(rec.get("numvfs", {}).items()):
+            lines.append(f"network {name}: sriov_numvfs of {pf} changed (was {before})")
+    return lines or ["nothing recorded"]
+
+
+@hooks.command()
+@click.option("--object", "only", metavar="NAME", help="Repair this domain or network even if it runs.")
+@click.option("--dry-run", is_flag=True, help="Print what would be undone; change nothing.")
+@run_command
+def repair(only: str | None, dry_run: bool) -> None:
+    """Undo what the state records hold for domains and networks that are not running."""
+    from hooks.actions import render_plan
+    from hooks.config import load_config, state_dir
+    from hooks.install import active_networks, running_domains
+    from hooks.repair import plan_repairs, run_repairs
+    from hooks.state import StateStore
+
+    store = StateStore(state_dir(load_config()))
+    repairs = plan_repairs(store, running_domains(), active_networks(), only)
+    if not repairs:
+        click.echo("nothing to repair")
+        return
+    if dry_run:
+        for rep in repairs:
+            click.echo(f"{rep.owner}:")
+            click.echo(render_plan(rep.plan).rstrip("\n"))
+        return
+    failed = 0
+    for rep in run_repairs(store, repairs):
+        assert rep.result is not None
+        click.echo(f"{rep.owner}: {rep.result.summary()}")
+        for problem in rep.result.skipped:
+            click.echo(f"  failed: {problem}", err=True)
+        failed += not rep.result.ok
+    if failed:
+        sys.exit(1)
+
+
+@hooks.command()
+@click.argument("operation")
+@click.option("--object", "name", metavar="NAME", help="Domain or network name (default: from the XML).")
+@click.option("--network", is_flag=True, help="The input is a network hook's <hookData> (or a <network>).")
+@click.option("--ovs-bridge", multiple=True, metavar="BRIDGE",
+              help="Treat BRIDGE as an Open vSwitch bridge without asking the host.")
+@click.option("--input", "path", default="-", show_default=True, help="XML file to read.")
+@run_command
+def plan(operation: str, name: str | None, network: bool, ovs_bridge: tuple[str, ...], path: str) -> None:
+    """Print the actions the hook would take for OPERATION on the XML; changes nothing."""
+    from hooks.actions import render_plan
+    from hooks.config import load_config, mapping_path, state_dir
+    from hooks.planner import owner_of
+    from hooks.planner import plan as make_plan
+    from hooks.protocol import lookup
+    from hooks.state import StateStore
+    from hooks.transform import load_mapping
+    from xmltools.errors import UsageError
+    from xmltools.xmlparse import parse_file
+
+    driver = "network" if network else "qemu"
+    op = lookup(driver, operation)
+    if op is None:
+        raise UsageError(detail=f"unknown {driver} operation {operation!r}")
+    root = parse_file(path).getroot()
+    xml_name, _ = owner_of(op, root)
+    name = name or xml_name
+    store = StateStore(state_dir(load_config()))
+    record = store.read("domains" if driver == "qemu" else "networks", name)
+    mapping = load_mapping(mapping_path()) if op.filters_xml else None
+    actions = make_plan(op, root, _PlanFacts(frozenset(ovs_bridge)), record, mapping)
+    click.echo(render_plan(actions), nl=False)
+
+
+class _PlanFacts:
+    """Facts for ``hooks plan``: the command line first, then read-only host queries, and a
+    neutral answer when the host cannot say (no OVS, no sysfs): planning must not fail on it."""
+
+    def __init__(self, ovs_bridges: frozenset[str]) -> None:
+        from hooks.planner import StaticFacts
+
+        self.static = StaticFacts(ovs_bridges=ovs_bridges)
+
+    def is_ovs_bridge(self, name: str) -> bool:
+        if self.static.is_ovs_bridge(name):
+            return True
+        try:
+            from hooks.adapters.ovs import OvsAdapter
+            from hooks.config import load_config, ovs_db
+
+            return bool(OvsAdapter(db=ovs_db(load_config()), timeout=2.0).bridge_exists(name))
+        except Exception:  # noqa: BLE001 - no OVS here: a Linux bridge, then
+            return False
+
+    def vf_address(self, pf: str, index: int) -> str | None:
+        try:
+            from hooks.adapters.sysfs import SysfsAdapter
+
+            return SysfsAdapter("/").vf_address(pf, index)
+        except Exception:  # noqa: BLE001
+            return f"<VF {index} of {pf}>"
+
+    def pf_of_vf(self, address: str) -> tuple[str, int] | None:
+        try:
+            from hooks.adapters.sysfs import SysfsAdapter
+
+            return SysfsAdapter("/").pf_of_vf(address)
+        except Exception:  # noqa: BLE001
+            return None
+
+    def uid_of(self, user: str) -> int:
+        return self.static.uid_of(user)
+
+    def gid_of(self, group: str) -> int:
+        return self.static.gid_of(group)

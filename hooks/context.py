@@ -1,0 +1,98 @@
+"""Everything an action needs while it runs: who it is for, the ports, the state, the clock.
+
+The ports are built on first use, so a call that only touches OVS never imports pyroute2 and a
+call that changes nothing opens no netlink socket at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from hooks.deadline import Deadline
+from hooks.state import StateStore
+
+if TYPE_CHECKING:   # the adapters import the ports module themselves when they are needed
+    from hooks.ports import NetlinkPort, OvsPort, SysfsPort
+
+OVS_TIMEOUT = 5.0   # upper bound for one ovs-vsctl call
+SYSFS_TIMEOUT = 3.0  # upper bound for one unbind / drivers_probe
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The libvirt object the hook runs for."""
+
+    kind: str            # 'domain' | 'network'
+    name: str
+    uuid: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}"
+
+
+def _real_netlink() -> NetlinkPort:
+    from hooks.adapters.netlink import NetlinkAdapter
+
+    return NetlinkAdapter()
+
+
+def _real_sysfs() -> SysfsPort:
+    from hooks.adapters.sysfs import SysfsAdapter
+
+    return SysfsAdapter("/")
+
+
+class Context:
+    """Ports (given, or made lazily from factories), state store, deadline and output."""
+
+    def __init__(self, owner: Owner, state: StateStore, deadline: Deadline, *,
+                 netlink: NetlinkPort | None = None, ovs: OvsPort | None = None,
+                 sysfs: SysfsPort | None = None,
+                 netlink_factory: Callable[[], NetlinkPort] = _real_netlink,
+                 ovs_factory: Callable[[], OvsPort] | None = None,
+                 sysfs_factory: Callable[[], SysfsPort] = _real_sysfs,
+                 ovs_db: str | None = None) -> None:
+        self.owner = owner
+        self.ovs_db = ovs_db
+        self.state = state
+        self.deadline = deadline
+        self._netlink, self._ovs, self._sysfs = netlink, ovs, sysfs
+        self._netlink_factory, self._ovs_factory, self._sysfs_factory = (
+            netlink_factory, ovs_factory, sysfs_factory)
+        self.output: list[str] = []   # what the hook prints on stdout (migrate/restore only)
+
+    @property
+    def netlink(self) -> NetlinkPort:
+        if self._netlink is None:
+            self._netlink = self._netlink_factory()
+        return self._netlink
+
+    @property
+    def ovs(self) -> OvsPort:
+        if self._ovs is None:
+            if self._ovs_factory is not None:
+                self._ovs = self._ovs_factory()
+            else:
+                from hooks.adapters.ovs import OvsAdapter
+
+                self._ovs = OvsAdapter(db=self.ovs_db, timeout=self.deadline.timeout(OVS_TIMEOUT))
+        return self._ovs
+
+    @property
+    def sysfs(self) -> SysfsPort:
+        if self._sysfs is None:
+            self._sysfs = self._sysfs_factory()
+        return self._sysfs
+
+    def sysfs_timeout(self) -> float:
+        return self.deadline.timeout(SYSFS_TIMEOUT)
+
+    def close(self) -> None:
+        """Close what was opened (the netlink socket); safe to call more than once."""
+        if self._netlink is not None:
+            closer: Any = getattr(self._netlink, "close", None)
+            if closer is not None:
+                closer()
+            self._netlink = None

@@ -1,0 +1,97 @@
+"""The program libvirt runs: ``<hook> <object> <operation> <sub-operation> <extra>``, XML on stdin.
+
+Start-up cost is paid on every guest start and stop, so this module imports almost nothing:
+it looks the operation up, reads stdin only when the decision needs it, asks ``fastpath``
+whether any work is possible, and only then imports the planner (lxml) via ``hooks.run``.
+pyroute2 is imported later still, by the first action that needs netlink.
+
+Usage (the installed wrapper adds ``--driver``; otherwise the folder name ``qemu.d`` or
+``network.d`` of the program decides)::
+
+    python -m hooks.entry [--driver qemu|network] [--dry-run] OBJECT OPERATION [SUB [EXTRA]]
+
+Exit status: 0 on success, for unknown operations and objects, and for ``reconnect`` even on
+failure (libvirt would kill the running guest); otherwise 1 when a host change failed (after
+rolling back) and 2 when the XML or metadata is invalid. stdout carries XML only for
+``migrate``/``restore``, and only when it changed.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from hooks import fastpath
+from hooks.protocol import driver_from_path, lookup
+
+# typing is not imported at run time: it is a large share of the start-up this module saves.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO, TextIO
+
+MAX_STDIN = 8 * 1024 * 1024
+
+
+def _parse(argv: list[str]) -> tuple[str | None, bool, list[str]] | str:
+    driver: str | None = None
+    dry_run = False
+    rest: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg == "--driver":
+            driver = next(args, None)
+            if driver is None:
+                return "--driver needs a value"
+        elif arg.startswith("--driver="):
+            driver = arg.split("=", 1)[1]
+        elif arg == "--dry-run":
+            dry_run = True
+        elif arg == "--":
+            rest.extend(args)
+        else:
+            rest.append(arg)
+    return driver, dry_run, rest
+
+
+def main(argv: list[str] | None = None, *, stdin: BinaryIO | None = None, stdout: TextIO | None = None,
+         stderr: TextIO | None = None, ports: dict[str, Any] | None = None,
+         program: str | None = None) -> int:
+    """Run one hook call and return its exit status (never raises for expected problems)."""
+    argv = sys.argv[1:] if argv is None else argv
+    stdin = stdin if stdin is not None else sys.stdin.buffer
+    stdout = stdout if stdout is not None else sys.stdout
+    stderr = stderr if stderr is not None else sys.stderr
+    parsed = _parse(argv)
+    if isinstance(parsed, str):
+        stderr.write(f"virt-netxml hook: {parsed}\n")
+        return 2
+    driver, dry_run, rest = parsed
+    driver = driver or driver_from_path(program if program is not None else sys.argv[0])
+    if driver is None or len(rest) < 2:
+        # Not a call from libvirt we understand (no driver, or e.g. the daemon driver): nothing to do.
+        return 0
+    name, operation = rest[0], rest[1]
+    op = lookup(driver, operation)
+    if op is None:
+        return 0
+    from hooks.config import load_config, mapping_path, state_dir
+
+    try:
+        config = load_config()
+    except Exception as exc:  # noqa: BLE001 - a broken config file: one line, no traceback
+        stderr.write(f"virt-netxml hook: {driver} {name} {operation}: {exc}\n")
+        return 0 if op.fail_exit == 0 else 2
+    states, mapping = state_dir(config), mapping_path()
+    data: bytes | None = None
+    if dry_run or fastpath.reads_stdin(driver, operation):
+        data = stdin.read(MAX_STDIN + 1)
+    if not dry_run and not fastpath.needs_work(driver, operation, name, data, states, mapping):
+        return 0
+    if op.filters_xml and data is None:
+        data = stdin.read(MAX_STDIN + 1)
+    from hooks.run import run_call
+
+    return run_call(op, name, data, config, dry_run=dry_run, stdout=stdout, stderr=stderr, ports=ports)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""Putting the hook programs where libvirt looks for them, and taking them away again.
+
+libvirt runs every executable regular file in ``/etc/libvirt/hooks/<driver>.d/`` (since
+6.5.0), in name order, after the main ``<driver>`` script. The hooks go there as
+``50-virt-netxml``, mode 0755, owned by root; other files in those folders are never touched,
+and a file of that name that is not ours is refused rather than overwritten. libvirt decides
+whether a driver has hooks at all when it starts or reloads, hence ``--reload`` (SIGHUP).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import sys
+from dataclasses import dataclass
+
+from hooks.config import config_dir, load_config, state_dir
+from hooks.wrapper import MARKER, module_paths, render
+from xmltools.errors import InputError, UsageError
+from xmltools.fileio import atomic_write
+
+HOOK_NAME = "50-virt-netxml"
+DRIVERS = ("qemu", "network")
+HOOKS_DIR = "etc/libvirt/hooks"
+PIDFILE = "run/libvirtd.pid"
+_SAFE_PATH = re.compile(r"^[A-Za-z0-9_./+-]+$")
+
+
+def hook_path(root: str, driver: str) -> str:
+    return os.path.join(root, HOOKS_DIR, f"{driver}.d", HOOK_NAME)
+
+
+def _is_ours(path: str) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return MARKER.encode() in fh.read(4096)
+    except OSError:
+        return False
+
+
+def _checked(path: str, what: str) -> str:
+    # These paths are written into a shell script: only characters that need no quoting.
+    if not _SAFE_PATH.match(path):
+        raise UsageError(detail=f"{what} {path!r} contains characters the hook script cannot carry")
+    return path
+
+
+@dataclass
+class Change:
+    path: str
+    action: str   # written | unchanged | removed | absent
+
+    def __str__(self) -> str:
+        return f"{self.action}: {self.path}"
+
+
+def install(root: str = "/", python: str | None = None) -> list[Change]:
+    """Write (or refresh) the qemu and network hook programs under ``root``; idempotent."""
+    python = _checked(python or sys.executable, "interpreter path")
+    paths = [_checked(p, "module path") for p in module_paths()]
+    states = _checked(state_dir(load_config()), "state directory")
+    configs = _checked(config_dir(), "configuration directory")
+    changes = []
+    for driver in DRIVERS:
+        path = hook_path(root, driver)
+        text = render(driver, python, paths, states, configs)
+        if os.path.lexists(path) and not _is_ours(path):
+            raise InputError(source=path, detail="exists and was not written by virt-netxml; not touching it")
+        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+        current = None
+        with contextlib.suppress(OSError), open(path, encoding="utf-8") as fh:
+            current = fh.read()
+        if current == text and (os.stat(path).st_mode & 0o7777) == 0o755 and _root_owned(path):
+            changes.append(Change(path, "unchanged"))
+            continue
+        atomic_write(path, text, mode=0o755)
+        if os.geteuid() == 0:
+            os.chown(path, 0, 0)
+        changes.append(Change(path, "written"))
+    return changes
+
+
+def _root_owned(path: str) -> bool:
+    st = os.stat(path)
+    return os.geteuid() != 0 or (st.st_uid == 0 and st.st_gid == 0)
+
+
+def uninstall(root: str = "/") -> list[Change]:
+    """Remove our hook programs (only files carrying our marker)."""
+    changes = []
+    for driver in DRIVERS:
+        path = hook_path(root, driver)
+        if not os.path.lexists(path):
+            changes.append(Change(path, "absent"))
+        elif not _is_ours(path):
+            raise InputError(source=path, detail="was not written by virt-netxml; not removing it")
+        else:
+            os.unlink(path)
+            changes.append(Change(path, "removed"))
+    return changes
+
+
+def installed(root: str = "/") -> dict[str, str]:
+    """driver -> 'current' | 'outdated' | 'missing' | 'foreign' for ``hooks status``."""
+    out = {}
+    for driver in DRIVERS:
+        path = hook_path(root, driver)
+        if not os.path.lexists(path):
+            out[driver] = "missing"
+        elif not _is_ours(path):
+            out[driver] = "foreign"
+        else:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+            wanted = render(driver, sys.executable, module_paths(), state_dir(load_config()), config_dir())
+            out[driver] = "current" if text == wanted else "outdated"
+    return out
+
+
+# --------------------------------------------------------------------------- the daemon
+
+
+def _exe_name(pid: int, proc: str) -> str | None:
+    try:
+        return os.path.basename(os.readlink(os.path.join(proc, str(pid), "exe")))
+    except OSError:
+        try:
+            with open(os.path.join(proc, str(pid), "comm"), encoding="utf-8") as fh:
+                return fh.read().strip()
+        except OSError:
+            return None
+
+
+def find_libvirtd(root: str = "/", proc: str = "/proc") -> int | None:
+    """PID of the running libvirtd: its pid file under ``root``, else a scan of ``proc``.
+
+    A PID is accepted only if that process's executable is called ``libvirtd``: a stale pid
+    file must never make us signal some other process.
+    """
+    try:
+        with open(os.path.join(root, PIDFILE), encoding="ascii") as fh:
+            pid = int(fh.read().strip())
+        if _exe_name(pid, proc) == "libvirtd":
+            return pid
+    except (OSError, ValueError):
+        pass
+    try:
+        entries = os.listdir(proc)
+    except OSError:
+        return None
+    for entry in sorted(entries, key=lambda e: (len(e), e)):
+        if entry.isdigit() and _exe_name(int(entry), proc) == "libvirtd":
+            return int(entry)
+    return None
+
+
+def reload_libvirtd(root: str = "/", proc: str = "/proc") -> int:
+    """SIGHUP the running libvirtd so it notices new hooks; returns its PID."""
+    pid = find_libvirtd(root, proc)
+    if pid is None:
+        raise UsageError(detail="no running libvirtd found; start it (or restart it) to pick up the hooks")
+    os.kill(pid, signal.SIGHUP)
+    return pid
+
+
+def libvirt_version() -> str | None:
+    """``libvirtd --version`` (never through libvirt's API: a hook must not call into it)."""
+    import shutil
+
+    exe = shutil.which("libvirtd") or next(
+        (p for p in ("/usr/sbin/libvirtd", "/usr/local/sbin/libvirtd") if os.path.exists(p)), None)
+    if exe is None:
+        return None
+    from hooks.adapters.proc import run
+
+    try:
+        out = run([exe, "--version"], timeout=5.0).stdout.decode("utf-8", "replace").strip()
+    except Exception:  # noqa: BLE001 - status is best effort
+        return None
+    return out.splitlines()[0] if out else None
+
+
+def running_domains(run_dir: str = "/run/libvirt/qemu") -> set[str]:
+    """Names of running QEMU domains, from libvirt's pid files (no call into libvirt)."""
+    names: set[str] = set()
+    try:
+        entries = os.listdir(run_dir)
+    except OSError:
+        return names
+    for entry in entries:
+        if not entry.endswith(".pid"):
+            continue
+        try:
+            with open(os.path.join(run_dir, entry), encoding="ascii") as fh:
+                pid = int(fh.read().strip())
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            continue
+        names.add(entry[:-4])
+    return names
+
+
+def active_networks(run_dir: str = "/run/libvirt/network") -> set[str]:
+    """Names of active networks, from libvirt's status files."""
+    try:
+        return {e[:-4] for e in os.listdir(run_dir) if e.endswith(".xml")}
+    except OSError:
+        return set()

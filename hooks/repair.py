@@ -1,0 +1,72 @@
+"""Undo what the state records hold for domains and networks that are no longer running.
+
+A hook killed between two steps (or a host where ``release`` never ran) leaves records of TAPs,
+drivers, VF settings and claims behind; the next ``prepare`` of that domain cleans its own, and
+``virt-netxml hooks repair`` cleans all of them. Whether a domain still runs is read from
+libvirt's pid files, never by calling libvirt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hooks import actions as A
+from hooks.context import Context, Owner
+from hooks.deadline import Deadline
+from hooks.executor import Executor, Result
+from hooks.planner import release_actions
+from hooks.state import StateStore
+
+
+@dataclass
+class Repair:
+    owner: Owner
+    plan: list[A.Action]
+    result: Result | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def plan_repairs(store: StateStore, running: set[str], active: set[str],
+                 only: str | None = None) -> list[Repair]:
+    """What repair would do: release plans for stopped domains, shim removal for stopped networks."""
+    repairs: list[Repair] = []
+    for name in store.names("domains"):
+        if (only is not None and name != only) or (only is None and name in running):
+            continue
+        record = store.read("domains", name)
+        repairs.append(Repair(Owner("domain", name, record.get("uuid")), release_actions(record)))
+    for name in store.names("networks"):
+        if (only is not None and name != only) or (only is None and name in active):
+            continue
+        record = store.read("networks", name)
+        plan: list[A.Action] = [A.DeleteShim(s) for s in sorted(record.get("shims", {}))]
+        repairs.append(Repair(Owner("network", name), plan))
+    # Claims not listed in their holder's record: killed between taking the claim and noting it.
+    by_owner = {r.owner.name: r for r in repairs if r.owner.kind == "domain"}
+    for device in store.names("claims"):
+        holder = store.holder(device)
+        if not holder or (only is not None and holder != only) or (only is None and holder in running):
+            continue
+        if device in store.read("domains", holder).get("claims", {}):
+            continue   # the holder's release plan already has it
+        if holder not in by_owner:
+            by_owner[holder] = Repair(Owner("domain", holder), [])
+            repairs.append(by_owner[holder])
+        by_owner[holder].plan.append(A.ReleaseClaim(device))
+    return repairs
+
+
+def run_repairs(store: StateStore, repairs: list[Repair], deadline: float = 30.0,
+                ports: dict[str, Any] | None = None, log: Any = None) -> list[Repair]:
+    """Apply each repair plan; one object's failure does not stop the others."""
+    for repair in repairs:
+        ctx = Context(repair.owner, store, Deadline(deadline), **(ports or {}))
+        try:
+            repair.result = Executor(ctx, log).run(repair.plan, best_effort=True)
+        finally:
+            ctx.close()
+        if repair.owner.kind == "network" and repair.result.ok:
+            with store.edit("networks", repair.owner.name) as rec:
+                rec.pop("numvfs", None)   # the PF keeps its VFs; nothing left to track
+    return repairs

@@ -1,0 +1,92 @@
+"""One hook call that has work to do: parse, plan, apply, report.
+
+Every failure ends here as one line on stderr naming the domain or network, the interface
+(MAC and device) and the step, plus what was rolled back; the exit status follows the
+operation's row in ``hooks.protocol``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from typing import Any, TextIO
+
+from hooks.actions import render_plan
+from hooks.config import deadline_seconds, mapping_path, ovs_db, state_dir
+from hooks.context import Context, Owner
+from hooks.deadline import Deadline, armed
+from hooks.executor import Executor
+from hooks.log import HookLog
+from hooks.planner import LiveFacts, owner_of, plan
+from hooks.protocol import Operation
+from hooks.state import StateStore
+from xmltools.errors import NetXmlError
+from xmltools.xmlparse import parse_bytes
+
+
+def _exit(op: Operation, code: int) -> int:
+    return 0 if op.fail_exit == 0 else code
+
+
+def run_call(op: Operation, name: str, data: bytes | None, config: dict[str, str], *,
+             dry_run: bool = False, stdout: TextIO, stderr: TextIO,
+             ports: dict[str, Any] | None = None) -> int:
+    """Plan and apply one call; returns the exit status for libvirt."""
+    kind = "domain" if op.driver == "qemu" else "network"
+    label = f"{kind} {name}"
+    log = HookLog(Owner(kind, name), op.name, config.get("log-file"), use_syslog=not dry_run)
+    # Nothing but migrate/restore output may reach libvirt's stdout, whatever a library prints.
+    saved_stdout, sys.stdout = sys.stdout, sys.stderr
+    ctx: Context | None = None
+    try:
+        try:
+            root = parse_bytes(data, source=f"{op.driver} {op.name} input") if data else None
+            uuid = None
+            if root is not None:
+                xml_name, uuid = owner_of(op, root.getroot())
+                name = xml_name or name
+            deadline = Deadline(deadline_seconds(config))
+            ctx = Context(Owner(kind, name, uuid), StateStore(state_dir(config)), deadline,
+                          ovs_db=ovs_db(config), **(ports or {}))
+            record = ctx.state.read(kind + "s", name)
+            mapping = None
+            if op.filters_xml:
+                from hooks.transform import load_mapping  # migrate/restore only
+
+                mapping = load_mapping(mapping_path())
+            with armed(deadline, lambda: "plan"):
+                actions = plan(op, root.getroot() if root is not None else None, LiveFacts(ctx),
+                               record, mapping)
+        except NetXmlError as exc:
+            stderr.write(f"virt-netxml: {label}: {op.name}: {exc.message}\n")
+            log.error(f"refused: {exc.message}")
+            return _exit(op, exc.exit_code)
+        if dry_run:
+            stderr.write(f"virt-netxml: {label}: {op.name}: plan (dry run, nothing changed):\n")
+            stderr.write(render_plan(actions))
+            return 0
+        if not actions:
+            return 0
+        cleanup = op.name in ("release", "stopped", "port-deleted", "unplugged")
+        result = Executor(ctx, log).run(actions, best_effort=cleanup)
+        if result.ok:
+            if op.filters_xml and ctx.output:
+                stdout.write(ctx.output[-1])
+                stdout.flush()
+            log.event(f"done: {result.summary()}")
+            return 0
+        assert result.error is not None
+        where = f": interface {result.failed.iface}" if result.failed and result.failed.iface else ""
+        message = f"{label}: {op.name}{where}: {result.error.message}; {result.summary()}"
+        stderr.write(f"virt-netxml: {message}\n")
+        log.error(f"failed: {message}")
+        return _exit(op, result.error.exit_code)
+    except Exception as exc:  # noqa: BLE001 - a bug must still end in one line, not a traceback
+        stderr.write(f"virt-netxml: {label}: {op.name}: internal error: {type(exc).__name__}: {exc}\n")
+        log.error(f"internal error: {type(exc).__name__}: {exc}")
+        return _exit(op, 1)
+    finally:
+        sys.stdout = saved_stdout
+        if ctx is not None:
+            with contextlib.suppress(Exception):   # closing a socket must not change the outcome
+                ctx.close()

@@ -1,0 +1,118 @@
+"""The POSIX shell program installed into ``qemu.d/`` and ``network.d/``.
+
+Most hook calls have nothing to do (``started``, ``stopped``, a guest without any of the
+project's wishes...). The wrapper settles those with shell built-ins alone, no Python start-up
+at all; the rest it hands to this installation's interpreter with ``-I -S`` (no site
+processing: a large share of start-up) and an explicit module path. The tests check that it
+never skips a call the Python side would act on (``hooks.fastpath`` holds the same rules, and
+is more precise only where a shell pattern would be slow).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+
+MARKER = "# virt-netxml hook: written by 'virt-netxml hooks install'"
+
+TEMPLATE = r"""#!/bin/sh
+{marker}; reinstalling overwrites it.
+# Calls that cannot need work end here with shell built-ins only; the rest start Python.
+state="${{VIRT_NETXML_STATE_DIR:-{state_dir}}}"
+conf="${{VIRT_NETXML_CONFIG_DIR:-{config_dir}}}"
+# libvirt clears the environment: hand the folders chosen at install time on to Python.
+export VIRT_NETXML_STATE_DIR="$state" VIRT_NETXML_CONFIG_DIR="$conf"
+
+# Is there (or might there be) a state record for $2 in $state/$1?
+has_state() {{
+    case $2 in
+        ''|.*|*[!A-Za-z0-9_.+-]*) return 0 ;;
+    esac
+    [ -e "$state/$1/$2.json" ]
+}}
+
+hook() {{
+    exec {python} -I -S -c {bootstrap} --driver {driver} "$@"
+}}
+
+# Hand the XML already read into $xml on to Python.
+hook_xml() {{
+    hook "$@" <<VIRT_NETXML_EOF
+$xml
+VIRT_NETXML_EOF
+}}
+
+{body}
+"""
+
+QEMU_BODY = r"""case $2 in
+    release)
+        has_state domains "$1" && hook "$@"
+        exit 0 ;;
+    migrate|restore)
+        [ -e "$conf/migrate-map.conf" ] && hook "$@"
+        exit 0 ;;
+    prepare)
+        xml=$(cat)
+        has_state domains "$1" && hook_xml "$@"
+        case $xml in
+            *[:\<]tap[[:space:]/\>]*|*[:\<]vf[[:space:]/\>]*|*hostdev*|*passthrough*) hook_xml "$@" ;;
+        esac
+        exit 0 ;;
+    start|reconnect|attach)
+        xml=$(cat)
+        has_state domains "$1" && hook_xml "$@"
+        # Any <vlan> or metadata: Python decides (before it loads lxml) whether the <vlan> is
+        # only on Open vSwitch ports, which libvirt serves itself. Cutting the XML into
+        # interfaces here would need ${x#*...}, which dash runs in quadratic time.
+        case $xml in
+            *urn:virt-netxml:hooks:1*|*[:\<]vlan[[:space:]/\>]*) hook_xml "$@" ;;
+        esac
+        exit 0 ;;
+esac
+exit 0"""
+
+NETWORK_BODY = r"""case $2 in
+    stopped)
+        has_state networks "$1" && hook "$@"
+        exit 0 ;;
+    start)
+        xml=$(cat)
+        case $xml in
+            *urn:virt-netxml:hooks:1*|*dev=*) hook_xml "$@" ;;
+        esac
+        exit 0 ;;
+    started|port-created)
+        xml=$(cat)
+        case $xml in
+            *urn:virt-netxml:hooks:1*) hook_xml "$@" ;;
+        esac
+        exit 0 ;;
+esac
+exit 0"""
+
+
+def module_paths() -> list[str]:
+    """Folders holding this installation's packages: the project and its compiled dependencies."""
+    import hooks
+
+    paths = [os.path.dirname(os.path.dirname(os.path.abspath(hooks.__file__)))]
+    for module in ("lxml", "pyroute2"):
+        try:
+            mod = __import__(module)
+        except ImportError:
+            continue
+        folder = os.path.dirname(os.path.dirname(os.path.abspath(mod.__file__ or "")))
+        if folder not in paths:
+            paths.append(folder)
+    return paths
+
+
+def render(driver: str, python: str, paths: list[str], state_dir: str, config_dir: str) -> str:
+    """The wrapper script for ``driver`` (qemu or network)."""
+    bootstrap = ("import sys; sys.path[:0] = " + repr(paths)
+                 + "; from hooks.entry import main; sys.exit(main())")
+    return TEMPLATE.format(
+        marker=MARKER, state_dir=state_dir, config_dir=config_dir,
+        python=shlex.quote(python), bootstrap=shlex.quote(bootstrap), driver=driver,
+        body=QEMU_BODY if driver == "qemu" else NETWORK_BODY)

@@ -1,0 +1,206 @@
+"""Installer and the ``virt-netxml hooks`` commands, in a temporary root."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hooks.install import find_libvirtd, hook_path, install, installed, reload_libvirtd, uninstall
+from hooks.state import StateStore
+from xmltools.cli.main import cli
+from xmltools.errors import InputError, UsageError
+
+FIX = Path(__file__).resolve().parents[2] / "fixtures" / "hooks"
+
+
+@pytest.fixture(autouse=True)
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("VIRT_NETXML_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("VIRT_NETXML_CONFIG_DIR", str(tmp_path / "conf"))
+
+
+def test_install_writes_root_owned_executables_and_is_idempotent(tmp_path):
+    root = tmp_path / "root"
+    changes = install(str(root))
+    assert [c.action for c in changes] == ["written", "written"]
+    for driver in ("qemu", "network"):
+        st = os.stat(hook_path(str(root), driver))
+        assert stat.S_IMODE(st.st_mode) == 0o755 and (st.st_uid, st.st_gid) == (0, 0)
+        assert Path(hook_path(str(root), driver)).read_text().startswith("#!/bin/sh\n")
+    assert [c.action for c in install(str(root))] == ["unchanged", "unchanged"]
+    assert installed(str(root)) == {"qemu": "current", "network": "current"}
+    os.chmod(hook_path(str(root), "qemu"), 0o700)
+    assert [c.action for c in install(str(root))] == ["written", "unchanged"]
+
+
+def test_other_hooks_are_never_touched(tmp_path):
+    root = tmp_path / "root"
+    qemu_d = root / "etc/libvirt/hooks/qemu.d"
+    qemu_d.mkdir(parents=True)
+    other = qemu_d / "10-someone-else"
+    other.write_text("#!/bin/sh\nexit 0\n")
+    other.chmod(0o750)
+    main_script = root / "etc/libvirt/hooks/qemu"
+    main_script.write_text("#!/bin/sh\n")
+    install(str(root))
+    uninstall(str(root))
+    assert other.read_text() == "#!/bin/sh\nexit 0\n" and stat.S_IMODE(other.stat().st_mode) == 0o750
+    assert main_script.read_text() == "#!/bin/sh\n"
+    assert sorted(os.listdir(qemu_d)) == ["10-someone-else"]
+
+
+def test_a_foreign_file_with_our_name_is_refused_both_ways(tmp_path):
+    root = tmp_path / "root"
+    path = Path(hook_path(str(root), "network"))
+    path.parent.mkdir(parents=True)
+    path.write_text("#!/bin/sh\n# mine\n")
+    with pytest.raises(InputError, match="not written by virt-netxml"):
+        install(str(root))
+    with pytest.raises(InputError, match="not written by virt-netxml"):
+        uninstall(str(root))
+    assert path.read_text() == "#!/bin/sh\n# mine\n"
+    assert installed(str(root))["network"] == "foreign"
+
+
+def test_uninstall_is_idempotent(tmp_path):
+    root = tmp_path / "root"
+    install(str(root))
+    assert [c.action for c in uninstall(str(root))] == ["removed", "removed"]
+    assert [c.action for c in uninstall(str(root))] == ["absent", "absent"]
+    assert installed(str(root)) == {"qemu": "missing", "network": "missing"}
+
+
+def test_unsafe_paths_are_not_written_into_the_script(tmp_path, monkeypatch):
+    monkeypatch.setenv("VIRT_NETXML_STATE_DIR", "/run/x\"; rm -rf /")
+    with pytest.raises(UsageError, match="cannot carry"):
+        install(str(tmp_path / "root"))
+    assert not (tmp_path / "root/etc").exists()
+
+
+def test_reload_signals_only_a_process_called_libvirtd(tmp_path):
+    fake = tmp_path / "libvirtd"
+    shutil.copy("/bin/sleep", fake)
+    proc = subprocess.Popen([str(fake), "60"])
+    try:
+        (tmp_path / "root/run").mkdir(parents=True)
+        (tmp_path / "root/run/libvirtd.pid").write_text(f"{proc.pid}\n")
+        assert find_libvirtd(str(tmp_path / "root")) == proc.pid
+        assert reload_libvirtd(str(tmp_path / "root")) == proc.pid
+        assert proc.wait(10) == -signal.SIGHUP
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_stale_pid_file_is_not_trusted(tmp_path):
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        root = tmp_path / "root"
+        (root / "run").mkdir(parents=True)
+        (root / "run/libvirtd.pid").write_text(f"{sleeper.pid}\n")
+        fake_proc = tmp_path / "proc"
+        (fake_proc / str(sleeper.pid)).mkdir(parents=True)
+        os.symlink("/usr/bin/sleep", fake_proc / str(sleeper.pid) / "exe")
+        assert find_libvirtd(str(root), str(fake_proc)) is None
+        (fake_proc / "4242").mkdir()
+        os.symlink("/usr/sbin/libvirtd", fake_proc / "4242" / "exe")
+        assert find_libvirtd(str(root), str(fake_proc)) == 4242
+        assert sleeper.poll() is None
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def invoke(*args, input=None):
+    return CliRunner().invoke(cli, ["hooks", *args], input=input, catch_exceptions=False)
+
+
+def test_cli_install_status_uninstall(tmp_path):
+    root = str(tmp_path / "root")
+    res = invoke("install", "--root", root)
+    assert res.exit_code == 0 and f"written: {hook_path(root, 'qemu')}" in res.output
+    assert "--reload" in res.output
+    store = StateStore(str(tmp_path / "state"))
+    with store.edit("domains", "vm1") as rec:
+        rec["drivers"] = {"0000:04:10.1": {"driver": "igbvf", "override": None}}
+        rec["taps"] = {"tap0": {}}
+    store.claim("pci-0000:04:10.1", "VF", "vm1", "u1")
+    res = invoke("status", "--root", root)
+    assert res.exit_code == 0
+    lines = res.output.splitlines()
+    assert f"hook qemu: current ({hook_path(root, 'qemu')})" in lines
+    assert "  domain vm1: 0000:04:10.1 bound to vfio-pci (was igbvf)" in lines
+    assert "  domain vm1: TAP tap0 created by the hook" in lines
+    assert "  claim: VF 0000:04:10.1 held by domain vm1" in lines
+    res = invoke("uninstall", "--root", root)
+    assert res.exit_code == 0 and "removed:" in res.output
+    assert not os.path.exists(hook_path(root, "qemu"))
+
+
+def test_cli_plan_matches_the_reviewed_plan_text():
+    res = invoke("plan", "start", "--ovs-bridge", "ovsbr0",
+                 input=(FIX / "variants/qemu-capvm-start-meta.xml").read_bytes())
+    assert res.exit_code == 0
+    assert res.output == (FIX / "plans/qemu-capvm-start-meta.txt").read_text()
+    res = invoke("plan", "start", "--network",
+                 input=(FIX / "variants/network-capmvtap-start-meta.xml").read_bytes())
+    assert res.output == (FIX / "plans/network-capmvtap-start-meta.txt").read_text()
+
+
+def test_cli_plan_errors_are_one_line():
+    res = CliRunner().invoke(cli, ["hooks", "plan", "frobnicate"], input=b"<domain/>")
+    assert res.exit_code == 2 and "unknown qemu operation 'frobnicate'" in res.output
+    res = CliRunner().invoke(cli, ["hooks", "plan", "start"], input=b"<domain")
+    assert res.exit_code == 2 and "malformed XML" in res.output
+
+
+def test_cli_repair_undoes_records_of_stopped_domains(tmp_path, monkeypatch):
+    store = StateStore(str(tmp_path / "state"))
+    with store.edit("domains", "gone") as rec:
+        rec["port_wishes"] = {"52:54:00:00:00:01": {"tag": 5}}
+    store.claim("uplink-up9", "passthrough uplink", "gone", None)
+    store.claim("uplink-up8", "passthrough uplink", "ghost", None)   # holder without a record
+    res = invoke("repair", "--dry-run")
+    assert res.exit_code == 0 and "domain gone:" in res.output and "domain ghost:" in res.output
+    assert store.holder("uplink-up9") == "gone"
+    res = invoke("repair")
+    assert res.exit_code == 0, res.output
+    assert store.snapshot() == {"domains": {}, "networks": {}, "claims": {}}
+    assert invoke("repair").output == "nothing to repair\n"
+
+
+def test_cli_repair_leaves_running_domains_alone(tmp_path, monkeypatch):
+    import hooks.install as inst
+
+    store = StateStore(str(tmp_path / "state"))
+    with store.edit("domains", "alive") as rec:
+        rec["port_wishes"] = {"52:54:00:00:00:01": {"tag": 5}}
+    monkeypatch.setattr(inst, "running_domains", lambda run_dir="": {"alive"})
+    assert invoke("repair").output == "nothing to repair\n"
+    assert store.read("domains", "alive")
+    res = invoke("repair", "--object", "alive")
+    assert res.exit_code == 0 and store.read("domains", "alive") == {}
+
+
+def test_running_domains_reads_libvirt_pid_files(tmp_path):
+    from hooks.install import running_domains
+
+    (tmp_path / "vm1.pid").write_text(f"{os.getpid()}\n")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    time.sleep(0.05)
+    (tmp_path / "vm2.pid").write_text(f"{dead.pid}\n")
+    (tmp_path / "vm3.xml").write_text("<domstatus/>")
+    assert running_domains(str(tmp_path)) == {"vm1"}

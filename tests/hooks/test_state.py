@@ -1,0 +1,176 @@
+"""State records: atomic writes, flock between real processes, claims."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import time
+
+import pytest
+
+from hooks.errors import Busy
+from hooks.state import StateStore, file_key, flocked, name_of_key
+
+CTX = multiprocessing.get_context("fork")
+
+
+def test_edit_writes_and_an_emptied_record_disappears(tmp_path):
+    store = StateStore(str(tmp_path))
+    with store.edit("domains", "vm1") as rec:
+        rec["name"] = "vm1"
+        rec["taps"] = {"tap0": {}}
+    path = tmp_path / "domains" / "vm1.json"
+    assert json.loads(path.read_text()) == {"name": "vm1", "taps": {"tap0": {}}}
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    with store.edit("domains", "vm1") as rec:
+        rec["taps"].pop("tap0")
+    assert not path.exists() and store.names("domains") == []
+
+
+def test_an_exception_inside_edit_writes_nothing(tmp_path):
+    store = StateStore(str(tmp_path))
+    with store.edit("domains", "vm1") as rec:
+        rec["taps"] = {"tap0": {}}
+    with pytest.raises(RuntimeError), store.edit("domains", "vm1") as rec:
+        rec["taps"]["tap1"] = {}
+        raise RuntimeError("crash between steps")
+    assert store.read("domains", "vm1") == {"taps": {"tap0": {}}}
+
+
+def test_failed_rename_keeps_the_old_record_and_leaves_no_temp_file(tmp_path, monkeypatch):
+    store = StateStore(str(tmp_path))
+    with store.edit("domains", "vm1") as rec:
+        rec["taps"] = {"tap0": {}}
+
+    def broken(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken)
+    with pytest.raises(OSError), store.edit("domains", "vm1") as rec:
+        rec["taps"]["tap1"] = {}
+    monkeypatch.undo()
+    assert store.read("domains", "vm1") == {"taps": {"tap0": {}}}
+    assert os.listdir(tmp_path / "domains") == ["vm1.json"]
+
+
+def _writer(root: str, rounds: int) -> None:
+    store = StateStore(root)
+    for i in range(rounds):
+        with store.edit("domains", "vm1") as rec:
+            rec["counter"] = i
+            rec["padding"] = "x" * (i % 97) * 50   # records of changing size
+
+
+def test_readers_never_see_half_a_record(tmp_path):
+    store = StateStore(str(tmp_path))
+    proc = CTX.Process(target=_writer, args=(str(tmp_path), 400))
+    proc.start()
+    seen = 0
+    try:
+        while proc.is_alive():
+            path = tmp_path / "domains" / "vm1.json"
+            try:
+                text = path.read_text()
+            except FileNotFoundError:
+                continue
+            json.loads(text)   # raises on a torn write
+            seen += 1
+    finally:
+        proc.join(30)
+    assert proc.exitcode == 0 and seen > 0
+    assert store.read("domains", "vm1")["counter"] == 399
+
+
+def _incrementer(root: str, rounds: int) -> None:
+    store = StateStore(root)
+    for _ in range(rounds):
+        with store.edit("networks", "net") as rec:
+            rec["n"] = rec.get("n", 0) + 1
+
+
+def test_locked_read_modify_write_loses_no_update_between_processes(tmp_path):
+    procs = [CTX.Process(target=_incrementer, args=(str(tmp_path), 150)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    assert StateStore(str(tmp_path)).read("networks", "net")["n"] == 450
+
+
+def _claimer(root: str, owner: str, start, results) -> None:
+    start.wait()
+    try:
+        won = StateStore(root).claim("pci-0000:04:10.1", "VF", owner, f"uuid-{owner}")
+        results.put((owner, "won" if won else "again"))
+    except Busy as exc:
+        results.put((owner, exc.message))
+
+
+def test_only_one_of_many_processes_claims_a_vf(tmp_path):
+    start = CTX.Event()
+    results = CTX.Queue()
+    procs = [CTX.Process(target=_claimer, args=(str(tmp_path), f"vm{i}", start, results)) for i in range(8)]
+    for p in procs:
+        p.start()
+    start.set()
+    outcomes = dict(results.get(timeout=30) for _ in procs)
+    for p in procs:
+        p.join(30)
+    winners = [o for o, r in outcomes.items() if r == "won"]
+    assert len(winners) == 1
+    holder = winners[0]
+    for owner, message in outcomes.items():
+        if owner != holder:
+            assert message == (f"claim VF: VF '0000:04:10.1' is busy "
+                               f"(in use by domain {holder} (uuid-{holder}))")
+    assert StateStore(str(tmp_path)).holder("pci-0000:04:10.1") == holder
+
+
+def test_claim_is_reentrant_for_its_owner_and_release_checks_the_owner(tmp_path):
+    store = StateStore(str(tmp_path))
+    assert store.claim("uplink-up0", "uplink", "vm1", None) is True
+    assert store.claim("uplink-up0", "uplink", "vm1", None) is False
+    assert store.release("uplink-up0", "vm2") is False
+    assert store.holder("uplink-up0") == "vm1"
+    assert store.release("uplink-up0", "vm1") is True and store.holder("uplink-up0") is None
+
+
+def _hold(path: str, ready, seconds: float) -> None:
+    with flocked(path):
+        ready.set()
+        time.sleep(seconds)
+
+
+def test_lock_wait_is_bounded(tmp_path):
+    path = str(tmp_path / "x.lock")
+    ready = CTX.Event()
+    proc = CTX.Process(target=_hold, args=(path, ready, 3.0))
+    proc.start()
+    try:
+        assert ready.wait(10)
+        started = time.monotonic()
+        with pytest.raises(Busy, match="held by another process"), flocked(path, timeout=0.3):
+            pass
+        assert time.monotonic() - started < 2.0
+    finally:
+        proc.join(10)
+
+
+@pytest.mark.parametrize("name", ["vm1", "web-01.example", "with space", "../etc", ".hidden", "ünï"])
+def test_file_keys_are_safe_and_reversible(name):
+    key = file_key(name)
+    assert "/" not in key and not key.startswith(".")
+    assert name_of_key(key) == name
+
+
+def test_snapshot_lists_everything(tmp_path):
+    store = StateStore(str(tmp_path))
+    with store.edit("domains", "with space") as rec:
+        rec["taps"] = {"t": {}}
+    store.claim("pci-0000:04:10.1", "VF", "with space", None)
+    snap = store.snapshot()
+    assert snap["domains"] == {"with space": {"taps": {"t": {}}}}
+    assert snap["claims"]["pci-0000:04:10.1"]["owner"] == "with space"
+    assert snap["networks"] == {}
