@@ -287,8 +287,9 @@ class Flag:
                 _prune(parent, obj.node)
 
 
-class Child(Generic[M]):
-    """An optional single sub-model at ``path``; assign a model to replace, None to remove."""
+class _SubModel(Generic[M]):
+    """What Child and Children share: the model class (or a callable naming it, for classes
+    defined later in a module) and the path of the element(s)."""
 
     def __init__(self, cls: type[M] | Callable[[], type[M]], path: str) -> None:
         self._cls, self.path = cls, path
@@ -298,6 +299,10 @@ class Child(Generic[M]):
     def cls(self) -> type[M]:
         cls = self._cls
         return cls if isinstance(cls, type) else cls()
+
+
+class Child(_SubModel[M]):
+    """An optional single sub-model at ``path``; assign a model to replace, None to remove."""
 
     def __get__(self, obj: XmlModel | None, owner: type) -> Any:
         if obj is None:
@@ -325,17 +330,8 @@ class Child(Generic[M]):
         return current
 
 
-class Children(Generic[M]):
+class Children(_SubModel[M]):
     """A list of sub-models matching ``path`` (e.g. ``"ip"``, ``"dhcp/range"``)."""
-
-    def __init__(self, cls: type[M] | Callable[[], type[M]], path: str) -> None:
-        self._cls, self.path = cls, path
-        self.steps = _split(path)[0]
-
-    @property
-    def cls(self) -> type[M]:
-        cls = self._cls
-        return cls if isinstance(cls, type) else cls()
 
     def __get__(self, obj: XmlModel | None, owner: type) -> Any:
         if obj is None:
