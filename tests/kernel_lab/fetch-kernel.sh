@@ -8,11 +8,22 @@ dest=$(cd "$dest" && pwd)
 if [ -f "$dest/version" ] && [ -f "$dest/root/boot/vmlinuz-$(cat "$dest/version")" ]; then
   exit 0
 fi
-pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+kernel_pkg() {
+  { apt-cache depends linux-image-amd64 2>/dev/null || true; } |
+    awk '/Depends: linux-image-[0-9]/ {print $2; exit}'
+}
+pkg=$(kernel_pkg)
+# A machine whose package lists were never fetched (or were cleaned) knows no candidate yet.
+if [ -z "$pkg" ]; then
+  apt-get update -q >/dev/null
+  pkg=$(kernel_pkg)
+fi
 [ -n "$pkg" ] || { echo "fetch-kernel: cannot find the kernel package behind linux-image-amd64" >&2; exit 1; }
 version=${pkg#linux-image-}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# apt downloads as the _apt user when it can write the target folder.
+chmod 0777 "$work"
 (cd "$work" && apt-get download -q "$pkg" busybox-static >/dev/null)
 rm -rf "$dest/root"
 mkdir -p "$dest/root"
