@@ -97,6 +97,8 @@ def _state_lines(snapshot: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
     for name, rec in snapshot["networks"].items():
         for shim, data in sorted(rec.get("shims", {}).items()):
             lines.append(f"network {name}: shim {shim} on {data.get('uplink')} ({data.get('address')})")
+        if rec.get("pool"):
+            lines.append(f"network {name}: VF pool of {rec['pool'].get('pf')} (domains reserve at prepare)")
         for pf, before in sorted(rec.get("numvfs", {}).items()):
             lines.append(f"network {name}: sriov_numvfs of {pf} changed (was {before})")
     return lines or ["nothing recorded"]
@@ -115,6 +117,7 @@ def repair(only: str | None, dry_run: bool) -> None:
     from hooks.state import StateStore
 
     store = StateStore(state_dir(load_config()))
+    store.check()   # repair undoes what the records say: they must be root's alone
     repairs = plan_repairs(store, running_domains(), active_networks(), only)
     if not repairs:
         click.echo("nothing to repair")
@@ -204,6 +207,13 @@ class _PlanFacts:
             return SysfsAdapter("/").pf_of_vf(address)
         except Exception:  # noqa: BLE001
             return None
+
+    def vf_pool(self, network: str) -> str | None:
+        from hooks.config import load_config, state_dir
+        from hooks.state import StateStore
+
+        pool = StateStore(state_dir(load_config())).read("networks", network).get("pool")
+        return pool.get("pf") if isinstance(pool, dict) else None
 
     def uid_of(self, user: str) -> int:
         return self.static.uid_of(user)

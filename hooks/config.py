@@ -85,6 +85,45 @@ def state_dir(config: dict[str, str] | None = None) -> str:
     return os.environ.get("VIRT_NETXML_STATE_DIR") or (config or {}).get("state-dir") or DEFAULT_STATE_DIR
 
 
+def unsafe_reason(path: str) -> str | None:
+    """Why others could change ``path`` (writable by group/others, or owned by another user),
+    or None when it is private or does not exist. Root runs the hooks: a file another user can
+    write decides what root does to the host."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return stat_reason(st)
+
+
+def stat_reason(st: os.stat_result) -> str | None:
+    """``unsafe_reason`` for an already opened file's ``fstat``."""
+    if st.st_uid not in (0, os.geteuid()):
+        return f"owned by uid {st.st_uid}, not by root"
+    writable = [who for who, bit in (("group", 0o020), ("world", 0o002)) if st.st_mode & bit]
+    if writable:
+        return f"{'- and '.join(writable)}-writable (mode {st.st_mode & 0o7777:04o})"
+    return None
+
+
+def check_private(path: str, what: str) -> None:
+    """Raise InsecurePath naming ``path`` and the reason when others could change it."""
+    reason = unsafe_reason(path)
+    if reason is not None:
+        from hooks.errors import InsecurePath
+
+        raise InsecurePath(what=what, path=path, reason=reason)
+
+
+def check_config_paths(config: dict[str, str] | None = None) -> None:
+    """The configuration folder and file, the mapping file and the state folder: all private."""
+    folder = config_dir()
+    check_private(folder, "configuration directory")
+    check_private(os.path.join(folder, CONFIG_FILE), "configuration file")
+    check_private(mapping_path(), "mapping file")
+    check_private(state_dir(config), "state directory")
+
+
 def mapping_path() -> str:
     return os.path.join(config_dir(), MAPPING_FILE)
 

@@ -62,6 +62,8 @@ class Context:
         self._netlink_factory, self._ovs_factory, self._sysfs_factory = (
             netlink_factory, ovs_factory, sysfs_factory)
         self.output: list[str] = []   # what the hook prints on stdout (migrate/restore only)
+        # Half-done actions that could not put back their own first steps (undo_own_steps).
+        self.left_over: list[str] = []
 
     @property
     def netlink(self) -> NetlinkPort:

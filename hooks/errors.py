@@ -26,3 +26,10 @@ class Busy(HostError):
 
 class DeadlineExceeded(HostError):
     template = "{step}: the hook's deadline of {seconds:g}s passed"
+
+
+class InsecurePath(NetXmlError):
+    """A configuration, mapping or state path others could change: the hook refuses to act."""
+
+    template = "{what} {path}: {reason}; refusing to run (make it root-owned, not group/world-writable)"
+    exit_code = 2

@@ -100,6 +100,7 @@ class Executor:
             result.error = _as_error(exc, current[0])
             self.log(failed, "failed", result.error.message)
             self._rollback(undo_log, result)
+            result.undo_errors += self.ctx.left_over
         return result
 
     def _run_all(self, plan: Sequence[Action]) -> Result:

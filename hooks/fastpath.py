@@ -50,6 +50,14 @@ def has_state(state_dir: str, kind: str, name: str) -> bool:
     return os.path.exists(os.path.join(state_dir, kind, key + ".json"))
 
 
+def has_records(state_dir: str, kind: str) -> bool:
+    """Is there any record of this kind (e.g. a network that may be a VF pool)?"""
+    try:
+        return any(e.endswith(".json") for e in os.listdir(os.path.join(state_dir, kind)))
+    except OSError:
+        return False
+
+
 def reads_stdin(driver: str, operation: str) -> bool:
     """Operations whose decision needs the XML on stdin."""
     if driver == "qemu":
@@ -68,7 +76,9 @@ def needs_work(driver: str, operation: str, name: str, data: bytes | None,
             return os.path.exists(mapping_path)
         if operation == "prepare":
             return (has_state(state_dir, "domains", name) or has_element(data, b"tap")
-                    or has_element(data, b"vf") or b"hostdev" in data or b"passthrough" in data)
+                    or has_element(data, b"vf") or b"hostdev" in data or b"passthrough" in data
+                    # an interface on a network the hook recorded (a VF pool to reserve from)
+                    or (b"network=" in data and has_records(state_dir, "networks")))
         if operation in ("start", "reconnect", "attach"):
             return has_state(state_dir, "domains", name) or NS in data or linux_port_vlan(data)
         return False

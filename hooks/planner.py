@@ -49,6 +49,7 @@ class HostFacts(Protocol):
     def pf_of_vf(self, address: str) -> tuple[str, int] | None: ...
     def uid_of(self, user: str) -> int: ...
     def gid_of(self, group: str) -> int: ...
+    def vf_pool(self, network: str) -> str | None: ...   # the PF of a hostdev network's pool
 
 
 def _id_of(value: str, table: dict[str, int], lookup: Callable[[str], int], what: str) -> int:
@@ -70,6 +71,10 @@ class StaticFacts:
     vfs: dict[tuple[str, int], str] = field(default_factory=dict)   # (pf, index) -> PCI address
     users: dict[str, int] = field(default_factory=dict)
     groups: dict[str, int] = field(default_factory=dict)
+    pools: dict[str, str] = field(default_factory=dict)            # network -> PF
+
+    def vf_pool(self, network: str) -> str | None:
+        return self.pools.get(network)
 
     def is_ovs_bridge(self, name: str) -> bool:
         return name in self.ovs_bridges
@@ -112,6 +117,10 @@ class LiveFacts:
 
     def vf_address(self, pf: str, index: int) -> str | None:
         return self.ctx.sysfs.vf_address(pf, index)
+
+    def vf_pool(self, network: str) -> str | None:
+        pool = self.ctx.state.read("networks", network).get("pool")
+        return pool.get("pf") if isinstance(pool, dict) else None
 
     def pf_of_vf(self, address: str) -> tuple[str, int] | None:
         return self.ctx.sysfs.pf_of_vf(address)
@@ -266,6 +275,11 @@ def _vlan_actions(root: etree._Element, facts: HostFacts, record: dict[str, Any]
                 if not (setting.table and setting.column and setting.key):
                     raise InvalidValue(what="OVS setting", value=str(setting.key),
                                        reason="needs table, column and key")
+                from hooks.adapters.ovs import set_column_key_cmd
+
+                # The command builder is pure and checks table, column and key: refuse a bad one
+                # here, before any action, rather than in the middle of the run.
+                set_column_key_cmd(setting.table, nic.dev, setting.column, setting.key, setting.value)
                 plan.append(A.OvsSetting(setting.table, nic.dev, setting.column, setting.key,
                                          setting.value, iface=nic.label))
     return plan
@@ -386,6 +400,16 @@ def release_actions(record: dict[str, Any]) -> list[A.Action]:
     return plan
 
 
+def _pool_of(nic: Nic, facts: HostFacts) -> tuple[str, str] | None:
+    """(network, PF) when the interface is plugged into a hostdev network recorded as a VF pool."""
+    if nic.type != "network":
+        return None
+    source = nic.node.find("source")
+    network = source.get("network") if source is not None else None
+    pf = facts.vf_pool(network) if network else None
+    return (network, validate_interface_name(pf, "PF name")) if network and pf else None
+
+
 def _prepare(root: etree._Element, facts: HostFacts, record: dict[str, Any]) -> list[A.Action]:
     # Leftovers of an earlier run of this domain (a crash before release) are undone first;
     # VLAN wishes of its ports are dropped too: port-created records them afresh after prepare.
@@ -399,6 +423,9 @@ def _prepare(root: etree._Element, facts: HostFacts, record: dict[str, Any]) -> 
                                    reason="a TAP made by the hook needs <target ... managed='no'/>")
             plan += _tap_actions(nic, mi, facts)
         plan += _vf_actions(nic, mi, facts)
+        pool = _pool_of(nic, facts)
+        if pool is not None:
+            plan.append(A.ClaimPoolVf(pool[0], pool[1], nic.mac, iface=nic.label))
         if nic.type == "direct" and nic.source_mode == "passthrough" and nic.source_dev:
             plan.append(A.PassthroughExclusive.for_uplink(
                 validate_interface_name(nic.source_dev, "uplink"), iface=nic.label))
@@ -448,6 +475,11 @@ def _network_start(net: etree._Element) -> list[A.Action]:
             raise InvalidValue(what="sriov numvfs", value=str(sriov.numvfs),
                                reason=f"must be 0 to {MAX_NUMVFS}")
         plan.append(A.SetSriovNumVfs(validate_interface_name(pf, "PF name"), sriov.numvfs))
+    # A hostdev network over a PF is a pool: domains reserve its VFs at prepare (ClaimPoolVf).
+    fwd = net.find("forward")
+    pool_pf = fwd.find("pf") if fwd is not None and fwd.get("mode") == "hostdev" else None
+    if pool_pf is not None and pool_pf.get("dev"):
+        plan.append(A.RecordPool(validate_interface_name(pool_pf.get("dev", ""), "PF name")))
     if meta is not None and meta.shim is not None:
         uplinks = _uplinks(net)
         shim = meta.shim
@@ -479,7 +511,12 @@ def _network_started(net: etree._Element) -> list[A.Action]:
 
 
 def _network_stopped(record: dict[str, Any]) -> list[A.Action]:
-    return [A.DeleteShim(name) for name in sorted(record.get("shims", {}))]
+    plan: list[A.Action] = [A.DeleteShim(name) for name in sorted(record.get("shims", {}))]
+    if record.get("pool"):
+        plan.append(A.ForgetPool())
+    if record.get("numvfs"):
+        plan.append(A.ForgetNumVfs())
+    return plan
 
 
 def _port_created(net: etree._Element, port: etree._Element | None) -> list[A.Action]:

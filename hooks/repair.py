@@ -14,6 +14,7 @@ from typing import Any
 from hooks import actions as A
 from hooks.context import Context, Owner
 from hooks.deadline import Deadline
+from hooks.errors import HostError
 from hooks.executor import Executor, Result
 from hooks.planner import release_actions
 from hooks.state import StateStore
@@ -41,6 +42,11 @@ def plan_repairs(store: StateStore, running: set[str], active: set[str],
             continue
         record = store.read("networks", name)
         plan: list[A.Action] = [A.DeleteShim(s) for s in sorted(record.get("shims", {}))]
+        if record.get("pool"):
+            plan.append(A.ForgetPool())
+        # Network stopped forgets the original count (the PF keeps its VFs); one still recorded
+        # belongs to a start that never finished: put it back.
+        plan += [A.RestoreNumVfs(pf) for pf in sorted(record.get("numvfs", {}))]
         repairs.append(Repair(Owner("network", name), plan))
     # Claims not listed in their holder's record: killed between taking the claim and noting it.
     by_owner = {r.owner.name: r for r in repairs if r.owner.kind == "domain"}
@@ -63,10 +69,12 @@ def run_repairs(store: StateStore, repairs: list[Repair], deadline: float = 30.0
     for repair in repairs:
         ctx = Context(repair.owner, store, Deadline(deadline), **(ports or {}))
         try:
-            repair.result = Executor(ctx, log).run(repair.plan, best_effort=True)
+            # One at a time with the hooks for the same object (a release running right now);
+            # the actions re-read the records, so what that call already undid is skipped.
+            with store.serialised(repair.owner.kind + "s", repair.owner.name, deadline):
+                repair.result = Executor(ctx, log).run(repair.plan, best_effort=True)
+        except HostError as exc:    # the lock: another call held it past our deadline
+            repair.result = Result(error=exc, skipped=[exc.message])
         finally:
             ctx.close()
-        if repair.owner.kind == "network" and repair.result.ok:
-            with store.edit("networks", repair.owner.name) as rec:
-                rec.pop("numvfs", None)   # the PF keeps its VFs; nothing left to track
     return repairs

@@ -12,7 +12,7 @@ import sys
 from typing import Any, TextIO
 
 from hooks.actions import render_plan
-from hooks.config import deadline_seconds, mapping_path, ovs_db, state_dir
+from hooks.config import check_config_paths, deadline_seconds, mapping_path, ovs_db, state_dir
 from hooks.context import Context, Owner
 from hooks.deadline import Deadline, armed
 from hooks.executor import Executor
@@ -33,13 +33,17 @@ def run_call(op: Operation, name: str, data: bytes | None, config: dict[str, str
              ports: dict[str, Any] | None = None) -> int:
     """Plan and apply one call; returns the exit status for libvirt."""
     kind = "domain" if op.driver == "qemu" else "network"
-    label = f"{kind} {name}"
+    # The name comes from argv: a control character in it must not split the one-line message.
+    label = f"{kind} {''.join(c if c.isprintable() else repr(c)[1:-1] for c in name)}"
     log = HookLog(Owner(kind, name), op.name, config.get("log-file"), use_syslog=not dry_run)
     # Nothing but migrate/restore output may reach libvirt's stdout, whatever a library prints.
     saved_stdout, sys.stdout = sys.stdout, sys.stderr
     ctx: Context | None = None
+    serial = contextlib.ExitStack()   # the per-object lock, held from planning to the end
     try:
         try:
+            # Before anything is read from them: paths others can write must not steer root.
+            check_config_paths(config)
             root = parse_bytes(data, source=f"{op.driver} {op.name} input") if data else None
             uuid = None
             if root is not None:
@@ -48,6 +52,9 @@ def run_call(op: Operation, name: str, data: bytes | None, config: dict[str, str
             deadline = Deadline(deadline_seconds(config))
             ctx = Context(Owner(kind, name, uuid), StateStore(state_dir(config)), deadline,
                           ovs_db=ovs_db(config), **(ports or {}))
+            ctx.state.check()
+            if not dry_run:
+                serial.enter_context(ctx.state.serialised(kind + "s", name, deadline.remaining()))
             record = ctx.state.read(kind + "s", name)
             mapping = None
             if op.filters_xml:
@@ -86,6 +93,7 @@ def run_call(op: Operation, name: str, data: bytes | None, config: dict[str, str
         log.error(f"internal error: {type(exc).__name__}: {exc}")
         return _exit(op, 1)
     finally:
+        serial.close()
         sys.stdout = saved_stdout
         if ctx is not None:
             with contextlib.suppress(Exception):   # closing a socket must not change the outcome

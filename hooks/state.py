@@ -25,8 +25,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from hooks.config import DEFAULT_STATE_DIR
-from hooks.errors import Busy, HostError
+from hooks.config import DEFAULT_STATE_DIR, check_private, stat_reason
+from hooks.errors import Busy, HostError, InsecurePath
 
 LOCK_TIMEOUT = 5.0
 
@@ -77,6 +77,10 @@ def flocked(path: str, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
 def _load(path: str) -> dict[str, Any]:
     try:
         with open(path, "rb") as fh:
+            # A record someone else could have written would tell root what to undo: refuse it.
+            reason = stat_reason(os.fstat(fh.fileno()))
+            if reason is not None:
+                raise InsecurePath(what="state file", path=path, reason=reason)
             data = json.loads(fh.read() or b"{}")
     except FileNotFoundError:
         return {}
@@ -93,18 +97,47 @@ class StateStore:
     def __init__(self, root: str = DEFAULT_STATE_DIR, lock_timeout: float = LOCK_TIMEOUT) -> None:
         self.root = root
         self.lock_timeout = lock_timeout
+        self._ensured = False
 
     # -- paths --------------------------------------------------------------------------
 
+    def check(self) -> None:
+        """Refuse (InsecurePath) a state folder or sub-folder that others could change.
+
+        Folders the store creates are 0700 and records 0600, owned by the user running the
+        hooks (root); one found looser was made by someone else, or changed since.
+        """
+        check_private(self.root, "state directory")
+        for sub in (*self.KINDS, "locks"):
+            check_private(os.path.join(self.root, sub), "state directory")
+
     def _ensure(self) -> None:
+        if self._ensured:
+            return
+        # The root first, with its own mode: makedirs gives missing parents umask's default.
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
         for sub in (*self.KINDS, "locks"):
             os.makedirs(os.path.join(self.root, sub), mode=0o700, exist_ok=True)
+        self.check()
+        self._ensured = True
 
     def path(self, kind: str, name: str) -> str:
         return os.path.join(self.root, kind, file_key(name) + ".json")
 
     def _lock_path(self, kind: str, name: str) -> str:
         return os.path.join(self.root, "locks", f"{kind}-{file_key(name)}.lock")
+
+    @contextlib.contextmanager
+    def serialised(self, kind: str, name: str, timeout: float) -> Iterator[None]:
+        """Run one whole hook call (plan and apply) or repair for an object at a time.
+
+        Record edits are locked one by one, but two calls for the same domain (``hooks
+        repair`` beside a ``release``) would still both see a driver to restore and race on
+        the device. Waiting is bounded by ``timeout`` (the caller's deadline): Busy after it.
+        """
+        self._ensure()
+        with flocked(os.path.join(self.root, "locks", f"run-{kind}-{file_key(name)}.lock"), timeout):
+            yield
 
     # -- records ------------------------------------------------------------------------
 

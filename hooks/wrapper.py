@@ -31,6 +31,14 @@ has_state() {{
     [ -e "$state/$1/$2.json" ]
 }}
 
+# Is there any record in $state/$1 (a network that may be a VF pool)?
+has_records() {{
+    for f in "$state/$1"/*.json; do
+        [ -e "$f" ] && return 0
+    done
+    return 1
+}}
+
 hook() {{
     exec {python} -I -S -c {bootstrap} --driver {driver} "$@"
 }}
@@ -57,6 +65,9 @@ QEMU_BODY = r"""case $2 in
         has_state domains "$1" && hook_xml "$@"
         case $xml in
             *[:\<]tap[[:space:]/\>]*|*[:\<]vf[[:space:]/\>]*|*hostdev*|*passthrough*) hook_xml "$@" ;;
+        esac
+        case $xml in
+            *network=*) has_records networks && hook_xml "$@" ;;
         esac
         exit 0 ;;
     start|reconnect|attach)

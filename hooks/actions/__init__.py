@@ -33,23 +33,29 @@ _WHERE = {
     "CreateShim": "macvtap",
     "DeleteShim": "macvtap",
     "ClaimDevice": "claims",
+    "ClaimPoolVf": "claims",
     "PassthroughExclusive": "claims",
     "ReleaseClaim": "claims",
     "SetSriovNumVfs": "sriov",
     "BindVfio": "sriov",
     "RestoreDriver": "sriov",
     "SetVfMacVlan": "sriov",
+    "RestoreNumVfs": "sriov",
+    "ForgetNumVfs": "sriov",
     "RestoreVf": "sriov",
     "RecordPortWish": "records",
     "ForgetDomain": "records",
+    "RecordPool": "records",
+    "ForgetPool": "records",
     "RewriteXml": "records",
 }
 
 __all__ = ["NO_MAC", "VFIO", "VFIO_COMPATIBLE", "Action", "Undo", "render_plan", "BridgeVlanFiltering",
            "BridgePortVlans", "OvsPortVlan", "OvsSetting", "CreateTap", "DeleteTap", "EnslaveLink",
-           "LinkUp", "CheckUplink", "CreateShim", "DeleteShim", "ClaimDevice", "PassthroughExclusive",
-           "ReleaseClaim", "SetSriovNumVfs", "BindVfio", "RestoreDriver", "SetVfMacVlan", "RestoreVf",
-           "RecordPortWish", "ForgetDomain", "RewriteXml"]
+           "LinkUp", "CheckUplink", "CreateShim", "DeleteShim", "ClaimDevice", "ClaimPoolVf",
+           "PassthroughExclusive", "ReleaseClaim", "SetSriovNumVfs", "BindVfio", "RestoreDriver",
+           "SetVfMacVlan", "RestoreVf", "RestoreNumVfs", "ForgetNumVfs",
+           "RecordPortWish", "ForgetDomain", "RecordPool", "ForgetPool", "RewriteXml"]
 
 
 def __getattr__(name: str) -> Any:
@@ -63,9 +69,17 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:
     from hooks.actions.bridge import BridgePortVlans, BridgeVlanFiltering
-    from hooks.actions.claims import ClaimDevice, PassthroughExclusive, ReleaseClaim
+    from hooks.actions.claims import ClaimDevice, ClaimPoolVf, PassthroughExclusive, ReleaseClaim
     from hooks.actions.macvtap import CheckUplink, CreateShim, DeleteShim
     from hooks.actions.ovs import OvsPortVlan, OvsSetting
-    from hooks.actions.records import ForgetDomain, RecordPortWish, RewriteXml
-    from hooks.actions.sriov import BindVfio, RestoreDriver, RestoreVf, SetSriovNumVfs, SetVfMacVlan
+    from hooks.actions.records import ForgetDomain, ForgetPool, RecordPool, RecordPortWish, RewriteXml
+    from hooks.actions.sriov import (
+        BindVfio,
+        ForgetNumVfs,
+        RestoreDriver,
+        RestoreNumVfs,
+        RestoreVf,
+        SetSriovNumVfs,
+        SetVfMacVlan,
+    )
     from hooks.actions.tap import CreateTap, DeleteTap, EnslaveLink, LinkUp

@@ -70,6 +70,19 @@ def vid_ranges(vids: list[int]) -> str:
     return ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in runs)
 
 
+def undo_own_steps(ctx: Context, what: str, undo: Callable[[], object]) -> None:
+    """From an action's ``except`` block: put back the steps the action itself already took.
+
+    The action's own error goes on up either way (it says what went wrong). If putting back
+    fails too, that is noted on the context, and the call's message then lists it as NOT
+    undone and sends the user to ``hooks repair``, which finds it in the state records.
+    """
+    try:
+        undo()
+    except Exception as exc:  # noqa: BLE001 - whatever it was, the original error matters more
+        ctx.left_over.append(f"{what}: {getattr(exc, 'message', None) or exc}")
+
+
 def render_plan(plan: list[Action]) -> str:
     """The plan as text, one numbered action a line, with the interface it is for."""
     if not plan:

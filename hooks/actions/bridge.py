@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from hooks.actions.base import Action, Undo, vid_ranges
+from hooks.actions.base import Action, Undo, undo_own_steps, vid_ranges
 from hooks.errors import HostError
 from hooks.ports import BridgeVlan
 
@@ -95,6 +95,7 @@ class BridgePortVlans(Action):
             for vid in drops:
                 nl.bridge_vlan_del(self.port, vid)
         except BaseException:
-            undo()   # half of this action's own changes would otherwise stay behind
+            # Half of this action's own changes would otherwise stay behind.
+            undo_own_steps(ctx, f"restore bridge VLANs of {self.port}", undo)
             raise
         return Undo(f"restore bridge VLANs of {self.port}", undo)

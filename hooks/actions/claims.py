@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from hooks.actions.base import Action, Undo, domain_record
+from hooks.actions.base import Action, Undo, domain_record, undo_own_steps
+from hooks.errors import Busy
 
 if TYPE_CHECKING:
     from hooks.context import Context
@@ -24,13 +25,24 @@ class ClaimDevice(Action):
     def apply(self, ctx: Context) -> Undo | None:
         if not ctx.state.claim(self.device, self.what, ctx.owner.name, ctx.owner.uuid):
             return None
-        with domain_record(ctx) as rec:
-            rec.setdefault("claims", {})[self.device] = self.what
+        _note_claim(ctx, self.device, self.what)
 
         def undo() -> None:
             ReleaseClaim(self.device).apply(ctx)
 
         return Undo(f"release {self.what} {self.device}", undo)
+
+
+def _note_claim(ctx: Context, device: str, what: str) -> None:
+    """List a claim just taken in the domain's record; if that fails, give the claim back
+    rather than leave a device held that nothing of the domain mentions."""
+    try:
+        with domain_record(ctx) as rec:
+            rec.setdefault("claims", {})[device] = what
+    except BaseException:
+        undo_own_steps(ctx, f"release claim on {device.split('-', 1)[-1]}",
+                       lambda: ctx.state.release(device, ctx.owner.name))
+        raise
 
 
 @dataclass(frozen=True)
@@ -59,3 +71,49 @@ class ReleaseClaim(Action):
             return None
         return Undo(f"claim {self.device} again",
                     lambda: ClaimDevice(self.device, what or "device").apply(ctx))
+
+
+@dataclass(frozen=True)
+class ClaimPoolVf(Action):
+    """Reserve one free VF of a hostdev network's pool for an interface of this domain.
+
+    The network hook records the pool (its PF) at network ``start``; at domain ``prepare`` each
+    interface on that network takes the first VF no other domain holds (``StateStore.claim``:
+    flock plus an atomic record per VF), so concurrent starts never share a VF and the ones
+    that find the pool exhausted fail before libvirt plugs anything.
+    """
+
+    network: str
+    pf: str
+    mac: str
+
+    def describe(self) -> str:
+        return f"reserve a VF of pool {self.network} (PF {self.pf}) for {self.mac}"
+
+    def apply(self, ctx: Context) -> Undo | None:
+        fs = ctx.sysfs
+        mine = ctx.state.read("domains", ctx.owner.name).get("claims", {})
+        what = f"VF of pool {self.network} for {self.mac}"
+        if what in mine.values():
+            return None   # this interface already holds one (re-applied plan)
+        count = fs.sriov_numvfs(self.pf)
+        for index in range(count):
+            address = fs.vf_address(self.pf, index)
+            if address is None:
+                continue
+            device = f"pci-{address}"
+            if device in mine:
+                continue   # held by this domain for another interface
+            try:
+                if not ctx.state.claim(device, what, ctx.owner.name, ctx.owner.uuid):
+                    continue
+            except Busy:
+                continue   # another domain holds it (or is taking it right now)
+            _note_claim(ctx, device, what)
+
+            def undo(device: str = device) -> None:
+                ReleaseClaim(device).apply(ctx)
+
+            return Undo(f"release VF {address} of pool {self.network}", undo)
+        raise Busy(step=self.describe(), what="VF pool", name=self.network,
+                   detail=f"all {count} VFs of {self.pf} are in use by other domains")

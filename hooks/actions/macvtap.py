@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from hooks.actions.base import Action, Undo
+from hooks.actions.base import Action, Undo, undo_own_steps
 from hooks.errors import HostError, NotFound
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ class CreateShim(Action):
             nl.add_address(self.name, self.address)
             nl.set_up(self.name, True)
         except BaseException:
-            undo()
+            undo_own_steps(ctx, f"delete host shim {self.name}", undo)
             raise
         return Undo(f"delete host shim {self.name}", undo)
 

@@ -91,3 +91,49 @@ class RewriteXml(Action):
     def apply(self, ctx: Context) -> Undo | None:
         ctx.output.append(self.xml)
         return Undo("drop the rewritten XML", ctx.output.clear)
+
+
+@dataclass(frozen=True)
+class RecordPool(Action):
+    """Remember that this network is a pool of the VFs of ``pf`` (network ``start``), so that
+    domain ``prepare`` can reserve VFs for interfaces on it (``ClaimPoolVf``)."""
+
+    pf: str
+
+    def describe(self) -> str:
+        return f"record the network as a pool of the VFs of {self.pf}"
+
+    def apply(self, ctx: Context) -> Undo | None:
+        with ctx.state.edit("networks", ctx.owner.name) as rec:
+            before = rec.get("pool")
+            if before == {"pf": self.pf}:
+                return None
+            rec["name"] = ctx.owner.name
+            rec["pool"] = {"pf": self.pf}
+
+        def undo() -> None:
+            with ctx.state.edit("networks", ctx.owner.name) as rec:
+                rec["pool"] = before
+
+        return Undo("forget the network's VF pool", undo)
+
+
+@dataclass(frozen=True)
+class ForgetPool(Action):
+    """Network ``stopped``: its VFs are no pool any more (claims stay with their domains)."""
+
+    def describe(self) -> str:
+        return "forget the network's VF pool"
+
+    def apply(self, ctx: Context) -> Undo | None:
+        with ctx.state.edit("networks", ctx.owner.name) as rec:
+            before = rec.pop("pool", None)
+        if before is None:
+            return None
+
+        def undo() -> None:
+            with ctx.state.edit("networks", ctx.owner.name) as rec:
+                rec["name"] = ctx.owner.name
+                rec["pool"] = before
+
+        return Undo("record the network's VF pool again", undo)

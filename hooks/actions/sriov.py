@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hooks.actions.base import NO_MAC, VFIO, VFIO_COMPATIBLE, Action, Undo, domain_record
+from hooks.actions.base import NO_MAC, VFIO, VFIO_COMPATIBLE, Action, Undo, domain_record, undo_own_steps
 from hooks.errors import HostError, NotFound
 
 if TYPE_CHECKING:
@@ -35,14 +34,64 @@ class SetSriovNumVfs(Action):
         with ctx.state.edit("networks", ctx.owner.name) as rec:
             rec["name"] = ctx.owner.name
             rec.setdefault("numvfs", {}).setdefault(self.pf, before)
-        _set_numvfs(fs, self.pf, before, self.count)
+        try:
+            _set_numvfs(fs, self.pf, before, self.count)
+        except BaseException:
+            # Changing a non-zero count is two writes: after "0" the PF has no VFs at all.
+            # Put the old count back if we can; if not, the record stays for repair.
+            undo_own_steps(ctx, f"set sriov_numvfs of {self.pf} back to {before}",
+                           lambda: RestoreNumVfs(self.pf).apply(ctx))
+            raise
+        return Undo(f"set sriov_numvfs of {self.pf} back to {before}",
+                    lambda: RestoreNumVfs(self.pf).apply(ctx))
+
+
+@dataclass(frozen=True)
+class RestoreNumVfs(Action):
+    """Put back the sriov_numvfs the network's record holds (repair of a start that did not
+    finish), and stop tracking it."""
+
+    pf: str
+
+    def describe(self) -> str:
+        return f"restore the original sriov_numvfs of {self.pf}"
+
+    def apply(self, ctx: Context) -> Undo | None:
+        original = ctx.state.read("networks", ctx.owner.name).get("numvfs", {}).get(self.pf)
+        if original is None:
+            return None
+        fs = ctx.sysfs
+        now = fs.sriov_numvfs(self.pf)
+        _set_numvfs(fs, self.pf, now, int(original))
+        with ctx.state.edit("networks", ctx.owner.name) as rec:
+            rec.get("numvfs", {}).pop(self.pf, None)
+        return Undo(f"set sriov_numvfs of {self.pf} to {now} again",
+                    lambda: SetSriovNumVfs(self.pf, now).apply(ctx))
+
+
+@dataclass(frozen=True)
+class ForgetNumVfs(Action):
+    """Network ``stopped``: the PF keeps its VFs; the original count is no longer needed.
+
+    What remains recorded after this is the mark of a start that never finished, which
+    ``hooks repair`` puts back (``RestoreNumVfs``).
+    """
+
+    def describe(self) -> str:
+        return "stop tracking the original sriov_numvfs (the PF keeps its VFs)"
+
+    def apply(self, ctx: Context) -> Undo | None:
+        with ctx.state.edit("networks", ctx.owner.name) as rec:
+            before = rec.pop("numvfs", None)
+        if not before:
+            return None
 
         def undo() -> None:
-            _set_numvfs(fs, self.pf, fs.sriov_numvfs(self.pf), before)
             with ctx.state.edit("networks", ctx.owner.name) as rec:
-                rec.get("numvfs", {}).pop(self.pf, None)
+                rec["name"] = ctx.owner.name
+                rec["numvfs"] = before
 
-        return Undo(f"set sriov_numvfs of {self.pf} back to {before}", undo)
+        return Undo("track the original sriov_numvfs again", undo)
 
 
 def _set_numvfs(fs: Any, pf: str, current: int, count: int) -> None:
@@ -96,8 +145,8 @@ class BindVfio(Action):
             _wait_driver(ctx, self.address, VFIO, step)
         except BaseException:
             # Put the device back if we can; if that fails too, the record stays for repair.
-            with contextlib.suppress(Exception):
-                RestoreDriver(self.address).apply(ctx)
+            undo_own_steps(ctx, f"restore driver of {self.address}",
+                           lambda: RestoreDriver(self.address).apply(ctx))
             raise
         return Undo(f"restore driver of {self.address}", lambda: RestoreDriver(self.address).apply(ctx))
 
@@ -165,7 +214,14 @@ class SetVfMacVlan(Action):
             original["mac"] = before.mac or NO_MAC
         with domain_record(ctx) as rec:
             rec.setdefault("vfs", {}).setdefault(f"{self.pf}/{self.index}", original)
-        nl.set_vf(self.pf, self.index, mac=self.mac, vlan=self.vlan)
+        try:
+            nl.set_vf(self.pf, self.index, mac=self.mac, vlan=self.vlan)
+        except BaseException:
+            # The kernel applies MAC and VLAN one after the other: the MAC may have changed.
+            # Put back what was recorded (and drop the record); if that fails, repair will.
+            undo_own_steps(ctx, f"restore VF {self.index} of {self.pf}",
+                           lambda: RestoreVf(self.pf, self.index).apply(ctx))
+            raise
         return Undo(f"restore VF {self.index} of {self.pf}",
                     lambda: RestoreVf(self.pf, self.index).apply(ctx))
 

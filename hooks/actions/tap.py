@@ -55,7 +55,12 @@ class CreateTap(Action):
             raise
 
         def undo() -> None:
-            nl.delete_link(self.name)
+            if self.ovs and self.bridge:
+                # Normally EnslaveLink's undo has unplugged it already (then this is a no-op);
+                # if that failed, the Port row would outlive the TAP and its record.
+                ctx.ovs.del_port(self.bridge, self.name)
+            if nl.link(self.name) is not None:
+                nl.delete_link(self.name)
             _forget_tap(ctx, self.name)
 
         return Undo(f"delete TAP {self.name}", undo)
@@ -80,9 +85,10 @@ class DeleteTap(Action):
         if made is None:
             return None
         nl = ctx.netlink
+        if made.get("ovs") and made.get("bridge"):
+            # Also when the TAP is already gone: its Port row would stay behind in OVS.
+            ctx.ovs.del_port(made["bridge"], self.name)
         if nl.link(self.name) is not None:
-            if made.get("ovs") and made.get("bridge"):
-                ctx.ovs.del_port(made["bridge"], self.name)
             nl.delete_link(self.name)
         _forget_tap(ctx, self.name)
         again = CreateTap(self.name, made.get("uid"), made.get("gid"), bool(made.get("multi_queue")),

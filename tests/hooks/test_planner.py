@@ -105,7 +105,8 @@ VARIANT_CASES = [
         A.CreateShim("mvshim0", "up0", "192.168.77.1/24"),
     ]),
     ("network", "started", "network-capnat-started-meta.xml", [A.BridgeVlanFiltering("virbr5", True)]),
-    ("network", "start", "network-vfpool-start-meta.xml", [A.SetSriovNumVfs("enp4s0f0", 4)]),
+    ("network", "start", "network-vfpool-start-meta.xml", [A.SetSriovNumVfs("enp4s0f0", 4),
+                                                             A.RecordPool("enp4s0f0")]),
 ]
 
 

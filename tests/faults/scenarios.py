@@ -1,0 +1,159 @@
+"""One scenario per action kind (and its clean-up): a fake host, the events that lead up to
+the event under test, and that event. The fault matrix fails each port call of the event in
+turn; see ``tests/faults/matrix.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tests.fakes import FakeNetlink, FakeOvs, FakeSysfs
+
+NS = 'xmlns:vnx="urn:virt-netxml:hooks:1"'
+Event = tuple[str, str, str, str | None]    # driver, operation, object name, stdin XML
+
+
+def domain(name: str, meta: str, devices: str) -> str:
+    return (f"<domain type='kvm'><name>{name}</name><uuid>00000000-0000-4000-8000-{len(name):012d}</uuid>"
+            f"<metadata><vnx:netxml {NS}>{meta}</vnx:netxml></metadata>"
+            f"<devices>{devices}</devices></domain>")
+
+
+def network(name: str, body: str, meta: str = "") -> str:
+    metadata = f"<metadata><vnx:netxml {NS}>{meta}</vnx:netxml></metadata>" if meta else ""
+    return f"<hookData><network><name>{name}</name>{body}{metadata}</network></hookData>"
+
+
+@dataclass
+class Scenario:
+    kind: str                        # the action kind, as the figures name it
+    name: str
+    build: Callable[[FakeNetlink, FakeOvs, FakeSysfs], None]
+    event: Event
+    setup: list[Event] = field(default_factory=list)
+    teardown: bool = False           # the event is a clean-up (best effort, no rollback)
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}: {self.name}"
+
+    def active_networks(self) -> set[str]:
+        """Networks running while the event runs (``hooks repair`` leaves those alone)."""
+        active = {name for driver, op, name, _ in self.setup if driver == "network" and op == "start"}
+        if self.event[0] == "network" and self.event[1] == "stopped":
+            active.discard(self.event[2])
+        return active
+
+
+# --------------------------------------------------------------------------- hosts
+
+def linux_bridge_host(net: FakeNetlink, ovs: FakeOvs, fs: FakeSysfs) -> None:
+    net.add_bridge("br0", vlan_filtering=True)
+    net.add_link("vnet0", "tun", up=True, master="br0")
+
+
+def linux_bridge_off_host(net: FakeNetlink, ovs: FakeOvs, fs: FakeSysfs) -> None:
+    net.add_bridge("br0", vlan_filtering=False)
+
+
+def ovs_host(net: FakeNetlink, ovs: FakeOvs, fs: FakeSysfs) -> None:
+    ovs.add_bridge("ovsbr0")
+    net.add_link("vnet1", "tun", up=True)
+    ovs.add_port("ovsbr0", "vnet1")
+    ovs.calls.clear()
+
+
+def tap_host(net: FakeNetlink, ovs: FakeOvs, fs: FakeSysfs) -> None:
+    net.add_bridge("br0", vlan_filtering=True)
+    ovs.add_bridge("ovsbr0")
+
+
+def uplink_host(net: FakeNetlink, ovs: FakeOvs, fs: FakeSysfs) -> None:
+    net.add_link("up0", None, up=True)
+
+
+def sriov_host(net: FakeNetlink, ovs: FakeOvs, fs: FakeSysfs) -> None:
+    fs.add_pf("enp4s0f0", "0000:04:00.0", 8, numvfs=4)
+    net.add_pf("enp4s0f0", 4)
+    fs.calls.clear()
+
+
+def sriov_two_host(net: FakeNetlink, ovs: FakeOvs, fs: FakeSysfs) -> None:
+    fs.add_pf("enp4s0f0", "0000:04:00.0", 8, numvfs=2)
+    fs.calls.clear()
+
+
+# --------------------------------------------------------------------------- events
+
+BRIDGE_PORT = domain("vlanvm", "<vnx:interface mac='52:54:00:00:00:01'>"
+                     "<vnx:vlan trunks='20,30-32' native='10'/></vnx:interface>",
+                     "<interface type='bridge'><mac address='52:54:00:00:00:01'/><source bridge='br0'/>"
+                     "<target dev='vnet0'/></interface>")
+BRIDGE_FILTERING = network("brnet", "<bridge name='br0'/>", "<vnx:bridge vlan-filtering='yes'/>")
+OVS_PORT = domain("ovsvm", "<vnx:interface mac='52:54:00:00:00:02'>"
+                  "<vnx:vlan trunks='30-40' native='20'/>"
+                  "<vnx:ovs-setting table='Port' column='other_config' key='priority-tags' value='true'/>"
+                  "<vnx:ovs-setting table='Interface' column='external_ids' key='owner' value='ovsvm'/>"
+                  "</vnx:interface>",
+                  "<interface type='bridge'><mac address='52:54:00:00:00:02'/><source bridge='ovsbr0'/>"
+                  "<virtualport type='openvswitch'/><target dev='vnet1'/></interface>")
+
+
+def tap_domain(bridge: str) -> str:
+    return domain("tapvm", f"<vnx:interface mac='52:54:00:00:00:03'><vnx:tap bridge='{bridge}' owner='0' "
+                  "group='0' multi-queue='yes'/><vnx:vlan tag='10'/></vnx:interface>",
+                  "<interface type='ethernet'><mac address='52:54:00:00:00:03'/>"
+                  "<target dev='tapvm0' managed='no'/><model type='virtio'/></interface>")
+
+
+SHIM_NET = network("mvnet", "<forward mode='bridge' dev='up0'><interface dev='up0'/></forward>",
+                   "<vnx:shim name='mvshim0' address='192.168.77.1/24'/>")
+VFIO_DOMAIN = domain("vfiovm", "", "<interface type='hostdev' managed='no'><mac address='52:54:00:00:00:04'/>"
+                     "<source><address type='pci' domain='0x0000' bus='0x04' slot='0x10' function='0x2'/>"
+                     "</source></interface>")
+VF_DOMAIN = domain("vfvm", "<vnx:interface mac='52:54:00:00:00:05'><vnx:vlan tag='100'/>"
+                   "<vnx:vf pf='enp4s0f0' index='1'/></vnx:interface>",
+                   "<interface type='direct'><mac address='52:54:00:00:00:05'/>"
+                   "<source dev='enp4s0f0v1' mode='passthrough'/></interface>")
+SRIOV_NET = network("vfpool", "<forward mode='hostdev' managed='yes'><pf dev='enp4s0f0'/></forward>",
+                    "<vnx:sriov pf='enp4s0f0' numvfs='4'/>")
+POOL_DOMAIN = domain("poolvm", "", "<interface type='network'><mac address='52:54:00:00:00:06'/>"
+                     "<source network='vfpool'/></interface>")
+
+
+def _q(op: str, name: str, xml: str | None) -> Event:
+    return ("qemu", op, name, xml)
+
+
+def _n(op: str, name: str, xml: str | None) -> Event:
+    return ("network", op, name, xml)
+
+
+SCENARIOS: list[Scenario] = [
+    Scenario("bridge VLAN", "port VLANs at start", linux_bridge_host, _q("start", "vlanvm", BRIDGE_PORT)),
+    Scenario("bridge VLAN", "VLAN filtering at network started", linux_bridge_off_host,
+             _n("started", "brnet", BRIDGE_FILTERING)),
+    Scenario("OVS settings", "VLAN columns and map keys at start", ovs_host, _q("start", "ovsvm", OVS_PORT)),
+    Scenario("TAP", "create and plug into a Linux bridge", tap_host,
+             _q("prepare", "tapvm", tap_domain("br0"))),
+    Scenario("TAP", "create and plug into an OVS bridge", tap_host,
+             _q("prepare", "tapvm", tap_domain("ovsbr0"))),
+    Scenario("TAP", "delete at release", tap_host, _q("release", "tapvm", None),
+             setup=[_q("prepare", "tapvm", tap_domain("ovsbr0"))], teardown=True),
+    Scenario("macvtap shim", "uplink check and shim at network start", uplink_host,
+             _n("start", "mvnet", SHIM_NET)),
+    Scenario("macvtap shim", "remove at network stopped", uplink_host, _n("stopped", "mvnet", None),
+             setup=[_n("start", "mvnet", SHIM_NET)], teardown=True),
+    Scenario("vfio bind", "claim and bind to vfio-pci at prepare", sriov_host,
+             _q("prepare", "vfiovm", VFIO_DOMAIN)),
+    Scenario("vfio bind", "give back at release", sriov_host, _q("release", "vfiovm", None),
+             setup=[_q("prepare", "vfiovm", VFIO_DOMAIN)], teardown=True),
+    Scenario("VF MAC/VLAN", "set through the PF at prepare", sriov_host, _q("prepare", "vfvm", VF_DOMAIN)),
+    Scenario("VF MAC/VLAN", "restore at release", sriov_host, _q("release", "vfvm", None),
+             setup=[_q("prepare", "vfvm", VF_DOMAIN)], teardown=True),
+    Scenario("sriov_numvfs", "2 -> 0 -> 4 at network start", sriov_two_host,
+             _n("start", "vfpool", SRIOV_NET)),
+    Scenario("VF pool", "reserve a VF at prepare", sriov_host, _q("prepare", "poolvm", POOL_DOMAIN),
+             setup=[_n("start", "vfpool", SRIOV_NET)]),
+]
