@@ -1,0 +1,134 @@
+"""Fixtures of the end-to-end tests: one throw-away host for the package, a clean slate per test.
+
+``sandbox`` (package scope: torn down right after the last end-to-end test): a private
+network namespace with Open vSwitch and libvirtd, the project's hooks installed by
+``virt-netxml hooks install --root`` next to a recording hook.
+Torn down in reverse order even when tests fail, then checked: no process, namespace, mount,
+hook file or temporary folder may be left. With ``VNXE2E_RECORD_DIR=DIR`` the recorded hook
+calls (``*.argv`` and ``*.xml``, named by time) are copied to DIR before the teardown.
+
+``host`` (per test): the sandbox, plus bookkeeping of what the test adds (links, OVS bridges);
+afterwards every domain and network is destroyed and undefined and those links removed, so
+tests do not depend on each other's order.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from subprocess import CompletedProcess
+
+import pytest
+
+from tests.e2e.harness import CREATED_NAMESPACES, VNX, Sandbox, missing_programs, namespaces, vnx
+from tests.support import require
+
+
+def hooks_package_ready() -> bool:
+    if not VNX.exists():
+        return False
+    return vnx("hooks", "install", "--help", check=False).returncode == 0
+
+
+@pytest.fixture(scope="package")
+def sandbox() -> Iterator[Sandbox]:
+    require(os.geteuid() == 0, "root (network namespaces, libvirtd)")
+    missing = missing_programs()
+    require(not missing, "programs: " + ", ".join(missing))
+    require(VNX.exists(), f"{VNX} (run the setup command)")
+    require(Path("/dev/net/tun").exists(), "/dev/net/tun")
+    box = Sandbox.create()
+    try:
+        box.start(install_hooks=hooks_package_ready())
+        yield box
+    finally:
+        log = box.libvirtd.tail()
+        try:
+            export = os.environ.get("VNXE2E_RECORD_DIR")
+            if export:  # keep the recorded hook calls (the source of fixtures/captures/)
+                shutil.copytree(box.records, export, dirs_exist_ok=True)
+        finally:
+            problems = []
+            try:
+                box.teardown()
+            except RuntimeError as exc:
+                problems.append(str(exc))
+        left = box.leftovers() + problems
+        # every namespace this run created (the sandbox's and any a test made) must be gone
+        left += [f"namespace {n} left" for n in set(CREATED_NAMESPACES) & set(namespaces())]
+        assert not left, "end-to-end teardown left: " + "; ".join(sorted(set(left))) + "\n" + log
+
+
+@dataclass
+class Host:
+    """What a test sees: the sandbox and a place to register things to remove afterwards."""
+
+    box: Sandbox
+    tmp: Path
+    links: list[str] = field(default_factory=list)
+    ovs_bridges: list[str] = field(default_factory=list)
+
+    @property
+    def ns(self):
+        return self.box.ns
+
+    @property
+    def ovs(self):
+        return self.box.ovs
+
+    @property
+    def libvirtd(self):
+        return self.box.libvirtd
+
+    def virsh(self, *args: str, check: bool = True, input: str | None = None) -> CompletedProcess[str]:
+        return self.box.libvirtd.virsh(*args, check=check, input=input)
+
+    def veth(self, name: str, peer: str | None = None, up: bool = True) -> str:
+        """A veth uplink inside the namespace (its peer too), removed after the test."""
+        self.ns.add_veth(name, peer or f"{name}p", up=up)
+        self.links.append(name)
+        return name
+
+    def ovs_bridge(self, name: str) -> str:
+        self.ovs.add_bridge(name)
+        self.ovs_bridges.append(name)
+        return name
+
+    def cleanup(self) -> list[str]:
+        """Remove what the test made; return what libvirt or the hooks left behind."""
+        self.box.clear_libvirt()
+        for bridge in self.ovs_bridges:
+            self.ovs.vsctl("--if-exists", "del-br", bridge, check=False)
+        present = self.ns.links()
+        for link in self.links:
+            if link in present:
+                self.ns.ip("link", "del", link, check=False)
+        left = [f"{kind} device {name}" for name, link in self.ns.links().items()
+                if (kind := link.get("linkinfo", {}).get("info_kind")) in ("tun", "macvtap", "macvlan")]
+        state = self.box.hooks_state
+        left += [f"hook state record {p.relative_to(state)}" for sub in ("domains", "networks", "claims")
+                 for p in (state / sub).glob("*") if p.is_file()]
+        return left
+
+
+@pytest.fixture
+def host(sandbox: Sandbox, tmp_path: Path) -> Iterator[Host]:
+    h = Host(sandbox, tmp_path)
+    try:
+        yield h
+    finally:
+        left = h.cleanup()
+    # every guest and network is gone now: no TAP, macvtap or hook state may outlive them
+    assert not left, "left after the test: " + ", ".join(left)
+
+
+@pytest.fixture
+def hooks(host: Host) -> Host:
+    """The host, for tests that exercise the project's hooks: fails when they are not installed."""
+    installed = sorted(p.name for p in host.libvirtd.hooks_dir.glob("*.d/*") if p.name != "00-record")
+    assert installed, ("the project's hooks are not installed in the sandbox "
+                       "(virt-netxml hooks install failed or is missing)")
+    return host

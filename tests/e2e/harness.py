@@ -1,0 +1,619 @@
+"""A throw-away host for end-to-end tests: network namespace, Open vSwitch and libvirtd.
+
+Everything lives in one private network namespace (``vnxe2e-<random>``) and one temporary
+folder. libvirtd runs in that namespace and, through ``reaper.py``, in a private mount
+namespace where /etc is a copy-on-write overlay and /etc/libvirt, /run, /var/lib/libvirt,
+/var/log/libvirt and /var/cache/libvirt are folders of the temporary tree: its configuration,
+hooks, sockets and state never touch the machine's own. Open vSwitch (started by
+tests/netns/harness.py) runs in the namespace with its files in the temporary folder, linked
+as the tree's run/openvswitch, which libvirtd and the hooks it runs see as /run/openvswitch.
+
+Processes are stopped by PID. Everything that ever ran in the namespace is found through
+/proc/PID/ns/net, so a leftover QEMU or dnsmasq cannot hide; ``Sandbox.leftovers()`` lists
+what survived a teardown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from subprocess import CompletedProcess
+
+from tests.netns.harness import ovs_in_netns
+
+REPO = Path(__file__).resolve().parents[2]
+VNX = REPO / ".venv" / "bin" / "virt-netxml"
+REAPER = Path(__file__).with_name("reaper.py")
+NS_PREFIX = "vnxe2e-"
+# Every namespace this process created, so the final check looks at ours only: another run of
+# these tests (another checkout, another user of this machine) may own other vnxe2e-* names.
+CREATED_NAMESPACES: list[str] = []
+HOST_HOOKS = Path("/etc/libvirt/hooks")
+
+# What libvirtd, QEMU and the hooks get as environment: like a service manager would give.
+DAEMON_ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "LC_ALL": "C",
+    "HOME": "/root",
+}
+
+REQUIRED_PROGRAMS = ("libvirtd", "virsh", "qemu-system-x86_64", "ovsdb-server", "ovs-vswitchd",
+                     "ovs-vsctl", "ovsdb-tool", "dnsmasq", "ip", "unshare", "mount", "nsenter", "iptables")
+
+
+def run(argv: Sequence[str | os.PathLike[str]], *, input: str | None = None, check: bool = True,
+        timeout: float = 60, env: dict[str, str] | None = None) -> CompletedProcess[str]:
+    """Run a command, text in and out; a failure raises with its stderr in the message."""
+    proc = subprocess.run([str(a) for a in argv], input=input, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+    if check and proc.returncode != 0:
+        raise CommandFailed(proc)
+    return proc
+
+
+class CommandFailed(AssertionError):
+    def __init__(self, proc: subprocess.CompletedProcess[str]) -> None:
+        super().__init__(f"{' '.join(proc.args)} exited {proc.returncode}: "
+                         f"{proc.stderr.strip() or proc.stdout.strip()}")
+        self.proc = proc
+
+
+def vnx(*args: str | os.PathLike[str], input: str | None = None,
+        check: bool = True) -> CompletedProcess[str]:
+    """Run the project's ``virt-netxml`` command."""
+    return run([VNX, *args], input=input, check=check)
+
+
+def missing_programs() -> list[str]:
+    return [p for p in REQUIRED_PROGRAMS if shutil.which(p, path=DAEMON_ENV["PATH"]) is None]
+
+
+def pid_alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.02) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def stop_pid(pid: int, timeout: float = 15) -> None:
+    """SIGTERM, then SIGKILL after ``timeout``; returns once the process is gone."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            wait_for(lambda: not pid_alive(pid), timeout, f"process {pid} to exit")
+            return
+        except TimeoutError:
+            continue
+
+
+def namespaces() -> list[str]:
+    out = run(["ip", "netns", "list"]).stdout
+    return [line.split()[0] for line in out.splitlines() if line.strip()]
+
+
+@dataclass
+class Netns:
+    """A named network namespace this run created."""
+
+    name: str
+    inode: int = 0
+
+    @classmethod
+    def create(cls, prefix: str = NS_PREFIX) -> Netns:
+        ns = cls(prefix + secrets.token_hex(4))
+        run(["ip", "netns", "add", ns.name])
+        CREATED_NAMESPACES.append(ns.name)
+        ns.inode = os.stat(f"/run/netns/{ns.name}").st_ino
+        ns.ip("link", "set", "lo", "up")
+        return ns
+
+    def exec_argv(self, argv: Sequence[str | os.PathLike[str]]) -> list[str]:
+        return ["ip", "netns", "exec", self.name, *[str(a) for a in argv]]
+
+    def run(self, *argv: str, check: bool = True, input: str | None = None) -> CompletedProcess[str]:
+        return run(self.exec_argv(argv), check=check, input=input)
+
+    def ip(self, *args: str, check: bool = True) -> CompletedProcess[str]:
+        return run(["ip", "-n", self.name, *args], check=check)
+
+    def links(self) -> dict[str, dict]:
+        """Every link in the namespace by name, with details (``ip -d -j link``)."""
+        out = self.ip("-d", "-j", "link", "show").stdout
+        return {link["ifname"]: link for link in json.loads(out or "[]")}
+
+    def link(self, name: str) -> dict | None:
+        return self.links().get(name)
+
+    def add_veth(self, name: str, peer: str, up: bool = True) -> None:
+        """A veth pair with both ends inside this namespace: an uplink and its far end."""
+        self.ip("link", "add", name, "type", "veth", "peer", "name", peer)
+        if up:
+            self.ip("link", "set", name, "up")
+            self.ip("link", "set", peer, "up")
+
+    def reachable(self, address: str, timeout: float = 2.0) -> bool:
+        """Whether an IPv4 address answers from inside the namespace (no ping on this machine).
+
+        A TCP connection to the discard port: "refused" means the host answered (ARP and IP
+        worked); a timeout or "no route to host" means it did not.
+        """
+        probe = ("import socket, sys\n"
+                 "try:\n"
+                 f"    socket.create_connection(({address!r}, 9), timeout={timeout})\n"
+                 "except ConnectionRefusedError:\n"
+                 "    sys.exit(0)\n"
+                 "except OSError:\n"
+                 "    sys.exit(1)\n")
+        return run(self.exec_argv([sys.executable, "-I", "-S", "-c", probe]), check=False).returncode == 0
+
+    def pids(self) -> list[int]:
+        """Processes whose network namespace is this one."""
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                if os.stat(f"/proc/{entry}/ns/net").st_ino == self.inode and pid_alive(int(entry)):
+                    found.append(int(entry))
+            except (FileNotFoundError, ProcessLookupError, PermissionError):
+                continue
+        return found
+
+    def delete(self) -> None:
+        if self.name in namespaces():
+            run(["ip", "netns", "delete", self.name])
+
+
+@dataclass
+class Ovs:
+    """ovsdb-server and ovs-vswitchd (userspace datapath) in the namespace, from tests/netns.
+
+    Their folder is linked as ``run/openvswitch`` of libvirtd's tree, so libvirtd and the hooks
+    find the database at the default /run/openvswitch/db.sock.
+    """
+
+    ns: Netns
+    root: Path
+    run_link: Path
+    db_socket: Path = Path()
+    stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+
+    def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.db_socket = Path(self.stack.enter_context(ovs_in_netns(self.ns.name, self.root)))
+        self.run_link.parent.mkdir(parents=True, exist_ok=True)
+        self.run_link.symlink_to(self.db_socket.parent)
+
+    def vsctl(self, *args: str, check: bool = True) -> CompletedProcess[str]:
+        """``ovs-vsctl`` against this instance's database."""
+        return run(["ovs-vsctl", f"--db=unix:{self.db_socket}", "--timeout=10", *args], check=check)
+
+    def add_bridge(self, name: str) -> None:
+        self.vsctl("--may-exist", "add-br", name, "--", "set", "bridge", name, "datapath_type=netdev")
+        self.ns.ip("link", "set", name, "up")
+
+    def port_column(self, port: str, column: str) -> str:
+        return self.vsctl("get", "port", port, column).stdout.strip()
+
+    def stop(self) -> None:
+        self.stack.close()
+
+
+@dataclass
+class Libvirtd:
+    """libvirtd in the namespace and a private mount namespace over a temporary tree."""
+
+    ns: Netns
+    root: Path
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    pid: int = 0
+    starts: int = 0
+
+    # (folder inside the temporary tree, where libvirtd sees it), mounted after the /etc overlay
+    MOUNTS = (("etc/libvirt", "/etc/libvirt"), ("run", "/run"), ("var/lib/libvirt", "/var/lib/libvirt"),
+              ("var/log/libvirt", "/var/log/libvirt"), ("var/cache/libvirt", "/var/cache/libvirt"))
+
+    @property
+    def etc(self) -> Path:
+        return self.root / "etc" / "libvirt"
+
+    @property
+    def etc_overlay(self) -> Path:
+        """Files put here appear under /etc for libvirtd and its hooks (e.g. etc-overlay/virt-netxml)."""
+        return self.root / "etc-overlay"
+
+    @property
+    def hooks_dir(self) -> Path:
+        return self.etc / "hooks"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.root / "var" / "log" / "libvirt"
+
+    @property
+    def socket(self) -> Path:
+        return self.root / "run" / "libvirt" / "libvirt-sock"
+
+    @property
+    def uri(self) -> str:
+        return f"qemu:///system?socket={self.socket}"
+
+    def prepare(self) -> None:
+        """Write a configuration tree: the host's .conf files plus the settings tests need."""
+        for sub, _ in self.MOUNTS:
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        self.etc_overlay.mkdir(exist_ok=True)
+        (self.root / "etc-overlay-work").mkdir(exist_ok=True)
+        for sub in ("hooks", "qemu/networks/autostart", "qemu/autostart"):
+            (self.etc / sub).mkdir(parents=True, exist_ok=True)
+        for conf in Path("/etc/libvirt").glob("*.conf"):
+            shutil.copy(conf, self.etc / conf.name)
+        with (self.etc / "qemu.conf").open("a") as f:
+            # root: otherwise every start re-probes QEMU as another user (~48 s, DESIGN.md §3);
+            # stdio "file": no virtlogd needed.
+            f.write('\nuser = "root"\ngroup = "root"\nstdio_handler = "file"\n')
+        with (self.etc / "libvirtd.conf").open("a") as f:
+            # No polkit (no system bus in here); a log file the tests can show on failure.
+            f.write('\nauth_unix_rw = "none"\nauth_unix_ro = "none"\n'
+                    'log_outputs = "3:file:/var/log/libvirt/libvirtd.log"\n')
+
+    def start(self, timeout: float = 30) -> None:
+        """Start libvirtd and wait until it answers and can use QEMU."""
+        for _attempt in range(2):
+            self._launch(timeout)
+            probe = self.virsh("version", check=False)
+            if probe.returncode == 0:
+                return
+            # QEMU's capability probe failed once here under heavy load ("query-target: JSON
+            # parse error") and libvirt caches the result: start again from an empty cache.
+            self.stop()
+            shutil.rmtree(self.root / "var" / "cache" / "libvirt" / "qemu", ignore_errors=True)
+        raise RuntimeError(f"libvirtd cannot use QEMU: {probe.stderr.strip()}\n{self.tail()}")
+
+    def _launch(self, timeout: float) -> None:
+        pid_file = self.root / f"libvirtd-{self.starts}.pid"
+        self.starts += 1
+        # /etc copy-on-write (the hooks' own /etc/virt-netxml lives in the overlay), then the binds
+        mounts = ["--overlay", f"{self.etc_overlay}:{self.root / 'etc-overlay-work'}:/etc"]
+        mounts += [a for sub, target in self.MOUNTS for a in ("--bind", f"{self.root / sub}:{target}")]
+        argv = self.ns.exec_argv(["unshare", "--mount", "--propagation", "private",
+                                  sys.executable, REAPER, *mounts, "--pid-file", pid_file,
+                                  "--", "libvirtd"])
+        log = (self.log_dir / "libvirtd.out").open("ab")
+        proc = subprocess.Popen(argv, env=DAEMON_ENV, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        log.close()
+        self.procs.append(proc)
+        wait_for(lambda: pid_file.exists() or proc.poll() is not None, timeout, "libvirtd to be started")
+        if proc.poll() is not None:
+            raise RuntimeError(f"libvirtd's launcher exited {proc.returncode}: {self.tail('libvirtd.out')}")
+        self.pid = int(pid_file.read_text())
+        wait_for(lambda: self.virsh("uri", check=False).returncode == 0 or not pid_alive(self.pid),
+                 timeout, "libvirtd to answer", interval=0.05)
+        if not pid_alive(self.pid):
+            raise RuntimeError(f"libvirtd exited at start: {self.tail('libvirtd.out')}")
+
+    def stop(self) -> None:
+        if self.pid:
+            stop_pid(self.pid)
+            self.pid = 0
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def reload(self) -> None:
+        os.kill(self.pid, signal.SIGHUP)
+
+    def virsh(self, *args: str, check: bool = True, input: str | None = None) -> CompletedProcess[str]:
+        return run(["virsh", "-q", "-c", self.uri, *args], check=check, input=input)
+
+    def tail(self, name: str = "libvirtd.log", lines: int = 30) -> str:
+        path = self.log_dir / name
+        if not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def wait_launchers(self, timeout: float = 15) -> list[int]:
+        """Wait for every launcher to exit (they do once nothing they adopted runs); return stragglers."""
+        left = []
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                left.append(proc.pid)
+        return left
+
+
+RECORDER = """#!/bin/sh
+# Records one libvirt hook call: argv in .argv, stdin in .xml, named by time so they sort.
+n=$(date +%s%N)-$$
+printf '%s\\n' "$(basename "$(dirname "$0")")" "$@" > "{dir}/$n.argv.tmp"
+cat > "{dir}/$n.xml"
+mv "{dir}/$n.argv.tmp" "{dir}/$n.argv"
+"""
+
+
+@dataclass
+class Call:
+    """One recorded hook call."""
+
+    hook: str
+    argv: list[str]
+    stdin: str
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return (self.hook, *self.argv[:3])
+
+
+@dataclass
+class Sandbox:
+    """The whole throw-away host; create with ``Sandbox.create()``, end with ``teardown()``."""
+
+    tmp: Path
+    ns: Netns
+    ovs: Ovs
+    libvirtd: Libvirtd
+    records: Path
+    host_hooks_before: list[str] = field(default_factory=list)
+    stragglers: list[str] = field(default_factory=list)
+
+    @classmethod
+    def create(cls) -> Sandbox:
+        tmp = Path(tempfile.mkdtemp(prefix=NS_PREFIX))
+        try:
+            ns = Netns.create()
+        except BaseException:
+            shutil.rmtree(tmp)
+            raise
+        root = tmp / "root"
+        sandbox = cls(tmp=tmp, ns=ns, ovs=Ovs(ns, tmp / "ovs", root / "run" / "openvswitch"),
+                      libvirtd=Libvirtd(ns, root), records=tmp / "records",
+                      host_hooks_before=host_hook_files())
+        sandbox.records.mkdir()
+        return sandbox
+
+    def start(self, install_hooks: bool = True, record: bool = True) -> None:
+        self.ovs.start()
+        self.libvirtd.prepare()
+        if install_hooks:
+            self.install_project_hooks()
+        if record:
+            self.install_recorder()
+        self.libvirtd.start()
+
+    # -- hooks -------------------------------------------------------------------------------
+    @property
+    def hooks_config(self) -> Path:
+        """The hooks' /etc/virt-netxml as libvirtd sees it (in the /etc overlay)."""
+        return self.libvirtd.etc_overlay / "virt-netxml"
+
+    @property
+    def hooks_state(self) -> Path:
+        """The hooks' /run/virt-netxml as libvirtd sees it."""
+        return self.libvirtd.root / "run" / "virt-netxml"
+
+    @property
+    def hooks_env(self) -> dict[str, str]:
+        """Environment for ``virt-netxml hooks status|repair`` run from the tests' side."""
+        return {**os.environ, "VIRT_NETXML_CONFIG_DIR": str(self.hooks_config),
+                "VIRT_NETXML_STATE_DIR": str(self.hooks_state)}
+
+    @property
+    def hooks_log(self) -> Path:
+        return self.libvirtd.log_dir / "virt-netxml.log"
+
+    def install_project_hooks(self) -> None:
+        """``virt-netxml hooks install --root`` with the default folders, as on a real host.
+
+        The hooks then use /etc/virt-netxml and /run/virt-netxml, which inside libvirtd's mount
+        namespace are the /etc overlay and the temporary /run.
+        """
+        self.hooks_config.mkdir(parents=True, exist_ok=True)
+        (self.hooks_config / "hooks.conf").write_text("log-file = /var/log/libvirt/virt-netxml.log\n")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VIRT_NETXML_")}
+        run([VNX, "hooks", "install", "--root", self.libvirtd.root], env=env)
+
+    def write_hooks_file(self, name: str, text: str) -> None:
+        """Put a file into the hooks' /etc/virt-netxml while libvirtd runs.
+
+        Written from inside libvirtd's mount namespace: writing into an overlay's upper folder
+        from outside while it is mounted is undefined behaviour.
+        """
+        staged = self.tmp / f"staged-{name}"
+        staged.write_text(text)
+        run(["nsenter", "--target", str(self.libvirtd.pid), "--mount", "--",
+             "cp", staged, f"/etc/virt-netxml/{name}"])
+
+    def remove_hooks_file(self, name: str) -> None:
+        run(["nsenter", "--target", str(self.libvirtd.pid), "--mount", "--",
+             "rm", "-f", f"/etc/virt-netxml/{name}"])
+
+    def vnx_hooks(self, *args: str, check: bool = True) -> CompletedProcess[str]:
+        """``virt-netxml hooks ...`` with this sandbox's configuration and state folders."""
+        return run([VNX, "hooks", *args], env=self.hooks_env, check=check)
+
+    def install_recorder(self) -> None:
+        for driver in ("qemu", "network", "daemon"):
+            folder = self.libvirtd.hooks_dir / f"{driver}.d"
+            folder.mkdir(parents=True, exist_ok=True)
+            script = folder / "00-record"
+            script.write_text(RECORDER.format(dir=self.records))
+            script.chmod(0o755)
+
+    def calls(self, since: int = 0) -> list[Call]:
+        """Recorded hook calls in order, from index ``since``."""
+        out = []
+        for argv_file in sorted(self.records.glob("*.argv"))[since:]:
+            hook, *argv = argv_file.read_text().splitlines()
+            stdin = argv_file.with_suffix("").with_suffix(".xml")
+            out.append(Call(hook.removesuffix(".d"), argv, stdin.read_text() if stdin.exists() else ""))
+        return out
+
+    def call_count(self) -> int:
+        return len(list(self.records.glob("*.argv")))
+
+    # -- teardown ----------------------------------------------------------------------------
+    def clear_libvirt(self) -> None:
+        """Destroy and undefine every domain and network (used between tests and at the end)."""
+        virsh = self.libvirtd.virsh
+        for name in virsh("list", "--all", "--name", check=False).stdout.split():
+            virsh("destroy", name, check=False)
+            virsh("undefine", name, "--managed-save", "--nvram", check=False)
+        for name in virsh("net-list", "--all", "--name", check=False).stdout.split():
+            virsh("net-destroy", name, check=False)
+            virsh("net-undefine", name, check=False)
+
+    def teardown(self) -> None:
+        """Reverse of start, each step tried even if an earlier one failed."""
+        steps: list[Callable[[], object]] = [self.clear_libvirt_if_running, self.libvirtd.stop, self.ovs.stop,
+                 self.kill_namespace_processes, self.libvirtd.wait_launchers, self.ns.delete]
+        errors = []
+        for step in steps:
+            try:
+                step()
+            except Exception as exc:  # noqa: BLE001 - keep tearing down, report at the end
+                errors.append(f"{step.__name__}: {exc}")
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        if errors:
+            raise RuntimeError("teardown: " + "; ".join(errors))
+
+    def clear_libvirt_if_running(self) -> None:
+        if self.libvirtd.pid and pid_alive(self.libvirtd.pid):
+            self.clear_libvirt()
+
+    def kill_namespace_processes(self) -> None:
+        """Give the namespace a few seconds to empty by itself, then stop what is still there.
+
+        With every domain destroyed and libvirtd and OVS stopped, only the launchers remain for
+        a moment (they exit once nothing they adopted runs). Anything else still running is a
+        straggler: it is stopped by PID and reported by ``leftovers()``.
+        """
+        launchers = {p.pid for p in self.libvirtd.procs}
+        with contextlib.suppress(TimeoutError):
+            wait_for(lambda: not self.ns.pids(), 5, "the namespace's processes to exit", interval=0.1)
+        for pid in self.ns.pids():
+            if pid not in launchers:
+                self.stragglers.append(f"process {pid} ({describe(pid)}) still in the namespace "
+                                       "after libvirtd and OVS stopped")
+            stop_pid(pid, timeout=5)
+
+    def leftovers(self) -> list[str]:
+        """Whatever this run started that still exists; empty after a clean teardown."""
+        found = list(self.stragglers)
+        started = [p.pid for p in self.libvirtd.procs] + [self.libvirtd.pid]
+        found += [f"process {pid} still running" for pid in started if pid and pid_alive(pid)]
+        found += [f"process {pid} ({describe(pid)}) still in the namespace" for pid in self.ns.pids()]
+        if self.ns.name in namespaces():
+            found.append(f"namespace {self.ns.name} left")
+        if host_hook_files() != self.host_hooks_before:
+            found.append(f"host hooks changed: {host_hook_files()} (was {self.host_hooks_before})")
+        with open("/proc/self/mountinfo") as f:
+            found += [f"mount left: {line.split()[4]}" for line in f if str(self.tmp) in line]
+        if self.tmp.exists():
+            found.append(f"temporary folder {self.tmp} left")
+        return found
+
+
+def describe(pid: int) -> str:
+    """A process's command line, for messages."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return "gone"
+
+
+def host_hook_files() -> list[str]:
+    """Every file under the machine's own /etc/libvirt/hooks (must never change)."""
+    if not HOST_HOOKS.exists():
+        return []
+    return sorted(str(p) for p in HOST_HOOKS.rglob("*"))
+
+
+def processes_named(names: Iterator[str] | Sequence[str], ns: Netns) -> list[int]:
+    """PIDs in the namespace whose command name is one of ``names``."""
+    wanted = set(names)
+    out = []
+    for pid in ns.pids():
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().strip() in wanted:
+                out.append(pid)
+        except FileNotFoundError:
+            continue
+    return out
+
+
+def domain_skeleton(name: str, memory_mib: int = 32) -> str:
+    """A minimal TCG domain with no disk and no NIC: ``virt-netxml interface --domain`` adds those.
+
+    ``<acpi/>`` on the pc machine is what live hotplug needs; no memballoon or USB keeps QEMU small.
+    """
+    return f"""<domain type='qemu'>
+  <name>{name}</name>
+  <memory unit='MiB'>{memory_mib}</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+  </os>
+  <features>
+    <acpi/>
+  </features>
+  <devices>
+    <controller type='usb' model='none'/>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+"""
+
+
+def build_domain(path: Path, name: str, *interfaces: Sequence[str]) -> Path:
+    """Write a domain skeleton to ``path`` and add each interface with ``virt-netxml interface``.
+
+    Each item of ``interfaces`` is the argument list of one ``virt-netxml interface`` call.
+    """
+    path.write_text(domain_skeleton(name))
+    for args in interfaces:
+        vnx("interface", *args, "--domain", path, "-i")
+    return path
+
+
+def domain_interfaces(xml: str) -> list[dict[str, str]]:
+    """Type, MAC, target, source and bridge of each interface of a (live) domain XML."""
+    from xmltools.xmlparse import parse_bytes
+
+    root = parse_bytes(xml.encode()).getroot()
+    out = []
+    for iface in root.iterfind("devices/interface"):
+        def attr(path: str, name: str, node=iface) -> str:
+            found = node.find(path)
+            return found.get(name, "") if found is not None else ""
+        out.append({"type": iface.get("type", ""), "mac": attr("mac", "address"),
+                    "target": attr("target", "dev"), "network": attr("source", "network"),
+                    "bridge": attr("source", "bridge"), "dev": attr("source", "dev"),
+                    "mode": attr("source", "mode"), "portgroup": attr("source", "portgroup")})
+    return out
