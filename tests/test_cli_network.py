@@ -163,7 +163,7 @@ def test_define_calls_libvirt_conn(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
                      "-o", str(out)])
     assert result.exit_code == 0, result.stderr
     assert calls == [("qemu:///system", "lab", True, True)]
-    assert result.stdout == "network lab defined, started, autostart on on qemu:///system\n"
+    assert result.stdout == "network lab defined, started, set to autostart on qemu:///system\n"
     assert Network.from_xml(out.read_bytes()).name == "lab"
 
 
@@ -203,7 +203,7 @@ def test_define_on_libvirt_test_driver() -> None:
                      "--dhcp-range", "192.168.123.2,192.168.123.254", "--connect", "test:///default",
                      "--define", "--start", "--autostart"])
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == "network packtnat defined, started, autostart on on test:///default\n"
+    assert result.stdout == "network packtnat defined, started, set to autostart on test:///default\n"
 
 
 def test_define_refused_by_libvirt_is_one_line() -> None:

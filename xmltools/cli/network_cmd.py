@@ -107,7 +107,7 @@ def network(name: str, mode: str, uuid_: str, mtu: str | None, delay: str | None
 
         assert connect is not None
         defined = libvirt_conn.define_network(connect, xml, start, autostart)
-        done = ["defined"] + (["started"] if start else []) + (["autostart on"] if autostart else [])
+        done = ["defined"] + (["started"] if start else []) + (["set to autostart"] if autostart else [])
         click.echo(f"network {defined} {', '.join(done)} on {connect}")
     if output is not None and output != "-":
         atomic_write(output, xml)
