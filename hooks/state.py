@@ -35,11 +35,23 @@ LOCK_TIMEOUT = 5.0
 _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-")
 
 
+# NAME_MAX (255) minus the longest prefix and suffix put around a key ("run-networks-", ".lock").
+MAX_KEY = 230
+
+
 def file_key(name: str) -> str:
     """A file name for an object name: plain names unchanged, others '%' + hex of the UTF-8."""
     if name and not name.startswith(".") and set(name) <= _PLAIN:
-        return name
-    return "%" + name.encode("utf-8", "surrogateescape").hex()
+        key = name
+    else:
+        key = "%" + name.encode("utf-8", "surrogateescape").hex()
+    if len(key) > MAX_KEY:
+        from xmltools.errors import InvalidValue
+
+        # A one-line refusal instead of ENAMETOOLONG from open() deep inside a hook call.
+        raise InvalidValue(what="name", value=name[:40] + "...",
+                           reason=f"too long to key a state file ({len(key)} > {MAX_KEY} characters)")
+    return key
 
 
 def name_of_key(key: str) -> str:

@@ -117,8 +117,14 @@ def detach(node: etree._Element) -> None:
         # The node's tail holds the indentation of what follows it: hand it to the previous node.
         if (prev.tail or "").strip() == "":
             prev.tail = tail
+        elif (tail or "").strip():
+            prev.tail = (prev.tail or "") + (tail or "")  # both hold stray text: keep both
+    elif (parent.text or "").strip():
+        parent.text = (parent.text or "") + (tail or "").strip()  # stray text stays in the parent
     elif (tail or "").strip() == "":
         parent.text = tail if len(parent) > 1 else None
+    else:
+        parent.text = tail
     parent.remove(node)
     if not len(parent) and (parent.text or "").strip() == "":
         parent.text = None
