@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from tests.support import DOMAINS, copy_domain, one_error_line
 from xmltools.cli.main import cli
 from xmltools.domain import Domain
 from xmltools.network import Network
-
-DOMAINS = Path(__file__).resolve().parent.parent / "fixtures" / "domains"
 
 LAN = """<network>
   <name>lan</name>
@@ -28,19 +26,7 @@ def invoke(args: list[str], stdin: str | None = None):  # type: ignore[no-untype
     return CliRunner().invoke(cli, ["edit", *args], input=stdin)
 
 
-def copy_domain(tmp_path: Path, name: str = "keepsake.xml") -> Path:
-    target = tmp_path / name
-    shutil.copy(DOMAINS / name, target)
-    return target
 
-
-def one_error_line(result) -> str:  # type: ignore[no-untyped-def]
-    assert result.exit_code == 2, result.output
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("virt-netxml: error: ")
-    return lines[0]
 
 
 def test_set_bridge_vlan_to_stdout(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import subprocess
 import sys
@@ -12,30 +11,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.support import DOMAINS, copy_domain, one_error_line
 from xmltools.cli.main import cli
 from xmltools.domain import Domain
-
-DOMAINS = Path(__file__).resolve().parent.parent / "fixtures" / "domains"
 
 
 def invoke(args: list[str], stdin: str | None = None):  # type: ignore[no-untyped-def]
     return CliRunner().invoke(cli, ["interface", *args], input=stdin)
 
 
-def copy_domain(tmp_path: Path, name: str = "keepsake.xml") -> Path:
-    target = tmp_path / name
-    shutil.copy(DOMAINS / name, target)
-    return target
 
-
-def one_error_line(result) -> str:  # type: ignore[no-untyped-def]
-    assert result.exit_code == 2, result.output
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("virt-netxml: error: ")
-    assert "Traceback" not in result.stderr
-    return lines[0]
 
 
 def test_prints_a_fragment() -> None:
