@@ -4,11 +4,14 @@ Each applied action leaves an Undo; when an action fails (an error from a port, 
 deadline passing mid-call) the undos of the actions already applied run newest first, within a
 short grace period of their own, and the result says what failed and what was put back. What
 could not be undone stays in the state records, for the next event or ``hooks repair``.
+
+Consecutive actions of one ``group`` (the OVS actions) are one step: their class applies them
+together (one OVSDB transaction) and returns one undo for all of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from hooks.actions import Action, Undo
@@ -59,6 +62,35 @@ def _as_error(exc: BaseException, step: str) -> NetXmlError:
     return HostError(step=step, detail=f"{type(exc).__name__}: {exc}")
 
 
+def steps(plan: Sequence[Action]) -> Iterator[list[Action]]:
+    """The plan cut into steps: one action each, except that consecutive actions of one
+    ``group`` (OVS changes) make one step, which their class applies at once (``apply_group``:
+    one OVSDB transaction instead of a process per read and per write)."""
+    step: list[Action] = []
+    for action in plan:
+        group = getattr(action, "group", None)
+        if step and (group is None or getattr(step[0], "group", None) != group):
+            yield step
+            step = []
+        step.append(action)
+        if group is None:
+            yield step
+            step = []
+    if step:
+        yield step
+
+
+def describe_step(step: list[Action]) -> str:
+    text = step[0].describe()
+    return text if len(step) == 1 else f"{text} (and {len(step) - 1} more in one transaction)"
+
+
+def culprit(step: list[Action], exc: BaseException) -> Action:
+    """The action of a failed step that the error is about (the first, unless its group knows)."""
+    finder = getattr(step[0], "culprit", None) if len(step) > 1 else None
+    return finder(step, exc) if finder is not None else step[0]
+
+
 class Executor:
     """Runs plans for one hook call; ``log`` receives every step's outcome."""
 
@@ -78,24 +110,29 @@ class Executor:
         result = Result()
         undo_log: list[tuple[Action, Undo]] = []
         current: list[str] = ["start"]
+        step: list[Action] = []
         deadline = self.ctx.deadline
         try:
             with armed(deadline, lambda: current[0]):
-                for action in plan:
-                    current[0] = action.describe()
+                for step in steps(plan):
+                    current[0] = describe_step(step)
                     deadline.check(current[0])
-                    undo = action.apply(self.ctx)
-                    if undo is None:
-                        result.unchanged.append(action)
-                        self.log(action, "unchanged", "")
+                    if len(step) == 1:
+                        undo = step[0].apply(self.ctx)
+                        changed = step if undo is not None else []
                     else:
-                        undo_log.append((action, undo))
-                        result.changed.append(action)
-                        self.log(action, "changed", "")
+                        changed, undo = type(step[0]).apply_group(self.ctx, step)  # type: ignore[attr-defined]
+                    changed_ids = {id(a) for a in changed}
+                    for action in step:
+                        status = "changed" if id(action) in changed_ids else "unchanged"
+                        (result.changed if status == "changed" else result.unchanged).append(action)
+                        self.log(action, status, "")
+                    if undo is not None:
+                        undo_log.append((changed[-1], undo))
         except BaseException as exc:  # noqa: BLE001 - everything must roll back
             if isinstance(exc, (KeyboardInterrupt, SystemExit)) and not undo_log:
                 raise
-            failed = next((a for a in plan if a.describe() == current[0]), None)
+            failed = culprit(step, exc) if step else None
             result.failed = failed
             result.error = _as_error(exc, current[0])
             self.log(failed, "failed", result.error.message)

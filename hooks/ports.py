@@ -70,6 +70,27 @@ class OvsPortSettings:
     other_config: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class OvsVlanChange:
+    """Set the VLAN columns of a Port row; None / empty clears a column."""
+
+    port: str
+    tag: int | None
+    trunks: tuple[int, ...] = ()
+    vlan_mode: str | None = None
+
+
+@dataclass(frozen=True)
+class OvsKeyChange:
+    """Set one key of a map column of a Bridge, Port or Interface record; value None removes it."""
+
+    table: str
+    record: str
+    column: str
+    key: str
+    value: str | None
+
+
 class OvsPort(Protocol):
     """Open vSwitch through ``ovs-vsctl --timeout=N``."""
 
@@ -82,6 +103,16 @@ class OvsPort(Protocol):
                       vlan_mode: str | None) -> None: ...
     def set_column_key(self, table: str, record: str, column: str, key: str,
                        value: str | None) -> None: ...
+    def transact(self, read_ports: Sequence[str],
+                 changes: Sequence[OvsVlanChange | OvsKeyChange]) -> dict[str, OvsPortSettings]:
+        """One OVSDB transaction (one ``ovs-vsctl`` run): read the Port rows ``read_ports``,
+        then make ``changes`` in order; returns the rows as read, before the changes, by name.
+
+        All or nothing: a missing record (NotFound) or any other failure changes nothing.
+        Writing values a row already holds changes nothing either (OVSDB drops a transaction
+        without real changes, and ovs-vswitchd is not woken).
+        """
+        ...
 
 
 @dataclass(frozen=True)

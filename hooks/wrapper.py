@@ -122,7 +122,7 @@ def module_paths() -> list[str]:
 def render(driver: str, python: str, paths: list[str], state_dir: str, config_dir: str) -> str:
     """The wrapper script for ``driver`` (qemu or network)."""
     bootstrap = ("import sys; sys.path[:0] = " + repr(paths)
-                 + "; from hooks.entry import main; sys.exit(main())")
+                 + "; from hooks.entry import run_and_exit; run_and_exit()")
     return TEMPLATE.format(
         marker=MARKER, state_dir=state_dir, config_dir=config_dir,
         python=shlex.quote(python), bootstrap=shlex.quote(bootstrap), driver=driver,

@@ -22,10 +22,18 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from hooks.adapters.ovs import record_what, set_column_key_cmd, set_port_vlan_cmds
+from hooks.adapters.ovs import change_cmds, record_what, set_column_key_cmd, set_port_vlan_cmds, transact_step
 from hooks.adapters.sysfs import driver_name
 from hooks.errors import Busy, HostError, HostTimeout, NotFound
-from hooks.ports import BridgeVlan, LinkInfo, OvsPortSettings, PciDevice, VfInfo
+from hooks.ports import (
+    BridgeVlan,
+    LinkInfo,
+    OvsKeyChange,
+    OvsPortSettings,
+    OvsVlanChange,
+    PciDevice,
+    VfInfo,
+)
 from xmltools.errors import InvalidValue
 from xmltools.names import PciAddress, validate_interface_name, validate_vlan_id
 
@@ -387,6 +395,37 @@ class FakeOvs(Recorder):
             columns.get(column, {}).pop(key, None)
         else:
             columns.setdefault(column, {})[key] = value
+
+    def transact(self, read_ports: Sequence[str],
+                 changes: Sequence[OvsVlanChange | OvsKeyChange]) -> dict[str, OvsPortSettings]:
+        """Reads, then changes, all or nothing: every record is checked before anything changes."""
+        self._enter("transact", tuple(read_ports), tuple(changes))
+        step = transact_step(read_ports, changes)
+        for change in changes:
+            change_cmds(change)                          # the real adapter's validation
+        before = {}
+        for port in read_ports:
+            row = self._row(step, port)
+            config = dict(self.maps[("Port", port)].get("other_config", {}))
+            before[port] = OvsPortSettings(tag=row.tag, trunks=row.trunks, vlan_mode=row.vlan_mode,
+                                           other_config=config)
+        for change in changes:
+            if isinstance(change, OvsVlanChange):
+                self._row(step, change.port)
+            elif (change.table, change.record) not in self.maps:
+                raise NotFound(step=step, what=record_what(change.table), name=change.record)
+        for change in changes:
+            if isinstance(change, OvsVlanChange):
+                row = self.ports[change.port]
+                row.tag, row.vlan_mode = change.tag, change.vlan_mode
+                row.trunks = tuple(sorted(set(change.trunks)))
+            else:
+                columns = self.maps[(change.table, change.record)]
+                if change.value is None:
+                    columns.get(change.column, {}).pop(change.key, None)
+                else:
+                    columns.setdefault(change.column, {})[change.key] = change.value
+        return before
 
 
 # --------------------------------------------------------------------------- sysfs

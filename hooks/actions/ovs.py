@@ -1,18 +1,102 @@
-"""Open vSwitch: the VLAN columns of a Port, and single keys of map columns."""
+"""Open vSwitch: the VLAN columns of a Port, and single keys of map columns.
+
+Each ``ovs-vsctl`` run costs a process start and a round trip to ovsdb-server (10-20 ms here),
+and a guest start can have several OVS actions. So the executor hands consecutive OVS actions
+to ``apply_group`` together: one ``transact`` call reads the Port rows the actions compare
+with and makes all their changes in one OVSDB transaction, and the undo puts back all of them
+in one transaction too. Applied alone (``apply``), an action is a group of one.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hooks.actions.base import Action, Undo, vid_ranges
+from hooks.errors import NotFound
+from hooks.ports import OvsKeyChange, OvsVlanChange
 
 if TYPE_CHECKING:
     from hooks.context import Context
+    from hooks.ports import OvsPortSettings
+
+    Change = OvsVlanChange | OvsKeyChange
+
+
+class OvsAction(Action):
+    """What the OVS actions share: a group the executor applies in one OVSDB transaction."""
+
+    # Consecutive actions with the same ``group`` go to ``apply_group`` together.
+    group = "ovs"
+
+    @property
+    def read_port(self) -> str | None:
+        """The Port row to read before the change (to compare and undo), if any."""
+        raise NotImplementedError
+
+    @property
+    def record_name(self) -> str:
+        """The name of the record this action changes (to tell which action an error is about)."""
+        raise NotImplementedError
+
+    def undo_step(self) -> str:
+        """How the undo of this action alone is named."""
+        raise NotImplementedError
+
+    def change(self) -> Change:
+        raise NotImplementedError
+
+    def compare(self, before: dict[str, OvsPortSettings]) -> tuple[bool, Change | None]:
+        """(did this change anything, the change that puts it back) given the rows read before."""
+        raise NotImplementedError
+
+    def apply(self, ctx: Context) -> Undo | None:
+        return apply_group(ctx, [self])[1]
+
+    @staticmethod
+    def apply_group(ctx: Context, actions: Sequence[OvsAction]) -> tuple[list[OvsAction], Undo | None]:
+        return apply_group(ctx, actions)
+
+    @staticmethod
+    def culprit(actions: Sequence[OvsAction], error: BaseException) -> OvsAction:
+        """The action of a failed group the error is about: the one on the missing record, if
+        the error names one, else the first (the transaction failed as a whole)."""
+        if isinstance(error, NotFound):
+            name = error.fields.get("name")
+            return next((a for a in actions if a.record_name == name), actions[0])
+        return actions[0]
+
+
+def apply_group(ctx: Context, actions: Sequence[OvsAction]) -> tuple[list[OvsAction], Undo | None]:
+    """Apply OVS actions in one transaction: (the actions that changed something, one undo).
+
+    The transaction writes every wished value; those a row already holds change nothing (OVSDB
+    drops them), so re-applying is harmless and reports "unchanged".
+    """
+    ovs = ctx.ovs
+    reads = [port for port in (a.read_port for a in actions) if port is not None]
+    before = ovs.transact(reads, [a.change() for a in actions])
+    changed: list[OvsAction] = []
+    restores: list[Change] = []
+    for action in actions:
+        differs, restore = action.compare(before)
+        if differs:
+            changed.append(action)
+            if restore is not None:
+                restores.append(restore)
+    if not changed:
+        return [], None
+    restores.reverse()   # newest first, as the executor undoes single actions
+    if len(changed) == 1:
+        step = changed[0].undo_step()
+    else:
+        step = "restore OVS settings of " + ", ".join(dict.fromkeys(a.record_name for a in changed))
+    return changed, Undo(step, lambda: ovs.transact([], restores))
 
 
 @dataclass(frozen=True)
-class OvsPortVlan(Action):
+class OvsPortVlan(OvsAction):
     """tag / trunks / vlan_mode of an OVS Port row."""
 
     port: str
@@ -28,23 +112,34 @@ class OvsPortVlan(Action):
             parts.append(f"trunks={vid_ranges(list(self.trunks))}")
         return f"set OVS port {self.port} " + " ".join(parts)
 
-    def apply(self, ctx: Context) -> Undo | None:
-        ovs = ctx.ovs
-        before = ovs.port_settings(self.port)
-        if (before.tag, tuple(sorted(before.trunks)), before.vlan_mode) == (
-                self.tag, tuple(sorted(self.trunks)), self.vlan_mode):
-            return None
-        ovs.set_port_vlan(self.port, self.tag, self.trunks, self.vlan_mode)
-        return Undo(f"restore VLAN settings of OVS port {self.port}",
-                    lambda: ovs.set_port_vlan(self.port, before.tag, before.trunks, before.vlan_mode))
+    @property
+    def read_port(self) -> str:
+        return self.port
+
+    @property
+    def record_name(self) -> str:
+        return self.port
+
+    def undo_step(self) -> str:
+        return f"restore VLAN settings of OVS port {self.port}"
+
+    def change(self) -> OvsVlanChange:
+        return OvsVlanChange(self.port, self.tag, tuple(self.trunks), self.vlan_mode)
+
+    def compare(self, before: dict[str, OvsPortSettings]) -> tuple[bool, OvsVlanChange | None]:
+        row = before[self.port]
+        if (row.tag, tuple(sorted(row.trunks)), row.vlan_mode) == (
+                self.tag, tuple(sorted(set(self.trunks))), self.vlan_mode):
+            return False, None
+        return True, OvsVlanChange(self.port, row.tag, tuple(row.trunks), row.vlan_mode)
 
 
 @dataclass(frozen=True)
-class OvsSetting(Action):
+class OvsSetting(OvsAction):
     """One key of a map column (``other_config``, ``external_ids``...) of an OVS record.
 
-    Only a Port's other_config can be read back through the port; for anything else the old
-    value is unknown, so undo removes the key.
+    Only a Port's other_config is read back with the port; for anything else the old value is
+    unknown, so the action counts as a change and undo removes the key.
     """
 
     table: str
@@ -57,12 +152,22 @@ class OvsSetting(Action):
         target = f"{self.table} {self.record} {self.column}:{self.key}"
         return f"remove OVS {target}" if self.value is None else f"set OVS {target}={self.value}"
 
-    def apply(self, ctx: Context) -> Undo | None:
-        ovs = ctx.ovs
-        known = self.table == "Port" and self.column == "other_config"
-        before = ovs.port_settings(self.record).other_config.get(self.key) if known else None
-        if known and before == self.value:
-            return None
-        ovs.set_column_key(self.table, self.record, self.column, self.key, self.value)
-        return Undo(f"restore OVS {self.table} {self.record} {self.column}:{self.key}",
-                    lambda: ovs.set_column_key(self.table, self.record, self.column, self.key, before))
+    @property
+    def read_port(self) -> str | None:
+        return self.record if self.table == "Port" and self.column == "other_config" else None
+
+    @property
+    def record_name(self) -> str:
+        return self.record
+
+    def undo_step(self) -> str:
+        return f"restore OVS {self.table} {self.record} {self.column}:{self.key}"
+
+    def change(self) -> OvsKeyChange:
+        return OvsKeyChange(self.table, self.record, self.column, self.key, self.value)
+
+    def compare(self, before: dict[str, OvsPortSettings]) -> tuple[bool, OvsKeyChange | None]:
+        old = before[self.record].other_config.get(self.key) if self.read_port else None
+        if self.read_port and old == self.value:
+            return False, None
+        return True, OvsKeyChange(self.table, self.record, self.column, self.key, old)

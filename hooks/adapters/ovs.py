@@ -17,7 +17,7 @@ from typing import Any
 
 from hooks.adapters import proc
 from hooks.errors import HostError, HostTimeout, NotFound
-from hooks.ports import OvsPortSettings
+from hooks.ports import OvsKeyChange, OvsPortSettings, OvsVlanChange
 from xmltools.errors import InvalidValue
 from xmltools.names import validate_interface_name, validate_vlan_id
 
@@ -82,6 +82,11 @@ def port_settings_cmd(port: str) -> Command:
     return ["--columns=tag,trunks,vlan_mode,other_config", "list", "Port", ovs_name(port)]
 
 
+def ports_settings_cmd(ports: Sequence[str]) -> Command:
+    """One ``list`` of several Port rows, with their names to tell the rows apart."""
+    return ["--columns=name,tag,trunks,vlan_mode,other_config", "list", "Port", *map(ovs_name, ports)]
+
+
 def set_port_vlan_cmds(port: str, tag: int | None, trunks: Sequence[int],
                        vlan_mode: str | None) -> list[Command]:
     """Set the three VLAN columns of a Port at once; None/empty clears a column."""
@@ -127,6 +132,22 @@ def set_column_key_cmd(table: str, record: str, column: str, key: str, value: st
     return ["set", table, record, f"{column}:{quote(key)}={quote(value)}"]
 
 
+def change_cmds(change: OvsVlanChange | OvsKeyChange) -> list[Command]:
+    """The commands of one change of a ``transact`` call."""
+    if isinstance(change, OvsVlanChange):
+        return set_port_vlan_cmds(change.port, change.tag, change.trunks, change.vlan_mode)
+    return [set_column_key_cmd(change.table, change.record, change.column, change.key, change.value)]
+
+
+def transact_step(read_ports: Sequence[str], changes: Sequence[OvsVlanChange | OvsKeyChange]) -> str:
+    """How errors name a ``transact`` call: what it reads and which records it changes."""
+    changed = list(dict.fromkeys(c.port if isinstance(c, OvsVlanChange) else f"{c.table} {c.record}"
+                                 for c in changes))
+    if not changed:
+        return "read OVS ports " + ", ".join(read_ports)
+    return "set OVS " + ", ".join(changed)
+
+
 # ----------------------------------------------------------------- output parsers (pure)
 
 def json_tables(stdout: str) -> list[dict[str, Any]]:
@@ -166,7 +187,20 @@ def parse_port_settings(table: dict[str, Any]) -> OvsPortSettings:
     rows = table.get("data") or []
     if len(rows) != 1:
         raise ValueError(f"expected one Port row, got {len(rows)}")
-    row = dict(zip(table["headings"], rows[0], strict=True))
+    return _row_settings(dict(zip(table["headings"], rows[0], strict=True)))
+
+
+def parse_ports_settings(table: dict[str, Any], ports: Sequence[str]) -> dict[str, OvsPortSettings]:
+    """{name: OvsPortSettings} from the table printed by ``ports_settings_cmd(ports)``."""
+    rows = [dict(zip(table["headings"], row, strict=True)) for row in table.get("data") or []]
+    settings = {str(row["name"]): _row_settings(row) for row in rows}
+    missing = [p for p in ports if p not in settings]
+    if missing:
+        raise ValueError(f"no row for {', '.join(missing)}")
+    return settings
+
+
+def _row_settings(row: dict[str, Any]) -> OvsPortSettings:
     tag = as_list(row.get("tag", ["set", []]))
     mode = as_list(row.get("vlan_mode", ["set", []]))
     config = datum(row.get("other_config", ["map", []]))
@@ -254,3 +288,23 @@ class OvsAdapter:
                        value: str | None) -> None:
         self._run(f"set {table} {record} {column}:{key}",
                   [set_column_key_cmd(table, record, column, key, value)])
+
+    def transact(self, read_ports: Sequence[str],
+                 changes: Sequence[OvsVlanChange | OvsKeyChange]) -> dict[str, OvsPortSettings]:
+        # ovs-vsctl runs the commands in order in one transaction and prints the ``list``
+        # output only once the transaction is committed: the rows as they were before it.
+        ports = list(dict.fromkeys(read_ports))
+        commands = [ports_settings_cmd(ports)] if ports else []
+        for change in changes:
+            commands += change_cmds(change)
+        if not commands:
+            return {}
+        step = transact_step(ports, changes)
+        out = self._run(step, commands, format_json=bool(ports))
+        if not ports:
+            return {}
+        try:
+            (table,) = json_tables(out)
+            return parse_ports_settings(table, ports)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise HostError(step=step, detail=f"unexpected ovs-vsctl output: {exc}") from None

@@ -168,6 +168,75 @@ def test_ovs_setting_other_table_undo_removes_key(host):
     assert host.ovs.maps[("Interface", "vnet1")]["external_ids"] == {}
 
 
+def ovs_host(host, *ports):
+    host.ovs.add_bridge("ovsbr0")
+    for port in ports:
+        host.ovs.add_port("ovsbr0", port)
+    host.ovs.calls.clear()
+
+
+def test_ovs_group_is_one_transaction_and_its_undo_one_more(host):
+    ovs_host(host, "vnet1", "vnet2")
+    group = [A.OvsPortVlan("vnet1", 10, (), "access"),
+             A.OvsSetting("Port", "vnet1", "other_config", "priority-tags", "true"),
+             A.OvsPortVlan("vnet2", 20, (20, 30), "native-untagged"),
+             A.OvsSetting("Interface", "vnet2", "external_ids", "owner", "vm1")]
+    before = host.snapshot()
+    changed, undo = A.OvsPortVlan.apply_group(host.ctx, group)
+    assert changed == group and undo is not None
+    assert [c[0] for c in host.ovs.calls] == ["transact"]
+    assert host.ovs.calls[0][1] == ("vnet1", "vnet1", "vnet2")        # the rows compared with
+    assert (host.ovs.ports["vnet2"].tag, host.ovs.ports["vnet2"].trunks) == (20, (20, 30))
+    assert host.ovs.maps[("Interface", "vnet2")]["external_ids"] == {"owner": "vm1"}
+    undo.run()
+    assert [c[0] for c in host.ovs.calls] == ["transact", "transact"]
+    assert host.snapshot() == before
+
+
+def test_ovs_group_reapplied_reports_unchanged_and_changes_nothing(host):
+    ovs_host(host, "vnet1", "vnet2")
+    group = [A.OvsPortVlan("vnet1", 10, (), "access"), A.OvsPortVlan("vnet2", None, (5, 6), "trunk"),
+             A.OvsSetting("Port", "vnet2", "other_config", "k", "v")]
+    A.OvsPortVlan.apply_group(host.ctx, group)
+    again = host.snapshot()
+    assert A.OvsPortVlan.apply_group(host.ctx, group) == ([], None)
+    assert host.snapshot() == again
+
+
+def test_ovs_group_only_what_differs_counts_and_is_undone(host):
+    ovs_host(host, "vnet1", "vnet2")
+    A.OvsPortVlan("vnet1", 10, (), "access").apply(host.ctx)
+    before = host.snapshot()
+    group = [A.OvsPortVlan("vnet1", 10, (), "access"), A.OvsPortVlan("vnet2", 20, (), "access")]
+    changed, undo = A.OvsPortVlan.apply_group(host.ctx, group)
+    assert changed == group[1:] and undo is not None
+    assert undo.step == "restore VLAN settings of OVS port vnet2"
+    undo.run()
+    assert host.snapshot() == before
+
+
+def test_ovs_group_undo_of_one_key_set_twice_restores_the_first_value(host):
+    ovs_host(host, "vnet1")
+    A.OvsSetting("Port", "vnet1", "other_config", "k", "old").apply(host.ctx)
+    group = [A.OvsSetting("Port", "vnet1", "other_config", "k", "a"),
+             A.OvsSetting("Port", "vnet1", "other_config", "k", "b")]
+    changed, undo = A.OvsSetting.apply_group(host.ctx, group)
+    assert host.ovs.maps[("Port", "vnet1")]["other_config"] == {"k": "b"} and undo is not None
+    undo.run()
+    assert host.ovs.maps[("Port", "vnet1")]["other_config"] == {"k": "old"}
+
+
+def test_ovs_group_with_a_missing_port_changes_nothing_and_names_it(host):
+    ovs_host(host, "vnet1")
+    before = host.snapshot()
+    group = [A.OvsPortVlan("vnet1", 10, (), "access"), A.OvsPortVlan("vnet9", 20, (), "access")]
+    with pytest.raises(NotFound, match="vnet9") as info:
+        A.OvsPortVlan.apply_group(host.ctx, group)
+    assert host.snapshot() == before
+    assert A.OvsPortVlan.culprit(group, info.value) is group[1]
+    assert A.OvsPortVlan.culprit(group, HostError(step="s", detail="d")) is group[0]
+
+
 # --------------------------------------------------------------------------- TAPs
 
 

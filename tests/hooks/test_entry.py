@@ -75,18 +75,36 @@ def test_start_applies_metadata_vlans_and_prints_nothing(env):
 
 
 def test_failure_rolls_back_and_reports_one_line_naming_domain_interface_and_step(env):
-    host = Host(ovs_fail={"set_column_key": HostError(step="run ovs-vsctl", detail="database locked")})
+    # The OVS port's two changes (one transaction) and vnet104's VLANs are in place when
+    # tapcap0's VLAN fails: both are put back, the OVS port's in one transaction.
+    boom = HostError(step="netlink add VLAN", detail="Operation not permitted")
+    net = FakeNetlink(fail_on={"bridge_vlan_add": lambda port, *_: boom if port == "tapcap0" else None})
+    host = Host(net=net)
+    host.net.add_link("tapcap0", "tun", master="brcap")
+    code, out, err, _ = call(["capvm", "start", "begin", "-"], START_META, host)
+    assert code == 1 and out == ""
+    assert err == ("virt-netxml: domain capvm: start: interface 52:54:00:b4:49:09 (tapcap0): "
+                   "netlink add VLAN: Operation not permitted; rolled back 2 of 2 changes\n")
+    row = host.ovs.ports["vnet103"]
+    assert (row.tag, row.trunks, row.vlan_mode) == (None, (), None)
+    assert host.ovs.maps[("Port", "vnet103")].get("other_config", {}) == {}
+    assert len(host.ovs.calls_to("transact")) == 2          # apply, and undo in one transaction
+    assert sorted(host.net.links["vnet104"].vlans) == [1]
+
+
+def test_a_failed_ovs_transaction_changes_nothing_and_names_the_interface(env):
+    host = Host(ovs_fail={"transact": HostError(step="run ovs-vsctl", detail="database locked")})
     host.net.add_link("tapcap0", "tun", master="brcap")
     code, out, err, _ = call(["capvm", "start", "begin", "-"], START_META, host)
     assert code == 1 and out == ""
     assert err == ("virt-netxml: domain capvm: start: interface 52:54:00:61:b5:e0 (vnet103): "
-                   "run ovs-vsctl: database locked; rolled back 1 of 1 changes\n")
+                   "run ovs-vsctl: database locked; rolled back 0 of 0 changes\n")
     row = host.ovs.ports["vnet103"]
     assert (row.tag, row.vlan_mode) == (None, None)
 
 
 def test_reconnect_failure_is_reported_but_exits_0(env):
-    host = Host(ovs_fail={"set_port_vlan": HostError(step="run ovs-vsctl", detail="boom")})
+    host = Host(ovs_fail={"transact": HostError(step="run ovs-vsctl", detail="boom")})
     code, out, err, _ = call(["capvm", "reconnect", "begin", "-"], START_META, host)
     assert code == 0 and out == "" and "boom" in err and err.count("\n") == 1
 

@@ -194,3 +194,44 @@ def test_outside_the_main_thread_the_deadline_is_checked_between_actions_only(tm
     thread.join(30)
     result, journal = results[0]
     assert journal == ["apply a", "undo a"] and isinstance(result.error, DeadlineExceeded)
+
+
+def test_consecutive_ovs_actions_are_one_step_and_roll_back_in_one_transaction(tmp_path):
+    ovs = FakeOvs()
+    ovs.add_bridge("ovsbr0")
+    for port in ("vnet1", "vnet2"):
+        ovs.add_port("ovsbr0", port)
+    net = FakeNetlink(fail_on={"set_up": HostError(step="up", detail="EPERM")})
+    net.add_bridge("br0")
+    ctx = make_ctx(tmp_path, netlink=net, ovs=ovs)
+    logged = []
+    plan = [A.OvsPortVlan("vnet1", 10, (), "access"), A.OvsPortVlan("vnet2", 20, (), "access"),
+            A.CreateTap("tap0", bridge="br0"), A.LinkUp("tap0")]
+    result = Executor(ctx, lambda a, s, d: logged.append((a, s))).run(plan)
+    assert not result.ok and result.failed == plan[3]
+    assert result.changed == plan[:3]
+    assert [s for _, s in logged] == ["changed", "changed", "changed", "failed", "undone", "undone"]
+    assert result.undone == ["delete TAP tap0", "restore OVS settings of vnet1, vnet2"]
+    assert [c[0] for c in ovs.calls if c[0] != "add_port"] == ["transact", "transact"]
+    assert (ovs.ports["vnet1"].tag, ovs.ports["vnet2"].tag) == (None, None)
+
+
+def test_a_failed_ovs_step_names_the_action_of_the_missing_port(tmp_path):
+    ovs = FakeOvs()
+    ovs.add_bridge("ovsbr0")
+    ovs.add_port("ovsbr0", "vnet1")
+    plan = [A.OvsPortVlan("vnet1", 10, (), "access", iface="m1 (vnet1)"),
+            A.OvsPortVlan("vnet9", 20, (), "access", iface="m9 (vnet9)")]
+    result = Executor(make_ctx(tmp_path, ovs=ovs)).run(plan)
+    assert not result.ok and result.failed is plan[1] and result.undone == []
+    assert ovs.ports["vnet1"].tag is None
+
+
+def test_steps_group_only_consecutive_actions_of_one_group():
+    from hooks.executor import steps
+
+    ovs1, ovs2, ovs3 = (A.OvsPortVlan(f"vnet{n}", n, (), "access") for n in (1, 2, 3))
+    up = A.LinkUp("tap0")
+    assert list(steps([ovs1, ovs2, up, ovs3])) == [[ovs1, ovs2], [up], [ovs3]]
+    assert list(steps([up, up])) == [[up], [up]]
+    assert list(steps([])) == []

@@ -8,7 +8,7 @@ import pytest
 
 from hooks.adapters import ovs
 from hooks.errors import HostError, HostTimeout, NotFound
-from hooks.ports import OvsPortSettings
+from hooks.ports import OvsKeyChange, OvsPortSettings, OvsVlanChange
 from xmltools.errors import InvalidValue
 
 
@@ -135,3 +135,71 @@ def _failed(stderr: str, returncode: int = 1) -> HostError:
 def test_classify_error(error, kind, text) -> None:
     mapped = ovs.classify_error("s", error, 3.0)
     assert type(mapped) is kind and str(mapped) == text
+
+
+def test_ports_settings_cmd_names_the_rows() -> None:
+    assert ovs.ports_settings_cmd(["tap0", "tap1"]) == [
+        "--columns=name,tag,trunks,vlan_mode,other_config", "list", "Port", "tap0", "tap1"]
+    with pytest.raises(InvalidValue):
+        ovs.ports_settings_cmd(["tap0", "-x"])
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (OvsVlanChange("p0", 10, (), "access"),
+     [["set", "Port", "p0", "tag=10", "vlan_mode=access"], ["clear", "Port", "p0", "trunks"]]),
+    (OvsKeyChange("Interface", "p0", "external_ids", "k", "v"),
+     [["set", "Interface", "p0", 'external_ids:"k"="v"']]),
+    (OvsKeyChange("Port", "p0", "other_config", "k", None),
+     [["remove", "Port", "p0", "other_config", '"k"']]),
+])
+def test_change_cmds(change, expected) -> None:
+    assert ovs.change_cmds(change) == expected
+
+
+def test_transact_step_names_what_changes_or_else_what_is_read() -> None:
+    changes = [OvsVlanChange("p0", 10), OvsKeyChange("Port", "p0", "other_config", "k", "v"),
+               OvsVlanChange("p1", 20)]
+    assert ovs.transact_step(["p0", "p1"], changes) == "set OVS p0, Port p0, p1"
+    assert ovs.transact_step(["p0", "p1"], []) == "read OVS ports p0, p1"
+
+
+def test_parse_ports_settings_keys_rows_by_name_and_wants_every_one() -> None:
+    table = {"headings": ["name", "tag", "trunks", "vlan_mode", "other_config"],
+             "data": [["p1", ["set", []], ["set", [5, 6]], "trunk", ["map", []]],
+                      ["p0", 10, ["set", []], "access", ["map", [["a", "1"]]]]]}
+    assert ovs.parse_ports_settings(table, ["p0", "p1"]) == {
+        "p0": OvsPortSettings(tag=10, vlan_mode="access", other_config={"a": "1"}),
+        "p1": OvsPortSettings(trunks=(5, 6), vlan_mode="trunk")}
+    with pytest.raises(ValueError, match="no row for p2"):
+        ovs.parse_ports_settings(table, ["p0", "p2"])
+
+
+class _Recorded:
+    """Stands in for proc.run: records argv, answers with canned stdout."""
+
+    def __init__(self, stdout: bytes = b"") -> None:
+        self.argv: list[list[str]] = []
+        self.stdout = stdout
+
+    def __call__(self, argv, timeout):
+        from subprocess import CompletedProcess
+
+        self.argv.append(list(argv))
+        return CompletedProcess(argv, 0, self.stdout, b"")
+
+
+def test_transact_is_one_ovs_vsctl_run_reading_before_changing(monkeypatch) -> None:
+    out = (b'{"data":[["p0",["set",[]],["set",[]],["set",[]],["map",[]]]],'
+           b'"headings":["name","tag","trunks","vlan_mode","other_config"]}\n')
+    run = _Recorded(out)
+    monkeypatch.setattr(ovs.proc, "run", run)
+    adapter = ovs.OvsAdapter(db="/x/db.sock", timeout=5)
+    before = adapter.transact(["p0", "p0"], [OvsVlanChange("p0", 10, (), "access"),
+                                             OvsKeyChange("Port", "p0", "other_config", "k", "v")])
+    assert before == {"p0": OvsPortSettings()}
+    assert run.argv == [["ovs-vsctl", "--timeout=5", "--db=unix:/x/db.sock", "--format=json",
+                         "--", "--columns=name,tag,trunks,vlan_mode,other_config", "list", "Port", "p0",
+                         "--", "set", "Port", "p0", "tag=10", "vlan_mode=access",
+                         "--", "clear", "Port", "p0", "trunks",
+                         "--", "set", "Port", "p0", 'other_config:"k"="v"']]
+    assert adapter.transact([], []) == {} and len(run.argv) == 1     # nothing to do: no run

@@ -15,7 +15,7 @@ import pytest
 
 from hooks.adapters.ovs import OvsAdapter
 from hooks.errors import HostError, HostTimeout, NotFound
-from hooks.ports import OvsPortSettings
+from hooks.ports import OvsKeyChange, OvsPortSettings, OvsVlanChange
 from tests.fakes import FakeOvs
 from tests.netns.harness import add_ovs_bridge, have_tools, ip, vsctl
 from tests.support import require
@@ -242,3 +242,85 @@ def test_an_ovs_vsctl_that_ignores_its_timeout_is_killed(tmp_path: Path, monkeyp
     with pytest.raises(HostTimeout, match="list OVS bridges for br0: timed out after 1s"):
         OvsAdapter(timeout=1).bridge_exists("br0")
     assert time.monotonic() - start < 1 + 0.5 + 1.5
+
+
+# --- transact: reads and changes in one transaction ------------------------------------------
+
+@pytest.fixture
+def two_ports(side) -> tuple[str, str]:
+    br = side.name("vbt")
+    side.bridge(br)
+    ports = (side.name("vta"), side.name("vtb"))
+    for tap in ports:
+        side.tap(tap)
+        side.port.add_port(br, tap)
+    return ports
+
+
+def test_transact_returns_the_rows_as_they_were_and_makes_every_change(side, two_ports) -> None:
+    a, b = two_ports
+    side.port.set_port_vlan(a, 5, [], "access")
+    side.port.set_column_key("Port", b, "other_config", "priority-tags", "false")
+    before = side.port.transact([a, b, a], [
+        OvsVlanChange(a, 10, (), "access"),
+        OvsVlanChange(b, 20, (30, 20, 40), "native-untagged"),
+        OvsKeyChange("Port", b, "other_config", "priority-tags", "true"),
+        OvsKeyChange("Interface", a, "external_ids", "owner", "vm1"),
+    ])
+    assert before == {a: OvsPortSettings(tag=5, vlan_mode="access"),
+                      b: OvsPortSettings(other_config={"priority-tags": "false"})}
+    assert (side.column(a, "tag"), side.column(a, "vlan_mode")) == ("10", "access")
+    assert side.column(b, "trunks") == "[20, 30, 40]" and side.column(b, "vlan_mode") == "native-untagged"
+    assert side.port.port_settings(b).other_config == {"priority-tags": "true"}
+
+
+def test_transact_with_nothing_to_read_or_change(side, two_ports) -> None:
+    a, _ = two_ports
+    assert side.port.transact([], []) == {}
+    assert side.port.transact([], [OvsVlanChange(a, 7, (), None)]) == {}
+    assert side.port.transact([a], []) == {a: OvsPortSettings(tag=7)}
+
+
+def test_transact_is_all_or_nothing(side, two_ports) -> None:
+    a, b = two_ports
+    missing = side.name("vnone")
+    with pytest.raises(NotFound, match=f"OVS port '{missing}' does not exist"):
+        side.port.transact([a], [OvsVlanChange(a, 10, (), "access"),
+                                 OvsVlanChange(missing, 10, (), "access")])
+    with pytest.raises(NotFound, match=f"OVS port '{missing}' does not exist"):
+        side.port.transact([a, missing], [OvsVlanChange(b, 10, (), "access")])
+    with pytest.raises(NotFound, match=f"OVS interface '{missing}' does not exist"):
+        side.port.transact([], [OvsVlanChange(a, 10, (), "access"),
+                                OvsKeyChange("Interface", missing, "external_ids", "k", "v")])
+    with pytest.raises(InvalidValue):
+        side.port.transact([], [OvsVlanChange(a, 10, (), "access"), OvsVlanChange(b, 4096, (), None)])
+    assert side.port.port_settings(a) == OvsPortSettings()
+    assert side.port.port_settings(b) == OvsPortSettings()
+
+
+@pytest.mark.netns
+def test_transact_that_changes_nothing_commits_nothing(ovs_db) -> None:
+    # What makes re-applying cheap and harmless: writing the values a row holds is no write.
+    # ovs-vsctl bumps next_cfg (and waits for ovs-vswitchd) only for a transaction that
+    # really changes something.
+    ns, db = ovs_db
+    real = RealOvs(ns, db)
+    try:
+        br, tap = real.name("vbn"), real.name("vtn")
+        real.bridge(br)
+        real.tap(tap)
+        real.port.add_port(br, tap)
+        change = [OvsVlanChange(tap, 10, (), "access"), OvsKeyChange("Port", tap, "other_config", "k", "v")]
+
+        def next_cfg() -> int:
+            return int(vsctl(db, "get", "Open_vSwitch", ".", "next_cfg"))
+
+        real.port.transact([tap], change)
+        first = next_cfg()
+        assert real.port.transact([tap], change) == {
+            tap: OvsPortSettings(tag=10, vlan_mode="access", other_config={"k": "v"})}
+        assert next_cfg() == first
+        real.port.transact([], [OvsVlanChange(tap, 11, (), "access")])
+        assert next_cfg() == first + 1
+    finally:
+        real.cleanup()

@@ -14,6 +14,7 @@ MUTATING = {
     "create_tap", "create_macvlan", "delete_link", "set_up", "set_master", "add_address",
     "set_bridge_vlan_filtering", "bridge_vlan_add", "bridge_vlan_del", "set_vf", "add_port", "del_port",
     "set_port_vlan", "set_column_key", "set_driver_override", "unbind", "drivers_probe", "set_sriov_numvfs",
+    "transact",
 }
 
 
