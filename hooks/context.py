@@ -7,11 +7,16 @@ call that changes nothing opens no netlink socket at all.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from hooks.deadline import Deadline
 from hooks.state import StateStore
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+    from typing import Any
+else:
+    from xmltools.record import dataclass
 
 if TYPE_CHECKING:   # the adapters import the ports module themselves when they are needed
     from hooks.ports import NetlinkPort, OvsPort, SysfsPort

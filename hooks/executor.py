@@ -12,13 +12,18 @@ together (one OVSDB transaction) and returns one undo for all of them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 
 from hooks.actions import Action, Undo
 from hooks.context import Context
 from hooks.deadline import Deadline, armed
 from hooks.errors import DeadlineExceeded, HostError
 from xmltools.errors import NetXmlError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+else:
+    from xmltools.record import dataclass, field
 
 ROLLBACK_GRACE = 3.0
 

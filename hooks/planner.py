@@ -23,8 +23,6 @@ from __future__ import annotations
 import grp
 import pwd
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
 
 from lxml import etree
 
@@ -35,6 +33,15 @@ from xmltools.common import Vlan
 from xmltools.errors import InvalidValue, WrongDocument
 from xmltools.metadata import NetXmlMeta, VlanWish, find_meta, format_vlan_ranges
 from xmltools.names import PciAddress, validate_bridge_name, validate_interface_name
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+    from typing import Any, Protocol
+else:
+    from xmltools.record import dataclass, field
+
+    Protocol = object   # the ports are only ever named in annotations
 
 MACVTAP_MODES = ("bridge", "vepa", "private", "passthrough")
 MAX_VF_INDEX = 255      # as the CLI's --vf-index

@@ -9,8 +9,15 @@ All methods raise ``hooks.errors.HostError`` (or a subclass) on failure, never a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+    from typing import Protocol
+else:
+    from xmltools.record import dataclass, field
+
+    Protocol = object   # the ports are only ever named in annotations
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import Any, TextIO
 
 from hooks.actions import render_plan
 from hooks.config import check_config_paths, deadline_seconds, mapping_path, ovs_db, state_dir
@@ -22,6 +21,10 @@ from hooks.protocol import Operation
 from hooks.state import StateStore
 from xmltools.errors import NetXmlError
 from xmltools.xmlparse import parse_bytes
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 
 def _exit(op: Operation, code: int) -> int:

@@ -23,10 +23,13 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from typing import Any
 
 from hooks.config import DEFAULT_STATE_DIR, check_private, stat_reason
 from hooks.errors import Busy, HostError, InsecurePath
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
+if TYPE_CHECKING:
+    from typing import Any
 
 LOCK_TIMEOUT = 5.0
 

@@ -19,7 +19,7 @@ import ipaddress
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from hooks.adapters.ovs import change_cmds, record_what, set_column_key_cmd, set_port_vlan_cmds, transact_step
@@ -271,7 +271,8 @@ class FakeNetlink(Recorder):
             raise InvalidValue(what="bridge VLAN id", value=str(vid), reason="must be 1 to 4094")
         link = self._vlan_port(step, port)
         if pvid:    # one pvid per port: the kernel moves it
-            link.vlans = {v: replace(b, pvid=False) for v, b in link.vlans.items()}
+            link.vlans = {v: BridgeVlan(b.vid, pvid=False, untagged=b.untagged)
+                          for v, b in link.vlans.items()}
         link.vlans[vid] = BridgeVlan(vid, pvid=pvid, untagged=untagged)
 
     def bridge_vlan_del(self, port: str, vid: int) -> None:

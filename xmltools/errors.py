@@ -6,7 +6,9 @@ the hooks can print it without a traceback and map it to an exit code in one pla
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
 
 
 class NetXmlError(Exception):

@@ -9,13 +9,15 @@ parse -> edit -> write round trip preserves it byte for byte.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable, Iterator
-from typing import Any, ClassVar, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
 
 from lxml import etree
 
 from xmltools.errors import InvalidValue
+
+if TYPE_CHECKING:
+    import ipaddress
 
 T = TypeVar("T")
 M = TypeVar("M", bound="XmlModel")
@@ -56,6 +58,8 @@ ONOFF = _bool_conv("on", "off")
 
 
 def _load_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    import ipaddress  # here, not at the top: a hook call that reads no address skips its import
+
     try:
         return ipaddress.ip_address(text.strip())
     except ValueError:

@@ -28,12 +28,16 @@ native-untagged) and defaults from the other attributes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from lxml import etree
 
 from xmltools.errors import InvalidValue
 from xmltools.fields import INT, YESNO, Child, Children, Field, XmlModel, attach
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:
+    from xmltools.record import dataclass
 
 NS = "urn:virt-netxml:hooks:1"
 PREFIX = "vnx"

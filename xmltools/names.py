@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from xmltools.errors import InvalidValue
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:
+    from xmltools.record import dataclass
 
 IFNAMSIZ = 16  # the kernel's limit includes the terminating NUL: 15 usable bytes
 

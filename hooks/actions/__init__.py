@@ -16,9 +16,12 @@ OVS VLANs should not pay for the twenty kinds it does not use.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 from hooks.actions.base import NO_MAC, VFIO, VFIO_COMPATIBLE, Action, Undo, render_plan
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
+if TYPE_CHECKING:
+    from typing import Any
 
 _WHERE = {
     "BridgeVlanFiltering": "bridge",

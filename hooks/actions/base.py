@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
 if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+    from typing import Any
+
     from hooks.context import Context
+else:
+    from xmltools.record import dataclass, field
 
 VFIO = "vfio-pci"
 VFIO_COMPATIBLE = (VFIO, "pci-stub")

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 from hooks.actions.base import Action, Undo, undo_own_steps
 from hooks.errors import HostError, NotFound
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
 if TYPE_CHECKING:
+    from dataclasses import dataclass
+
     from hooks.context import Context
+else:
+    from xmltools.record import dataclass
 
 
 @dataclass(frozen=True)

@@ -10,18 +10,21 @@ in one transaction too. Applied alone (``apply``), an action is a group of one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from hooks.actions.base import Action, Undo, vid_ranges
 from hooks.errors import NotFound
 from hooks.ports import OvsKeyChange, OvsVlanChange
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
 if TYPE_CHECKING:
+    from dataclasses import dataclass
+
     from hooks.context import Context
     from hooks.ports import OvsPortSettings
 
     Change = OvsVlanChange | OvsKeyChange
+else:
+    from xmltools.record import dataclass
 
 
 class OvsAction(Action):

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from hooks.actions.base import NO_MAC, VFIO, VFIO_COMPATIBLE, Action, Undo, domain_record, undo_own_steps
 from hooks.errors import HostError, NotFound
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
 if TYPE_CHECKING:
+    from dataclasses import dataclass
+    from typing import Any
+
     from hooks.context import Context
+else:
+    from xmltools.record import dataclass
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ netlink call (issue 5 §1): through the CLI builders and through the hook planne
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from lxml import etree
 
 from tests.robustness import documents
 from tests.robustness.runner import assert_one_line_error, run_cli
+from xmltools import record
 from xmltools.errors import NetXmlError
 from xmltools.xmlparse import parse_bytes
 
@@ -208,7 +208,7 @@ def _action_values(actions) -> list[str]:
     """Every field value of every planned action, as text."""
     values = []
     for action in actions:
-        for f in dataclasses.fields(action):
+        for f in record.fields(action):
             values.append(str(getattr(action, f.name)))
     return values
 
