@@ -23,7 +23,15 @@ from subprocess import CompletedProcess
 
 import pytest
 
-from tests.e2e.harness import CREATED_NAMESPACES, VNX, Sandbox, missing_programs, namespaces, vnx
+from tests.e2e.harness import (
+    CREATED_NAMESPACES,
+    VNX,
+    Sandbox,
+    missing_programs,
+    namespaces,
+    sweep_stale_sandboxes,
+    vnx,
+)
 from tests.support import require
 
 
@@ -40,6 +48,7 @@ def sandbox() -> Iterator[Sandbox]:
     require(not missing, "programs: " + ", ".join(missing))
     require(VNX.exists(), f"{VNX} (run the setup command)")
     require(Path("/dev/net/tun").exists(), "/dev/net/tun")
+    sweep_stale_sandboxes()
     box = Sandbox.create()
     try:
         box.start(install_hooks=hooks_package_ready())

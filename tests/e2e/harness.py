@@ -111,6 +111,37 @@ def stop_pid(pid: int, timeout: float = 15) -> None:
             continue
 
 
+OWNER_NOTE = "owner"   # "<pid of the test run> <namespace>" in each sandbox's temporary folder
+
+
+def sweep_stale_sandboxes(tmp_root: str | None = None) -> list[str]:
+    """Tear down sandboxes of earlier runs of these tests that died without teardown.
+
+    A sandbox is stale when the test process named in its owner note is gone. Its namespace's
+    processes (libvirtd, QEMU, OVS, dnsmasq: all started by that run, all inside the namespace it
+    created) are stopped by PID, the namespace is deleted and the folder removed. Sandboxes of
+    live runs, and folders without an owner note, are left alone. Returns the namespaces swept.
+    """
+    swept = []
+    root = Path(tmp_root or tempfile.gettempdir())
+    for folder in sorted(root.glob(NS_PREFIX + "*")):
+        try:
+            pid_text, ns_name = (folder / OWNER_NOTE).read_text().split()
+            owner = int(pid_text)
+        except (OSError, ValueError):
+            continue
+        if pid_alive(owner) or not ns_name.startswith(NS_PREFIX):
+            continue
+        if ns_name in namespaces():
+            ns = Netns(ns_name, os.stat(f"/run/netns/{ns_name}").st_ino)
+            for pid in ns.pids():
+                stop_pid(pid, timeout=5)
+            ns.delete()
+            swept.append(ns_name)
+        shutil.rmtree(folder, ignore_errors=True)
+    return swept
+
+
 def namespaces() -> list[str]:
     out = run(["ip", "netns", "list"]).stdout
     return [line.split()[0] for line in out.splitlines() if line.strip()]
@@ -391,6 +422,9 @@ class Sandbox:
         except BaseException:
             shutil.rmtree(tmp)
             raise
+        # Written before anything starts: a run killed outright (SIGKILL, a timeout) cannot tear
+        # down, and the next run finds what it left by this note (see sweep_stale_sandboxes).
+        (tmp / OWNER_NOTE).write_text(f"{os.getpid()} {ns.name}\n")
         root = tmp / "root"
         sandbox = cls(tmp=tmp, ns=ns, ovs=Ovs(ns, tmp / "ovs", root / "run" / "openvswitch"),
                       libvirtd=Libvirtd(ns, root), records=tmp / "records",

@@ -8,7 +8,18 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import Host
-from tests.e2e.harness import VNX, domain_skeleton, host_hook_files, run, wait_for
+from tests.e2e.harness import (
+    NS_PREFIX,
+    OWNER_NOTE,
+    VNX,
+    Netns,
+    domain_skeleton,
+    host_hook_files,
+    namespaces,
+    run,
+    sweep_stale_sandboxes,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -63,3 +74,33 @@ def test_hooks_install_is_idempotent_and_reload_reaches_libvirtd(hooks: Host) ->
     assert host.libvirtd.pid == pid and host.virsh("version", check=False).returncode == 0
     for path in before:
         assert path.stat().st_mode & 0o777 == 0o755
+
+
+def test_a_run_killed_outright_is_swept_by_the_next(tmp_path: Path) -> None:
+    """What a SIGKILLed run leaves (namespace, its processes, folder) goes; a live run's stays."""
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()   # its PID now names a test run that is gone
+    boxes = {}
+    for owner in (dead.pid, os.getpid()):
+        folder = tmp_path / f"{NS_PREFIX}{owner}"
+        folder.mkdir()
+        ns = Netns.create()
+        sleeper = subprocess.Popen(ns.exec_argv(["sleep", "300"]))
+        (folder / OWNER_NOTE).write_text(f"{owner} {ns.name}\n")
+        boxes[owner] = (folder, ns, sleeper)
+    try:
+        swept = sweep_stale_sandboxes(str(tmp_path))
+        folder, ns, sleeper = boxes[dead.pid]
+        assert swept == [ns.name]
+        assert ns.name not in namespaces() and not folder.exists()
+        assert sleeper.wait(timeout=10) is not None
+        folder, ns, sleeper = boxes[os.getpid()]
+        assert ns.name in namespaces() and folder.exists() and sleeper.poll() is None
+    finally:
+        for _, ns, sleeper in boxes.values():
+            sleeper.kill()
+            sleeper.wait()
+            ns.delete()
