@@ -73,7 +73,7 @@ def _cases() -> list[tuple[str, list[str]]]:
         ("network-name-slash", ["network", "a/b", "--ip", "10.0.0.1/24"]),
         ("interface-vf-pf", ["interface", "--type", "hostdev", "--pci", "0000:04:10.0", "--vf-pf", "../x",
                              "--vf-index", "3", "--domain", "{domain}"]),
-        ("interface-vf-index", ["interface", "--type", "hostdev", "--pci", "0000:04:10.0", "--vf-pf", "eth0",
+        ("interface-vf-index", ["interface", "--type", "hostdev", "--pci", "0000:04:10.0", "--vf-pf", "enp4s0",
                                 "--vf-index", "-3", "--domain", "{domain}"]),
         ("interface-tap-bridge", ["interface", "--type", "ethernet", "--target", "tap0", "--unmanaged",
                                   "--tap-bridge", "br\n0", "--domain", "{domain}"]),
@@ -132,7 +132,7 @@ PLAN_DOMAIN = f"""<domain type='kvm'>
       <vnx:interface mac='52:54:00:00:00:01'><vnx:vlan tag='20'/></vnx:interface>
       <vnx:interface mac='52:54:00:00:00:02'><vnx:vlan tag='10'/><vnx:tap bridge='br0'/></vnx:interface>
       <vnx:interface mac='52:54:00:00:00:04'>
-        <vnx:vlan tag='30'/><vnx:vf pf='eth0' index='3' address='0000:04:10.3'/>
+        <vnx:vlan tag='30'/><vnx:vf pf='enp6s0f1' index='3' address='0000:04:10.3'/>
       </vnx:interface>
     </vnx:netxml>
   </metadata>
@@ -152,7 +152,7 @@ PLAN_DOMAIN = f"""<domain type='kvm'>
     </interface>
     <interface type='direct'>
       <mac address='52:54:00:00:00:04'/>
-      <source dev='eth0v3' mode='passthrough'/>
+      <source dev='enp6s0f1v3' mode='passthrough'/>
       <target dev='macvtap0'/>
     </interface>
   </devices>
@@ -183,7 +183,7 @@ DOCS = {"domain": PLAN_DOMAIN, "macvtap": PLAN_MACVTAP, "bridge": PLAN_BRIDGE, "
 def _facts():
     from hooks.planner import StaticFacts
 
-    return StaticFacts(vfs={("eth0", 3): "0000:04:10.3", ("enp4s0f0", 0): "0000:05:10.0"})
+    return StaticFacts(vfs={("enp6s0f1", 3): "0000:04:10.3", ("enp4s0f0", 0): "0000:05:10.0"})
 
 
 def _plan(op: str, doc: bytes):
