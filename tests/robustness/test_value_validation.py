@@ -73,7 +73,7 @@ def _cases() -> list[tuple[str, list[str]]]:
         ("network-name-slash", ["network", "a/b", "--ip", "10.0.0.1/24"]),
         ("interface-vf-pf", ["interface", "--type", "hostdev", "--pci", "0000:04:10.0", "--vf-pf", "../x",
                              "--vf-index", "3", "--domain", "{domain}"]),
-        ("interface-vf-index", ["interface", "--type", "hostdev", "--pci", "0000:04:10.0", "--vf-pf", "enp4s0",
+        ("interface-vf-index", ["interface", "--type", "hostdev", "--pci", "0000:04:10.0", "--vf-pf", "pf0",
                                 "--vf-index", "-3", "--domain", "{domain}"]),
         ("interface-tap-bridge", ["interface", "--type", "ethernet", "--target", "tap0", "--unmanaged",
                                   "--tap-bridge", "br\n0", "--domain", "{domain}"]),
