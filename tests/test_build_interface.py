@@ -239,7 +239,7 @@ def test_build_metadata_none_without_wishes() -> None:
     ({"type": "network", "source": "n", "vlan": "10", "vlan_native": "10:sideways"}, InvalidValue,
      "suffix"),
     ({"type": "bridge", "source": "br0", "vlan": "10"}, InvalidValue, "refuses <vlan> on a Linux bridge"),
-    ({"type": "direct", "source": "eth0", "mode": "bridge", "vlan": "10"}, InvalidValue, "passthrough"),
+    ({"type": "direct", "source": "ens224", "mode": "bridge", "vlan": "10"}, InvalidValue, "passthrough"),
     ({"type": "ethernet", "vlan": "10"}, InvalidValue, "cannot apply <vlan> to a ethernet"),
     ({"type": "hostdev", "pci": "0000:04:10.0", "vlan": "10,20"}, InvalidValue, "single tag"),
     ({"type": "network", "source": "n", "vlan_native": "5"}, UsageError, "need --vlan"),
