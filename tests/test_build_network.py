@@ -132,8 +132,8 @@ def test_macvtap_pools_list_their_uplinks(mode: str) -> None:
 
 
 def test_macvtap_forward_dev_alone_is_a_one_uplink_pool() -> None:
-    net = build(mode="vepa", forward_dev="eth1")
-    assert net.forward.uplinks == ["eth1"]
+    net = build(mode="vepa", forward_dev="ens256")
+    assert net.forward.uplinks == ["ens256"]
 
 
 def test_passthrough_network_vlan() -> None:
@@ -266,18 +266,18 @@ REFUSED = [
     (dict(ips=["10.0.0.1/24"], bridge="a-very-long-bridge0"), "at most 15"),
     (dict(ips=["10.0.0.1/24"], bridge="br 0"), "not allowed"),
     (dict(mode="vepa"), "needs at least one --uplink"),
-    (dict(mode="private", uplinks=["eth0", "eth0"]), "listed twice"),
-    (dict(mode="passthrough", uplinks=["eth0"], forward_dev="eth1"), "first --uplink"),
-    (dict(mode="vepa", uplinks=["eth0"], ips=["10.0.0.1/24"]), "--ip is only for"),
+    (dict(mode="private", uplinks=["ens224", "ens224"]), "listed twice"),
+    (dict(mode="passthrough", uplinks=["ens224"], forward_dev="ens256"), "first --uplink"),
+    (dict(mode="vepa", uplinks=["ens224"], ips=["10.0.0.1/24"]), "--ip is only for"),
     (dict(mode="bridge", bridge="br0", ips=["10.0.0.1/24"]), "--ip is only for"),
     (dict(mode="hostdev", pf="p0", ips=["10.0.0.1/24"]), "--ip is only for"),
-    (dict(mode="bridge", bridge="br0", uplinks=["eth0"]), "not both"),
+    (dict(mode="bridge", bridge="br0", uplinks=["ens224"]), "not both"),
     (dict(mode="bridge", bridge="br0", stp=True), "--stp"),
     (dict(mode="bridge", bridge="br0", mac="52:54:00:00:00:01"), "--mac is only for"),
     (dict(mode="vepa", uplinks=["e0"], bridge="br0"), "--bridge is not allowed"),
     (dict(mode="bridge"), "--uplink"),
-    (dict(mode="nat", ips=["10.0.0.1/24"], uplinks=["eth0"]), "--forward-dev"),
-    (dict(mode="open", ips=["10.0.0.1/24"], forward_dev="eth0"), "not allowed in mode open"),
+    (dict(mode="nat", ips=["10.0.0.1/24"], uplinks=["ens224"]), "--forward-dev"),
+    (dict(mode="open", ips=["10.0.0.1/24"], forward_dev="ens224"), "not allowed in mode open"),
     (dict(mode="hostdev"), "--pf DEV or --vf-address"),
     (dict(mode="hostdev", pf="p0", vf_addresses=["04:10.0"]), "not both"),
     (dict(mode="hostdev", vf_addresses=["04:10.0", "0000:04:10.0"]), "listed twice"),
@@ -352,7 +352,7 @@ def _some(*values: str, min_size: int = 0) -> st.SearchStrategy[list[str]]:
 NOISE = {
     "ips": ["10.10.0.1/24"], "uplinks": ["eth9"], "pf": "ens9", "vf_addresses": ["0000:09:10.0"],
     "managed": True, "bridge": "br9", "vlan": "3", "nat_ports": "1024-65535", "mtu": 1500,
-    "stp": True, "virtualport": "openvswitch", "domain_name": "x.example", "forward_dev": "eth1",
+    "stp": True, "virtualport": "openvswitch", "domain_name": "x.example", "forward_dev": "ens256",
     "bandwidth_in": "100", "portgroups": ["z,vlan=4"], "mac": "52:54:00:99:99:99",
 }
 
@@ -382,7 +382,7 @@ def specs(draw: st.DrawFn) -> NetworkSpec:
         kw["portgroups"] = draw(_some("a", "b,default", "c,vlan=5", "d,vlan=10:untagged,20",
                                       "e,in=100:200:10"))
         if mode in ("nat", "route"):
-            kw["forward_dev"] = draw(st.sampled_from([None, "eth1"]))
+            kw["forward_dev"] = draw(st.sampled_from([None, "ens256"]))
         if mode == "nat":
             kw["nat_ports"] = draw(st.sampled_from([None, "1024-65535", "2000-3000"]))
             kw["nat_addresses"] = draw(st.sampled_from([None, "203.0.113.1-203.0.113.9"]))
@@ -395,7 +395,7 @@ def specs(draw: st.DrawFn) -> NetworkSpec:
         kw["vlan"] = draw(st.sampled_from([None, "7", "10,20:tagged"])) if ovs else None
         kw["bandwidth_in"] = draw(st.sampled_from([None, "1000"]))
     elif mode in ("bridge", "private", "vepa", "passthrough"):
-        kw["uplinks"] = draw(st.lists(st.sampled_from(["eth1", "eth2", "eth3"]), min_size=1, max_size=3,
+        kw["uplinks"] = draw(st.lists(st.sampled_from(["ens256", "eth2", "eth3"]), min_size=1, max_size=3,
                                       unique=True))
         if draw(st.booleans()):
             kw["forward_dev"] = kw["uplinks"][0]

@@ -94,7 +94,7 @@ def test_output_file_and_stdin_domain(tmp_path: Path) -> None:
     (["--type", "bridge", "--source", "br0", "--vlan", "5000"],
      "invalid VLAN list '5000': ids must be 0 to 4095"),
     (["--type", "bridge", "--source", "br0", "--vlan", "5"], "refuses <vlan> on a Linux bridge"),
-    (["--type", "direct", "--source", "eth0", "--mode", "switch"], "invalid macvtap mode 'switch'"),
+    (["--type", "direct", "--source", "ens224", "--mode", "switch"], "invalid macvtap mode 'switch'"),
     (["--type", "hostdev", "--pci", "0000:04:10"], "invalid PCI address"),
     (["--type", "bridge", "--source", "br0", "--mac", "01:00:5e:00:00:01"], "multicast"),
     (["--type", "bridge", "--source", "br0", "--mtu", "big"], "invalid MTU 'big': not a whole number"),

@@ -62,7 +62,7 @@ def test_too_large_input_is_a_finding(tmp_path: Path) -> None:
 
 
 def test_standalone_interface_is_checked() -> None:
-    findings = Linter().lint_bytes(b"<interface type='direct'>\n<source dev='eth1' mode='vepa'/>\n"
+    findings = Linter().lint_bytes(b"<interface type='direct'>\n<source dev='ens256' mode='vepa'/>\n"
                                    b"<mac address='01:00:00:00:00:01'/>\n</interface>", "nic.xml")
     assert codes(findings) == ["mac-multicast"]
     assert findings[0].line == 3
@@ -177,7 +177,7 @@ def test_xmlschema_is_imported_only_for_metadata(fixture: str, imported: bool) -
 
 def test_libvirt_complaint_already_explained_by_a_check_is_not_repeated() -> None:
     require(LIBVIRT_SCHEMAS, "libvirt's schemas installed")
-    doc = (b"<network>\n<name>v</name>\n<forward mode='hostdev'><pf dev='eth0'/></forward>\n"
+    doc = (b"<network>\n<name>v</name>\n<forward mode='hostdev'><pf dev='ens224'/></forward>\n"
            b"<vlan><tag id='5000'/></vlan>\n</network>\n")
     assert schema.validate_libvirt("network", etree.fromstring(doc))  # libvirt's schema refuses it too
     assert codes(Linter().lint_bytes(doc, "n.xml")) == ["vlan-id-range"]

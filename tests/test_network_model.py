@@ -213,16 +213,16 @@ def test_dhcp_children_created_under_dhcp() -> None:
 
 def test_to_xml_of_built_network_is_parseable_and_indented() -> None:
     net = Network(name="n")
-    net.forward = Forward(mode="vepa", dev="eth0")
-    net.forward.interfaces.append(ForwardInterface(dev="eth0"))
+    net.forward = Forward(mode="vepa", dev="ens224")
+    net.forward.interfaces.append(ForwardInterface(dev="ens224"))
     assert net.to_xml() == (
         "<network>\n"
         "  <name>n</name>\n"
-        '  <forward mode="vepa" dev="eth0">\n'
-        '    <interface dev="eth0"/>\n'
+        '  <forward mode="vepa" dev="ens224">\n'
+        '    <interface dev="ens224"/>\n'
         "  </forward>\n"
         "</network>\n")
-    assert Network.from_xml(net.to_xml()).forward.uplinks == ["eth0"]
+    assert Network.from_xml(net.to_xml()).forward.uplinks == ["ens224"]
 
 
 # --------------------------------------------------------------------------- round trips

@@ -63,7 +63,7 @@ VALID_NETWORKS = {
     <vlan trunk="yes"><tag id="10" nativeMode="untagged"/><tag id="20"/></vlan>
   </portgroup>
 </network>""",
-    "macvtap-pool": "<network><name>m</name><forward mode='vepa'><interface dev='eth1'/>"
+    "macvtap-pool": "<network><name>m</name><forward mode='vepa'><interface dev='ens256'/>"
                     "<interface dev='eth2'/></forward></network>",
     "hostdev-addresses": """
 <network>
@@ -116,7 +116,7 @@ VALID_INTERFACES = [
     "<interface type='bridge'><source bridge='br0'/><virtualport type='openvswitch'>"
     "<parameters interfaceid='09b11c53-8b5c-4eeb-8f00-d84eaa0aaa4f'/></virtualport>"
     "<vlan trunk='yes'><tag id='10' nativeMode='tagged'/><tag id='20'/></vlan></interface>",
-    "<interface type='direct'><source dev='eth1' mode='passthrough'/><virtualport type='802.1Qbh'>"
+    "<interface type='direct'><source dev='ens256' mode='passthrough'/><virtualport type='802.1Qbh'>"
     "<parameters profileid='finance'/></virtualport></interface>",
     "<interface type='hostdev' managed='yes'><driver name='vfio'/><source>"
     "<address type='pci' domain='0x0000' bus='0x04' slot='0x10' function='0x0'/></source>"
@@ -249,7 +249,7 @@ def test_metadata_errors_point_at_the_element(text: str, line: int, words: str) 
     ("network", "<network>\n<name>x</name>\n<forward mode='nat'>\n<nat>\n"
      "<adress start='192.0.2.1' end='192.0.2.2'/>\n</nat>\n</forward>\n</network>",
      5, "<adress> is not allowed in <nat>"),
-    ("interface", "<interface type='direct'>\n<source dev='eth0' mdoe='vepa'/>\n</interface>",
+    ("interface", "<interface type='direct'>\n<source dev='ens224' mdoe='vepa'/>\n</interface>",
      2, "<source> does not take attribute 'mdoe'"),
     ("interface", "<interface type='bridge' colour='red'>\n<source bridge='br0'/>\n<link state='maybe'/>\n"
      "</interface>", 1, "<interface> does not take attribute 'colour'"),
