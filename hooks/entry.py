@@ -89,6 +89,9 @@ def main(argv: list[str] | None = None, *, stdin: BinaryIO | None = None, stdout
         return 0
     if op.filters_xml and data is None:
         data = stdin.read(MAX_STDIN + 1)
+    from hooks.etree_loader import load_etree
+
+    load_etree()  # before hooks.run imports it the ordinary way
     from hooks.run import run_call
 
     return run_call(op, name, data, config, dry_run=dry_run, stdout=stdout, stderr=stderr, ports=ports)

@@ -10,14 +10,16 @@ parse -> edit -> write round trip preserves it byte for byte.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
 
 from lxml import etree
 
 from xmltools.errors import InvalidValue
+from xmltools.generic import Generic, TypeVar, overload
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
 if TYPE_CHECKING:
     import ipaddress
+    from typing import Any, ClassVar
 
 T = TypeVar("T")
 M = TypeVar("M", bound="XmlModel")

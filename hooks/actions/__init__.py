@@ -15,7 +15,7 @@ OVS VLANs should not pay for the twenty kinds it does not use.
 
 from __future__ import annotations
 
-import importlib
+import sys
 
 from hooks.actions.base import NO_MAC, VFIO, VFIO_COMPATIBLE, Action, Undo, render_plan
 
@@ -65,7 +65,8 @@ def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'hooks.actions' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"hooks.actions.{module}"), name)
+    __import__(f"hooks.actions.{module}")   # importlib.import_module would import importlib
+    value = getattr(sys.modules[f"hooks.actions.{module}"], name)
     globals()[name] = value
     return value
 

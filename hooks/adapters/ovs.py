@@ -13,13 +13,16 @@ import math
 import re
 import signal
 from collections.abc import Sequence
-from typing import Any
 
 from hooks.adapters import proc
 from hooks.errors import HostError, HostTimeout, NotFound
 from hooks.ports import OvsKeyChange, OvsPortSettings, OvsVlanChange
 from xmltools.errors import InvalidValue
 from xmltools.names import validate_interface_name, validate_vlan_id
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
+if TYPE_CHECKING:
+    from typing import Any
 
 VLAN_MODES = ("access", "trunk", "native-tagged", "native-untagged")
 # Tables whose records the hooks address by name (bridge, port and interface names).

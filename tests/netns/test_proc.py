@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -85,3 +86,49 @@ def test_the_child_gets_its_own_session() -> None:
     result = run([PY, "-c", "import os; print(os.getsid(0) == os.getpid())"], 10)
     assert result.stdout.strip() == b"True"
     assert os.getsid(0) != int(run([PY, "-c", "import os; print(os.getsid(0))"], 10).stdout)
+
+
+def _open_fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+def test_large_input_and_output_on_both_streams_do_not_deadlock() -> None:
+    # More than a pipe holds in every direction at once: the runner must write and read together.
+    data = bytes(range(256)) * 8192   # 2 MiB
+    code = ("import sys\nd = sys.stdin.buffer.read()\n"
+            "sys.stderr.buffer.write(d[::-1]); sys.stdout.buffer.write(d)")
+    result = run([PY, "-c", code], 20, input=data)
+    assert result.stdout == data and result.stderr == data[::-1]
+
+
+def test_a_command_that_ignores_its_input_is_judged_by_its_exit_status() -> None:
+    result = run([PY, "-c", "import os; os.close(0); print('done')"], 10, input=b"x" * (1 << 20))
+    assert result.stdout.strip() == b"done"
+
+
+def test_no_descriptor_is_left_open_whatever_the_outcome(tmp_path: Path) -> None:
+    before = _open_fds()
+    run([PY, "-c", "print(1)"], 10, input=b"in")
+    with pytest.raises(HostError):
+        run([PY, "-c", "raise SystemExit(2)"], 10)
+    with pytest.raises(HostError):
+        run([str(tmp_path / "missing")], 10)
+    with pytest.raises(HostTimeout):
+        run([PY, "-c", "import time; time.sleep(30)"], 0.3)
+    assert _open_fds() == before
+
+
+def test_works_when_the_hook_itself_has_no_standard_streams(tmp_path: Path) -> None:
+    # libvirt always passes them, but a runner started without them must not hand a closed
+    # stream (or its own pipe end) to the command.
+    out = tmp_path / "out"
+    code = ("import os, sys\n"
+            f"sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
+            "from hooks.adapters.proc import run\n"
+            "os.close(0); os.close(1); os.close(2)\n"
+            "r = run([sys.executable, '-c', 'import sys; print(repr(sys.stdin.read()))'], 10)\n"
+            "r2 = run([sys.executable, '-c', 'import sys; print(sys.stdin.read()[::-1])'], 10,\n"
+            "         input=b'abc')\n"
+            f"open({str(out)!r}, 'wb').write(r.stdout + r2.stdout)\n")
+    subprocess.run([PY, "-c", code], check=True, timeout=30)
+    assert out.read_bytes() == b"''\ncba\n"
