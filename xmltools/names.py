@@ -14,10 +14,9 @@ else:
 
 IFNAMSIZ = 16  # the kernel's limit includes the terminating NUL: 15 usable bytes
 
-_PCI_RE = re.compile(
-    r"^(?:(?P<domain>[0-9a-fA-F]{1,4}):)?(?P<bus>[0-9a-fA-F]{1,2}):"
-    r"(?P<slot>[0-9a-fA-F]{1,2})\.(?P<function>[0-7])$"
-)
+# Compiled on first use (re's own cache), not when a hook that needs no PCI address imports this.
+_PCI = (r"(?:(?P<domain>[0-9a-fA-F]{1,4}):)?(?P<bus>[0-9a-fA-F]{1,2}):"
+        r"(?P<slot>[0-9a-fA-F]{1,2})\.(?P<function>[0-7])")
 
 
 def interface_name_problem(name: str) -> str | None:
@@ -59,7 +58,7 @@ class PciAddress:
     @classmethod
     def parse(cls, text: str) -> PciAddress:
         """Parse ``[DDDD:]BB:SS.F``; anything else (``../``, spaces, bad ranges) is refused."""
-        m = _PCI_RE.match(text.strip()) if isinstance(text, str) else None
+        m = re.fullmatch(_PCI, text.strip()) if isinstance(text, str) else None
         if not m or text != text.strip():
             raise InvalidValue(what="PCI address", value=text,
                                reason="expected DDDD:BB:SS.F, e.g. 0000:04:10.0")

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 VLAN_MODES = ("access", "trunk", "native-tagged", "native-untagged")
 # Tables whose records the hooks address by name (bridge, port and interface names).
 NAMED_TABLES = ("Bridge", "Port", "Interface")
-_COLUMN_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+# Patterns are compiled on first use (re's own cache): the hook pays for what its call needs.
+_COLUMN = r"[a-z][a-z0-9_]*"
 WALL_MARGIN = 2.0   # seconds beyond --timeout before proc.run kills ovs-vsctl
 
 Command = list[str]
@@ -126,7 +127,7 @@ def set_column_key_cmd(table: str, record: str, column: str, key: str, value: st
     if table not in NAMED_TABLES:
         raise InvalidValue(what="OVS table", value=table, reason=f"expected one of {NAMED_TABLES}")
     ovs_name(record, f"OVS {table} name")
-    if not _COLUMN_RE.match(column):
+    if not re.fullmatch(_COLUMN, column):
         raise InvalidValue(what="OVS column", value=column, reason="expected lower-case letters, digits, _")
     if not key:
         raise InvalidValue(what="OVS key", value=key, reason="empty")
@@ -220,9 +221,9 @@ def record_what(table: str) -> str:
 
 
 _NOT_FOUND = (
-    (re.compile(r"no bridge named (\S+)"), "OVS bridge"),
-    (re.compile(r"no port named (\S+)"), "OVS port"),
-    (re.compile(r'no row "([^"]+)" in table (\w+)'), None),
+    (r"no bridge named (\S+)", "OVS bridge"),
+    (r"no port named (\S+)", "OVS port"),
+    (r'no row "([^"]+)" in table (\w+)', None),
 )
 
 
@@ -232,7 +233,7 @@ def classify_error(step: str, error: HostError, timeout: float) -> HostError:
     if isinstance(error, HostTimeout) or error.fields.get("returncode") == -signal.SIGALRM:
         return HostTimeout(step=step, seconds=timeout)
     for pattern, what in _NOT_FOUND:
-        m = pattern.search(stderr)
+        m = re.search(pattern, stderr)
         if m:
             return NotFound(step=step, what=what or record_what(m[2]), name=m[1])
     return HostError(step=step, detail=error.fields.get("detail", str(error)))
