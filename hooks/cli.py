@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from typing import Any
 
 import click
@@ -91,6 +92,10 @@ def _state_lines(snapshot: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
             lines.append(f"domain {name}: VF {key} set (was mac {vf.get('mac')}, vlan {vf.get('vlan')})")
         for mac, wish in sorted(rec.get("port_wishes", {}).items()):
             lines.append(f"domain {name}: port {mac} VLAN from portgroup {wish.get('portgroup')}")
+        starting = rec.get("starting")
+        if isinstance(starting, dict):
+            lines.append(f"domain {name}: prepared by libvirt daemon pid {starting.get('pid')}, "
+                         f"until its QEMU runs hooks repair leaves it alone")
     for device, claim in snapshot["claims"].items():
         lines.append(f"claim: {claim.get('what', 'device')} {device.split('-', 1)[-1]} "
                      f"held by domain {claim.get('owner')}")
@@ -112,13 +117,18 @@ def repair(only: str | None, dry_run: bool) -> None:
     """Undo what the state records hold for domains and networks that are not running."""
     from hooks.actions import render_plan
     from hooks.config import load_config, state_dir
-    from hooks.install import active_networks, running_domains
-    from hooks.repair import plan_repairs, run_repairs
+    from hooks.install import active_networks, libvirt_daemon_alive, running_domains
+    from hooks.repair import plan_repairs, run_repairs, starting_domains
     from hooks.state import StateStore
 
     store = StateStore(state_dir(load_config()))
     store.check()   # repair undoes what the records say: they must be root's alone
-    repairs = plan_repairs(store, running_domains(), active_networks(), only)
+    running = running_domains()
+    starting = {} if only else starting_domains(store, time.time(), libvirt_daemon_alive)
+    for name, reason in sorted(starting.items()):
+        if name not in running:
+            click.echo(f"domain {name}: left alone: {reason}")
+    repairs = plan_repairs(store, running | set(starting), active_networks(), only)
     if not repairs:
         click.echo("nothing to repair")
         return

@@ -6,6 +6,7 @@ call that changes nothing opens no netlink socket at all.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from hooks.deadline import Deadline
@@ -58,8 +59,10 @@ class Context:
                  netlink_factory: Callable[[], NetlinkPort] = _real_netlink,
                  ovs_factory: Callable[[], OvsPort] | None = None,
                  sysfs_factory: Callable[[], SysfsPort] = _real_sysfs,
-                 ovs_db: str | None = None) -> None:
+                 ovs_db: str | None = None, daemon_pid: int | None = None) -> None:
         self.owner = owner
+        # The libvirt daemon that ran this hook: the hook's parent (the wrapper execs Python).
+        self.daemon_pid = daemon_pid if daemon_pid is not None else os.getppid()
         self.ovs_db = ovs_db
         self.state = state
         self.deadline = deadline

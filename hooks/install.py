@@ -202,6 +202,18 @@ def running_domains(run_dir: str = "/run/libvirt/qemu") -> set[str]:
     return names
 
 
+LIBVIRT_DAEMONS = ("libvirtd", "virtqemud")
+
+
+def libvirt_daemon_alive(pid: int, proc: str = "/proc") -> bool:
+    """Whether ``pid`` is a running libvirt daemon (monolithic or modular QEMU driver)."""
+    try:
+        with open(os.path.join(proc, str(pid), "comm"), encoding="utf-8", errors="replace") as fh:
+            return fh.read().strip() in LIBVIRT_DAEMONS
+    except OSError:
+        return False
+
+
 def active_networks(run_dir: str = "/run/libvirt/network") -> set[str]:
     """Names of active networks, from libvirt's status files."""
     try:

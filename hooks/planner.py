@@ -402,7 +402,7 @@ def release_actions(record: dict[str, Any]) -> list[A.Action]:
     plan += [A.RestoreVf(v["pf"], int(v["index"])) for _, v in sorted(record.get("vfs", {}).items())]
     plan += [A.RestoreDriver(addr) for addr in sorted(record.get("drivers", {}))]
     plan += [A.ReleaseClaim(dev) for dev in sorted(record.get("claims", {}))]
-    if record.get("port_wishes"):
+    if record.get("port_wishes") or record.get("starting"):
         plan.append(A.ForgetDomain())
     return plan
 
@@ -436,6 +436,8 @@ def _prepare(root: etree._Element, facts: HostFacts, record: dict[str, Any]) -> 
         if nic.type == "direct" and nic.source_mode == "passthrough" and nic.source_dev:
             plan.append(A.PassthroughExclusive.for_uplink(
                 validate_interface_name(nic.source_dev, "uplink"), iface=nic.label))
+    if plan:
+        plan.append(A.MarkStarting())   # hooks repair: leave this alone until QEMU runs
     return plan
 
 

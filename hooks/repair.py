@@ -3,11 +3,14 @@
 A hook killed between two steps (or a host where ``release`` never ran) leaves records of TAPs,
 drivers, VF settings and claims behind; the next ``prepare`` of that domain cleans its own, and
 ``virt-netxml hooks repair`` cleans all of them. Whether a domain still runs is read from
-libvirt's pid files, never by calling libvirt.
+libvirt's pid files, never by calling libvirt. A domain whose ``prepare`` has run but whose QEMU
+has not started yet has no pid file either: its record carries a start note (``MarkStarting``)
+and is left alone while the daemon that is starting it lives (``in_flight``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +29,36 @@ class Repair:
     plan: list[A.Action]
     result: Result | None = None
     notes: list[str] = field(default_factory=list)
+
+
+# Longer than any start between prepare and QEMU's pid file: a note older than this is a start
+# that never finished (the daemon lived on, the hook's release never came) and is repaired.
+STARTING_GRACE = 300.0
+
+
+def in_flight(record: dict[str, Any], now: float, daemon_alive: Callable[[int], bool]) -> str | None:
+    """Why a domain without a running QEMU must be left alone: libvirt is still starting it."""
+    note = record.get("starting")
+    if not isinstance(note, dict):
+        return None
+    pid, since = note.get("pid"), note.get("since")
+    if not isinstance(pid, int) or not isinstance(since, (int, float)):
+        return None
+    age = now - since
+    if abs(age) > STARTING_GRACE or not daemon_alive(pid):
+        return None
+    return f"being started by the libvirt daemon (pid {pid}, prepared {max(age, 0):.0f} s ago)"
+
+
+def starting_domains(store: StateStore, now: float,
+                     daemon_alive: Callable[[int], bool]) -> dict[str, str]:
+    """Domains whose start is in progress, with the reason, by name."""
+    notes = {}
+    for name in store.names("domains"):
+        reason = in_flight(store.read("domains", name), now, daemon_alive)
+        if reason is not None:
+            notes[name] = reason
+    return notes
 
 
 def plan_repairs(store: StateStore, running: set[str], active: set[str],

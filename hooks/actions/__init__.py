@@ -48,6 +48,7 @@ _WHERE = {
     "RestoreVf": "sriov",
     "RecordPortWish": "records",
     "ForgetDomain": "records",
+    "MarkStarting": "records",
     "RecordPool": "records",
     "ForgetPool": "records",
     "RewriteXml": "records",
@@ -58,7 +59,7 @@ __all__ = ["NO_MAC", "VFIO", "VFIO_COMPATIBLE", "Action", "Undo", "render_plan",
            "LinkUp", "CheckUplink", "CreateShim", "DeleteShim", "ClaimDevice", "ClaimPoolVf",
            "PassthroughExclusive", "ReleaseClaim", "SetSriovNumVfs", "BindVfio", "RestoreDriver",
            "SetVfMacVlan", "RestoreVf", "RestoreNumVfs", "ForgetNumVfs",
-           "RecordPortWish", "ForgetDomain", "RecordPool", "ForgetPool", "RewriteXml"]
+           "RecordPortWish", "ForgetDomain", "MarkStarting", "RecordPool", "ForgetPool", "RewriteXml"]
 
 
 def __getattr__(name: str) -> Any:
@@ -76,7 +77,14 @@ if TYPE_CHECKING:
     from hooks.actions.claims import ClaimDevice, ClaimPoolVf, PassthroughExclusive, ReleaseClaim
     from hooks.actions.macvtap import CheckUplink, CreateShim, DeleteShim
     from hooks.actions.ovs import OvsPortVlan, OvsSetting
-    from hooks.actions.records import ForgetDomain, ForgetPool, RecordPool, RecordPortWish, RewriteXml
+    from hooks.actions.records import (
+        ForgetDomain,
+        ForgetPool,
+        MarkStarting,
+        RecordPool,
+        RecordPortWish,
+        RewriteXml,
+    )
     from hooks.actions.sriov import (
         BindVfio,
         ForgetNumVfs,

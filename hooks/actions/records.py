@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from hooks.actions.base import Action, DomainRecord, Undo, domain_record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
@@ -62,21 +64,49 @@ def _wish_text(values: dict[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
+class MarkStarting(Action):
+    """Note in the domain's record that libvirt is starting it, and which daemon does.
+
+    Between ``prepare`` and QEMU's start no pid file shows the domain as running, so ``hooks
+    repair`` would take what prepare just did for leftovers; the note tells it otherwise while
+    that daemon lives (``hooks.repair.in_flight``). ``release`` drops it with the record.
+    """
+
+    def describe(self) -> str:
+        return "note that the libvirt daemon is starting the domain"
+
+    def apply(self, ctx: Context) -> Undo | None:
+        with domain_record(ctx) as rec:
+            if set(rec) <= {"name", "uuid", "starting"}:
+                return None   # prepare left nothing on the host to protect
+            before = rec.get("starting")
+            rec["starting"] = {"pid": ctx.daemon_pid, "since": round(time.time(), 3)}
+
+        def undo() -> None:
+            with domain_record(ctx) as rec:
+                rec.pop("starting", None)
+                if before is not None:
+                    rec["starting"] = before
+
+        return Undo("drop the note that the domain is starting", undo)
+
+
+@dataclass(frozen=True)
 class ForgetDomain(Action):
-    """Drop what is left of a stopped domain's record (VLAN wishes of its ports)."""
+    """Drop what is left of a stopped domain's record: VLAN wishes of its ports, the start note."""
 
     def describe(self) -> str:
         return "forget the domain's port records"
 
     def apply(self, ctx: Context) -> Undo | None:
         with domain_record(ctx) as rec:
-            dropped = rec.pop("port_wishes", None)
+            dropped = {key: rec.pop(key) for key in ("port_wishes", "starting") if rec.get(key)}
         if not dropped:
             return None
 
         def undo() -> None:
             with domain_record(ctx) as rec:
-                rec["port_wishes"] = dropped
+                rec.update(dropped)
 
         return Undo("restore the domain's port records", undo)
 

@@ -7,10 +7,12 @@ at ``release``. A TAP someone else made is used but never deleted.
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from tests.e2e.conftest import Host
-from tests.e2e.harness import build_domain
+from tests.e2e.harness import VNX, build_domain, run, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -83,3 +85,44 @@ def test_a_tap_the_hook_did_not_create_is_never_deleted(hooks: Host) -> None:
     host.virsh("destroy", "owntap-vm")
     tap = host.ns.link("vnxtap1")
     assert tap is not None and tap["linkinfo"]["info_data"]["type"] == "tap"
+
+
+PAUSE = """#!/bin/sh
+# Holds libvirt between the hooks' prepare and QEMU's start, as a slow start would.
+[ "$2" = start ] || exit 0
+: > {dir}/paused
+i=0
+while [ ! -e {dir}/go ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+exit 0
+"""
+
+
+def test_repair_during_a_start_leaves_the_fresh_tap_alone(hooks: Host) -> None:
+    """``hooks repair`` run between prepare and QEMU's start (no pid file yet) must not take the
+    TAP the prepare just made for a leftover; once the daemon is past it, the guest starts."""
+    host = hooks
+    bridge = linux_bridge(host, "brtap3")
+    ethernet_domain(host, "slow-vm", "vnxtap3", bridge)
+    pause = host.libvirtd.hooks_dir / "qemu.d" / "60-pause"
+    pause.write_text(PAUSE.format(dir=host.tmp))
+    pause.chmod(0o755)
+    starting = subprocess.Popen(["virsh", "-c", host.libvirtd.uri, "start", "slow-vm"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: (host.tmp / "paused").exists(), 30, "libvirt to reach the start hook")
+        # As an administrator would run it on the host: in libvirtd's mount namespace.
+        repair = run(["nsenter", "--target", str(host.libvirtd.pid), "--mount", "--net", "--",
+                      str(VNX), "hooks", "repair"], check=False)
+        assert repair.returncode == 0, repair.stderr
+        assert repair.stdout.startswith("domain slow-vm: left alone: being started by the libvirt "
+                                        f"daemon (pid {host.libvirtd.pid}, prepared "), repair.stdout
+        assert host.ns.link("vnxtap3") is not None
+        assert host.ns.link("vnxtap3")["master"] == bridge
+    finally:
+        (host.tmp / "go").write_text("")
+        out, err = starting.communicate(timeout=60)
+        pause.unlink()
+    assert starting.returncode == 0, err
+    assert host.virsh("domstate", "slow-vm").stdout.strip() == "running"
+    host.virsh("destroy", "slow-vm")
+    assert host.ns.link("vnxtap3") is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import time
 
 import pytest
 
@@ -599,3 +600,33 @@ def test_bridge_port_vlans_refuse_a_bridge_without_vlan_filtering(host):
     with pytest.raises(HostError, match="bridge br0 has VLAN filtering off, so VLANs on vnet0 would isolate"):
         A.BridgePortVlans("vnet0", (10,), pvid=10).apply(host.ctx)
     assert host.snapshot() == before
+
+
+def test_mark_starting_notes_the_daemon_only_when_prepare_left_something(tmp_path):
+    host = Host(tmp_path)
+    ctx = Context(host.owner, host.store, Deadline(30), netlink=host.net, daemon_pid=4242)
+    assert A.MarkStarting().apply(ctx) is None and host.record() == {}   # nothing to protect
+    with host.store.edit("domains", "vm1") as rec:
+        rec["taps"] = {"tap0": {}}
+    undo = A.MarkStarting().apply(ctx)
+    assert undo is not None
+    note = host.record()["starting"]
+    assert note["pid"] == 4242 and abs(note["since"] - time.time()) < 60
+    # Applied again (a second prepare), the note is renewed; undone, the earlier one comes back.
+    time.sleep(0.01)
+    again = A.MarkStarting().apply(ctx)
+    assert again is not None and host.record()["starting"]["since"] > note["since"]
+    again.run()
+    assert host.record()["starting"] == note
+    undo.run()
+    assert "starting" not in host.record() and host.record()["taps"] == {"tap0": {}}
+
+
+def test_forget_domain_drops_the_start_note_too(host):
+    with host.store.edit("domains", "vm1") as rec:
+        rec["starting"] = {"pid": 1, "since": 1.0}
+    undo = A.ForgetDomain().apply(host.ctx)
+    assert host.record() == {}
+    assert undo is not None
+    undo.run()
+    assert host.record()["starting"] == {"pid": 1, "since": 1.0}

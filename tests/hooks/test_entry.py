@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -116,6 +119,9 @@ def test_prepare_then_release_creates_and_removes_the_tap(env):
     tap = host.net.links["tapcap0"]
     assert (tap.kind, tap.master, tap.up, tap.vnet_hdr) == ("tun", "brcap", True, True)
     assert (env / "state/domains/capvm.json").exists()
+    # Until QEMU runs, the record says which daemon is starting the domain (the hook's parent).
+    note = json.loads((env / "state/domains/capvm.json").read_text())["starting"]
+    assert note["pid"] == os.getppid() and abs(note["since"] - time.time()) < 60
     code, _, err, read = call(["capvm", "release", "end", "-"], PREPARE_META, host)
     assert (code, err, read) == (0, "", 0)
     assert "tapcap0" not in host.net.links
@@ -239,7 +245,7 @@ def test_log_file_gets_one_line_per_action(env):
     lines = log.read_text().splitlines()
     assert any('domain=capvm op=prepare iface=52:54:00:b4:49:09 (tapcap0) action="create TAP tapcap0'
                in line and "result=changed" in line for line in lines)
-    assert "done: 4 changed, 0 already in place" in lines[-1]
+    assert "done: 5 changed, 0 already in place" in lines[-1]   # 4 host changes + the start note
 
 
 def test_vlans_libvirt_applies_itself_do_not_start_the_planner(env):

@@ -204,3 +204,72 @@ def test_running_domains_reads_libvirt_pid_files(tmp_path):
     (tmp_path / "vm2.pid").write_text(f"{dead.pid}\n")
     (tmp_path / "vm3.xml").write_text("<domstatus/>")
     assert running_domains(str(tmp_path)) == {"vm1"}
+
+
+def test_in_flight_needs_a_live_daemon_and_a_recent_note():
+    from hooks.repair import STARTING_GRACE, in_flight
+
+    note = {"starting": {"pid": 77, "since": 1000.0}}
+    assert in_flight(note, 1003.0, lambda pid: pid == 77) == (
+        "being started by the libvirt daemon (pid 77, prepared 3 s ago)")
+    assert in_flight(note, 1003.0, lambda pid: False) is None              # the daemon is gone
+    assert in_flight(note, 1000.0 + STARTING_GRACE + 1, lambda pid: True) is None  # a start that never ended
+    assert in_flight({}, 1003.0, lambda pid: True) is None
+    assert in_flight({"starting": {"pid": "77", "since": 1000.0}}, 1003.0, lambda pid: True) is None
+
+
+def test_libvirt_daemon_alive_goes_by_the_process_name(tmp_path):
+    from hooks.install import libvirt_daemon_alive
+
+    daemon = tmp_path / "libvirtd"
+    daemon.symlink_to(shutil.which("sleep"))
+    proc = subprocess.Popen([str(daemon), "30"])
+    try:
+        assert libvirt_daemon_alive(proc.pid)
+        assert not libvirt_daemon_alive(os.getpid())
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not libvirt_daemon_alive(proc.pid)
+
+
+def test_cli_repair_leaves_a_domain_being_started_alone(tmp_path):
+    # libvirtd between prepare and QEMU's start: no pid file yet, but the prepare's note names a
+    # live daemon. Repair must not take the fresh TAPs/bindings for leftovers.
+    daemon = tmp_path / "libvirtd"
+    daemon.symlink_to(shutil.which("sleep"))
+    proc = subprocess.Popen([str(daemon), "30"])
+    store = StateStore(str(tmp_path / "state"))
+    try:
+        with store.edit("domains", "booting") as rec:
+            rec["port_wishes"] = {"52:54:00:00:00:01": {"tag": 5}}
+            rec["starting"] = {"pid": proc.pid, "since": time.time()}
+        store.claim("uplink-up7", "passthrough uplink", "booting", None)
+        res = invoke("repair")
+        assert res.exit_code == 0
+        assert res.output.startswith(f"domain booting: left alone: being started by the libvirt daemon "
+                                     f"(pid {proc.pid}")
+        assert res.output.endswith("nothing to repair\n")
+        assert store.read("domains", "booting")["port_wishes"] and store.holder("uplink-up7") == "booting"
+        assert "until its QEMU runs hooks repair leaves it alone" in invoke("status", "--root",
+                                                                            str(tmp_path / "r")).output
+    finally:
+        proc.kill()
+        proc.wait()
+    # The daemon is gone (it crashed mid-start): now the record is a leftover.
+    res = invoke("repair")
+    assert res.exit_code == 0 and "left alone" not in res.output
+    assert store.snapshot() == {"domains": {}, "networks": {}, "claims": {}}
+
+
+def test_cli_repair_object_overrides_the_start_note(tmp_path, monkeypatch):
+    import hooks.install as inst
+
+    store = StateStore(str(tmp_path / "state"))
+    with store.edit("domains", "booting") as rec:
+        rec["port_wishes"] = {"52:54:00:00:00:01": {"tag": 5}}
+        rec["starting"] = {"pid": os.getpid(), "since": time.time()}
+    monkeypatch.setattr(inst, "libvirt_daemon_alive", lambda pid, proc="/proc": True)
+    assert "left alone" in invoke("repair").output
+    res = invoke("repair", "--object", "booting")
+    assert res.exit_code == 0 and store.read("domains", "booting") == {}

@@ -74,6 +74,7 @@ VARIANT_CASES = [
         A.EnslaveLink("tapcap0", "brcap", False),
         A.LinkUp("tapcap0"),
         A.PassthroughExclusive("uplink-up0"),
+        A.MarkStarting(),
     ]),
     ("qemu", "start", "qemu-capvm-start-meta.xml", [
         A.OvsPortVlan("vnet103", 10, (), "access"),
@@ -96,6 +97,7 @@ VARIANT_CASES = [
         A.PassthroughExclusive("uplink-enp4s0f0v1"),
         A.ClaimDevice("pci-0000:04:10.2", "VF"),
         A.BindVfio("0000:04:10.2"),
+        A.MarkStarting(),
     ]),
     ("network", "port-created", "network-packtovs-port-created-meta.xml", [
         A.RecordPortWish("capvm", CAPVM_UUID, "52:54:00:61:b5:e0", tuple(sorted(WISH_TRUNK.items()))),
@@ -262,6 +264,6 @@ def test_hostdev_vf_is_bound_at_prepare_and_gets_its_vlan_at_start(managed, bind
     root = parse_bytes(HOSTDEV_VF.format(managed=managed)).getroot()
     prepare = plan(lookup("qemu", "prepare"), root, FACTS, {})
     bound = [A.BindVfio("0000:04:10.1")] if bind else []
-    assert prepare == [A.ClaimDevice("pci-0000:04:10.1", "VF"), *bound]
+    assert prepare == [A.ClaimDevice("pci-0000:04:10.1", "VF"), *bound, A.MarkStarting()]
     # libvirt sets the VF's MAC between prepare and start; the hook adds only the VLAN after it.
     assert plan(lookup("qemu", "start"), root, FACTS, {}) == [A.SetVfMacVlan("enp4s0f0", 1, None, 42)]
