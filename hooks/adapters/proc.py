@@ -98,7 +98,9 @@ class _Child:
             # close-on-exec (glibc, POSIX 2024).
             actions = [(os.POSIX_SPAWN_DUP2, fd, std) for fd, std in zip(theirs, (0, 1, 2), strict=True)]
             try:
-                pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions, setsid=True)
+                # Python ignores SIGPIPE and SIGXFSZ; the command gets the default actions back.
+                pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions, setsid=True,
+                                      setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))
             except OSError as exc:
                 raise HostError(step=step, detail=exc.strerror or str(exc)) from None
             try:

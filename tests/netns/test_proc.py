@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -132,3 +133,10 @@ def test_works_when_the_hook_itself_has_no_standard_streams(tmp_path: Path) -> N
             f"open({str(out)!r}, 'wb').write(r.stdout + r2.stdout)\n")
     subprocess.run([PY, "-c", code], check=True, timeout=30)
     assert out.read_bytes() == b"''\ncba\n"
+
+
+def test_the_command_gets_default_signal_actions_back() -> None:
+    # Python ignores SIGPIPE (and SIGXFSZ); an ignored signal stays ignored across exec.
+    status = run(["cat", "/proc/self/status"], 10).stdout.decode()
+    ignored = int(next(line for line in status.splitlines() if line.startswith("SigIgn:")).split()[1], 16)
+    assert not ignored & (1 << (signal.SIGPIPE - 1)) and not ignored & (1 << (signal.SIGXFSZ - 1))
