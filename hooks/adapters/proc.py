@@ -96,7 +96,10 @@ class _Child:
             # the child's ends are opened in the order of their targets, so each lowest free
             # descriptor is taken before it could be a later end; and a dup2 onto itself clears
             # close-on-exec (glibc, POSIX 2024).
-            actions = [(os.POSIX_SPAWN_DUP2, fd, std) for fd, std in zip(theirs, (0, 1, 2), strict=True)]
+            actions: list[tuple[int, ...]] = [
+                (os.POSIX_SPAWN_DUP2, fd, std) for fd, std in zip(theirs, (0, 1, 2), strict=True)]
+            # Like subprocess's close_fds: nothing else the hook holds reaches the command.
+            actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable_fds()]
             try:
                 # Python ignores SIGPIPE and SIGXFSZ; the command gets the default actions back.
                 pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions, setsid=True,
@@ -187,6 +190,20 @@ class _Child:
                 self._reap()
         for fd in list(self.open_fds):
             self._close(fd)
+
+
+def _inheritable_fds() -> list[int]:
+    """Descriptors above 2 that would survive exec (Python's own are close-on-exec already)."""
+    found = []
+    for entry in os.listdir("/proc/self/fd"):
+        fd = int(entry)
+        if fd > 2:
+            try:
+                if os.get_inheritable(fd):
+                    found.append(fd)
+            except OSError:   # the descriptor listdir itself had open
+                continue
+    return found
 
 
 def _first_line(stderr: bytes) -> str:

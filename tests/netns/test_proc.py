@@ -140,3 +140,15 @@ def test_the_command_gets_default_signal_actions_back() -> None:
     status = run(["cat", "/proc/self/status"], 10).stdout.decode()
     ignored = int(next(line for line in status.splitlines() if line.startswith("SigIgn:")).split()[1], 16)
     assert not ignored & (1 << (signal.SIGPIPE - 1)) and not ignored & (1 << (signal.SIGXFSZ - 1))
+
+
+def test_descriptors_the_hook_holds_do_not_reach_the_command(tmp_path: Path) -> None:
+    opened = os.open(tmp_path / "f", os.O_WRONLY | os.O_CREAT)
+    kept = os.dup2(opened, 50, inheritable=True)
+    os.close(opened)
+    try:
+        seen = run(["ls", "/proc/self/fd"], 10).stdout.split()
+    finally:
+        os.close(kept)
+    # ls sees its 0-2 and the descriptor it reads the folder with: nothing of ours.
+    assert b"50" not in seen and len(seen) == 4
