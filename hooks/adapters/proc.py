@@ -162,8 +162,7 @@ class _Child:
                         poller.unregister(fd)
                         reading.discard(fd)
                         self._close(fd)
-        for fd in list(self.open_fds):
-            self._close(fd)
+        self._close_all()
         return b"".join(chunks[self.stdout]), b"".join(chunks[self.stderr])
 
     def _reap(self) -> None:
@@ -175,6 +174,10 @@ class _Child:
         if fd in self.open_fds:
             self.open_fds.discard(fd)
             os.close(fd)
+
+    def _close_all(self) -> None:
+        for fd in list(self.open_fds):
+            self._close(fd)
 
     def kill(self) -> None:
         """Kill the whole group, reap the child if it dies in time, close every descriptor.
@@ -188,8 +191,7 @@ class _Child:
                 os.killpg(self.pid, signal.SIGKILL)
             if select.select([self.pidfd], [], [], KILL_WAIT)[0]:
                 self._reap()
-        for fd in list(self.open_fds):
-            self._close(fd)
+        self._close_all()
 
 
 def _inheritable_fds() -> list[int]:
