@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -40,3 +42,40 @@ def one_error_line(result: Any) -> str:
     assert lines[0].startswith("virt-netxml: error: ")
     assert "Traceback" not in result.stderr
     return lines[0]
+
+
+_READY = "import sys, time; sys.stdout.write('ready\\n'); sys.stdout.flush(); time.sleep(120)"
+
+
+def spawn_named(tmp_path: Path, name: str, *, copy: bool = False) -> subprocess.Popen:
+    """A long-running process whose ``comm`` (and, with ``copy``, whose ``exe``) is ``name``.
+
+    ``Popen`` returns once the child's close-on-exec pipe closes, which the kernel does before it
+    renames the task: reading ``/proc/PID/comm`` straight away can still show the parent's name.
+    The child here is an interpreter that says "ready" on stdout from its own code, so by the time
+    the line arrives the exec, the rename included, is complete.
+    """
+    program = tmp_path / name
+    interpreter = os.path.realpath(sys.executable)
+    if copy:
+        shutil.copy(interpreter, program)
+    else:
+        program.symlink_to(interpreter)
+    proc = subprocess.Popen([str(program), "-I", "-S", "-c", _READY], stdout=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if line != b"ready\n":
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"{name}: the stand-in process did not start ({line!r})")
+    return proc
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Kill a process started by a test, if it still runs, and reap it."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()

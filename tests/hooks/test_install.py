@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import stat
 import subprocess
@@ -15,6 +14,7 @@ from click.testing import CliRunner
 
 from hooks.install import find_libvirtd, hook_path, install, installed, reload_libvirtd, uninstall
 from hooks.state import StateStore
+from tests.support import spawn_named, stop
 from xmltools.cli.main import cli
 from xmltools.errors import InputError, UsageError
 
@@ -86,9 +86,7 @@ def test_unsafe_paths_are_not_written_into_the_script(tmp_path, monkeypatch):
 
 
 def test_reload_signals_only_a_process_called_libvirtd(tmp_path):
-    fake = tmp_path / "libvirtd"
-    shutil.copy("/bin/sleep", fake)
-    proc = subprocess.Popen([str(fake), "60"])
+    proc = spawn_named(tmp_path, "libvirtd", copy=True)
     try:
         (tmp_path / "root/run").mkdir(parents=True)
         (tmp_path / "root/run/libvirtd.pid").write_text(f"{proc.pid}\n")
@@ -96,9 +94,7 @@ def test_reload_signals_only_a_process_called_libvirtd(tmp_path):
         assert reload_libvirtd(str(tmp_path / "root")) == proc.pid
         assert proc.wait(10) == -signal.SIGHUP
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def test_stale_pid_file_is_not_trusted(tmp_path):
@@ -221,24 +217,19 @@ def test_in_flight_needs_a_live_daemon_and_a_recent_note():
 def test_libvirt_daemon_alive_goes_by_the_process_name(tmp_path):
     from hooks.install import libvirt_daemon_alive
 
-    daemon = tmp_path / "libvirtd"
-    daemon.symlink_to(shutil.which("sleep"))
-    proc = subprocess.Popen([str(daemon), "30"])
+    proc = spawn_named(tmp_path, "libvirtd")
     try:
         assert libvirt_daemon_alive(proc.pid)
         assert not libvirt_daemon_alive(os.getpid())
     finally:
-        proc.kill()
-        proc.wait()
+        stop(proc)
     assert not libvirt_daemon_alive(proc.pid)
 
 
 def test_cli_repair_leaves_a_domain_being_started_alone(tmp_path):
     # libvirtd between prepare and QEMU's start: no pid file yet, but the prepare's note names a
     # live daemon. Repair must not take the fresh TAPs/bindings for leftovers.
-    daemon = tmp_path / "libvirtd"
-    daemon.symlink_to(shutil.which("sleep"))
-    proc = subprocess.Popen([str(daemon), "30"])
+    proc = spawn_named(tmp_path, "libvirtd")
     store = StateStore(str(tmp_path / "state"))
     try:
         with store.edit("domains", "booting") as rec:
@@ -254,8 +245,7 @@ def test_cli_repair_leaves_a_domain_being_started_alone(tmp_path):
         assert "until its QEMU runs hooks repair leaves it alone" in invoke("status", "--root",
                                                                             str(tmp_path / "r")).output
     finally:
-        proc.kill()
-        proc.wait()
+        stop(proc)
     # The daemon is gone (it crashed mid-start): now the record is a leftover.
     res = invoke("repair")
     assert res.exit_code == 0 and "left alone" not in res.output
