@@ -325,27 +325,42 @@ def _hostdev_address(nic: Nic) -> str | None:
 
 
 def _vf_ref(nic: Nic, mi: Any, facts: HostFacts) -> tuple[str | None, tuple[str, int] | None]:
-    """PCI address and (PF, VF index) of the function an interface uses, as far as known."""
+    """PCI address and (PF, VF index) of the function an interface uses, as far as known.
+
+    A VF has two names: its PCI address, which the claim holds and vfio binds, and its PF and
+    index, through which MAC and VLAN are set; a hostdev also names the function libvirt gives
+    QEMU (``<source><address>``). Every name given must resolve to one and the same function,
+    else a domain could claim a free VF while its changes land on one another domain holds.
+    """
     vf = mi.vf if mi is not None else None
+    source = _hostdev_address(nic) if nic.type == "hostdev" else None
     address = None
     pf_index: tuple[str, int] | None = None
     if vf is not None:
-        if vf.address:
-            address = str(PciAddress.parse(vf.address))
+        given = str(PciAddress.parse(vf.address)) if vf.address else None
         if vf.pf and vf.index is not None:
             if not 0 <= vf.index <= MAX_VF_INDEX:
                 raise InvalidValue(what="VF index", value=str(vf.index),
                                    reason=f"must be 0 to {MAX_VF_INDEX}")
             pf_index = (validate_interface_name(vf.pf, "PF name"), vf.index)
-            if address is None:
-                address = facts.vf_address(*pf_index)
-                if address is None:
-                    raise InvalidValue(what="VF", value=f"{vf.pf} index {vf.index}",
-                                       reason="the PF has no such VF (is sriov_numvfs set?)")
-        elif address is not None:
+            found = facts.vf_address(*pf_index)
+            if found is None:
+                raise InvalidValue(what="VF", value=f"{vf.pf} index {vf.index}",
+                                   reason="the PF has no such VF (is sriov_numvfs set?)")
+            address = str(PciAddress.parse(found))
+            if given is not None and given != address:
+                raise InvalidValue(what="VF", value=f"{vf.pf} index {vf.index} address {given}",
+                                   reason=f"VF {vf.index} of {vf.pf} is {address}, not {given}: "
+                                          "pf/index and address must name the same VF")
+        elif given is not None:
+            address = given
             pf_index = facts.pf_of_vf(address)
+        if source is not None and address is not None and source != address:
+            raise InvalidValue(what="VF", value=nic.label,
+                               reason=f"the hostdev's <source><address> is {source} but its metadata "
+                                      f"names {address}: they must be the same VF")
     elif nic.type == "hostdev" and nic.node.get("managed") == "no":
-        address = _hostdev_address(nic)
+        address = source
     return address, pf_index
 
 
@@ -374,7 +389,8 @@ def _vf_actions(nic: Nic, mi: Any, facts: HostFacts) -> list[A.Action]:
         from xmltools.mac import normalize_mac
 
         mac = normalize_mac(nic.mac) if nic.mac else None  # set through the PF: never multicast
-        plan.append(A.SetVfMacVlan(pf_index[0], pf_index[1], mac, _vf_vlan(mi), iface=nic.label))
+        plan.append(A.SetVfMacVlan(pf_index[0], pf_index[1], mac, _vf_vlan(mi), address,
+                                   iface=nic.label))
     return plan
 
 
@@ -389,10 +405,11 @@ def _hostdev_vlan_actions(root: etree._Element, facts: HostFacts) -> list[A.Acti
         mi = meta.interface(nic.mac) if nic.mac else None
         if nic.type != "hostdev" or mi is None or mi.vf is None or mi.vlan is None:
             continue
-        _, pf_index = _vf_ref(nic, mi, facts)
+        address, pf_index = _vf_ref(nic, mi, facts)
         if pf_index is None:
             raise InvalidValue(what="VF", value=nic.label, reason="cannot tell its PF: add pf and index")
-        plan.append(A.SetVfMacVlan(pf_index[0], pf_index[1], None, _vf_vlan(mi), iface=nic.label))
+        plan.append(A.SetVfMacVlan(pf_index[0], pf_index[1], None, _vf_vlan(mi), address,
+                                   iface=nic.label))
     return plan
 
 

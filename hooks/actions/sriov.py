@@ -195,20 +195,48 @@ class RestoreDriver(Action):
         return Undo(f"bind {self.address} to {VFIO} again", lambda: BindVfio(self.address).apply(ctx))
 
 
+def check_vf_held(ctx: Context, step: str, pf: str, index: int, address: str) -> None:
+    """Refuse to act on VF ``index`` of ``pf`` unless it is the function ``address`` and this
+    domain holds the claim on that function.
+
+    MAC and VLAN are set through the PF by index, but a claim holds a PCI address: the two
+    must be the same VF at the moment of the change (VFs can be re-created in between), and
+    only the domain holding the claim may change it.
+    """
+    from xmltools.names import PciAddress
+
+    found = ctx.sysfs.vf_address(pf, index)
+    if found is None or str(PciAddress.parse(found)) != address:
+        raise HostError(step=step, detail=f"VF {index} of {pf} is {found or 'missing'}, not {address}; "
+                        "refusing to change a VF this domain does not hold")
+    holder = ctx.state.holder(f"pci-{address}")
+    if holder != ctx.owner.name:
+        raise HostError(step=step, detail=f"VF {address} ({pf} index {index}) is "
+                        + (f"held by domain {holder}" if holder else "not claimed by this domain")
+                        + "; refusing to change it")
+
+
 @dataclass(frozen=True)
 class SetVfMacVlan(Action):
-    """MAC and VLAN of VF ``index`` through its PF; the old values are recorded first."""
+    """MAC and VLAN of VF ``index`` through its PF; the old values are recorded first.
+
+    ``address`` is the VF's PCI address the planner resolved and claimed: the change is made
+    only while VF ``index`` of ``pf`` still is that function and this domain holds it.
+    """
 
     pf: str
     index: int
     mac: str | None
     vlan: int = 0
+    address: str | None = None
 
     def describe(self) -> str:
         mac = self.mac or "(unchanged)"
         return f"set VF {self.index} of {self.pf}: mac {mac}, vlan {self.vlan or 'none'}"
 
     def apply(self, ctx: Context) -> Undo | None:
+        if self.address is not None:
+            check_vf_held(ctx, self.describe(), self.pf, self.index, self.address)
         nl = ctx.netlink
         before = nl.vf_info(self.pf, self.index)
         if (self.mac is None or (before.mac or "").lower() == self.mac.lower()) and before.vlan == self.vlan:
@@ -216,6 +244,8 @@ class SetVfMacVlan(Action):
         original: dict[str, Any] = {"pf": self.pf, "index": self.index, "vlan": before.vlan}
         if self.mac is not None:   # only what this action changes is put back later
             original["mac"] = before.mac or NO_MAC
+        if self.address is not None:
+            original["address"] = self.address
         with domain_record(ctx) as rec:
             rec.setdefault("vfs", {}).setdefault(f"{self.pf}/{self.index}", original)
         try:
@@ -232,7 +262,11 @@ class SetVfMacVlan(Action):
 
 @dataclass(frozen=True)
 class RestoreVf(Action):
-    """Put back the MAC and VLAN a VF had before SetVfMacVlan."""
+    """Put back the MAC and VLAN a VF had before SetVfMacVlan.
+
+    When the record names the VF's address, the VF is restored only while it still is that
+    function and this domain still holds it (``RestoreVf`` runs before ``ReleaseClaim``).
+    """
 
     pf: str
     index: int
@@ -245,11 +279,22 @@ class RestoreVf(Action):
         made = ctx.state.read("domains", ctx.owner.name).get("vfs", {}).get(key)
         if made is None:
             return None
+        address = made.get("address")
+        if address is not None:
+            try:
+                check_vf_held(ctx, self.describe(), self.pf, self.index, str(address))
+            except HostError:
+                # Never acted on, so never retried: a record that can no longer be applied
+                # safely would otherwise fail every later release, repair and prepare.
+                with domain_record(ctx) as rec:
+                    rec.get("vfs", {}).pop(key, None)
+                raise
         nl = ctx.netlink
         now = nl.vf_info(self.pf, self.index)
         # A VF without a MAC reads as all zeroes; setting that clears it again.
         nl.set_vf(self.pf, self.index, mac=made.get("mac"), vlan=made.get("vlan") or 0)
         with domain_record(ctx) as rec:
             rec.get("vfs", {}).pop(key, None)
-        again = SetVfMacVlan(self.pf, self.index, now.mac if "mac" in made else None, now.vlan)
+        again = SetVfMacVlan(self.pf, self.index, now.mac if "mac" in made else None, now.vlan,
+                             address)
         return Undo(f"set VF {self.index} of {self.pf} again", lambda: again.apply(ctx))

@@ -6,6 +6,7 @@ produced by the planner.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -93,7 +94,7 @@ VARIANT_CASES = [
     ]),
     ("qemu", "prepare", "qemu-vfvm-prepare-meta.xml", [
         A.ClaimDevice("pci-0000:04:10.1", "VF"),
-        A.SetVfMacVlan("enp4s0f0", 1, "52:54:00:00:0f:01", 100),
+        A.SetVfMacVlan("enp4s0f0", 1, "52:54:00:00:0f:01", 100, "0000:04:10.1"),
         A.PassthroughExclusive("uplink-enp4s0f0v1"),
         A.ClaimDevice("pci-0000:04:10.2", "VF"),
         A.BindVfio("0000:04:10.2"),
@@ -266,4 +267,27 @@ def test_hostdev_vf_is_bound_at_prepare_and_gets_its_vlan_at_start(managed, bind
     bound = [A.BindVfio("0000:04:10.1")] if bind else []
     assert prepare == [A.ClaimDevice("pci-0000:04:10.1", "VF"), *bound, A.MarkStarting()]
     # libvirt sets the VF's MAC between prepare and start; the hook adds only the VLAN after it.
-    assert plan(lookup("qemu", "start"), root, FACTS, {}) == [A.SetVfMacVlan("enp4s0f0", 1, None, 42)]
+    assert plan(lookup("qemu", "start"), root, FACTS, {}) == [
+        A.SetVfMacVlan("enp4s0f0", 1, None, 42, "0000:04:10.1")]
+
+
+TWO_VFS = StaticFacts(vfs={("enp4s0f0", 1): "0000:04:10.1", ("enp4s0f0", 2): "0000:04:10.2"})
+
+
+@pytest.mark.parametrize("vf,named", [
+    ('pf="enp4s0f0" index="1" address="0000:04:10.2"', "VF 1 of enp4s0f0 is 0000:04:10.1, not 0000:04:10.2"),
+    ('pf="enp4s0f0" index="2"', "<source><address> is 0000:04:10.1 but its metadata names 0000:04:10.2"),
+    ('address="0000:04:10.2"', "<source><address> is 0000:04:10.1 but its metadata names 0000:04:10.2"),
+])
+def test_every_name_of_a_vf_must_be_the_same_function(vf, named):
+    root = parse_bytes(HOSTDEV_VF.format(managed="no").replace('pf="enp4s0f0" index="1"', vf)).getroot()
+    for op in ("prepare", "start"):
+        with pytest.raises(InvalidValue, match=re.escape(named)):
+            plan(lookup("qemu", op), root, TWO_VFS, {})
+
+
+def test_the_same_vf_in_another_spelling_is_one_function():
+    xml = HOSTDEV_VF.format(managed="no").replace(
+        'pf="enp4s0f0" index="1"', 'pf="enp4s0f0" index="1" address="4:10.1"')
+    root = parse_bytes(xml).getroot()
+    assert plan(lookup("qemu", "prepare"), root, TWO_VFS, {})[0] == A.ClaimDevice("pci-0000:04:10.1", "VF")
