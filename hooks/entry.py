@@ -8,7 +8,9 @@ pyroute2 is imported later still, by the first action that needs netlink.
 Usage (the installed wrapper adds ``--driver``; otherwise the folder name ``qemu.d`` or
 ``network.d`` of the program decides)::
 
-    python -m hooks.entry [--driver qemu|network] [--dry-run] OBJECT OPERATION [SUB [EXTRA]]
+    python -m hooks.entry [--driver qemu|network] [--dry-run] [--] OBJECT OPERATION [SUB [EXTRA]]
+
+Options are read only before the object (the first other argument, or whatever follows ``--``).
 
 Exit status: 0 on success, for unknown operations and objects, and for ``reconnect`` even on
 failure (libvirt would kill the running guest); otherwise 1 when a host change failed (after
@@ -33,24 +35,29 @@ MAX_STDIN = 8 * 1024 * 1024
 
 
 def _parse(argv: list[str]) -> tuple[str | None, bool, list[str]] | str:
+    # Options only before the object, and never after "--" (which the installed wrapper always
+    # passes): the object is a domain or network name, and libvirt accepts "--dry-run" as one.
     driver: str | None = None
     dry_run = False
-    rest: list[str] = []
-    args = iter(argv)
-    for arg in args:
+    n = 0
+    while n < len(argv):
+        arg = argv[n]
         if arg == "--driver":
-            driver = next(args, None)
-            if driver is None:
+            if n + 1 == len(argv):
                 return "--driver needs a value"
+            driver = argv[n + 1]
+            n += 1
         elif arg.startswith("--driver="):
             driver = arg.split("=", 1)[1]
         elif arg == "--dry-run":
             dry_run = True
         elif arg == "--":
-            rest.extend(args)
+            n += 1
+            break
         else:
-            rest.append(arg)
-    return driver, dry_run, rest
+            break
+        n += 1
+    return driver, dry_run, argv[n:]
 
 
 def main(argv: list[str] | None = None, *, stdin: BinaryIO | None = None, stdout: TextIO | None = None,

@@ -24,6 +24,10 @@ class Busy(HostError):
     template = "{step}: {what} {name!r} is busy ({detail})"
 
 
+class ForeignDevice(HostError):
+    template = "{step}: {what} {name!r} {reason}; refusing to touch a device the hook did not create or take"
+
+
 class DeadlineExceeded(HostError):
     template = "{step}: the hook's deadline of {seconds:g}s passed"
 
@@ -32,4 +36,13 @@ class InsecurePath(NetXmlError):
     """A configuration, mapping or state path others could change: the hook refuses to act."""
 
     template = "{what} {path}: {reason}; refusing to run (make it root-owned, not group/world-writable)"
+    exit_code = 2
+
+
+class UntrustedCode(NetXmlError):
+    """The interpreter or a module path of an install could be changed by someone other than root."""
+
+    template = ("{what}: {path}: {reason}; refusing to install a hook that would run it as root "
+                "(install virt-netxml as root into a root-owned environment, e.g. a venv under /opt, "
+                "not editable from a user's checkout: see 'Installing safely' in docs/hooks.md)")
     exit_code = 2

@@ -17,9 +17,11 @@ import sys
 from dataclasses import dataclass
 
 from hooks.config import config_dir, load_config, state_dir
+from hooks.errors import UntrustedCode
+from hooks.trust import chain, problem, walk
 from hooks.wrapper import MARKER, module_paths, render
 from xmltools.errors import InputError, UsageError
-from xmltools.fileio import atomic_write
+from xmltools.fileio import write_file
 
 HOOK_NAME = "50-virt-netxml"
 DRIVERS = ("qemu", "network")
@@ -56,28 +58,98 @@ class Change:
         return f"{self.action}: {self.path}"
 
 
-def install(root: str = "/", python: str | None = None) -> list[Change]:
-    """Write (or refresh) the qemu and network hook programs under ``root``; idempotent."""
-    python = _checked(python or sys.executable, "interpreter path")
-    paths = [_checked(p, "module path") for p in module_paths()]
+def _resolved(python: str | None, paths: list[str] | None) -> tuple[str, list[str]]:
+    # The script carries resolved paths: a symlink on the way, in a folder someone else can
+    # write, could otherwise be pointed elsewhere after the check. For a venv's bin/python that
+    # is the base interpreter itself; with -I -S it reads no site-packages of its own, and the
+    # module paths are explicit, so it runs the hook exactly as the venv's link would.
+    real_python = os.path.realpath(python or sys.executable)
+    real_paths: list[str] = []
+    for path in module_paths() if paths is None else paths:
+        real = os.path.realpath(path)
+        if real not in real_paths:
+            real_paths.append(real)
+    return real_python, real_paths
+
+
+def check_trusted(python: str, paths: list[str]) -> None:
+    """Refuse (UntrustedCode) an interpreter or module path someone other than root could change.
+
+    ``python`` as given (e.g. a venv's ``bin/python``) and ``paths`` resolved. The rule is
+    ``hooks.trust``'s: the path and every folder above it root-owned and not group/world-writable.
+    """
+    given = os.path.abspath(python)
+    what = f"interpreter {given}"
+    real = os.path.realpath(given)
+    # The binary, and the two folders above it without the sticky exception: python looks for
+    # pyvenv.cfg and its standard library (lib/pythonX.Y/os.py) from there by name.
+    checks = [(what, chain(real, strict=2))]
+    # A venv's bin/ (reached through bin/python) and its pyvenv.cfg: python reads pyvenv.cfg
+    # next to the program it was started as, or one level up, to choose its prefix. The
+    # installed hook runs the resolved binary, so the venv's are not read by the hook; they are
+    # what this virt-netxml itself runs on, and a venv someone else can change is not one to
+    # take code from.
+    for start in dict.fromkeys((given, real)):
+        folder = os.path.realpath(os.path.dirname(start))
+        checks.append((what, chain(folder, strict=1)))
+        for where in (folder, os.path.dirname(folder)):
+            cfg = os.path.join(where, "pyvenv.cfg")
+            if os.path.lexists(cfg):
+                checks.append((what, chain(os.path.realpath(cfg))))
+    for what_, pairs in checks:
+        found = problem(pairs)
+        if found:
+            raise UntrustedCode(what=what_, path=found[0], reason=found[1])
+    if not os.path.isfile(real):
+        raise UsageError(detail=f"interpreter {given} is not a file")
+    for path in paths:
+        found = problem(chain(path)) or next(walk(path), None)
+        if found:
+            raise UntrustedCode(what=f"module path {path}", path=found[0], reason=found[1])
+
+
+def _make_folders(folder: str) -> None:
+    # Each missing folder 0755 whatever the umask (os.makedirs gives the parents 0777 & ~umask).
+    missing = []
+    while not os.path.isdir(folder):
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    for path in reversed(missing):
+        try:
+            os.mkdir(path, 0o755)
+        except FileExistsError:
+            continue
+        os.chmod(path, 0o755)
+
+
+def install(root: str = "/", python: str | None = None, paths: list[str] | None = None) -> list[Change]:
+    """Write (or refresh) the qemu and network hook programs under ``root``; idempotent.
+
+    ``python`` (default: this interpreter) and ``paths`` (default: ``module_paths()``) are what
+    the hooks run and import as root: refused unless only root can change them (``check_trusted``).
+    """
+    given = python or sys.executable
+    real_python, real_paths = _resolved(given, paths)
+    python = _checked(real_python, "interpreter path")
+    paths = [_checked(p, "module path") for p in real_paths]
     states = _checked(state_dir(load_config()), "state directory")
     configs = _checked(config_dir(), "configuration directory")
+    check_trusted(given, paths)
     changes = []
     for driver in DRIVERS:
         path = hook_path(root, driver)
         text = render(driver, python, paths, states, configs)
         if os.path.lexists(path) and not _is_ours(path):
             raise InputError(source=path, detail="exists and was not written by virt-netxml; not touching it")
-        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+        _make_folders(os.path.dirname(path))
         current = None
         with contextlib.suppress(OSError), open(path, encoding="utf-8") as fh:
             current = fh.read()
         if current == text and (os.stat(path).st_mode & 0o7777) == 0o755 and _root_owned(path):
             changes.append(Change(path, "unchanged"))
             continue
-        atomic_write(path, text, mode=0o755)
-        if os.geteuid() == 0:
-            os.chown(path, 0, 0)
+        # Owner and mode are set on the new file's descriptor before it is renamed into place.
+        write_file(path, text, mode=0o755, owner=(0, 0) if os.geteuid() == 0 else None)
         changes.append(Change(path, "written"))
     return changes
 
@@ -114,7 +186,8 @@ def installed(root: str = "/") -> dict[str, str]:
         else:
             with open(path, encoding="utf-8") as fh:
                 text = fh.read()
-            wanted = render(driver, sys.executable, module_paths(), state_dir(load_config()), config_dir())
+            python, paths = _resolved(None, None)
+            wanted = render(driver, python, paths, state_dir(load_config()), config_dir())
             out[driver] = "current" if text == wanted else "outdated"
     return out
 

@@ -39,8 +39,9 @@ has_records() {{
     return 1
 }}
 
+# "--": the object name is never an option (libvirt accepts a domain called --dry-run).
 hook() {{
-    exec {python} -I -S -c {bootstrap} --driver {driver} "$@"
+    exec {python} -I -S -c {bootstrap} --driver {driver} -- "$@"
 }}
 
 # Hand the XML already read into $xml on to Python.
@@ -119,11 +120,49 @@ def module_paths() -> list[str]:
     return paths
 
 
+# Before it imports anything from them, the bootstrap re-checks the module paths and the folders
+# above them (hooks.trust, carried as source: nothing may come from those paths before they are
+# checked). The paths are appended after the standard library, not put ahead of it: the project
+# and its dependencies shadow no standard module, and a file named like one (``__future__.py``)
+# in a module path ahead of the standard library would be imported in its place.
+BOOTSTRAP = """import os, sys
+{check}
+for path, parent in {checks!r}:
+    why = untrusted(path, parent)
+    if why:
+        sys.stderr.write("virt-netxml: " + path + ": refusing to run: " + why
+                         + " (run 'virt-netxml hooks install' again from a root-owned installation)\\n")
+        sys.exit(2)
+sys.path += {paths!r}
+from hooks.entry import run_and_exit
+run_and_exit()
+"""
+
+
+def runtime_checks(paths: list[str]) -> list[tuple[str, bool]]:
+    """``(folder, parent)`` pairs the bootstrap checks: each module path, then the folders above."""
+    from hooks.trust import chain
+
+    checks: dict[str, bool] = {}
+    for path in paths:
+        for folder, parent in chain(path):
+            checks[folder] = checks.get(folder, True) and parent
+    return list(checks.items())
+
+
+def bootstrap(paths: list[str]) -> str:
+    """The Python program the wrapper runs with ``-c``."""
+    import inspect
+
+    from hooks.trust import untrusted
+
+    return BOOTSTRAP.format(check=inspect.getsource(untrusted).strip(), checks=tuple(runtime_checks(paths)),
+                            paths=list(paths))
+
+
 def render(driver: str, python: str, paths: list[str], state_dir: str, config_dir: str) -> str:
-    """The wrapper script for ``driver`` (qemu or network)."""
-    bootstrap = ("import sys; sys.path[:0] = " + repr(paths)
-                 + "; from hooks.entry import run_and_exit; run_and_exit()")
+    """The wrapper script for ``driver`` (qemu or network); ``python`` and ``paths`` resolved."""
     return TEMPLATE.format(
         marker=MARKER, state_dir=state_dir, config_dir=config_dir,
-        python=shlex.quote(python), bootstrap=shlex.quote(bootstrap), driver=driver,
+        python=shlex.quote(python), bootstrap=shlex.quote(bootstrap(paths)), driver=driver,
         body=QEMU_BODY if driver == "qemu" else NETWORK_BODY)

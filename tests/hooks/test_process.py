@@ -223,7 +223,7 @@ def test_wrapper_starts_python_exactly_when_the_python_fast_path_would(wrapper, 
                     else:
                         assert called == expected, where
                     if called:
-                        assert args[-5:] == [driver, name, op, "begin", "-"]
+                        assert args[-6:] == [driver, "--", name, op, "begin", "-"]
                         if reads:
                             assert stdin.rstrip(b"\n") == data.rstrip(b"\n")
                     checked += 1
