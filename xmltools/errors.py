@@ -52,3 +52,11 @@ class InvalidValue(NetXmlError):
 
 class UsageError(NetXmlError):
     template = "{detail}"
+
+
+class OutputError(NetXmlError):
+    template = "{target}: cannot write: {detail}"
+
+
+class NotRegularFile(InputError):
+    template = "{source}: skipped: {detail}"

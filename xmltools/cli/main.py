@@ -56,7 +56,9 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> Any:
     """Run the CLI, turning project errors into one line on stderr and their exit code."""
     try:
-        return cli.main(args=argv, prog_name="virt-netxml", standalone_mode=False)
+        result = cli.main(args=argv, prog_name="virt-netxml", standalone_mode=False)
+        sys.stdout.flush()  # what is still buffered fails here, in one line, not at exit
+        return result
     except NetXmlError as exc:
         click.echo(f"virt-netxml: error: {exc.message}", err=True)
         sys.exit(exc.exit_code)
@@ -68,8 +70,20 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except BrokenPipeError:
-        sys.exit(0)
+    except OSError as exc:
+        # Output the commands print line by line (click.echo) to a closed pipe or a full
+        # device, or a file operation outside the project's own error handling: one line.
+        import errno
+
+        from xmltools.fileio import silence_stdout
+
+        where = exc.filename
+        if where is None and exc.errno in (errno.EPIPE, errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO):
+            silence_stdout()
+            where = "standard output"
+        prefix = f"{where}: " if where is not None else ""
+        click.echo(f"virt-netxml: error: {prefix}{exc.strerror or exc}", err=True)
+        sys.exit(2)
 
 
 def run_command(func: Any) -> Any:

@@ -16,7 +16,7 @@ from xmltools.build_network import NetworkSpec, build_network
 from xmltools.cli.main import run_command
 from xmltools.cli.options import OneLineCommand, int_option
 from xmltools.errors import UsageError
-from xmltools.fileio import atomic_write
+from xmltools.fileio import write_file, write_stdout
 
 EPILOG = """\b
 Examples:
@@ -110,6 +110,6 @@ def network(name: str, mode: str, uuid_: str, mtu: str | None, delay: str | None
         done = ["defined"] + (["started"] if start else []) + (["set to autostart"] if autostart else [])
         click.echo(f"network {defined} {', '.join(done)} on {connect}")
     if output is not None and output != "-":
-        atomic_write(output, xml)
+        write_file(output, xml, keep=True)
     elif not define:
-        click.echo(xml, nl=False)
+        write_stdout(xml)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import stat
 from typing import Any
 
 import click
 
 from xmltools.cli.main import ProjectError
 from xmltools.errors import InvalidValue, UsageError
-from xmltools.fileio import atomic_write
+from xmltools.fileio import write_file, write_stdout
 
 
 class OneLineCommand(click.Command):
@@ -36,15 +33,16 @@ def int_option(text: str | None, option: str) -> int | None:
 
 
 def write_document(text: str, path: str | None, output: str | None, in_place: bool) -> None:
-    """Print ``text``, or replace ``output``/``path`` atomically (keeping an existing file's mode)."""
+    """Print ``text``, or replace ``output``/``path`` atomically.
+
+    An existing file keeps its owner, group and permission bits (never setuid/setgid/sticky);
+    a symlink is written through, a device or FIFO written into (see xmltools.fileio).
+    """
     target = path if in_place else output
     if target is None or target == "-":
-        click.echo(text, nl=False)
+        write_stdout(text)
         return
-    mode = 0o644
-    with contextlib.suppress(FileNotFoundError):
-        mode = stat.S_IMODE(os.stat(target).st_mode)
-    atomic_write(target, text, mode)
+    write_file(target, text, keep=True)
 
 
 def check_output_options(path: str | None, output: str | None, in_place: bool, what: str) -> None:
