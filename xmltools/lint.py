@@ -13,6 +13,7 @@ is imported only when a document carries the project's metadata.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Literal
@@ -20,8 +21,8 @@ from typing import Literal
 from lxml import etree
 
 from xmltools import checks, schema
-from xmltools.errors import InputError, InputTooLarge, UnsafeXmlError, XmlSyntaxError
-from xmltools.fileio import read_input
+from xmltools.errors import InputError, InputTooLarge, NotRegularFile, UnsafeXmlError, XmlSyntaxError
+from xmltools.fileio import kind_of, read_input, read_regular
 from xmltools.xmlparse import MAX_INPUT_BYTES, parse_bytes
 
 Severity = Literal["error", "warning"]
@@ -46,29 +47,82 @@ class Finding:
         return f"{self.path}:{self.line}: {self.severity}: {self.message} [{self.code}]"
 
 
-def collect_files(paths: Iterable[str]) -> list[str]:
-    """Expand folders into their *.xml files (recursively, sorted).
+@dataclass
+class Collected:
+    """What a run lints: ``files`` as (path, named on the command line), in order, and the
+    ``skipped`` entries of folders as (path, why)."""
+
+    files: list[tuple[str, bool]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def collect(paths: Iterable[str]) -> Collected:
+    """Expand folders into their *.xml files (recursively, sorted), each file once.
 
     Refuses a path that does not exist and a folder without any *.xml file (InputError).
+
+    Inside a folder only regular files are linted: a FIFO, device or socket named *.xml is
+    skipped (opening a FIFO would wait for a writer forever). A symbolic link in a folder is
+    never read through: lint often runs as root over folders others can write, and a link
+    could point anywhere (/etc/shadow, a FIFO). A link to a file the run lints anyway adds
+    nothing and is dropped quietly: libvirt's /etc/libvirt/qemu/autostart/ holds links to the
+    domain files one level up, which must be neither read twice nor reported as duplicates of
+    themselves. Any other link is skipped with a note. Links to folders are not descended
+    (os.walk's default). A file reached twice by folder walks (overlapping folders, hard
+    links) is linted once. Paths named on the command line are taken as given, links
+    followed, and checked to be regular files when read.
     """
-    files: list[str] = []
+    found = Collected()
+    seen: set[tuple[int, int]] = set()
+    links: list[int] = []   # positions in found.files, settled once every file is known
     for path in paths:
         if path == STDIN:
-            files.append(path)
+            found.files.append((path, True))
         elif os.path.isdir(path):
-            found: list[str] = []
-            for folder, subdirs, names in os.walk(path):
+            names: list[str] = []
+            for folder, subdirs, files in os.walk(path):
                 subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
-                found.extend(os.path.join(folder, n) for n in names if n.endswith(".xml"))
-            if not found:
+                names.extend(os.path.join(folder, n) for n in files if n.endswith(".xml"))
+            if not names:
                 # A CI job pointed at the wrong folder must not pass silently.
                 raise InputError(source=path, detail="no *.xml files in this folder")
-            files.extend(sorted(found))
+            for name in sorted(names):
+                try:
+                    st = os.lstat(name)
+                except OSError:
+                    continue  # gone since the walk listed it
+                if stat.S_ISLNK(st.st_mode):
+                    links.append(len(found.files))
+                    found.files.append((name, False))
+                elif not stat.S_ISREG(st.st_mode):
+                    found.skipped.append((name, f"{kind_of(st.st_mode)}, not a regular file"))
+                elif (st.st_dev, st.st_ino) not in seen:
+                    seen.add((st.st_dev, st.st_ino))
+                    found.files.append((name, False))
         elif os.path.exists(path):
-            files.append(path)
+            st = os.stat(path)
+            seen.add((st.st_dev, st.st_ino))
+            found.files.append((path, True))
         else:
             raise InputError(source=path, detail="no such file or directory")
-    return files
+    for at in links:
+        name = found.files[at][0]
+        try:
+            st = os.stat(name)
+        except OSError:
+            found.skipped.append((name, "a symbolic link to nothing"))
+            continue
+        if (st.st_dev, st.st_ino) not in seen:
+            found.skipped.append((name, "a symbolic link to a file this run does not lint; links in "
+                                        "folders are not followed"))
+    dropped = set(links)
+    found.files = [f for i, f in enumerate(found.files) if i not in dropped]
+    return found
+
+
+def collect_files(paths: Iterable[str]) -> list[str]:
+    """The paths ``collect`` would lint, in order."""
+    return [path for path, _ in collect(paths).files]
 
 
 @dataclass
@@ -83,14 +137,25 @@ class Linter:
 
     libvirt_schemas: bool | None = None
     index: checks.RunIndex = field(default_factory=checks.RunIndex)
+    skipped: list[tuple[str, str]] = field(default_factory=list)   # (path, why) not read
 
-    def lint_file(self, path: str) -> list[Finding]:
-        """Lint one file (``-`` is standard input). Unreadable input raises InputError."""
+    def lint_file(self, path: str, named: bool = True) -> list[Finding]:
+        """Lint one file (``-`` is standard input). Unreadable input raises InputError.
+
+        Only a regular file is read (anything else is noted in ``skipped``); a final symbolic
+        link is followed only in a path the user ``named``.
+        """
         shown = "<stdin>" if path == STDIN else path
         try:
-            data = read_input(path, MAX_INPUT_BYTES)
+            if path == STDIN:
+                data = read_input(path, MAX_INPUT_BYTES)
+            else:
+                data = read_regular(path, MAX_INPUT_BYTES, follow=named)
         except InputTooLarge as exc:
             return [Finding(shown, 1, "error", "input-too-large", exc.message)]
+        except NotRegularFile as exc:
+            self.skipped.append((path, str(exc.fields["detail"])))
+            return []
         return self.lint_bytes(data, shown)
 
     def lint_bytes(self, data: bytes, path: str) -> list[Finding]:
@@ -223,8 +288,8 @@ def lint_paths(paths: Iterable[str], *, libvirt_schemas: bool | None = None,
     """Lint files and folders; one Linter for the run, so duplicates are found across files."""
     linter = Linter(libvirt_schemas=libvirt_schemas)
     findings: list[Finding] = []
-    for path in collect_files(paths):
-        findings.extend(linter.lint_file(path))
+    for path, named in collect(paths).files:
+        findings.extend(linter.lint_file(path, named))
         if progress is not None:
             progress(path)
     return findings

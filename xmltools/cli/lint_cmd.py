@@ -33,31 +33,36 @@ def lint(paths: tuple[str, ...], fmt: str, strict: bool, libvirt_schemas: bool |
     """Lint libvirt network, domain and standalone interface documents.
 
     Folders are searched recursively for *.xml files; '-' reads standard input. Names, UUIDs
-    and MAC addresses must be unique across all files given in one run.
+    and MAC addresses must be unique across all files given in one run. Only regular files are
+    read: a FIFO, device or socket, and a symbolic link inside a folder, are skipped with a note
+    on stderr (a link to a file the run lints anyway, such as libvirt's autostart links, quietly).
     """
-    from xmltools.lint import Linter, collect_files
+    from xmltools.fileio import write_stdout
+    from xmltools.lint import Linter, collect
 
-    files = collect_files(paths)
+    found = collect(paths)
+    files = found.files
     linter = Linter(libvirt_schemas=libvirt_schemas)
     findings = []
     if want_progress(len(files), sys.stderr):
         with click.progressbar(files, label="linting", file=sys.stderr) as bar:
-            for path in bar:
-                findings.extend(linter.lint_file(path))
+            for path, named in bar:
+                findings.extend(linter.lint_file(path, named))
     else:
-        for path in files:
-            findings.extend(linter.lint_file(path))
+        for path, named in files:
+            findings.extend(linter.lint_file(path, named))
+    # Not findings (they change no exit status), but a *.xml that was not read is said aloud.
+    for path, why in found.skipped + linter.skipped:
+        click.echo(f"virt-netxml: note: {path}: skipped: {why}", err=True)
     failing = any(f.severity == "error" or strict for f in findings)
     if quiet:
         findings = [f for f in findings if f.severity == "error"]
     if fmt == "json":
         import json
 
-        click.echo(json.dumps([f.to_dict() for f in findings], indent=2))
+        write_stdout(json.dumps([f.to_dict() for f in findings], indent=2) + "\n")
     else:
-        out = sys.stdout
-        out.write("".join(f"{f}\n" for f in findings))
-        out.flush()
+        write_stdout("".join(f"{f}\n" for f in findings))
     if failing:
         click.get_current_context().exit(1)
 
