@@ -10,6 +10,7 @@ with a real unprivileged user and real files, links, FIFOs and devices.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import stat
 import subprocess
@@ -21,7 +22,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from tests.security.conftest import Attacker
-from tests.support import copy_domain, one_error_line
+from tests.support import copy_domain, one_error_line, require
 from xmltools.cli.main import cli
 from xmltools.domain import Domain
 from xmltools.fileio import atomic_write
@@ -46,6 +47,7 @@ print(n)
 """
 
 EDIT = ["--target", "guest-lan", "--set-vlan", "7"]
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def edit(*args: str):  # type: ignore[no-untyped-def]
@@ -252,3 +254,20 @@ def test_state_store_writes_keep_working(tmp_path: Path) -> None:
     atomic_write(str(path), "{\"a\": 1}\n", mode=0o600)
     assert path.read_text() == "{\"a\": 1}\n" and mode_of(path) == 0o600
     assert os.listdir(tmp_path) == ["rec.json"]
+
+
+def test_dev_null_as_root_stays_a_device(tmp_path: Path) -> None:
+    """``-o /dev/null`` by its real name, in a private mount namespace with a /dev of its own
+    (had the writer regressed, only that throw-away /dev/null would be replaced)."""
+    require(shutil.which("unshare") is not None, "unshare(1) for a private /dev")
+    source = copy_domain(tmp_path)
+    script = """
+        mount -t tmpfs -o mode=755 none /dev; mknod -m 666 /dev/null c 1 3
+        cd "$3"; set +e; "$2" -m xmltools.cli.main edit "$1" --target guest-lan --set-vlan 7 -o /dev/null
+        echo "rc=$?"; stat -c %F:%t,%T /dev/null; ls -A /dev
+    """
+    proc = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-euc", script, "sh",
+                           str(source), sys.executable, str(ROOT)], capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["rc=0", "character special file:1,3", "null"], proc.stderr

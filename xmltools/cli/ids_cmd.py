@@ -9,6 +9,7 @@ import click
 
 from xmltools.cli.main import run_command
 from xmltools.errors import InvalidValue, UsageError, WrongDocument
+from xmltools.fileio import write_stdout
 from xmltools.mac import generate_macs, macs_in_documents, normalize_mac, parse_oui
 from xmltools.uuids import name_uuid, random_uuid, validate_uuid
 from xmltools.xmlparse import parse_file
@@ -22,7 +23,7 @@ def _report_invalid(values: tuple[str, ...], check: Callable[[str], str]) -> Non
     bad = 0
     for value in values:
         try:
-            click.echo(check(value))
+            write_stdout(check(value) + "\n")
         except InvalidValue as exc:
             click.echo(f"virt-netxml: error: {exc.message}", err=True)
             bad += 1
@@ -92,7 +93,7 @@ def mac(count: int, oui: str, seed: str | None, first_index: int, exclude_paths:
 
         used |= macs_in_use(uri)
     for address in generate_macs(count, prefix, used, seed=seed, first_index=first_index):
-        click.echo(address)
+        write_stdout(address + "\n")
 
 
 @click.command()
@@ -124,7 +125,7 @@ def uuid(count: int, names: tuple[str, ...], check: bool, strict: bool, values: 
         if count != 1:
             raise UsageError(detail="--count does not combine with --name (a name has one UUID)")
         for name in names:
-            click.echo(name_uuid(name))
+            write_stdout(name_uuid(name) + "\n")
         return
     for _ in range(count):
-        click.echo(random_uuid())
+        write_stdout(random_uuid() + "\n")

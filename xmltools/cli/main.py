@@ -75,14 +75,16 @@ def main(argv: list[str] | None = None) -> Any:
         # device, or a file operation outside the project's own error handling: one line.
         import errno
 
+        from xmltools.errors import OutputError
         from xmltools.fileio import silence_stdout
 
-        where = exc.filename
-        if where is None and exc.errno in (errno.EPIPE, errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO):
-            silence_stdout()
-            where = "standard output"
-        prefix = f"{where}: " if where is not None else ""
-        click.echo(f"virt-netxml: error: {prefix}{exc.strerror or exc}", err=True)
+        reason = exc.strerror or str(exc)
+        if exc.filename is None and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO):
+            silence_stdout()  # (click itself handles EPIPE: commands print through write_stdout)
+            message = OutputError(target="standard output", detail=reason).message
+        else:
+            message = f"{exc.filename}: {reason}" if exc.filename is not None else reason
+        click.echo(f"virt-netxml: error: {message}", err=True)
         sys.exit(2)
 
 
