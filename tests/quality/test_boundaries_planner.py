@@ -111,9 +111,8 @@ def _prepare_tap(driver: str = "", tap_attrs: str = "") -> A.CreateTap:
     interface = (f"<interface type='ethernet'><mac address='{MAC}'/>"
                  f"<target dev='tap0' managed='no'/><model type='virtio'/>{driver}</interface>")
     root = parse_bytes(_domain(interface, f"<vnx:tap bridge='br0'{tap_attrs}/>")).getroot()
-    actions = plan(lookup("qemu", "prepare"), root, FACTS, {})
-    assert isinstance(actions[0], A.CreateTap)
-    return actions[0]
+    [create] = [a for a in plan(lookup("qemu", "prepare"), root, FACTS, {}) if isinstance(a, A.CreateTap)]
+    return create
 
 
 @pytest.mark.parametrize("driver,multi", [
@@ -137,10 +136,12 @@ def test_metadata_multi_queue_wins_over_the_queue_count(driver, attr, multi):
 
 
 def test_tap_plan_is_create_plug_up_then_mark():
+    # (a claim on the TAP's name may come first: that is the claims' business, not this test's)
     interface = (f"<interface type='ethernet'><mac address='{MAC}'/>"
                  "<target dev='tap0' managed='no'/><driver queues='2'/></interface>")
     root = parse_bytes(_domain(interface, "<vnx:tap bridge='br0'/>")).getroot()
-    assert plan(lookup("qemu", "prepare"), root, FACTS, {}) == [
+    actions = plan(lookup("qemu", "prepare"), root, FACTS, {})
+    assert [a for a in actions if not isinstance(a, A.ClaimDevice)] == [
         A.CreateTap("tap0", uid=None, gid=None, multi_queue=True, vnet_hdr=False, bridge="br0", ovs=False),
         A.EnslaveLink("tap0", "br0", False),
         A.LinkUp("tap0"),
