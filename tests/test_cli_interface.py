@@ -16,8 +16,11 @@ from xmltools.cli.main import cli
 from xmltools.domain import Domain
 
 
-def invoke(args: list[str], stdin: str | None = None):  # type: ignore[no-untyped-def]
-    return CliRunner().invoke(cli, ["interface", *args], input=stdin)
+def invoke(args: list[str], stdin: str | None = None, code: int = 0):  # type: ignore[no-untyped-def]
+    """Run the command and check its exit status first: output of a failed run proves nothing."""
+    result = CliRunner().invoke(cli, ["interface", *args], input=stdin)
+    assert result.exit_code == code, (result.exit_code, result.stderr)
+    return result
 
 
 
@@ -58,7 +61,9 @@ def test_domain_to_stdout_keeps_the_file(tmp_path: Path) -> None:
 def test_domain_mac_is_deterministic(tmp_path: Path) -> None:
     path = copy_domain(tmp_path)
     args = ["--type", "user", "--domain", str(path)]
-    assert invoke(args).stdout == invoke(args).stdout
+    first, second = invoke(args), invoke(args)   # both checked for exit 0 by invoke
+    assert "<interface type='user'>" in first.stdout
+    assert first.stdout == second.stdout
 
 
 def test_in_place_with_metadata_keeps_file_mode(tmp_path: Path) -> None:
@@ -105,7 +110,7 @@ def test_output_file_and_stdin_domain(tmp_path: Path) -> None:
     (["--type", "bridge", "--source", "br0", "--target", "exactly16bytes!!"], "at most 15"),
 ])
 def test_bad_input_is_one_line_exit_2(args: list[str], fragment: str) -> None:
-    assert fragment in one_error_line(invoke(args))
+    assert fragment in one_error_line(invoke(args, code=2))
 
 
 @pytest.mark.parametrize("content,fragment", [
@@ -116,7 +121,7 @@ def test_bad_input_is_one_line_exit_2(args: list[str], fragment: str) -> None:
 def test_bad_domain_file_is_left_alone(tmp_path: Path, content: str, fragment: str) -> None:
     path = tmp_path / "d.xml"
     path.write_text(content)
-    line = one_error_line(invoke(["--type", "user", "--domain", str(path), "-i"]))
+    line = one_error_line(invoke(["--type", "user", "--domain", str(path), "-i"], code=2))
     assert fragment in line
     assert path.read_text() == content
     assert [p.name for p in tmp_path.iterdir()] == ["d.xml"]
@@ -126,13 +131,14 @@ def test_failed_in_place_edit_writes_nothing(tmp_path: Path) -> None:
     path = copy_domain(tmp_path)
     before = path.read_bytes()
     line = one_error_line(invoke(["--type", "user", "--mac", "52:54:00:10:00:01", "--domain", str(path),
-                                  "-i"]))
+                                  "-i"], code=2))
     assert "already used" in line
     assert path.read_bytes() == before
 
 
 def test_missing_domain_file() -> None:
-    assert "No such file" in one_error_line(invoke(["--type", "user", "--domain", "/nonexistent/d.xml"]))
+    result = invoke(["--type", "user", "--domain", "/nonexistent/d.xml"], code=2)
+    assert "No such file" in one_error_line(result)
 
 
 def test_real_process_exit_code_and_stderr() -> None:

@@ -19,9 +19,12 @@ ROOT = Path(__file__).resolve().parent.parent
 NAT = ["network", "lab", "--ip", "10.5.0.1/24", "--dhcp-range", "10.5.0.10,10.5.0.20", "--seed", "s"]
 
 
-def invoke(args: list[str]):
+def invoke(args: list[str], code: int = 0):
+    """Run the command and check its exit status first: output of a failed run proves nothing."""
     # click >= 8.2 keeps stdout and stderr apart in the result.
-    return CliRunner().invoke(cli, args)
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == code, (result.exit_code, result.stderr)
+    return result
 
 
 def test_prints_network_on_stdout() -> None:
@@ -41,7 +44,9 @@ def test_default_mode_is_nat_and_mac_uuid_are_generated() -> None:
 
 
 def test_seed_is_reproducible() -> None:
-    assert invoke(NAT).stdout == invoke(NAT).stdout
+    first, second = invoke(NAT), invoke(NAT)   # both checked for exit 0 by invoke
+    assert Network.from_xml(first.stdout).name == "lab"
+    assert first.stdout == second.stdout
 
 
 def test_every_option_reaches_the_document() -> None:
@@ -110,8 +115,7 @@ BAD = [
 
 @pytest.mark.parametrize("args,needle", BAD, ids=[n for _, n in BAD])
 def test_bad_input_is_one_line_exit_2(args: list[str], needle: str) -> None:
-    result = invoke(args)
-    assert result.exit_code == 2
+    result = invoke(args, code=2)
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
@@ -121,11 +125,11 @@ def test_bad_input_is_one_line_exit_2(args: list[str], needle: str) -> None:
 
 def test_bad_input_writes_no_file_and_keeps_the_old_one(tmp_path: Path) -> None:
     fresh = tmp_path / "new.xml"
-    result = invoke(["network", "x", "--mode", "vepa", "-o", str(fresh)])
+    result = invoke(["network", "x", "--mode", "vepa", "-o", str(fresh)], code=2)
     assert result.exit_code == 2 and not fresh.exists()
     old = tmp_path / "old.xml"
     old.write_text("previous\n")
-    result = invoke(["network", "x", "--ip", "10.0.0.1/24", "--vlan", "10", "-o", str(old)])
+    result = invoke(["network", "x", "--ip", "10.0.0.1/24", "--vlan", "10", "-o", str(old)], code=2)
     assert result.exit_code == 2
     assert old.read_text() == "previous\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old.xml"]
@@ -176,7 +180,7 @@ def test_define_failure_writes_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.setattr(conn, "define_network", fake)
     monkeypatch.setattr(conn, "macs_in_use", lambda uri: set())
     out = tmp_path / "lab.xml"
-    result = invoke([*NAT, "--connect", "test:///x", "--define", "-o", str(out)])
+    result = invoke([*NAT, "--connect", "test:///x", "--define", "-o", str(out)], code=2)
     assert result.exit_code == 2
     assert result.stderr == "virt-netxml: error: test:///x: cannot define network: boom\n"
     assert not out.exists()
@@ -210,7 +214,7 @@ def test_define_refused_by_libvirt_is_one_line() -> None:
     require(importlib.util.find_spec("libvirt") is not None, "libvirt-python")
     # The test driver already has a network called "default" with another UUID.
     result = invoke(["network", "default", "--ip", "192.168.122.1/24", "--connect", "test:///default",
-                     "--define"])
+                     "--define"], code=2)
     assert result.exit_code == 2
     assert len(result.stderr.splitlines()) == 1
     assert result.stderr.startswith("virt-netxml: error: test:///default: cannot define network: ")
