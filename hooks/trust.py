@@ -25,9 +25,10 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 
+# Why root must not take code from ``path`` (None when it may); ``parent``: ``path`` is a folder
+# above the code, where a root-owned sticky folder is acceptable (see above). No docstring: the
+# bootstrap compiles this source at every hook call, and compiling is most of what it costs.
 def untrusted(path: str, parent: bool = False) -> str | None:
-    """Why root must not take code from ``path`` (None when it may); ``parent``: ``path`` is a
-    folder above the code, where a root-owned sticky folder is acceptable (see the module)."""
     try:
         st = os.lstat(path)
     except OSError as exc:

@@ -6,6 +6,7 @@ import os
 import signal
 import stat
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -263,3 +264,92 @@ def test_cli_repair_object_overrides_the_start_note(tmp_path, monkeypatch):
     assert "left alone" in invoke("repair").output
     res = invoke("repair", "--object", "booting")
     assert res.exit_code == 0 and store.read("domains", "booting") == {}
+
+
+# --------------------------------------------------------------------------- what root may run
+
+
+def test_untrusted_rule(tmp_path):
+    from hooks.trust import untrusted
+
+    folder = tmp_path / "d"
+    folder.mkdir()
+    for mode, alone, as_parent in [(0o755, None, None), (0o700, None, None),
+                                   (0o775, "writable by group or others", "writable by group or others"),
+                                   (0o757, "writable by group or others", "writable by group or others"),
+                                   (0o1777, "writable by group or others", None),
+                                   (0o1775, "writable by group or others", None)]:
+        os.chmod(folder, mode)
+        assert (untrusted(str(folder)), untrusted(str(folder), True)) == (alone, as_parent), oct(mode)
+    os.chmod(folder, 0o755)
+    os.chown(folder, 65534, 0)
+    assert untrusted(str(folder)) == "owned by uid 65534, not root"
+    file = tmp_path / "f"
+    file.write_text("")
+    os.chmod(file, 0o1666)     # the sticky exception is for folders only
+    assert untrusted(str(file), True) == "writable by group or others"
+    os.symlink(file, tmp_path / "link")
+    assert untrusted(str(tmp_path / "link")) == "a symbolic link"
+    assert untrusted(str(tmp_path / "missing")).startswith("cannot be checked (")
+
+
+def test_chain_and_runtime_checks_keep_the_strictest_rule_per_folder():
+    from hooks.trust import chain
+    from hooks.wrapper import runtime_checks
+
+    assert chain("/a/b/c") == [("/a/b/c", False), ("/a/b", True), ("/a", True), ("/", True)]
+    assert chain("/a/b/c", strict=2) == [("/a/b/c", False), ("/a/b", False), ("/a", False), ("/", True)]
+    assert runtime_checks(["/a/b", "/a/b/c/d"]) == [("/a/b", False), ("/a", True), ("/", True),
+                                                    ("/a/b/c/d", False), ("/a/b/c", True)]
+
+
+def test_the_bootstrap_carries_the_rule_itself_and_appends_the_paths(tmp_path):
+    import inspect
+
+    from hooks.trust import untrusted
+    from hooks.wrapper import bootstrap
+
+    text = bootstrap(["/opt/vnx/lib", "/opt/vnx/site"])
+    assert inspect.getsource(untrusted).strip() in text
+    assert "sys.path += ['/opt/vnx/lib', '/opt/vnx/site']" in text and "sys.path[:0]" not in text
+    # Nothing is imported from the module paths before they are checked.
+    assert text.index("untrusted(path, parent)") < text.index("sys.path +=") < text.index("from hooks")
+
+
+def test_install_takes_interpreter_and_module_paths_and_writes_them_resolved(tmp_path):
+    from hooks.wrapper import module_paths
+
+    repo = module_paths()[0]
+    os.symlink(repo, tmp_path / "checkout")
+    root = tmp_path / "root"
+    changes = install(str(root), python=sys.executable,
+                      paths=[str(tmp_path / "checkout"), *module_paths()[1:]])
+    assert [c.action for c in changes] == ["written", "written"]
+    text = Path(hook_path(str(root), "network")).read_text()
+    assert f"exec {os.path.realpath(sys.executable)} -I -S -c " in text
+    assert repr(repo) in text and str(tmp_path / "checkout") not in text
+    assert '--driver network -- "$@"' in text
+    # The same inputs resolved the same way: the defaults give the same script.
+    assert [c.action for c in install(str(root))] == ["unchanged", "unchanged"]
+    assert installed(str(root)) == {"qemu": "current", "network": "current"}
+
+
+def test_a_missing_module_path_is_refused(tmp_path):
+    from hooks.errors import UntrustedCode
+
+    with pytest.raises(UntrustedCode, match="cannot be checked"):
+        install(str(tmp_path / "root"), paths=[str(tmp_path / "nowhere")])
+    assert not (tmp_path / "root").exists()
+
+
+def test_install_creates_missing_folders_0755_under_any_umask(tmp_path):
+    for umask in (0o000, 0o077):
+        root = tmp_path / f"root{umask:o}"
+        old = os.umask(umask)
+        try:
+            install(str(root))
+        finally:
+            os.umask(old)
+        for folder in (root, root / "etc", root / "etc/libvirt", root / "etc/libvirt/hooks",
+                       root / "etc/libvirt/hooks/qemu.d"):
+            assert stat.S_IMODE(folder.stat().st_mode) == 0o755, (umask, folder)

@@ -21,7 +21,10 @@ from hooks.install import hook_path, install
 from tests.hooks.test_entry import Host
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "hooks"
-START_META = (FIX / "variants/qemu-capvm-start-meta.xml").read_bytes()
+# The OVS port's wishes only (a VLAN and a setting on vnet103): enough to tell a real call
+# from a dry run or a skipped one.
+START_META = ((FIX / "variants/qemu-capvm-start-meta.xml").read_bytes()
+              .replace(b'<vnx:vlan trunks="30-32" native="20"/>', b"").replace(b'<vnx:vlan tag="40"/>', b""))
 PREPARE = (FIX / "captures/09-qemu-capvm-prepare-begin.xml").read_bytes()
 OPTION_NAMES = ["--driver", "--driver=network", "--driver=", "--dry-run", "--", "-h", "--help", "-x", "-"]
 
@@ -42,14 +45,13 @@ def named(data: bytes, name: str) -> bytes:
 def start_for_real(argv: list[str], name: str) -> None:
     """``start`` of a domain called ``name``: the VLAN wishes must reach the (fake) host."""
     host = Host()
-    host.net.add_link("tapcap0", "tun", master="brcap")
     out, err = io.StringIO(), io.StringIO()
     code = main(argv, stdin=io.BytesIO(named(START_META, name)), stdout=out, stderr=err,
                 ports=host.ports(), program="/usr/lib/python3/hooks/entry.py")
     assert (code, out.getvalue(), err.getvalue()) == (0, "", ""), name
     row = host.ovs.ports["vnet103"]
     assert (row.tag, row.vlan_mode) == (10, "access"), name
-    assert sorted(host.net.links["tapcap0"].vlans) == [40], name
+    assert host.ovs.maps[("Port", "vnet103")]["other_config"] == {"priority-tags": "true"}, name
 
 
 @pytest.mark.parametrize("name", OPTION_NAMES)
