@@ -260,3 +260,18 @@ def fastpath_needs(data: bytes) -> bool:
     from hooks.fastpath import needs_work
 
     return needs_work("qemu", "start", "capvm", data, "/nonexistent", "/nonexistent")
+
+
+@pytest.mark.parametrize(("argv", "parsed"), [
+    (["--driver", "qemu", "--", "--dry-run", "start", "begin", "-"],
+     ("qemu", False, ["--dry-run", "start", "begin", "-"])),
+    (["--driver=network", "--dry-run", "net", "start"], ("network", True, ["net", "start"])),
+    (["vm", "--dry-run", "--driver", "x", "--"], (None, False, ["vm", "--dry-run", "--driver", "x", "--"])),
+    (["--", "--", "start"], (None, False, ["--", "start"])),
+    (["-h", "start"], (None, False, ["-h", "start"])),
+    (["--driver"], "--driver needs a value"),
+])
+def test_options_only_before_the_object(argv, parsed):
+    from hooks.entry import _parse
+
+    assert _parse(argv) == parsed
