@@ -159,3 +159,15 @@ def test_folder_without_xml_is_an_input_error(tmp_path: Path) -> None:
     result = run(str(tmp_path))
     assert result.exit_code == 2
     assert "no *.xml files in this folder" in result.stderr
+
+
+def test_skipped_files_are_notes_on_stderr_not_findings(tmp_path: Path) -> None:
+    import os
+
+    (tmp_path / "ok.xml").write_bytes((FIXTURES / "pass" / "interface.xml").read_bytes())
+    os.mkfifo(tmp_path / "pipe.xml")
+    result = run(str(tmp_path))
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    pipe = tmp_path / "pipe.xml"
+    assert result.stderr == f"virt-netxml: note: {pipe}: skipped: a FIFO, not a regular file\n"

@@ -239,3 +239,54 @@ def test_libvirt_complaint_elsewhere_in_the_domain_is_not_a_disagreement() -> No
     report = checks.Report()
     Linter._compare_domain(DOMAIN_WITH_TWO_NICS, [], [schema.SchemaError(10, "theirs")], report)
     assert _issue_codes(report) == [(10, "error", "libvirt-schema")]
+
+
+# -- what a run reads: regular files only, each once --------------------------------------
+
+def test_collect_takes_each_file_once_and_notes_what_it_skips(tmp_path: Path) -> None:
+    import os
+
+    from xmltools.lint import collect
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.xml").write_text("<network/>")
+    os.link(tmp_path / "a.xml", tmp_path / "sub" / "hard.xml")          # same file, second name
+    (tmp_path / "sub" / "same.xml").symlink_to("../a.xml")               # link inside the run
+    (tmp_path / "sub" / "out.xml").symlink_to("/etc/hostname")           # link to elsewhere
+    (tmp_path / "sub" / "gone.xml").symlink_to("missing.xml")
+    os.mkfifo(tmp_path / "sub" / "pipe.xml")
+    found = collect([str(tmp_path), str(tmp_path / "sub")])
+    assert found.files == [(str(tmp_path / "a.xml"), False)]
+    assert found.skipped == [
+        (str(tmp_path / "sub" / "pipe.xml"), "a FIFO, not a regular file"),
+        (str(tmp_path / "sub" / "gone.xml"), "a symbolic link to nothing"),
+        (str(tmp_path / "sub" / "out.xml"), "a symbolic link to a file this run does not lint; "
+                                            "links in folders are not followed"),
+    ]
+
+
+def test_a_link_named_on_the_command_line_is_followed(tmp_path: Path) -> None:
+    from xmltools.lint import collect
+
+    (tmp_path / "real.xml").write_text(NETWORK.format(name="lab", uuid="c7a5fdbd-edaf-9455-926a-d65c16db1809",
+                                                      mac="52:54:00:00:09:01"))
+    (tmp_path / "link.xml").symlink_to("real.xml")
+    found = collect([str(tmp_path / "link.xml")])
+    assert found.files == [(str(tmp_path / "link.xml"), True)]
+    assert lint_paths([str(tmp_path / "link.xml")], libvirt_schemas=False) == []
+
+
+def test_lint_file_reads_no_link_unless_named(tmp_path: Path) -> None:
+    (tmp_path / "real.xml").write_text("<pool/>")
+    (tmp_path / "link.xml").symlink_to("real.xml")
+    linter = Linter(libvirt_schemas=False)
+    assert linter.lint_file(str(tmp_path / "link.xml"), named=False) == []
+    assert linter.skipped == [(str(tmp_path / "link.xml"), "a symbolic link, not followed")]
+    assert codes(linter.lint_file(str(tmp_path / "link.xml"))) == ["not-libvirt"]
+
+
+def test_lint_file_skips_a_folder_named_like_a_file(tmp_path: Path) -> None:
+    (tmp_path / "odd.xml").mkdir()
+    linter = Linter(libvirt_schemas=False)
+    assert linter.lint_file(str(tmp_path / "odd.xml")) == []
+    assert linter.skipped == [(str(tmp_path / "odd.xml"), "a folder, not a regular file")]

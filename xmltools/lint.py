@@ -74,6 +74,7 @@ def collect(paths: Iterable[str]) -> Collected:
     """
     found = Collected()
     seen: set[tuple[int, int]] = set()
+    listed: set[str] = set()
     links: list[int] = []   # positions in found.files, settled once every file is known
     for path in paths:
         if path == STDIN:
@@ -87,6 +88,9 @@ def collect(paths: Iterable[str]) -> Collected:
                 # A CI job pointed at the wrong folder must not pass silently.
                 raise InputError(source=path, detail="no *.xml files in this folder")
             for name in sorted(names):
+                if name in listed:
+                    continue  # overlapping folders: one entry, one note
+                listed.add(name)
                 try:
                     st = os.lstat(name)
                 except OSError:
