@@ -85,8 +85,13 @@ def main(argv: list[str] | None = None, *, stdin: BinaryIO | None = None, stdout
 
     try:
         config = load_config()
-    except Exception as exc:  # noqa: BLE001 - a broken config file: one line, no traceback
+    except Exception as exc:  # noqa: BLE001 - a broken or untrusted config file: one line, no traceback
+        # Nothing from a refused file is used, not even its log file: stderr and syslog only.
         stderr.write(f"virt-netxml hook: {driver} {name} {operation}: {exc}\n")
+        import syslog
+
+        syslog.openlog("virt-netxml", syslog.LOG_PID, syslog.LOG_DAEMON)
+        syslog.syslog(syslog.LOG_ERR, f"{driver}={name} op={operation} refused: {exc}")
         return 0 if op.fail_exit == 0 else 2
     states, mapping = state_dir(config), mapping_path()
     data: bytes | None = None

@@ -2,16 +2,32 @@
 
 One line per action: the libvirt object, the operation, the interface, what was done and how
 it ended, so ``journalctl -t virt-netxml`` answers "what did the hook do to vnet3?".
+
+The log file is a copy for convenience, and root writes it: it is opened once per call,
+never through a link, without blocking (a FIFO planted there must not stall libvirtd), and
+only if it is a regular file of root's, writable by nobody else, in folders nobody else can
+change (``hooks.config.open_trusted``; a sticky folder like /tmp is fine, since others cannot
+replace root's file in it). A log file that fails this is not written, said once on stderr and
+in syslog, and the call goes on: the actions still reach syslog, and a file a local user planted
+must not become a way to stop every guest from starting.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import syslog
 import time
 
 from hooks.actions import Action
+from hooks.config import open_trusted
 from hooks.context import Owner
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+_LOG_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT
 
 _PRIORITY = {"changed": syslog.LOG_INFO, "unchanged": syslog.LOG_DEBUG, "undone": syslog.LOG_WARNING,
              "failed": syslog.LOG_ERR, "undo-failed": syslog.LOG_ERR}
@@ -26,6 +42,22 @@ class HookLog:
         self.log_file = log_file
         self.use_syslog = use_syslog
         self._opened = False
+        self._fd: int | None = None
+        self._refused = False
+        # Where a refused log file is reported (the hook's stderr); syslog gets it too.
+        self.warn: Callable[[str], object] | None = None
+
+    def attach_file(self, log_file: str | None, warn: Callable[[str], object] | None = None) -> None:
+        """Also append to ``log_file`` from now on (once the configuration naming it is trusted)."""
+        self.close()
+        self.log_file, self._refused = log_file, False
+        if warn is not None:
+            self.warn = warn
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def __call__(self, action: Action | None, status: str, detail: str) -> None:
         iface = action.iface if action is not None and action.iface else "-"
@@ -41,19 +73,43 @@ class HookLog:
     def error(self, text: str) -> None:
         self.event(text, syslog.LOG_ERR)
 
-    def write(self, line: str, priority: int) -> None:
+    def _syslog(self, line: str, priority: int) -> None:
         if self.use_syslog:
             if not self._opened:
                 syslog.openlog("virt-netxml", syslog.LOG_PID, syslog.LOG_DAEMON)
                 self._opened = True
             syslog.syslog(priority, line)
-        if self.log_file:
+
+    def write(self, line: str, priority: int) -> None:
+        self._syslog(line, priority)
+        fd = self._file()
+        if fd is not None:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-            try:
-                fd = os.open(self.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
-                try:
-                    os.write(fd, f"{stamp} [{os.getpid()}] {line}\n".encode("utf-8", "replace"))
-                finally:
-                    os.close(fd)
-            except OSError:
-                pass   # logging must never be the reason a guest fails to start
+            with contextlib.suppress(OSError):   # logging must never be why a guest fails to start
+                os.write(fd, f"{stamp} [{os.getpid()}] {line}\n".encode("utf-8", "replace"))
+
+    def _file(self) -> int | None:
+        """The log file's descriptor, opened and checked on first use; None when there is
+        none or it was refused (reported once)."""
+        if self._fd is not None or not self.log_file or self._refused:
+            return self._fd
+        from xmltools.errors import NetXmlError
+
+        try:
+            fd = open_trusted(self.log_file, "log file", flags=_LOG_FLAGS, mode=0o640)
+            problem = None if fd is not None else f"log file {self.log_file}: its folder does not exist"
+        except NetXmlError as exc:
+            fields = exc.fields
+            problem = (f"{fields['what']} {fields['path']}: {fields['reason']}" if "reason" in fields
+                       else exc.message)
+        except OSError as exc:
+            problem = f"log file {self.log_file}: {exc.strerror or exc}"
+        if problem is not None:
+            self._refused = True
+            text = f"{problem}; not written (actions still go to syslog)"
+            self._syslog(f"{self.prefix} {text}", syslog.LOG_WARNING)
+            if self.warn is not None:
+                self.warn(f"virt-netxml: {text}\n")
+            return None
+        self._fd = fd
+        return fd

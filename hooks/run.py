@@ -11,7 +11,7 @@ import contextlib
 import sys
 
 from hooks.actions import render_plan
-from hooks.config import check_config_paths, deadline_seconds, mapping_path, ovs_db, state_dir
+from hooks.config import check_config_paths, deadline_seconds, mapping_path, ovs_db, read_trusted, state_dir
 from hooks.context import Context, Owner
 from hooks.deadline import Deadline, armed
 from hooks.executor import Executor
@@ -34,36 +34,45 @@ def _exit(op: Operation, code: int) -> int:
 def run_call(op: Operation, name: str, data: bytes | None, config: dict[str, str], *,
              dry_run: bool = False, stdout: TextIO, stderr: TextIO,
              ports: dict[str, Any] | None = None) -> int:
-    """Plan and apply one call; returns the exit status for libvirt."""
+    """Plan and apply one call; returns the exit status for libvirt.
+
+    ``config`` comes from ``hooks.config.load_config``, which refuses a configuration others
+    could have written. The log file it names is used only once the mapping file and the state
+    folder are trusted too: a refusal goes to stderr and syslog only.
+    """
     kind = "domain" if op.driver == "qemu" else "network"
     # The name comes from argv: a control character in it must not split the one-line message.
     label = f"{kind} {''.join(c if c.isprintable() else repr(c)[1:-1] for c in name)}"
-    log = HookLog(Owner(kind, name), op.name, config.get("log-file"), use_syslog=not dry_run)
+    log = HookLog(Owner(kind, name), op.name, None, use_syslog=not dry_run)
     # Nothing but migrate/restore output may reach libvirt's stdout, whatever a library prints.
     saved_stdout, sys.stdout = sys.stdout, sys.stderr
     ctx: Context | None = None
+    store: StateStore | None = None
     serial = contextlib.ExitStack()   # the per-object lock, held from planning to the end
     try:
         try:
             # Before anything is read from them: paths others can write must not steer root.
-            check_config_paths(config)
+            check_config_paths()
+            store = StateStore(state_dir(config))
+            store.check()
+            log.attach_file(config.get("log-file"), stderr.write)
             root = parse_bytes(data, source=f"{op.driver} {op.name} input") if data else None
             uuid = None
             if root is not None:
                 xml_name, uuid = owner_of(op, root.getroot())
                 name = xml_name or name
             deadline = Deadline(deadline_seconds(config))
-            ctx = Context(Owner(kind, name, uuid), StateStore(state_dir(config)), deadline,
-                          ovs_db=ovs_db(config), **(ports or {}))
-            ctx.state.check()
+            ctx = Context(Owner(kind, name, uuid), store, deadline, ovs_db=ovs_db(config), **(ports or {}))
             if not dry_run:
                 serial.enter_context(ctx.state.serialised(kind + "s", name, deadline.remaining()))
             record = ctx.state.read(kind + "s", name)
             mapping = None
             if op.filters_xml:
-                from hooks.transform import load_mapping  # migrate/restore only
+                from hooks.transform import parse_mapping  # migrate/restore only
 
-                mapping = load_mapping(mapping_path())
+                text = read_trusted(mapping_path(), "mapping file", 1024 * 1024,
+                                    folder_what="configuration directory")
+                mapping = parse_mapping(text, mapping_path()) if text is not None else None
             with armed(deadline, lambda: "plan"):
                 actions = plan(op, root.getroot() if root is not None else None, LiveFacts(ctx),
                                record, mapping)
@@ -98,6 +107,9 @@ def run_call(op: Operation, name: str, data: bytes | None, config: dict[str, str
     finally:
         serial.close()
         sys.stdout = saved_stdout
+        log.close()
         if ctx is not None:
             with contextlib.suppress(Exception):   # closing a socket must not change the outcome
                 ctx.close()
+        if store is not None:
+            store.close()

@@ -43,10 +43,11 @@ def test_failed_rename_keeps_the_old_record_and_leaves_no_temp_file(tmp_path, mo
     with store.edit("domains", "vm1") as rec:
         rec["taps"] = {"tap0": {}}
 
-    def broken(src, dst):
+    def broken(src, dst, **dir_fds):
+        assert set(dir_fds) == {"src_dir_fd", "dst_dir_fd"}   # relative to the folder's descriptor
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(os, "replace", broken)
+    monkeypatch.setattr(os, "rename", broken)
     with pytest.raises(OSError), store.edit("domains", "vm1") as rec:
         rec["taps"]["tap1"] = {}
     monkeypatch.undo()
