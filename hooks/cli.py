@@ -159,12 +159,12 @@ def repair(only: str | None, dry_run: bool) -> None:
 def plan(operation: str, name: str | None, network: bool, ovs_bridge: tuple[str, ...], path: str) -> None:
     """Print the actions the hook would take for OPERATION on the XML; changes nothing."""
     from hooks.actions import render_plan
-    from hooks.config import load_config, mapping_path, state_dir
+    from hooks.config import load_config, mapping_path, read_trusted, state_dir
     from hooks.planner import owner_of
     from hooks.planner import plan as make_plan
     from hooks.protocol import lookup
     from hooks.state import StateStore
-    from hooks.transform import load_mapping
+    from hooks.transform import parse_mapping
     from xmltools.errors import UsageError
     from xmltools.xmlparse import parse_file
 
@@ -177,7 +177,11 @@ def plan(operation: str, name: str | None, network: bool, ovs_bridge: tuple[str,
     name = name or xml_name
     store = StateStore(state_dir(load_config()))
     record = store.read("domains" if driver == "qemu" else "networks", name)
-    mapping = load_mapping(mapping_path()) if op.filters_xml else None
+    mapping = None
+    if op.filters_xml:   # the same trust rules as the hook: never a FIFO, a link or another's file
+        text = read_trusted(mapping_path(), "mapping file", 1024 * 1024,
+                            folder_what="configuration directory")
+        mapping = parse_mapping(text, mapping_path()) if text is not None else None
     actions = make_plan(op, root, _PlanFacts(frozenset(ovs_bridge)), record, mapping)
     click.echo(render_plan(actions), nl=False)
 
