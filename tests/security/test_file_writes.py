@@ -10,6 +10,7 @@ with a real unprivileged user and real files, links, FIFOs and devices.
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import socket
 import stat
@@ -88,6 +89,59 @@ def test_swapped_temporary_file_cannot_chmod_a_root_file(open_tmp: Path, attacke
     assert victim.read_text() == "root's secret\n"
     assert results and all(r.exit_code == 2 for r in results), results[-1].output
     assert "another user" in one_error_line(results[-1])
+
+
+# A writer that is not root may write into a folder others can change (nothing to refuse):
+# the mode must then still reach only the writer's own new file, however names are swapped.
+WRITER = r"""
+import os, sys
+sys.path.insert(0, sys.argv[4])
+from xmltools.fileio import atomic_write
+target, victim, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for _ in range(rounds):
+    if os.path.islink(target):
+        os.unlink(target)
+    try:
+        atomic_write(target, "<domain/>\n", 0o666)
+    except OSError:
+        pass
+    if os.stat(victim).st_mode & 0o7777 != 0o600:
+        break
+print(oct(os.stat(victim).st_mode & 0o7777))
+"""
+
+
+def test_mode_is_set_on_the_descriptor_not_the_name(open_tmp: Path, attacker: Attacker) -> None:
+    """The same swap against a writer that is not root (``daemon``), whose own file is the victim."""
+    try:
+        writer = pwd.getpwnam("daemon")
+    except KeyError:
+        writer = None
+    require(writer is not None, "a second unprivileged user (daemon)")
+    assert writer is not None
+    victim = open_tmp / "daemon-only"
+    victim.write_text("daemon's secret\n")
+    os.chown(victim, writer.pw_uid, writer.pw_gid)
+    os.chmod(victim, 0o600)
+    folder = open_tmp / "shared"
+    folder.mkdir()
+    os.chmod(folder, 0o777)    # anyone may create and rename here: no sticky bit
+    attacker.own(folder)
+    stop = open_tmp / "stop"
+    swapper = subprocess.Popen([sys.executable, "-I", "-c", SWAPPER, str(folder), str(victim), str(stop)],
+                               user=attacker.uid, group=attacker.gid, extra_groups=[], cwd="/",
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
+    try:
+        done = subprocess.run([sys.executable, "-I", "-c", WRITER, str(folder / "guest.xml"), str(victim),
+                               "300", str(ROOT)], user=writer.pw_uid, group=writer.pw_gid, extra_groups=[],
+                              cwd="/", capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    finally:
+        stop.touch()
+        swapped = swapper.communicate(timeout=30)[0]
+    assert done.returncode == 0, done.stderr
+    assert int(swapped) > 0, "the attacker never got to swap a temporary file: the test proved nothing"
+    assert done.stdout.strip() == "0o600", f"daemon's file got mode {done.stdout.strip()}"
+    assert victim.read_text() == "daemon's secret\n"
 
 
 def test_root_refuses_a_folder_another_user_owns(open_tmp: Path, attacker: Attacker) -> None:
