@@ -130,9 +130,10 @@ def _passage_reason(st: os.stat_result) -> str | None:
     """``stat_reason`` for a folder on the way: writable by others only with the sticky bit."""
     if st.st_mode & _S_IFMT != _S_IFDIR:
         return owner_reason(st) or "not a directory"
-    if st.st_mode & _S_ISVTX:
+    if st.st_mode & _S_ISVTX or owner_reason(st) is not None:
         return owner_reason(st)
-    return stat_reason(st)
+    reason = stat_reason(st)
+    return None if reason is None else reason + " without the sticky bit"
 
 
 def _file_reason(st: os.stat_result) -> str | None:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from hooks.errors import Busy
+from hooks.errors import Busy, InsecurePath
 from hooks.state import StateStore, file_key, flocked, name_of_key
 
 CTX = multiprocessing.get_context("fork")
@@ -175,3 +175,52 @@ def test_snapshot_lists_everything(tmp_path):
     assert snap["domains"] == {"with space": {"taps": {"t": {}}}}
     assert snap["claims"]["pci-0000:04:10.1"]["owner"] == "with space"
     assert snap["networks"] == {}
+
+
+def test_links_inside_the_state_tree_are_refused_never_followed(tmp_path):
+    store = StateStore(str(tmp_path / "s"))
+    with store.edit("domains", "vm1") as rec:
+        rec["taps"] = {"tap0": {}}
+    victim = tmp_path / "victim"
+    os.symlink(victim, tmp_path / "s/locks/run-domains-vm1.lock")
+    with pytest.raises(InsecurePath, match="state lock .*/locks/run-domains-vm1.lock: a symbolic link"), \
+            store.serialised("domains", "vm1", 1):
+        pass
+    os.rename(tmp_path / "s/domains/vm1.json", tmp_path / "real.json")
+    os.symlink(tmp_path / "real.json", tmp_path / "s/domains/vm1.json")
+    with pytest.raises(InsecurePath, match="state file .*/domains/vm1.json: a symbolic link"):
+        store.read("domains", "vm1")
+    os.rmdir(tmp_path / "s/claims")
+    os.symlink(tmp_path, tmp_path / "s/claims")
+    with pytest.raises(InsecurePath, match="state directory .*/claims: a symbolic link"):
+        StateStore(str(tmp_path / "s")).check()
+    assert not victim.exists()
+
+
+def test_the_store_keeps_to_the_folder_it_opened_when_the_path_moves(tmp_path):
+    store = StateStore(str(tmp_path / "s"))
+    with store.edit("domains", "vm1") as rec:
+        rec["taps"] = {"tap0": {}}
+    os.rename(tmp_path / "s", tmp_path / "moved")
+    (tmp_path / "s").mkdir(mode=0o700)               # whatever is at the path now is not used
+    with store.edit("domains", "vm1") as rec:
+        rec["taps"]["tap1"] = {}
+    assert store.claim("uplink-up0", "uplink", "vm1", None) is True
+    assert os.listdir(tmp_path / "s") == []
+    assert json.loads((tmp_path / "moved/domains/vm1.json").read_text())["taps"] == {"tap0": {}, "tap1": {}}
+    assert os.path.exists(tmp_path / "moved/claims/uplink-up0.json")
+    store.close()    # the next use opens, and checks, the path again
+    assert store.read("domains", "vm1") == {}
+
+
+def test_record_writes_leave_no_temporary_file_and_are_private(tmp_path):
+    old = os.umask(0)
+    try:
+        store = StateStore(str(tmp_path))
+        for i in range(3):
+            with store.edit("networks", "net") as rec:
+                rec["n"] = i
+    finally:
+        os.umask(old)
+    assert os.listdir(tmp_path / "networks") == ["net.json"]
+    assert oct((tmp_path / "networks/net.json").stat().st_mode & 0o777) == "0o600"
