@@ -3,9 +3,10 @@
 Most hook calls have nothing to do (``started``, ``stopped``, a guest without any of the
 project's wishes...). The wrapper settles those with shell built-ins alone, no Python start-up
 at all; the rest it hands to this installation's interpreter with ``-I -S`` (no site
-processing: a large share of start-up) and an explicit module path. The tests check that it
-never skips a call the Python side would act on (``hooks.fastpath`` holds the same rules, and
-is more precise only where a shell pattern would be slow).
+processing: a large share of start-up) and an explicit module path, which the bootstrap
+re-checks (``hooks.trust``) before it imports anything from it. The tests check that it never
+skips a call the Python side would act on (``hooks.fastpath`` holds the same rules, and is
+more precise only where a shell pattern would be slow).
 """
 
 from __future__ import annotations
