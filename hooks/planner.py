@@ -31,7 +31,7 @@ from hooks.errors import HostError
 from hooks.protocol import Operation
 from xmltools.common import Vlan
 from xmltools.errors import InvalidValue, WrongDocument
-from xmltools.metadata import NetXmlMeta, VlanWish, find_meta, format_vlan_ranges
+from xmltools.metadata import NetXmlMeta, VlanWish, find_meta, format_vlan_ranges, ovs_setting_problem
 from xmltools.names import PciAddress, validate_bridge_name, validate_interface_name
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
@@ -248,6 +248,35 @@ def _uuid(node: etree._Element | None) -> str | None:
 # --------------------------------------------------------------------------- domain events
 
 
+def _ovs_setting_actions(nic: Nic, settings: Any, ovs: bool) -> list[A.Action]:
+    """The domain's ``<vnx:ovs-setting>`` wishes, on its own Port/Interface row (``nic.dev``).
+
+    Only the (table, column, key) entries of ``OVS_SETTINGS_ALLOWED`` are accepted; anything
+    else refuses the whole call here, while planning, before any change.
+    """
+    assert nic.dev is not None   # the caller plans only interfaces with a device
+    plan: list[A.Action] = []
+    for setting in settings:
+        if not ovs:
+            raise InvalidValue(what="OVS setting", value=f"{setting.column}:{setting.key}",
+                               reason=f"interface {nic.label} is not on an Open vSwitch bridge")
+        if not (setting.table and setting.column and setting.key):
+            raise InvalidValue(what="OVS setting", value=str(setting.key),
+                               reason="needs table, column and key")
+        problem = ovs_setting_problem(setting.table, setting.column, setting.key, setting.value)
+        if problem:
+            raise InvalidValue(what="OVS setting", value=f"{setting.table} {setting.column}:{setting.key}",
+                               reason=f"interface {nic.label}: {problem}")
+        from hooks.adapters.ovs import check_column_key
+
+        # The adapter's own check of the row name and value: refuse a bad one here, before any
+        # action, rather than in the middle of the run.
+        check_column_key(setting.table, nic.dev, setting.column, setting.key, setting.value)
+        plan.append(A.OvsSetting(setting.table, nic.dev, setting.column, setting.key,
+                                 setting.value, iface=nic.label))
+    return plan
+
+
 def _vlan_actions(root: etree._Element, facts: HostFacts, record: dict[str, Any]) -> list[A.Action]:
     """Per-port VLANs and OVS settings on the devices the live XML names (start, reconnect)."""
     meta = _meta(root)
@@ -275,20 +304,7 @@ def _vlan_actions(root: etree._Element, facts: HostFacts, record: dict[str, Any]
             plan.append(ovs_vlan_action(nic.dev, wish, nic.label) if ovs
                         else bridge_vlan_action(nic.dev, wish, nic.label))
         if mi is not None:
-            for setting in mi.ovs_settings:
-                if not ovs:
-                    raise InvalidValue(what="OVS setting", value=f"{setting.column}:{setting.key}",
-                                       reason=f"interface {nic.label} is not on an Open vSwitch bridge")
-                if not (setting.table and setting.column and setting.key):
-                    raise InvalidValue(what="OVS setting", value=str(setting.key),
-                                       reason="needs table, column and key")
-                from hooks.adapters.ovs import set_column_key_cmd
-
-                # The command builder is pure and checks table, column and key: refuse a bad one
-                # here, before any action, rather than in the middle of the run.
-                set_column_key_cmd(setting.table, nic.dev, setting.column, setting.key, setting.value)
-                plan.append(A.OvsSetting(setting.table, nic.dev, setting.column, setting.key,
-                                         setting.value, iface=nic.label))
+            plan += _ovs_setting_actions(nic, mi.ovs_settings, ovs)
     return plan
 
 

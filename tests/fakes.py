@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hooks.adapters.ovs import change_cmds, record_what, set_column_key_cmd, set_port_vlan_cmds, transact_step
+from hooks.adapters.ovs import check_change, check_column_key, record_what, transact_step
 from hooks.adapters.sysfs import driver_name
 from hooks.errors import Busy, HostError, HostTimeout, NotFound
 from hooks.ports import (
@@ -380,7 +380,7 @@ class FakeOvs(Recorder):
     def set_port_vlan(self, port: str, tag: int | None, trunks: Sequence[int],
                       vlan_mode: str | None) -> None:
         self._enter("set_port_vlan", port, tag, tuple(trunks), vlan_mode)
-        set_port_vlan_cmds(port, tag, trunks, vlan_mode)     # the real adapter's validation
+        check_change(OvsVlanChange(port, tag, tuple(trunks), vlan_mode))   # the real adapter's validation
         row = self._row(f"set VLAN of OVS port {port}", port)
         row.tag, row.trunks, row.vlan_mode = tag, tuple(sorted(set(trunks))), vlan_mode
 
@@ -388,7 +388,7 @@ class FakeOvs(Recorder):
                        value: str | None) -> None:
         self._enter("set_column_key", table, record, column, key, value)
         step = f"set {table} {record} {column}:{key}"
-        set_column_key_cmd(table, record, column, key, value)   # the real adapter's validation
+        check_column_key(table, record, column, key, value)   # the real adapter's validation
         columns = self.maps.get((table, record))
         if columns is None:
             raise NotFound(step=step, what=record_what(table), name=record)
@@ -403,7 +403,7 @@ class FakeOvs(Recorder):
         self._enter("transact", tuple(read_ports), tuple(changes))
         step = transact_step(read_ports, changes)
         for change in changes:
-            change_cmds(change)                          # the real adapter's validation
+            check_change(change)                         # the real adapter's validation
         before = {}
         for port in read_ports:
             row = self._row(step, port)

@@ -139,6 +139,50 @@ class MetaTap(XmlModel):
     vnet_hdr = Field("@vnet-hdr", YESNO)
 
 
+# What a domain may set with <vnx:ovs-setting>: (table, column, key) -> the values allowed.
+# The hooks run as root and write what the domain's XML asks for into the guest's own Port and
+# Interface rows; an entry belongs here only if it changes what happens on that one port and
+# cannot reach other ports, the bridge or the controller's view of who is plugged where
+# (Open vSwitch manual, ovs-vswitchd.conf.db(5)). Not here, on purpose:
+#   Bridge, Open_vSwitch, QoS, Mirror... rows - shared by every port (a Bridge's other_config
+#       sets its datapath id, STP/RSTP, MAC table, forward-bpdu);
+#   Port stp-*/rstp-* - the bridge's spanning tree (a port claiming to be an edge can loop it);
+#   Port bond-*/lacp-* - bonds of uplinks, never a guest's port;
+#   Port qinq-ethtype - the service tag of frames that leave through other (trunk) ports;
+#   Port mcast-snooping-flood-reports - other hosts' IGMP/MLD reports: who is in which group;
+#   Interface options:* - tunnel endpoints, keys and patch peers connect a port to other
+#       networks and bridges;
+#   Interface pmd-rxq-affinity - pins queues to PMD threads that other ports share;
+#   external_ids:* (Port and Interface) - OVS ignores them, but controllers (OVN, Neutron) read
+#       iface-id, attached-mac, vm-id to decide which logical port, and whose traffic, a row is.
+OVS_SETTINGS_ALLOWED: dict[tuple[str, str, str], tuple[str, ...]] = {
+    # 802.1p priority tags on frames with VLAN 0 that this port sends to the guest. ("true" and
+    # "false" are the older spellings of if-nonzero and never.)
+    ("Port", "other_config", "priority-tags"): ("never", "if-nonzero", "always", "true", "false"),
+    # Flood multicast (not reports) to this port even with snooping on: what the port gets on a
+    # bridge without snooping; it changes only what this port receives.
+    ("Port", "other_config", "mcast-snooping-flood"): ("true", "false"),
+    # How the userspace datapath spreads this interface's own transmit queues.
+    ("Interface", "other_config", "tx-steering"): ("thread", "hash"),
+}
+
+
+def ovs_setting_problem(table: str | None, column: str | None, key: str | None,
+                        value: str | None) -> str | None:
+    """Why a domain may not ask for this OVS setting (None: it may); see OVS_SETTINGS_ALLOWED."""
+    allowed = OVS_SETTINGS_ALLOWED.get((table or "", column or "", key or ""))
+    tables = tuple(dict.fromkeys(t for t, _, _ in OVS_SETTINGS_ALLOWED))
+    if table not in tables:
+        return f"OVS table {table!r} is not one a domain may change (only its own {'/'.join(tables)} rows)"
+    if allowed is None:
+        names = ", ".join(f"{t} {c}:{k}" for t, c, k in OVS_SETTINGS_ALLOWED)
+        return (f"{table} {column}:{key} is not a setting a domain may change "
+                f"(allowed: {names})")
+    if value is not None and value not in allowed:
+        return f"{table} {column}:{key} takes " + ", ".join(allowed)
+    return None
+
+
 class MetaOvsSetting(XmlModel):
     TAG = q("ovs-setting")
     table = Field("@table")

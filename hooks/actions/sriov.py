@@ -195,25 +195,29 @@ class RestoreDriver(Action):
         return Undo(f"bind {self.address} to {VFIO} again", lambda: BindVfio(self.address).apply(ctx))
 
 
-def check_vf_held(ctx: Context, step: str, pf: str, index: int, address: str) -> None:
-    """Refuse to act on VF ``index`` of ``pf`` unless it is the function ``address`` and this
-    domain holds the claim on that function.
+def vf_not_held(ctx: Context, pf: str, index: int, address: str, *, restore: bool = False) -> str | None:
+    """Why this domain may not change VF ``index`` of ``pf`` (None: it may): it must be the
+    function ``address``, and this domain must hold the claim on that function - or, to put
+    back what it changed itself (``restore``), at least no other domain may hold it.
 
     MAC and VLAN are set through the PF by index, but a claim holds a PCI address: the two
     must be the same VF at the moment of the change (VFs can be re-created in between), and
-    only the domain holding the claim may change it.
+    only the domain holding the claim may change it. (A rollback or release that failed half
+    way can leave a VF's record after its claim is gone; ``hooks repair`` must still restore
+    it.) A failure to read is raised, not returned.
     """
     from xmltools.names import PciAddress
 
     found = ctx.sysfs.vf_address(pf, index)
     if found is None or str(PciAddress.parse(found)) != address:
-        raise HostError(step=step, detail=f"VF {index} of {pf} is {found or 'missing'}, not {address}; "
-                        "refusing to change a VF this domain does not hold")
+        return f"VF {index} of {pf} is {found or 'missing'}, not {address}; refusing to change a VF " \
+               "this domain does not hold"
     holder = ctx.state.holder(f"pci-{address}")
-    if holder != ctx.owner.name:
-        raise HostError(step=step, detail=f"VF {address} ({pf} index {index}) is "
-                        + (f"held by domain {holder}" if holder else "not claimed by this domain")
-                        + "; refusing to change it")
+    if holder != ctx.owner.name and not (restore and holder is None):
+        return (f"VF {address} ({pf} index {index}) is "
+                + (f"held by domain {holder}" if holder else "not claimed by this domain")
+                + "; refusing to change it")
+    return None
 
 
 @dataclass(frozen=True)
@@ -236,7 +240,9 @@ class SetVfMacVlan(Action):
 
     def apply(self, ctx: Context) -> Undo | None:
         if self.address is not None:
-            check_vf_held(ctx, self.describe(), self.pf, self.index, self.address)
+            problem = vf_not_held(ctx, self.pf, self.index, self.address)
+            if problem:
+                raise HostError(step=self.describe(), detail=problem)
         nl = ctx.netlink
         before = nl.vf_info(self.pf, self.index)
         if (self.mac is None or (before.mac or "").lower() == self.mac.lower()) and before.vlan == self.vlan:
@@ -280,15 +286,13 @@ class RestoreVf(Action):
         if made is None:
             return None
         address = made.get("address")
-        if address is not None:
-            try:
-                check_vf_held(ctx, self.describe(), self.pf, self.index, str(address))
-            except HostError:
-                # Never acted on, so never retried: a record that can no longer be applied
-                # safely would otherwise fail every later release, repair and prepare.
-                with domain_record(ctx) as rec:
-                    rec.get("vfs", {}).pop(key, None)
-                raise
+        problem = vf_not_held(ctx, self.pf, self.index, str(address), restore=True) if address else None
+        if problem:
+            # Dropped, not retried: a record that can no longer be applied safely would
+            # otherwise fail every later release, repair and prepare of the domain.
+            with domain_record(ctx) as rec:
+                rec.get("vfs", {}).pop(key, None)
+            raise HostError(step=self.describe(), detail=problem)
         nl = ctx.netlink
         now = nl.vf_info(self.pf, self.index)
         # A VF without a MAC reads as all zeroes; setting that clears it again.

@@ -25,8 +25,10 @@ if TYPE_CHECKING:
     from typing import Any
 
 VLAN_MODES = ("access", "trunk", "native-tagged", "native-untagged")
-# Tables whose records the hooks address by name (bridge, port and interface names).
-NAMED_TABLES = ("Bridge", "Port", "Interface")
+# The only tables whose rows the hooks write: a guest's own port and interface. Bridges (and
+# everything else) are shared with other ports; a guest's wishes never reach them.
+ROW_TABLES = ("Port", "Interface")
+UUID_CHARS = "0123456789abcdefABCDEF-"
 # Patterns are compiled on first use (re's own cache): the hook pays for what its call needs.
 _COLUMN = r"[a-z][a-z0-9_]*"
 WALL_MARGIN = 2.0   # seconds beyond --timeout before proc.run kills ovs-vsctl
@@ -42,6 +44,33 @@ def ovs_name(name: str, what: str = "OVS port name") -> str:
     if name.startswith("-"):
         raise InvalidValue(what=what, value=name, reason="must not start with '-'")
     return name
+
+
+def uuid_like(name: str) -> bool:
+    """Whether ovs-vsctl could read ``name`` as a row's UUID or UUID prefix.
+
+    ovs-vsctl looks a record argument up by UUID, then by name, and when no row of the table
+    has that name, as a prefix (4+ hex digits) of any row's UUID: a port named like the start
+    of a bridge's UUID, or a name whose row is gone, can then address a row of someone else.
+    A name with any character a UUID never has is always looked up by name alone.
+    """
+    return all(c in UUID_CHARS for c in name)
+
+
+def full_uuid(text: str) -> bool:
+    return re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", text) is not None
+
+
+def row_ref(record: str, what: str = "OVS port name") -> str:
+    """A record argument of ``list``/``set``/``clear``/``remove``: a full UUID, or a name that
+    ovs-vsctl cannot read as one (``uuid_like`` names are resolved to their UUID first)."""
+    if isinstance(record, str) and full_uuid(record):
+        return record
+    ovs_name(record, what)
+    if uuid_like(record):
+        raise InvalidValue(what=what, value=record,
+                           reason="ovs-vsctl could read it as a UUID prefix: address the row by its UUID")
+    return record
 
 
 def quote(text: str) -> str:
@@ -83,18 +112,37 @@ def del_port_cmd(bridge: str, port: str) -> Command:
 
 
 def port_settings_cmd(port: str) -> Command:
-    return ["--columns=tag,trunks,vlan_mode,other_config", "list", "Port", ovs_name(port)]
+    return ["--columns=tag,trunks,vlan_mode,other_config", "list", "Port", row_ref(port)]
 
 
 def ports_settings_cmd(ports: Sequence[str]) -> Command:
     """One ``list`` of several Port rows, with their names to tell the rows apart."""
-    return ["--columns=name,tag,trunks,vlan_mode,other_config", "list", "Port", *map(ovs_name, ports)]
+    return ["--columns=name,tag,trunks,vlan_mode,other_config", "list", "Port", *map(row_ref, ports)]
+
+
+def find_uuid_cmd(table: str, name: str) -> Command:
+    """The ``_uuid`` of the row of ``table`` named exactly ``name`` (``find`` compares the
+    column's value: no UUID-prefix reading, and an empty table when there is none)."""
+    if table not in ROW_TABLES:
+        raise InvalidValue(what="OVS table", value=table, reason=f"expected one of {ROW_TABLES}")
+    return ["--columns=_uuid,name", "find", table, f"name={quote(ovs_name(name))}"]
 
 
 def set_port_vlan_cmds(port: str, tag: int | None, trunks: Sequence[int],
                        vlan_mode: str | None) -> list[Command]:
     """Set the three VLAN columns of a Port at once; None/empty clears a column."""
-    ovs_name(port)
+    port = row_ref(port)
+    sets, clears = _vlan_columns(tag, trunks, vlan_mode)
+    commands = []
+    if sets:
+        commands.append(["set", "Port", port, *sets])
+    if clears:
+        commands.append(["clear", "Port", port, *clears])
+    return commands
+
+
+def _vlan_columns(tag: int | None, trunks: Sequence[int],
+                  vlan_mode: str | None) -> tuple[list[str], list[str]]:
     if tag is not None:
         validate_vlan_id(tag)
     for vid in trunks:
@@ -114,23 +162,30 @@ def set_port_vlan_cmds(port: str, tag: int | None, trunks: Sequence[int],
         clears.append("vlan_mode")
     else:
         sets.append(f"vlan_mode={vlan_mode}")
-    commands = []
-    if sets:
-        commands.append(["set", "Port", port, *sets])
-    if clears:
-        commands.append(["clear", "Port", port, *clears])
-    return commands
+    return sets, clears
 
 
-def set_column_key_cmd(table: str, record: str, column: str, key: str, value: str | None) -> Command:
-    """``set T R column:"key"="value"``, or ``remove T R column "key"`` when value is None."""
-    if table not in NAMED_TABLES:
-        raise InvalidValue(what="OVS table", value=table, reason=f"expected one of {NAMED_TABLES}")
+def check_column_key(table: str, record: str, column: str, key: str, value: str | None) -> None:
+    """What ``set_column_key_cmd`` checks, ``record`` being the row's name (before it is
+    resolved to a UUID, where needed)."""
+    if table not in ROW_TABLES:
+        raise InvalidValue(what="OVS table", value=table, reason=f"expected one of {ROW_TABLES}")
     ovs_name(record, f"OVS {table} name")
     if not re.fullmatch(_COLUMN, column):
         raise InvalidValue(what="OVS column", value=column, reason="expected lower-case letters, digits, _")
     if not key:
         raise InvalidValue(what="OVS key", value=key, reason="empty")
+    quote(key)
+    if value is not None:
+        quote(value)
+
+
+def set_column_key_cmd(table: str, record: str, column: str, key: str, value: str | None) -> Command:
+    """``set T R column:"key"="value"``, or ``remove T R column "key"`` when value is None.
+
+    ``record`` is a row name ovs-vsctl cannot read as a UUID, or the row's full UUID."""
+    record = row_ref(record, f"OVS {table} name")
+    check_column_key(table, "row" if full_uuid(record) else record, column, key, value)
     if value is None:
         return ["remove", table, record, column, quote(key)]
     return ["set", table, record, f"{column}:{quote(key)}={quote(value)}"]
@@ -141,6 +196,33 @@ def change_cmds(change: OvsVlanChange | OvsKeyChange) -> list[Command]:
     if isinstance(change, OvsVlanChange):
         return set_port_vlan_cmds(change.port, change.tag, change.trunks, change.vlan_mode)
     return [set_column_key_cmd(change.table, change.record, change.column, change.key, change.value)]
+
+
+def check_change(change: OvsVlanChange | OvsKeyChange) -> None:
+    """What ``change_cmds`` checks, on a change that still names its row (see ``addressed``)."""
+    if isinstance(change, OvsVlanChange):
+        ovs_name(change.port)
+        _vlan_columns(change.tag, change.trunks, change.vlan_mode)
+    else:
+        check_column_key(change.table, change.record, change.column, change.key, change.value)
+
+
+def row_of(change: OvsVlanChange | OvsKeyChange) -> tuple[str, str]:
+    """(table, name) of the row a change writes."""
+    if isinstance(change, OvsVlanChange):
+        return "Port", change.port
+    return change.table, change.record
+
+
+def addressed(change: OvsVlanChange | OvsKeyChange,
+              uuids: dict[tuple[str, str], str]) -> OvsVlanChange | OvsKeyChange:
+    """The change with its row named by UUID, where ``uuids`` has one for it."""
+    uuid = uuids.get(row_of(change))
+    if uuid is None:
+        return change
+    if isinstance(change, OvsVlanChange):
+        return OvsVlanChange(uuid, change.tag, change.trunks, change.vlan_mode)
+    return OvsKeyChange(change.table, uuid, change.column, change.key, change.value)
 
 
 def transact_step(read_ports: Sequence[str], changes: Sequence[OvsVlanChange | OvsKeyChange]) -> str:
@@ -275,9 +357,39 @@ class OvsAdapter:
     def del_port(self, bridge: str, port: str) -> None:
         self._run(f"delete OVS port {port} from {bridge}", [del_port_cmd(bridge, port)])
 
+    def _uuids(self, step: str, rows: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """{(table, name): full UUID} of the rows named like UUIDs (``uuid_like``), found by
+        exact name in one read-only run; none such (the usual case: vnetN, tapN): no run.
+
+        A row that is gone or re-created between this read and the write is not mistaken
+        for another: a UUID names one row for good, and a missing one fails the write.
+        """
+        wanted = list(dict.fromkeys(row for row in rows if uuid_like(row[1])))
+        if not wanted:
+            return {}
+        out = self._run(step, [find_uuid_cmd(table, name) for table, name in wanted], format_json=True)
+        try:
+            tables = json_tables(out)
+            found: dict[tuple[str, str], str] = {}
+            for (table, name), printed in zip(wanted, tables, strict=True):
+                heads = printed["headings"]
+                found_rows = [dict(zip(heads, r, strict=True)) for r in printed.get("data") or []]
+                uuids = [str(datum(r["_uuid"])) for r in found_rows if r.get("name") == name]
+                if len(uuids) > 1:
+                    raise ValueError(f"{len(uuids)} {table} rows named {name}")
+                if uuids:
+                    found[(table, name)] = uuids[0]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise HostError(step=step, detail=f"unexpected ovs-vsctl output: {exc}") from None
+        for table, name in wanted:
+            if (table, name) not in found or not full_uuid(found[(table, name)]):
+                raise NotFound(step=step, what=record_what(table), name=name)
+        return found
+
     def port_settings(self, port: str) -> OvsPortSettings:
         step = f"read OVS port {port}"
-        out = self._run(step, [port_settings_cmd(port)], format_json=True)
+        ref = self._uuids(step, [("Port", port)]).get(("Port", port), port)
+        out = self._run(step, [port_settings_cmd(ref)], format_json=True)
         try:
             (table,) = json_tables(out)
             return parse_port_settings(table)
@@ -286,24 +398,33 @@ class OvsAdapter:
 
     def set_port_vlan(self, port: str, tag: int | None, trunks: Sequence[int],
                       vlan_mode: str | None) -> None:
-        self._run(f"set VLAN of OVS port {port}", set_port_vlan_cmds(port, tag, trunks, vlan_mode))
+        step = f"set VLAN of OVS port {port}"
+        ref = self._uuids(step, [("Port", port)]).get(("Port", port), port)
+        self._run(step, set_port_vlan_cmds(ref, tag, trunks, vlan_mode))
 
     def set_column_key(self, table: str, record: str, column: str, key: str,
                        value: str | None) -> None:
-        self._run(f"set {table} {record} {column}:{key}",
-                  [set_column_key_cmd(table, record, column, key, value)])
+        step = f"set {table} {record} {column}:{key}"
+        check_column_key(table, record, column, key, value)
+        ref = self._uuids(step, [(table, record)]).get((table, record), record)
+        self._run(step, [set_column_key_cmd(table, ref, column, key, value)])
 
     def transact(self, read_ports: Sequence[str],
                  changes: Sequence[OvsVlanChange | OvsKeyChange]) -> dict[str, OvsPortSettings]:
         # ovs-vsctl runs the commands in order in one transaction and prints the ``list``
         # output only once the transaction is committed: the rows as they were before it.
+        # Rows whose names ovs-vsctl could read as UUID prefixes are addressed by their UUID,
+        # found by exact name first (one more read-only run, only for such names).
         ports = list(dict.fromkeys(read_ports))
-        commands = [ports_settings_cmd(ports)] if ports else []
         for change in changes:
-            commands += change_cmds(change)
+            check_change(change)
+        step = transact_step(ports, changes)
+        uuids = self._uuids(step, [("Port", p) for p in ports] + [row_of(c) for c in changes])
+        commands = [ports_settings_cmd([uuids.get(("Port", p), p) for p in ports])] if ports else []
+        for change in changes:
+            commands += change_cmds(addressed(change, uuids))
         if not commands:
             return {}
-        step = transact_step(ports, changes)
         out = self._run(step, commands, format_json=bool(ports))
         if not ports:
             return {}

@@ -94,7 +94,7 @@ BRIDGE_FILTERING = network("brnet", "<bridge name='br0'/>", "<vnx:bridge vlan-fi
 OVS_PORT = domain("ovsvm", "<vnx:interface mac='52:54:00:00:00:02'>"
                   "<vnx:vlan trunks='30-40' native='20'/>"
                   "<vnx:ovs-setting table='Port' column='other_config' key='priority-tags' value='true'/>"
-                  "<vnx:ovs-setting table='Interface' column='external_ids' key='owner' value='ovsvm'/>"
+                  "<vnx:ovs-setting table='Interface' column='other_config' key='tx-steering' value='hash'/>"
                   "</vnx:interface>",
                   "<interface type='bridge'><mac address='52:54:00:00:00:02'/><source bridge='ovsbr0'/>"
                   "<virtualport type='openvswitch'/><target dev='vnet1'/></interface>")

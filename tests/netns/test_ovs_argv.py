@@ -49,14 +49,19 @@ def test_set_port_vlan_cmds_refuses(tag, trunks, mode) -> None:
      ["set", "Port", "p0", 'other_config:"mcast-snooping-flood"="true"']),
     (("Interface", "tap1", "external_ids", "vm id", 'a "b",c=d'),
      ["set", "Interface", "tap1", 'external_ids:"vm id"="a \\"b\\",c=d"']),
-    (("Bridge", "br0", "other_config", "k", None), ["remove", "Bridge", "br0", "other_config", '"k"']),
+    (("Port", "vnet0", "other_config", "k", None), ["remove", "Port", "vnet0", "other_config", '"k"']),
+    (("Port", "0e9e1c86-5d0a-4c0f-9a7e-3d1c2b4a5f60", "other_config", "k", "v"),
+     ["set", "Port", "0e9e1c86-5d0a-4c0f-9a7e-3d1c2b4a5f60", 'other_config:"k"="v"']),
 ])
 def test_set_column_key_cmd(args, expected) -> None:
     assert ovs.set_column_key_cmd(*args) == expected
 
 
 @pytest.mark.parametrize("args", [
-    ("Open_vSwitch", ".", "other_config", "k", "v"),          # not a named table
+    ("Open_vSwitch", ".", "other_config", "k", "v"),          # not a guest's row
+    ("Bridge", "br0", "other_config", "k", "v"),               # shared by every port
+    ("Port", "dead", "other_config", "k", "v"),                # ovs-vsctl may read it as a UUID
+    ("Port", "0e9e1c86-5d0a", "other_config", "k", "v"),       # a UUID prefix, not a full UUID
     ("Port", "-p0", "other_config", "k", "v"),                 # would read as an option
     ("Port", "p0/..", "other_config", "k", "v"),
     ("Port", "p0", "other_config; rm", "k", "v"),
@@ -203,3 +208,72 @@ def test_transact_is_one_ovs_vsctl_run_reading_before_changing(monkeypatch) -> N
                          "--", "clear", "Port", "p0", "trunks",
                          "--", "set", "Port", "p0", 'other_config:"k"="v"']]
     assert adapter.transact([], []) == {} and len(run.argv) == 1     # nothing to do: no run
+
+
+@pytest.mark.parametrize(("name", "like"), [
+    ("dead", True), ("0e9e", True), ("0E9E-12", True), ("12", True), ("vnet0", False), ("tapcafe", False),
+    ("dead_1", False), ("beef.0", False)])
+def test_uuid_like_names_are_those_ovs_vsctl_could_read_as_a_uuid(name, like) -> None:
+    assert ovs.uuid_like(name) is like
+    if like:
+        with pytest.raises(InvalidValue, match="could read it as a UUID prefix"):
+            ovs.row_ref(name)
+    else:
+        assert ovs.row_ref(name) == name
+
+
+def test_find_uuid_cmd_compares_the_name_exactly() -> None:
+    assert ovs.find_uuid_cmd("Port", "dead") == ["--columns=_uuid,name", "find", "Port", 'name="dead"']
+    with pytest.raises(InvalidValue):
+        ovs.find_uuid_cmd("Bridge", "dead")
+
+
+def test_change_cmds_address_a_uuid_like_row_only_by_its_uuid() -> None:
+    uuid = "0e9e1c86-5d0a-4c0f-9a7e-3d1c2b4a5f60"
+    change = OvsKeyChange("Port", "dead", "other_config", "k", "v")
+    ovs.check_change(change)                     # the name is fine ...
+    with pytest.raises(InvalidValue):
+        ovs.change_cmds(change)                  # ... but never as a record argument
+    assert ovs.change_cmds(ovs.addressed(change, {("Port", "dead"): uuid})) == [
+        ["set", "Port", uuid, 'other_config:"k"="v"']]
+    vlan = ovs.addressed(OvsVlanChange("dead", 10, (), "access"), {("Port", "dead"): uuid})
+    assert ovs.change_cmds(vlan)[0][:3] == ["set", "Port", uuid]
+
+
+class _Answers(_Recorded):
+    """proc.run answering each run with the next canned stdout."""
+
+    def __init__(self, *outputs: bytes) -> None:
+        super().__init__()
+        self.outputs = list(outputs)
+
+    def __call__(self, argv, timeout):
+        self.stdout = self.outputs.pop(0)
+        return super().__call__(argv, timeout)
+
+
+UUID = "0e9e1c86-5d0a-4c0f-9a7e-3d1c2b4a5f60"
+FOUND = b'{"data":[[["uuid","' + UUID.encode() + b'"],"dead"]],"headings":["_uuid","name"]}\n'
+ROWS = (b'{"data":[["dead",["set",[]],["set",[]],["set",[]],["map",[]]]],'
+        b'"headings":["name","tag","trunks","vlan_mode","other_config"]}\n')
+
+
+def test_transact_finds_uuid_like_rows_by_exact_name_then_writes_by_uuid(monkeypatch) -> None:
+    run = _Answers(FOUND, ROWS)
+    monkeypatch.setattr(ovs.proc, "run", run)
+    adapter = ovs.OvsAdapter(db="/x/db.sock", timeout=5)
+    before = adapter.transact(["dead"], [OvsKeyChange("Port", "dead", "other_config", "k", "v")])
+    assert before == {"dead": OvsPortSettings()}
+    base = ["ovs-vsctl", "--timeout=5", "--db=unix:/x/db.sock", "--format=json"]
+    assert run.argv == [
+        base + ["--", "--columns=_uuid,name", "find", "Port", 'name="dead"'],     # once per row
+        base + ["--", "--columns=name,tag,trunks,vlan_mode,other_config", "list", "Port", UUID,
+                "--", "set", "Port", UUID, 'other_config:"k"="v"']]
+
+
+def test_a_uuid_like_row_that_does_not_exist_is_not_found_and_nothing_is_written(monkeypatch) -> None:
+    run = _Answers(b'{"data":[],"headings":["_uuid","name"]}\n')
+    monkeypatch.setattr(ovs.proc, "run", run)
+    with pytest.raises(NotFound, match="OVS interface 'beef' does not exist"):
+        ovs.OvsAdapter(timeout=5).transact([], [OvsKeyChange("Interface", "beef", "other_config", "k", "v")])
+    assert len(run.argv) == 1 and "find" in run.argv[0]

@@ -15,7 +15,7 @@ META_NS = "urn:virt-netxml:hooks:1"
 
 def check_metadata(root: etree._Element, kind: str, report: Report) -> None:
     """Semantic checks of the project's <vnx:netxml> metadata, wherever it is."""
-    from xmltools.metadata import VlanWish
+    from xmltools.metadata import VlanWish, ovs_setting_problem
 
     meta = root.find(f"metadata/{{{META_NS}}}netxml")
     if meta is None:
@@ -43,6 +43,11 @@ def check_metadata(root: etree._Element, kind: str, report: Report) -> None:
                 report.warning(tap, "meta-tap-type",
                                f"{describe(tap)}: a pre-created TAP is for type='ethernet' interfaces, "
                                f"this one is type='{nic.get('type')}'")
+        for setting in entry.iterfind(q + "ovs-setting"):
+            problem = ovs_setting_problem(setting.get("table"), setting.get("column"), setting.get("key"),
+                                          setting.get("value"))
+            if problem:
+                report.error(setting, "ovs-setting-not-allowed", f"{describe(setting)}: {problem}")
         vf = entry.find(q + "vf")
         if vf is not None:
             if vf.get("address") is None and (vf.get("pf") is None or vf.get("index") is None):
