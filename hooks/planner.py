@@ -248,6 +248,15 @@ def _uuid(node: etree._Element | None) -> str | None:
 # --------------------------------------------------------------------------- domain events
 
 
+def _allowed_ovs_settings(label: str, settings: Any) -> None:
+    """Refuse any ``<vnx:ovs-setting>`` outside ``OVS_SETTINGS_ALLOWED``."""
+    for setting in settings:
+        problem = ovs_setting_problem(setting.table, setting.column, setting.key, setting.value)
+        if problem:
+            raise InvalidValue(what="OVS setting", value=f"{setting.table} {setting.column}:{setting.key}",
+                               reason=f"interface {label}: {problem}")
+
+
 def _ovs_setting_actions(nic: Nic, settings: Any, ovs: bool) -> list[A.Action]:
     """The domain's ``<vnx:ovs-setting>`` wishes, on its own Port/Interface row (``nic.dev``).
 
@@ -263,10 +272,7 @@ def _ovs_setting_actions(nic: Nic, settings: Any, ovs: bool) -> list[A.Action]:
         if not (setting.table and setting.column and setting.key):
             raise InvalidValue(what="OVS setting", value=str(setting.key),
                                reason="needs table, column and key")
-        problem = ovs_setting_problem(setting.table, setting.column, setting.key, setting.value)
-        if problem:
-            raise InvalidValue(what="OVS setting", value=f"{setting.table} {setting.column}:{setting.key}",
-                               reason=f"interface {nic.label}: {problem}")
+        _allowed_ovs_settings(nic.label, [setting])
         from hooks.adapters.ovs import check_column_key
 
         # The adapter's own check of the row name and value: refuse a bad one here, before any
@@ -455,6 +461,8 @@ def _prepare(root: etree._Element, facts: HostFacts, record: dict[str, Any]) -> 
     # VLAN wishes of its ports are dropped too: port-created records them afresh after prepare.
     plan = release_actions(record)
     meta = _meta(root)
+    for entry in meta.interfaces if meta is not None else ():
+        _allowed_ovs_settings(entry.mac or "", entry.ovs_settings)   # refused before the guest starts
     for nic in _nics(root):
         mi = meta.interface(nic.mac) if meta is not None and nic.mac else None
         if nic.type == "ethernet" and mi is not None and mi.tap is not None:
