@@ -234,3 +234,6 @@ class _PlanFacts:
 
     def gid_of(self, group: str) -> int:
         return self.static.gid_of(group)
+
+    def tap_conflict(self, name: str, ovs_bridge: bool) -> str | None:
+        return None   # the hook itself asks the host (netlink, OVS, claims) when it runs

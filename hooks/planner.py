@@ -27,7 +27,7 @@ from collections.abc import Callable
 from lxml import etree
 
 from hooks import actions as A
-from hooks.errors import HostError
+from hooks.errors import ForeignDevice, HostError
 from hooks.protocol import Operation
 from xmltools.common import Vlan
 from xmltools.errors import InvalidValue, WrongDocument
@@ -57,6 +57,7 @@ class HostFacts(Protocol):
     def uid_of(self, user: str) -> int: ...
     def gid_of(self, group: str) -> int: ...
     def vf_pool(self, network: str) -> str | None: ...   # the PF of a hostdev network's pool
+    def tap_conflict(self, name: str, ovs_bridge: bool) -> str | None: ...  # why TAP name is not ours to use
 
 
 def _id_of(value: str, table: dict[str, int], lookup: Callable[[str], int], what: str) -> int:
@@ -79,6 +80,10 @@ class StaticFacts:
     users: dict[str, int] = field(default_factory=dict)
     groups: dict[str, int] = field(default_factory=dict)
     pools: dict[str, str] = field(default_factory=dict)            # network -> PF
+    taken: dict[str, str] = field(default_factory=dict)            # device -> why no TAP of it
+
+    def tap_conflict(self, name: str, ovs_bridge: bool) -> str | None:
+        return self.taken.get(name)
 
     def vf_pool(self, network: str) -> str | None:
         return self.pools.get(network)
@@ -138,6 +143,11 @@ class LiveFacts:
     def gid_of(self, group: str) -> int:
         return _id_of(group, {}, lambda n: grp.getgrnam(n).gr_gid, "group")
 
+    def tap_conflict(self, name: str, ovs_bridge: bool) -> str | None:
+        from hooks.actions.tap import tap_conflict
+
+        return tap_conflict(self.ctx, name, ovs_bridge)
+
 
 # --------------------------------------------------------------------------- VLAN wishes
 
@@ -174,14 +184,16 @@ def _bridge_vid(vid: int) -> int:
     return vid
 
 
-def bridge_vlan_action(dev: str, wish: VlanWish, iface: str = "") -> A.BridgePortVlans:
-    """Access: pvid + untagged. Trunk: tagged list; the native id is the (untagged) pvid."""
+def bridge_vlan_action(dev: str, wish: VlanWish, iface: str = "",
+                       bridge: str | None = None) -> A.BridgePortVlans:
+    """Access: pvid + untagged. Trunk: tagged list; the native id is the (untagged) pvid.
+    ``bridge``: the bridge ``dev`` must be a port of when the VLANs are set."""
     if wish.tag is not None:
-        return A.BridgePortVlans(dev, (_bridge_vid(wish.tag),), pvid=wish.tag, iface=iface)
+        return A.BridgePortVlans(dev, (_bridge_vid(wish.tag),), pvid=wish.tag, bridge=bridge, iface=iface)
     vids = tuple(sorted({_bridge_vid(v) for v in wish.trunk_ids()}
                         | ({_bridge_vid(wish.native)} if wish.native is not None else set())))
     return A.BridgePortVlans(dev, vids, pvid=wish.native,
-                             untagged_pvid=wish.mode != "native-tagged", iface=iface)
+                             untagged_pvid=wish.mode != "native-tagged", bridge=bridge, iface=iface)
 
 
 def ovs_vlan_action(dev: str, wish: VlanWish, iface: str = "") -> A.OvsPortVlan:
@@ -293,8 +305,18 @@ def _vlan_actions(root: etree._Element, facts: HostFacts, record: dict[str, Any]
         if nic.type in ("bridge", "network") and nic.dev and nic.bridge:
             bridge, ovs = nic.bridge, nic.ovs
         elif nic.type == "ethernet" and nic.dev and mi is not None and mi.tap is not None and mi.tap.bridge:
-            bridge = validate_bridge_name(mi.tap.bridge)
-            ovs = facts.is_ovs_bridge(bridge)
+            # The device name is the definer's: only the TAP the hook created or took for this
+            # domain at prepare, on the bridge it plugged it into (its record, not the XML).
+            made = record.get("taps", {}).get(nic.dev)
+            if not isinstance(made, dict) or not made.get("bridge") or made.get("plugged") is False:
+                if (mi.vlan is not None or mi.ovs_settings or nic.mac in wishes
+                        or nic.node.find("vlan") is not None):
+                    from hooks.actions.tap import NOT_OURS
+
+                    raise ForeignDevice(step=f"interface {nic.label}: VLANs of {nic.dev}", what="device",
+                                        name=nic.dev, reason=f"{NOT_OURS} and plugged into a bridge")
+                continue
+            bridge, ovs = validate_bridge_name(made["bridge"]), bool(made.get("ovs"))
         else:
             continue
         wish: VlanWish | None = None
@@ -308,24 +330,35 @@ def _vlan_actions(root: etree._Element, facts: HostFacts, record: dict[str, Any]
         assert nic.dev is not None
         if wish is not None:
             plan.append(ovs_vlan_action(nic.dev, wish, nic.label) if ovs
-                        else bridge_vlan_action(nic.dev, wish, nic.label))
+                        else bridge_vlan_action(nic.dev, wish, nic.label,
+                                                bridge if nic.type == "ethernet" else None))
         if mi is not None:
             plan += _ovs_setting_actions(nic, mi.ovs_settings, ovs)
     return plan
 
 
-def _tap_actions(nic: Nic, mi: Any, facts: HostFacts) -> list[A.Action]:
+def _tap_actions(nic: Nic, mi: Any, facts: HostFacts, record: dict[str, Any]) -> list[A.Action]:
     tap = mi.tap
     if not nic.dev:
         raise InvalidValue(what="interface", value=nic.mac,
                            reason="a TAP to create needs <target dev='NAME' managed='no'/>")
     bridge = validate_bridge_name(tap.bridge) if tap.bridge else None
     ovs = facts.is_ovs_bridge(bridge) if bridge else False
+    # The name is the definer's: refuse another guest's TAP, lo, a NIC, an OVS port... here,
+    # before any change. A TAP of this domain's own earlier run is given back first (release
+    # actions head the plan), and CreateTap asks again when it applies.
+    if nic.dev not in record.get("taps", {}):
+        reason = facts.tap_conflict(nic.dev, ovs)
+        if reason is not None:
+            raise ForeignDevice(step=f"interface {nic.label}: create or take TAP {nic.dev}",
+                                what="device", name=nic.dev, reason=reason)
     queues = nic.node.find("driver[@queues]")
     multi = queues is not None and queues.get("queues", "").isdigit() and int(queues.get("queues", "1")) > 1
     model = nic.node.find("model")
     virtio = model is not None and model.get("type") == "virtio"
-    plan: list[A.Action] = [A.CreateTap(
+    from hooks.actions.tap import claim_key
+
+    plan: list[A.Action] = [A.ClaimDevice(claim_key(nic.dev), "TAP", iface=nic.label), A.CreateTap(
         nic.dev,
         uid=facts.uid_of(tap.owner) if tap.owner else None,
         gid=facts.gid_of(tap.group) if tap.group else None,
@@ -469,7 +502,7 @@ def _prepare(root: etree._Element, facts: HostFacts, record: dict[str, Any]) -> 
             if nic.managed != "no":
                 raise InvalidValue(what="interface", value=nic.label,
                                    reason="a TAP made by the hook needs <target ... managed='no'/>")
-            plan += _tap_actions(nic, mi, facts)
+            plan += _tap_actions(nic, mi, facts, record)
         plan += _vf_actions(nic, mi, facts)
         pool = _pool_of(nic, facts)
         if pool is not None:

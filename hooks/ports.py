@@ -29,6 +29,13 @@ class LinkInfo:
     master: str | None        # name of the bridge/OVS master, if enslaved
     mac: str | None
     macvlan_mode: str | None = None   # 'vepa' | 'bridge' | 'private' | 'passthru' | 'source'
+    carrier: bool = False             # IFLA_CARRIER: on a TAP, some process holds a queue of it
+    # Kind 'tun' only: 'tap' or 'tun'; persistent (a non-persistent one lives only while a
+    # process holds it); queues processes hold, attached or disabled (the kernel reports it for
+    # multi-queue devices only, else None).
+    tun_mode: str | None = None
+    tun_persistent: bool = True
+    tun_queues: int | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,10 @@ class OvsPort(Protocol):
 
     def bridge_exists(self, bridge: str) -> bool: ...
     def port_bridge(self, port: str) -> str | None: ...
+    def port_or_interface(self, name: str) -> str | None:
+        """'port' or 'interface' when OVS has a Port or an Interface row of that name (a patch
+        port, a bond member, an internal port...), else None."""
+        ...
     def add_port(self, bridge: str, port: str) -> None: ...
     def del_port(self, bridge: str, port: str) -> None: ...
     def port_settings(self, port: str) -> OvsPortSettings: ...

@@ -99,10 +99,17 @@ class FakeLink:
     vlan_filtering: bool = False           # bridges only
     vlans: dict[int, BridgeVlan] = field(default_factory=dict)   # bridge ports (and bridges)
     vfs: list[VfInfo] = field(default_factory=list)               # SR-IOV PFs only
+    carrier: bool = False                  # a TAP: some process holds a queue of it
+    tun_mode: str | None = None            # kind 'tun': 'tap' unless set to 'tun'
+    tun_persistent: bool = True
+    tun_queues: int | None = None          # multi-queue TAPs: queues held
 
     def info(self) -> LinkInfo:
+        mode = (self.tun_mode or "tap") if self.kind == "tun" else None
         return LinkInfo(name=self.name, index=self.index, kind=self.kind, up=self.up,
-                        master=self.master, mac=self.mac, macvlan_mode=self.macvlan_mode)
+                        master=self.master, mac=self.mac, macvlan_mode=self.macvlan_mode,
+                        carrier=self.carrier, tun_mode=mode, tun_persistent=self.tun_persistent,
+                        tun_queues=self.tun_queues)
 
 
 class FakeNetlink(Recorder):
@@ -341,6 +348,13 @@ class FakeOvs(Recorder):
         self._enter("port_bridge", port)
         row = self.ports.get(port)
         return row.bridge if row else None
+
+    def port_or_interface(self, name: str) -> str | None:
+        self._enter("port_or_interface", name)
+        validate_interface_name(name)
+        if name in self.ports:
+            return "port"
+        return "interface" if ("Interface", name) in self.maps else None
 
     def add_port(self, bridge: str, port: str) -> None:
         """Idempotent on the same bridge, like ``ovs-vsctl --may-exist add-port``."""

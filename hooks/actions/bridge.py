@@ -40,7 +40,8 @@ class BridgePortVlans(Action):
     Access port: ``vids=(10,)``, ``pvid=10``: VLAN 10 is pvid and leaves untagged. Trunk:
     every vid tagged, except the native one (``pvid``), which is untagged unless
     ``untagged_pvid`` is false (native-tagged). Without a pvid untagged frames are dropped.
-    ``remove_default`` also removes VLAN 1, which the kernel gives every new port.
+    ``remove_default`` also removes VLAN 1, which the kernel gives every new port. With
+    ``bridge`` the port must be a port of that bridge (a hook TAP: the one it was plugged into).
     """
 
     port: str
@@ -48,6 +49,7 @@ class BridgePortVlans(Action):
     pvid: int | None = None
     untagged_pvid: bool = True
     remove_default: bool = True
+    bridge: str | None = None
 
     def wanted(self) -> dict[int, BridgeVlan]:
         vids = set(self.vids) | ({self.pvid} if self.pvid is not None else set())
@@ -66,6 +68,9 @@ class BridgePortVlans(Action):
     def apply(self, ctx: Context) -> Undo | None:
         nl = ctx.netlink
         link = nl.link(self.port)
+        if self.bridge is not None and (link is None or link.master != self.bridge):
+            where = "does not exist" if link is None else f"is attached to {link.master or 'nothing'}"
+            raise HostError(step=self.describe(), detail=f"{self.port} {where}, not to bridge {self.bridge}")
         if link is not None and link.master and not nl.bridge_vlan_filtering(link.master):
             # The kernel accepts VLAN entries on such a bridge and then ignores them: refuse,
             # rather than start a guest that looks isolated and is not.

@@ -163,6 +163,24 @@ def parse_vf_list(msg: Any) -> list[VfInfo]:
     return vfs
 
 
+def tun_facts(data: Any) -> dict[str, Any]:
+    """LinkInfo's tun fields from the IFLA_INFO_DATA of a ``tun`` link.
+
+    What this kernel reports (checked in a namespace): IFLA_TUN_TYPE 1 (tun) or 2 (tap),
+    IFLA_TUN_PERSIST, and IFLA_TUN_NUM_QUEUES / IFLA_TUN_NUM_DISABLED_QUEUES only for a
+    multi-queue device. A single-queue TAP tells that a process holds it by its carrier alone
+    (on from the first attach until the last close); sysfs has no tun_flags file, and /sys shows
+    the namespace it was mounted in, not the caller's.
+    """
+    if data is None:
+        return {"tun_mode": None}
+    mode = {1: "tun", 2: "tap"}.get(data.get_attr("IFLA_TUN_TYPE"))
+    queues = data.get_attr("IFLA_TUN_NUM_QUEUES")
+    disabled = data.get_attr("IFLA_TUN_NUM_DISABLED_QUEUES")
+    return {"tun_mode": mode, "tun_persistent": bool(data.get_attr("IFLA_TUN_PERSIST")),
+            "tun_queues": None if queues is None else queues + (disabled or 0)}
+
+
 def _link_kind(msg: Any) -> tuple[str | None, Any]:
     linkinfo = msg.get_attr("IFLA_LINKINFO")
     if linkinfo is None:
@@ -254,7 +272,9 @@ class NetlinkAdapter:
         master = msg.get_attr("IFLA_MASTER")
         return LinkInfo(name=msg.get_attr("IFLA_IFNAME"), index=msg["index"], kind=kind,
                         up=bool(msg["flags"] & IFF_UP), master=self._name_of(master) if master else None,
-                        mac=msg.get_attr("IFLA_ADDRESS"), macvlan_mode=mode)
+                        mac=msg.get_attr("IFLA_ADDRESS"), macvlan_mode=mode,
+                        carrier=bool(msg.get_attr("IFLA_CARRIER")),
+                        **(tun_facts(data) if kind == "tun" else {}))
 
     def create_tap(self, name: str, uid: int | None, gid: int | None,
                    multi_queue: bool, vnet_hdr: bool) -> None:

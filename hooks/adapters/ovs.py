@@ -101,6 +101,12 @@ def port_to_br_cmd(port: str) -> Command:
     return ["port-to-br", ovs_name(port)]
 
 
+def find_name_cmds(name: str) -> list[Command]:
+    """The Port and the Interface rows named ``name`` (two tables; no error when there is none)."""
+    condition = f"name={quote(ovs_name(name))}"
+    return [["--columns=name", "find", table, condition] for table in ("Port", "Interface")]
+
+
 def add_port_cmd(bridge: str, port: str) -> Command:
     """Idempotent on the same bridge; an error if the port is on another one."""
     return ["--may-exist", "add-port", ovs_name(bridge, "OVS bridge name"), ovs_name(port)]
@@ -350,6 +356,16 @@ class OvsAdapter:
                 return None
             raise
         return out.strip() or None
+
+    def port_or_interface(self, name: str) -> str | None:
+        step = f"look up OVS port or interface {name}"
+        out = self._run(step, find_name_cmds(name), format_json=True)
+        try:
+            port, iface = json_tables(out)
+            found = [what for what, table in (("port", port), ("interface", iface)) if table["data"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise HostError(step=step, detail=f"unexpected ovs-vsctl output: {exc}") from None
+        return found[0] if found else None
 
     def add_port(self, bridge: str, port: str) -> None:
         self._run(f"add OVS port {port} to {bridge}", [add_port_cmd(bridge, port)])

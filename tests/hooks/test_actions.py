@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import time
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from hooks import actions as A
 from hooks.context import Context, Owner
 from hooks.deadline import Deadline
-from hooks.errors import Busy, HostError, NotFound
+from hooks.errors import Busy, ForeignDevice, HostError, NotFound
 from hooks.ports import BridgeVlan, VfInfo
 from hooks.state import StateStore
 from tests.fakes import FakeNetlink, FakeOvs, FakeSysfs
@@ -254,18 +255,63 @@ def test_create_tap_records_it_and_undo_deletes(host):
     assert host.record() == {}
 
 
-def test_create_tap_uses_an_existing_tap_and_never_records_it(host):
+def test_create_tap_takes_a_free_tap_and_never_deletes_it(host):
     host.net.add_link("tap0", "tun")
-    assert A.CreateTap("tap0").apply(host.ctx) is None
-    assert host.record() == {}
-    assert A.DeleteTap("tap0").apply(host.ctx) is None
-    assert "tap0" in host.net.links
+    undo = A.CreateTap("tap0", bridge="br0").apply(host.ctx)
+    assert undo is not None
+    entry = host.record()["taps"]["tap0"]
+    assert (entry["adopted"], entry["plugged"], entry["index"]) == (True, False, host.net.links["tap0"].index)
+    assert A.CreateTap("tap0", bridge="br0").apply(host.ctx) is None     # ours now
+    assert A.DeleteTap("tap0").apply(host.ctx) is not None
+    assert "tap0" in host.net.links and host.record() == {}
 
 
-def test_create_tap_refuses_a_non_tap_of_that_name(host):
-    host.net.add_bridge("tap0")
-    with pytest.raises(HostError, match="not a TAP"):
+FOREIGN = {
+    "a bridge port": (dict(kind="tun", master="br0"), "is attached to br0"),
+    "held, single queue": (dict(kind="tun", carrier=True), "is in use"),
+    "held, multi-queue": (dict(kind="tun", tun_queues=2), "is in use"),
+    "not persistent": (dict(kind="tun", tun_persistent=False), "is in use"),
+    "a TUN device": (dict(kind="tun", tun_mode="tun"), "is not a TAP (a tun device)"),
+    "loopback or a NIC": (dict(kind=None), "is not a TAP (a device of unknown kind"),
+    "a veth": (dict(kind="veth"), "is not a TAP (a veth link)"),
+}
+
+
+@pytest.mark.parametrize("what", sorted(FOREIGN))
+def test_create_tap_refuses_a_device_it_may_not_take(host, what):
+    attrs, reason = FOREIGN[what]
+    host.net.add_bridge("br0")
+    host.net.add_link("tap0", **attrs)
+    before = host.snapshot()
+    with pytest.raises(ForeignDevice, match=re.escape(f"device 'tap0' {reason}")):
         A.CreateTap("tap0").apply(host.ctx)
+    assert host.snapshot() == before and host.record() == {}
+
+
+def test_create_tap_refuses_a_free_tap_open_vswitch_has(host):
+    host.net.add_link("tap0", "tun")
+    host.ovs.add_bridge("ovsbr0")
+    host.ovs.add_port("ovsbr0", "tap0")
+    with pytest.raises(ForeignDevice, match="device 'tap0' is an Open vSwitch port"):
+        A.CreateTap("tap0").apply(host.ctx)
+    assert host.record() == {}
+
+
+def test_create_tap_refuses_a_tap_another_domain_claimed(host):
+    other = host.context(Owner("domain", "vm2"))
+    A.ClaimDevice("tap-tap0", "TAP").apply(other)
+    host.net.add_link("tap0", "tun")
+    with pytest.raises(ForeignDevice, match="device 'tap0' is in use by domain vm2"):
+        A.CreateTap("tap0").apply(host.ctx)
+
+
+def test_delete_tap_leaves_a_device_that_took_the_name(host):
+    A.CreateTap("tap0").apply(host.ctx)
+    del host.net.links["tap0"]                       # gone behind the hook's back...
+    host.net.add_link("tap0", "tun", carrier=True)  # ...and another guest's TAP has the name
+    A.DeleteTap("tap0").apply(host.ctx)
+    assert "tap0" in host.net.links and host.net.calls_to("delete_link") == []
+    assert host.record() == {}
 
 
 def test_create_tap_failure_leaves_no_record(tmp_path):
@@ -305,20 +351,29 @@ def test_delete_tap_of_another_domain_is_left_alone(host):
     assert "tap0" in host.net.links
 
 
+def own(host, name="tap0", **entry):
+    """Record ``name`` as a TAP the hook created for the domain (what CreateTap leaves)."""
+    with host.store.edit("domains", host.owner.name) as rec:
+        rec.setdefault("taps", {})[name] = {"adopted": False, "plugged": False, **entry}
+
+
 def test_enslave_linux_bridge(host):
     host.net.add_bridge("br0")
     host.net.add_link("tap0", "tun")
+    own(host, bridge="br0")
 
     def changed():
         assert host.net.links["tap0"].master == "br0"
+        assert host.record()["taps"]["tap0"]["plugged"] is True
 
     check_cycle(host, A.EnslaveLink("tap0", "br0"), changed)
+    assert host.record()["taps"]["tap0"]["plugged"] is False
 
 
-def test_enslave_ovs_moves_between_bridges_and_back(host):
-    host.ovs.add_bridge("ovsA")
+def test_enslave_ovs_and_back(host):
     host.ovs.add_bridge("ovsB")
-    host.ovs.add_port("ovsA", "tap0")
+    host.net.add_link("tap0", "tun")
+    own(host, bridge="ovsB", ovs=True)
 
     def changed():
         assert host.ovs.ports["tap0"].bridge == "ovsB"
@@ -326,19 +381,71 @@ def test_enslave_ovs_moves_between_bridges_and_back(host):
     check_cycle(host, A.EnslaveLink("tap0", "ovsB", True), changed)
 
 
+def test_enslave_never_moves_a_port_of_another_bridge(host):
+    host.ovs.add_bridge("ovsA")
+    host.ovs.add_bridge("ovsB")
+    host.ovs.add_port("ovsA", "tap0")
+    host.net.add_bridge("br0")
+    host.net.add_bridge("br1")
+    host.net.add_link("tap1", "tun", master="br1")
+    own(host, bridge="ovsB", ovs=True)
+    own(host, "tap1", bridge="br0")
+    with pytest.raises(ForeignDevice, match="device 'tap0' is already a port of OVS bridge ovsA"):
+        A.EnslaveLink("tap0", "ovsB", True).apply(host.ctx)
+    with pytest.raises(ForeignDevice, match="device 'tap1' is attached to br1"):
+        A.EnslaveLink("tap1", "br0").apply(host.ctx)
+    assert host.ovs.ports["tap0"].bridge == "ovsA" and host.net.links["tap1"].master == "br1"
+    # On the right bridge already, but not plugged by the hook: not taken either.
+    with pytest.raises(ForeignDevice, match="device 'tap0' is already a port of OVS bridge ovsA"):
+        A.EnslaveLink("tap0", "ovsA", True).apply(host.ctx)
+
+
+@pytest.mark.parametrize("action", [A.EnslaveLink("vnet3", "br0"), A.LinkUp("vnet3")], ids=["plug", "up"])
+def test_plug_and_up_refuse_a_device_not_recorded_for_the_domain(host, action):
+    host.net.add_bridge("br0")
+    host.net.add_bridge("brvic")
+    host.net.add_link("vnet3", "tun", master="brvic")
+    with pytest.raises(ForeignDevice, match="device 'vnet3' is not a TAP the hook created or took"):
+        action.apply(host.ctx)
+    assert host.net.links["vnet3"].master == "brvic" and not host.net.links["vnet3"].up
+
+
 def test_enslave_missing_link(host):
     host.net.add_bridge("br0")
+    own(host, bridge="br0")
     with pytest.raises(NotFound, match="tap0"):
         A.EnslaveLink("tap0", "br0").apply(host.ctx)
 
 
 def test_link_up(host):
     host.net.add_link("tap0", "tun")
+    own(host)
 
     def changed():
         assert host.net.links["tap0"].up is True
 
     check_cycle(host, A.LinkUp("tap0"), changed)
+
+
+def test_give_back_unplugs_a_taken_tap_only_where_the_hook_plugged_it(host):
+    host.net.add_bridge("br0")
+    host.net.add_link("tap0", "tun")
+    A.CreateTap("tap0", bridge="br0").apply(host.ctx)
+    A.EnslaveLink("tap0", "br0").apply(host.ctx)
+    undo = A.DeleteTap("tap0").apply(host.ctx)
+    assert host.net.links["tap0"].master is None and host.record() == {}
+    assert undo is not None
+    undo.run()                                    # taken and plugged again
+    assert host.net.links["tap0"].master == "br0" and host.record()["taps"]["tap0"]["adopted"]
+
+
+def test_bridge_vlans_of_a_tap_only_on_its_own_bridge(host):
+    host.net.add_bridge("br0", vlan_filtering=True)
+    host.net.add_bridge("brvic", vlan_filtering=True)
+    host.net.add_link("tap0", "tun", master="brvic")
+    with pytest.raises(HostError, match="tap0 is attached to brvic, not to bridge br0"):
+        A.BridgePortVlans("tap0", (10,), pvid=10, bridge="br0").apply(host.ctx)
+    assert host.net.calls_to("bridge_vlan_add") == []
 
 
 # --------------------------------------------------------------------------- macvtap

@@ -12,6 +12,7 @@ import pytest
 
 from hooks.entry import main
 from hooks.errors import HostError
+from hooks.state import StateStore
 from tests.fakes import FakeNetlink, FakeOvs, FakeSysfs
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "hooks"
@@ -46,6 +47,12 @@ def env(tmp_path, monkeypatch):
     return tmp_path
 
 
+def own_tap(env, name="tapcap0", bridge="brcap"):
+    """The record prepare leaves: the TAP is the domain's, plugged into ``bridge`` by the hook."""
+    with StateStore(str(env / "state")).edit("domains", "capvm") as rec:
+        rec["taps"] = {name: {"bridge": bridge, "ovs": False, "adopted": False, "plugged": True}}
+
+
 def call(argv, data=b"", host: Host | None = None, program="/etc/libvirt/hooks/qemu.d/50-virt-netxml"):
     stdin, stdout, stderr = io.BytesIO(data), io.StringIO(), io.StringIO()
     code = main(argv, stdin=stdin, stdout=stdout, stderr=stderr,
@@ -67,6 +74,7 @@ def test_operations_with_nothing_to_do_do_not_even_read_stdin(env, op):
 def test_start_applies_metadata_vlans_and_prints_nothing(env):
     host = Host()
     host.net.add_link("tapcap0", "tun", master="brcap")
+    own_tap(env)
     code, out, err, _ = call(["capvm", "start", "begin", "-"], START_META, host)
     assert (code, out, err) == (0, "", "")
     row = host.ovs.ports["vnet103"]
@@ -84,6 +92,7 @@ def test_failure_rolls_back_and_reports_one_line_naming_domain_interface_and_ste
     net = FakeNetlink(fail_on={"bridge_vlan_add": lambda port, *_: boom if port == "tapcap0" else None})
     host = Host(net=net)
     host.net.add_link("tapcap0", "tun", master="brcap")
+    own_tap(env)
     code, out, err, _ = call(["capvm", "start", "begin", "-"], START_META, host)
     assert code == 1 and out == ""
     assert err == ("virt-netxml: domain capvm: start: interface 52:54:00:b4:49:09 (tapcap0): "
@@ -98,6 +107,7 @@ def test_failure_rolls_back_and_reports_one_line_naming_domain_interface_and_ste
 def test_a_failed_ovs_transaction_changes_nothing_and_names_the_interface(env):
     host = Host(ovs_fail={"transact": HostError(step="run ovs-vsctl", detail="database locked")})
     host.net.add_link("tapcap0", "tun", master="brcap")
+    own_tap(env)
     code, out, err, _ = call(["capvm", "start", "begin", "-"], START_META, host)
     assert code == 1 and out == ""
     assert err == ("virt-netxml: domain capvm: start: interface 52:54:00:61:b5:e0 (vnet103): "
@@ -108,6 +118,7 @@ def test_a_failed_ovs_transaction_changes_nothing_and_names_the_interface(env):
 
 def test_reconnect_failure_is_reported_but_exits_0(env):
     host = Host(ovs_fail={"transact": HostError(step="run ovs-vsctl", detail="boom")})
+    own_tap(env)
     code, out, err, _ = call(["capvm", "reconnect", "begin", "-"], START_META, host)
     assert code == 0 and out == "" and "boom" in err and err.count("\n") == 1
 
@@ -217,7 +228,8 @@ def test_dry_run_prints_the_plan_and_changes_nothing(env):
     host = Host()
     code, out, err, _ = call(["--dry-run", "capvm", "prepare", "begin", "-"], PREPARE_META, host)
     assert code == 0 and out == ""
-    assert "1. create TAP tapcap0 owner 0:0 (vnet_hdr)  [52:54:00:b4:49:09 (tapcap0)]" in err
+    assert "1. claim TAP tapcap0 for this domain  [52:54:00:b4:49:09 (tapcap0)]" in err
+    assert "2. create TAP tapcap0 owner 0:0 (vnet_hdr)  [52:54:00:b4:49:09 (tapcap0)]" in err
     assert "tapcap0" not in host.net.links and not (env / "state").exists()
 
 
@@ -245,7 +257,8 @@ def test_log_file_gets_one_line_per_action(env):
     lines = log.read_text().splitlines()
     assert any('domain=capvm op=prepare iface=52:54:00:b4:49:09 (tapcap0) action="create TAP tapcap0'
                in line and "result=changed" in line for line in lines)
-    assert "done: 5 changed, 0 already in place" in lines[-1]   # 4 host changes + the start note
+    # 4 host changes, the claim on the TAP's name and the start note
+    assert "done: 6 changed, 0 already in place" in lines[-1]
 
 
 def test_vlans_libvirt_applies_itself_do_not_start_the_planner(env):

@@ -146,7 +146,10 @@ def test_cli_install_status_uninstall(tmp_path):
     assert not os.path.exists(hook_path(root, "qemu"))
 
 
-def test_cli_plan_matches_the_reviewed_plan_text():
+def test_cli_plan_matches_the_reviewed_plan_text(tmp_path):
+    # What prepare recorded: start sets VLANs only on a TAP the hook created or took.
+    with StateStore(str(tmp_path / "state")).edit("domains", "capvm") as rec:
+        rec["taps"] = {"tapcap0": {"bridge": "brcap", "ovs": False, "plugged": True}}
     res = invoke("plan", "start", "--ovs-bridge", "ovsbr0",
                  input=(FIX / "variants/qemu-capvm-start-meta.xml").read_bytes())
     assert res.exit_code == 0

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from hooks import actions as A
+from hooks.errors import ForeignDevice
 from hooks.planner import StaticFacts, plan, release_actions, wish_from_record
 from hooks.protocol import lookup
 from hooks.transform import parse_mapping
@@ -71,6 +72,7 @@ WISH_TRUNK = {"tag": None, "trunks": "20,100-102", "native": 10, "mode": "native
 
 VARIANT_CASES = [
     ("qemu", "prepare", "qemu-capvm-prepare-meta.xml", [
+        A.ClaimDevice("tap-tapcap0", "TAP"),
         A.CreateTap("tapcap0", uid=0, gid=0, multi_queue=False, vnet_hdr=True, bridge="brcap", ovs=False),
         A.EnslaveLink("tapcap0", "brcap", False),
         A.LinkUp("tapcap0"),
@@ -81,13 +83,13 @@ VARIANT_CASES = [
         A.OvsPortVlan("vnet103", 10, (), "access"),
         A.OvsSetting("Port", "vnet103", "other_config", "priority-tags", "true"),
         A.BridgePortVlans("vnet104", (20, 30, 31, 32), pvid=20, untagged_pvid=True),
-        A.BridgePortVlans("tapcap0", (40,), pvid=40),
+        A.BridgePortVlans("tapcap0", (40,), pvid=40, bridge="brcap"),
     ]),
     ("qemu", "reconnect", "qemu-capvm-start-meta.xml", [
         A.OvsPortVlan("vnet103", 10, (), "access"),
         A.OvsSetting("Port", "vnet103", "other_config", "priority-tags", "true"),
         A.BridgePortVlans("vnet104", (20, 30, 31, 32), pvid=20, untagged_pvid=True),
-        A.BridgePortVlans("tapcap0", (40,), pvid=40),
+        A.BridgePortVlans("tapcap0", (40,), pvid=40, bridge="brcap"),
     ]),
     ("qemu", "start", "qemu-capvm-start-linux-portgroup-vlan.xml", [
         A.BridgePortVlans("vnet104", (7,), pvid=7),
@@ -113,13 +115,18 @@ VARIANT_CASES = [
 ]
 
 
+# What prepare records for capvm's TAP: start and reconnect set VLANs only on a recorded TAP.
+TAPCAP0 = {"taps": {"tapcap0": {"bridge": "brcap", "ovs": False, "adopted": False, "plugged": True}}}
+
+
 @pytest.mark.parametrize("driver,op,name,expected", VARIANT_CASES, ids=_ids)
 def test_plan_for_metadata_variants(driver, op, name, expected):
-    assert _plan(driver, op, f"variants/{name}") == expected
+    record = TAPCAP0 if op in ("start", "reconnect") else None
+    assert _plan(driver, op, f"variants/{name}", record) == expected
 
 
 def test_actions_carry_the_interface_for_messages():
-    actions = _plan("qemu", "start", "variants/qemu-capvm-start-meta.xml")
+    actions = _plan("qemu", "start", "variants/qemu-capvm-start-meta.xml", TAPCAP0)
     assert actions[0].iface == "52:54:00:61:b5:e0 (vnet103)"
 
 
@@ -130,7 +137,7 @@ def test_port_wish_recorded_by_network_hook_is_applied_at_domain_start():
 
 
 def test_domain_metadata_wins_over_recorded_portgroup_wish():
-    record = {"port_wishes": {"52:54:00:61:b5:e0": WISH_TRUNK}}
+    record = {"port_wishes": {"52:54:00:61:b5:e0": WISH_TRUNK}, **TAPCAP0}
     actions = _plan("qemu", "start", "variants/qemu-capvm-start-meta.xml", record)
     assert actions[0] == A.OvsPortVlan("vnet103", 10, (), "access")
 
@@ -166,7 +173,8 @@ def test_prepare_first_cleans_up_leftovers_of_a_crashed_run():
     record = {"taps": {"tapcap0": {}}, "claims": {"uplink-up0": "passthrough uplink"}}
     actions = _plan("qemu", "prepare", "variants/qemu-capvm-prepare-meta.xml", record)
     assert actions[:2] == [A.DeleteTap("tapcap0"), A.ReleaseClaim("uplink-up0")]
-    assert actions[2] == A.CreateTap("tapcap0", 0, 0, False, True, "brcap", False)
+    assert actions[2:4] == [A.ClaimDevice("tap-tapcap0", "TAP"),
+                            A.CreateTap("tapcap0", 0, 0, False, True, "brcap", False)]
 
 
 def test_network_stopped_removes_recorded_shims_only():
@@ -178,8 +186,8 @@ def test_network_stopped_removes_recorded_shims_only():
 def test_tap_on_ovs_bridge_is_added_as_ovs_port():
     facts = StaticFacts(ovs_bridges=frozenset({"brcap"}))
     actions = _plan("qemu", "prepare", "variants/qemu-capvm-prepare-meta.xml", facts=facts)
-    assert actions[1] == A.EnslaveLink("tapcap0", "brcap", True)
-    assert actions[0].ovs is True
+    assert actions[2] == A.EnslaveLink("tapcap0", "brcap", True)
+    assert actions[1].ovs is True
 
 
 def test_multi_queue_follows_driver_queues_when_metadata_is_silent():
@@ -187,7 +195,38 @@ def test_multi_queue_follows_driver_queues_when_metadata_is_silent():
     target = "<target dev='tapcap0' managed='no'/>"
     text = text.replace(' multi-queue="no"', "").replace(target, target + "\n      <driver queues='4'/>")
     actions = plan(lookup("qemu", "prepare"), parse_bytes(text).getroot(), FACTS, {})
-    assert actions[0].multi_queue is True
+    assert actions[1].multi_queue is True
+
+
+def test_prepare_refuses_a_device_the_hook_may_not_take_before_any_action():
+    facts = StaticFacts(taken={"tapcap0": "is attached to brvic"})
+    with pytest.raises(ForeignDevice, match=re.escape(
+            "interface 52:54:00:b4:49:09 (tapcap0): create or take TAP tapcap0: device 'tapcap0' "
+            "is attached to brvic")) as info:
+        _plan("qemu", "prepare", "variants/qemu-capvm-prepare-meta.xml", facts=facts)
+    assert info.value.exit_code == 1
+    # A TAP of the domain's own earlier run is given back first, then taken again.
+    actions = _plan("qemu", "prepare", "variants/qemu-capvm-prepare-meta.xml", {"taps": {"tapcap0": {}}},
+                    facts=facts)
+    assert actions[0] == A.DeleteTap("tapcap0")
+
+
+@pytest.mark.parametrize("record", [{}, {"taps": {"tapcap0": {"ovs": False}}},
+                                    {"taps": {"tapcap0": {"bridge": "brcap", "plugged": False}}}],
+                         ids=["none", "no bridge", "not plugged"])
+def test_start_sets_vlans_only_on_a_tap_recorded_as_plugged_by_the_hook(record):
+    with pytest.raises(ForeignDevice, match="device 'tapcap0' is not a TAP the hook created or took"):
+        _plan("qemu", "start", "variants/qemu-capvm-start-meta.xml", record)
+    # Without a wish for it the TAP is left out, and the other interfaces are planned.
+    text = (FIX / "variants/qemu-capvm-start-meta.xml").read_text().replace('<vnx:vlan tag="40"/>', "")
+    actions = plan(lookup("qemu", "start"), parse_bytes(text).getroot(), FACTS, record)
+    assert [a.port for a in actions if hasattr(a, "port")] == ["vnet103", "vnet104"]
+
+
+def test_start_takes_the_tap_bridge_from_the_record_not_the_xml():
+    record = {"taps": {"tapcap0": {"bridge": "ovsbr0", "ovs": True, "plugged": True}}}
+    actions = _plan("qemu", "start", "variants/qemu-capvm-start-meta.xml", record)
+    assert actions[-1] == A.OvsPortVlan("tapcap0", 40, (), "access")
 
 
 @pytest.mark.parametrize("old,new,reason", [

@@ -88,7 +88,7 @@ def test_failure_after_the_tap_rolls_it_back(lab, tmp_path):
     assert res.returncode == 1 and res.stdout == b""
     message = res.stderr.decode()
     assert message.startswith("virt-netxml: domain capvm: prepare: interface 52:54:00:b4:49:09 (tapcap0): ")
-    assert "rolled back 1 of 1 changes" in message and message.count("\n") == 1
+    assert "rolled back 2 of 2 changes" in message and message.count("\n") == 1   # the TAP, its claim
     assert link(lab, "tapcap0") is None
 
 
