@@ -8,6 +8,7 @@ from hooks.errors import HostError, NotFound
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
 if TYPE_CHECKING:
     from dataclasses import dataclass
+    from typing import Any
 
     from hooks.context import Context
 else:
@@ -57,13 +58,19 @@ class CreateShim(Action):
             rec.setdefault("shims", {})[self.name] = {"uplink": self.uplink, "address": self.address}
 
         def undo() -> None:
-            if nl.link(self.name) is not None:
-                nl.delete_link(self.name)
+            made = ctx.state.read("networks", ctx.owner.name).get("shims", {}).get(self.name)
+            _delete_own_shim(ctx, self.name, made or {})
             with ctx.state.edit("networks", ctx.owner.name) as rec:
                 rec.get("shims", {}).pop(self.name, None)
 
         try:
             nl.create_macvlan(self.name, self.uplink, "bridge")
+            made = nl.link(self.name)
+            if made is None:
+                raise NotFound(step=self.describe(), what="shim", name=self.name)
+            # From now on network stopped deletes this device only, not whatever has the name then.
+            with ctx.state.edit("networks", ctx.owner.name) as rec:
+                rec.get("shims", {}).get(self.name, {})["index"] = made.index
             nl.add_address(self.name, self.address)
             nl.set_up(self.name, True)
         except BaseException:
@@ -72,9 +79,21 @@ class CreateShim(Action):
         return Undo(f"delete host shim {self.name}", undo)
 
 
+def _delete_own_shim(ctx: Context, name: str, made: dict[str, Any]) -> None:
+    """Delete the shim the record describes: a macvlan of that name and, once noted, that
+    ifindex; a device that took the name since (anyone's) is left alone."""
+    nl = ctx.netlink
+    link = nl.link(name)
+    if link is None or link.kind != "macvlan":
+        return
+    if made.get("index") not in (None, link.index):
+        return
+    nl.delete_link(name)
+
+
 @dataclass(frozen=True)
 class DeleteShim(Action):
-    """Remove a shim this hook created for the network (recorded in state)."""
+    """Remove a shim this hook created for the network (recorded in state), and only that device."""
 
     name: str
 
@@ -85,9 +104,7 @@ class DeleteShim(Action):
         made = ctx.state.read("networks", ctx.owner.name).get("shims", {}).get(self.name)
         if made is None:
             return None
-        nl = ctx.netlink
-        if nl.link(self.name) is not None:
-            nl.delete_link(self.name)
+        _delete_own_shim(ctx, self.name, made)
         with ctx.state.edit("networks", ctx.owner.name) as rec:
             rec.get("shims", {}).pop(self.name, None)
         again = CreateShim(self.name, made["uplink"], made["address"])

@@ -323,3 +323,34 @@ def test_vlans_go_only_on_the_domains_own_tap(folders, op):
     assert net.links["vnet3"].vlans == vlans_before and net.calls_to("bridge_vlan_add") == []
     row = ovs.ports["vnet5"]
     assert (row.tag, row.vlan_mode) == (5, "access") and ovs.calls_to("transact") == []
+
+
+# --------------------------------------------------------------------------- siblings
+
+
+SHIM_NET = ("<hookData><network><name>mvnet</name><forward mode='bridge' dev='up0'><interface dev='up0'/>"
+            "</forward><metadata><vnx:netxml xmlns:vnx='urn:virt-netxml:hooks:1'><vnx:shim name='mvshim0' "
+            "address='192.168.77.1/24'/></vnx:netxml></metadata></network></hookData>").encode()
+
+
+def network_hook(op: str, data: bytes) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    rc = main(["--driver", "network", "mvnet", op, "begin" if op == "start" else "end", "-"],
+              stdin=io.BytesIO(data), stdout=out, stderr=err)
+    return rc, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["veth", "macvlan"])
+def test_network_stop_never_deletes_a_device_that_took_the_shims_name(lab, kind):
+    ip("link", "add", "up0", "type", "veth", "peer", "name", "up0p", ns=lab)
+    ip("link", "set", "up0", "up", ns=lab)
+    assert network_hook("start", SHIM_NET) == (0, "", "")
+    # The shim goes behind the hook's back, and someone else's device gets its name.
+    ip("link", "del", "mvshim0", ns=lab)
+    if kind == "veth":
+        ip("link", "add", "mvshim0", "type", "veth", "peer", "name", "mvshim0p", ns=lab)
+    else:
+        ip("link", "add", "mvshim0", "link", "up0", "type", "macvlan", "mode", "private", ns=lab)
+    rc, _, err = network_hook("stopped", SHIM_NET)
+    assert rc == 0, err
+    assert link(lab, "mvshim0") is not None
