@@ -86,8 +86,9 @@ def _state_lines(snapshot: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
     for name, rec in snapshot["domains"].items():
         for addr, drv in sorted(rec.get("drivers", {}).items()):
             lines.append(f"domain {name}: {addr} bound to vfio-pci (was {drv.get('driver') or 'unbound'})")
-        for tap in sorted(rec.get("taps", {})):
-            lines.append(f"domain {name}: TAP {tap} created by the hook")
+        for tap, made in sorted(rec.get("taps", {}).items()):
+            how = "taken (free, existing)" if isinstance(made, dict) and made.get("adopted") else "created"
+            lines.append(f"domain {name}: TAP {tap} {how} by the hook")
         for key, vf in sorted(rec.get("vfs", {}).items()):
             lines.append(f"domain {name}: VF {key} set (was mac {vf.get('mac')}, vlan {vf.get('vlan')})")
         for mac, wish in sorted(rec.get("port_wishes", {}).items()):

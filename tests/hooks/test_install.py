@@ -132,7 +132,7 @@ def test_cli_install_status_uninstall(tmp_path):
     store = StateStore(str(tmp_path / "state"))
     with store.edit("domains", "vm1") as rec:
         rec["drivers"] = {"0000:04:10.1": {"driver": "igbvf", "override": None}}
-        rec["taps"] = {"tap0": {}}
+        rec["taps"] = {"tap0": {}, "tap1": {"adopted": True}}
     store.claim("pci-0000:04:10.1", "VF", "vm1", "u1")
     res = invoke("status", "--root", root)
     assert res.exit_code == 0
@@ -140,6 +140,7 @@ def test_cli_install_status_uninstall(tmp_path):
     assert f"hook qemu: current ({hook_path(root, 'qemu')})" in lines
     assert "  domain vm1: 0000:04:10.1 bound to vfio-pci (was igbvf)" in lines
     assert "  domain vm1: TAP tap0 created by the hook" in lines
+    assert "  domain vm1: TAP tap1 taken (free, existing) by the hook" in lines
     assert "  claim: VF 0000:04:10.1 held by domain vm1" in lines
     res = invoke("uninstall", "--root", root)
     assert res.exit_code == 0 and "removed:" in res.output
