@@ -182,6 +182,15 @@ class RestoreDriver(Action):
         made = ctx.state.read("domains", ctx.owner.name).get("drivers", {}).get(self.address)
         if made is None:
             return None
+        holder = ctx.state.holder(f"pci-{self.address}")
+        if holder not in (None, ctx.owner.name):
+            # A leftover record (a release or rollback that failed half way) of a device that
+            # another domain holds now: its driver is that domain's business. Dropped, so that
+            # later releases, repairs and prepares of this domain do not fail on it.
+            with domain_record(ctx) as rec:
+                rec.get("drivers", {}).pop(self.address, None)
+            raise HostError(step=self.describe(), detail=f"{self.address} is held by domain {holder}; "
+                            "refusing to change its driver")
         fs = ctx.sysfs
         dev = fs.pci_device(self.address)
         if dev is not None:

@@ -161,3 +161,24 @@ def test_start_does_not_change_a_vf_the_domain_does_not_hold(host: Host) -> None
     assert len(err.splitlines()) == 1, err
     assert f"VF {host.vfs[0]} ({PF} index 0) is held by domain guest1" in err
     assert_guest1_untouched(host)
+
+
+def test_release_leaves_the_driver_of_a_vf_another_domain_now_holds(host: Host) -> None:
+    """A leftover record (a release or rollback that failed half way) names a VF's original
+    driver; once another domain holds that VF, repairing the record must not take it away."""
+    vf = host.vfs[1]
+    with KernelSim(host.tree):
+        xml = domain("guest1", 1, wish(GUEST1_MAC, f"address='{vf}'"), hostdev(GUEST1_MAC, vf))
+        assert call(host, "guest1", "prepare", xml) == (0, "", "")
+    assert host.tree.driver_of(vf) == "vfio-pci" and host.state.holder(f"pci-{vf}") == "guest1"
+    with host.state.edit("domains", "guest2") as rec:
+        rec["name"] = "guest2"
+        rec["drivers"] = {vf: {"driver": "igbvf", "override": None}}
+    with KernelSim(host.tree):
+        code, out, err = call(host, "guest2", "release", b"")
+    assert out == ""
+    assert host.tree.driver_of(vf) == "vfio-pci", err
+    assert f"{vf} is held by domain guest1" in err
+    assert host.state.holder(f"pci-{vf}") == "guest1"
+    assert "drivers" not in host.state.read("domains", "guest2") or not host.state.read(
+        "domains", "guest2")["drivers"]
