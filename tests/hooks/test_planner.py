@@ -335,6 +335,7 @@ def test_the_same_vf_in_another_spelling_is_one_function():
 @pytest.mark.parametrize("op", ["prepare", "start", "reconnect"])
 def test_an_ovs_setting_outside_the_allowlist_refuses_the_whole_plan(op):
     xml = (FIX / "variants/qemu-capvm-start-meta.xml").read_text().replace(
-        'table="Port" column="other_config" key="priority-tags"', 'table="Bridge" column="other_config" key="k"')
+        'table="Port" column="other_config" key="priority-tags"',
+        'table="Bridge" column="other_config" key="k"')
     with pytest.raises(InvalidValue, match="OVS table 'Bridge' is not one a domain may change"):
         plan(lookup("qemu", op), parse_bytes(xml.encode()).getroot(), FACTS, {})
