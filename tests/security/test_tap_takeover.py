@@ -328,9 +328,9 @@ def test_vlans_go_only_on_the_domains_own_tap(folders, op):
 # --------------------------------------------------------------------------- siblings
 
 
-SHIM_NET = ("<hookData><network><name>mvnet</name><forward mode='bridge' dev='up0'><interface dev='up0'/>"
-            "</forward><metadata><vnx:netxml xmlns:vnx='urn:virt-netxml:hooks:1'><vnx:shim name='mvshim0' "
-            "address='192.168.77.1/24'/></vnx:netxml></metadata></network></hookData>").encode()
+SHIM_NET = (b"<hookData><network><name>mvnet</name><forward mode='bridge' dev='up0'><interface dev='up0'/>"
+            b"</forward><metadata><vnx:netxml xmlns:vnx='urn:virt-netxml:hooks:1'><vnx:shim name='mvshim0' "
+            b"address='192.168.77.1/24'/></vnx:netxml></metadata></network></hookData>")
 
 
 def network_hook(op: str, data: bytes) -> tuple[int, str, str]:
