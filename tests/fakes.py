@@ -318,6 +318,7 @@ class FakeOvsPortRow:
     tag: int | None = None
     trunks: tuple[int, ...] = ()
     vlan_mode: str | None = None
+    owner: str | None = None       # external_ids:virt-netxml-owner
 
 
 class FakeOvs(Recorder):
@@ -356,8 +357,14 @@ class FakeOvs(Recorder):
             return "port"
         return "interface" if ("Interface", name) in self.maps else None
 
-    def add_port(self, bridge: str, port: str) -> None:
-        """Idempotent on the same bridge, like ``ovs-vsctl --may-exist add-port``."""
+    def port_owner(self, port: str) -> str | None:
+        self._enter("port_owner", port)
+        row = self.ports.get(port)
+        return row.owner if row else None
+
+    def add_port(self, bridge: str, port: str, owner: str | None = None) -> None:
+        """Idempotent on the same bridge, like ``ovs-vsctl --may-exist add-port``; ``owner``
+        marks a new row only."""
         self._enter("add_port", bridge, port)
         step = f"add OVS port {port} to {bridge}"
         validate_interface_name(port)
@@ -368,7 +375,7 @@ class FakeOvs(Recorder):
             if row.bridge != bridge:
                 raise HostError(step=step, detail=f"port {port} is already on bridge {row.bridge}")
             return
-        self.ports[port] = FakeOvsPortRow(bridge)
+        self.ports[port] = FakeOvsPortRow(bridge, owner=owner)
         self.maps[("Port", port)] = {}
         self.maps[("Interface", port)] = {}
 

@@ -60,10 +60,23 @@ def link_conflict(link: LinkInfo) -> str | None:
     return in_use(link)
 
 
-def ovs_conflict(ovs: OvsPort, name: str) -> str | None:
-    """Why OVS forbids the name: it has a Port or Interface row of it (a patch port has no link)."""
+def owner_mark(ctx: Context) -> str:
+    """What marks the OVS Port rows the hook adds for this domain (its UUID, stable across
+    renames; the name when the call has no XML)."""
+    return ctx.owner.uuid or ctx.owner.name
+
+
+def ovs_conflict(ovs: OvsPort, name: str, owner: str | None = None, link: bool = True) -> str | None:
+    """Why OVS forbids the name: it has a Port or Interface row of it (a patch port has no link).
+
+    One exception: a Port row the hook added for this same domain (``owner``) whose TAP is gone.
+    That is what a reboot leaves (the OVS database survives, the TAP and the hook's records in
+    /run do not); refusing it would keep the guest from ever starting again.
+    """
     try:
         row = ovs.port_or_interface(name)
+        if row == "port" and owner is not None and not link and ovs.port_owner(name) == owner:
+            return None
     except HostTimeout:
         raise
     except HostError:
@@ -83,7 +96,7 @@ def tap_conflict(ctx: Context, name: str, ovs_bridge: bool) -> str | None:
     link = ctx.netlink.link(name)
     reason = link_conflict(link) if link is not None else None
     if reason is None and (link is not None or ovs_bridge):
-        reason = ovs_conflict(ctx.ovs, name)
+        reason = ovs_conflict(ctx.ovs, name, owner_mark(ctx), link is not None)
     return reason
 
 
@@ -270,11 +283,13 @@ class EnslaveLink(Action):
             if before == self.bridge and _plugged(entry):
                 return None
             if before is not None:
-                raise ForeignDevice(step=self.describe(), what="device", name=self.name,
-                                    reason=f"is already a port of OVS bridge {before}")
+                if ovs.port_owner(self.name) != owner_mark(ctx):
+                    raise ForeignDevice(step=self.describe(), what="device", name=self.name,
+                                        reason=f"is already a port of OVS bridge {before}")
+                return self._take_back(ctx, before)
             _note(ctx, self.name, plugged=True)   # before the change: release must find it
             try:
-                ovs.add_port(self.bridge, self.name)
+                ovs.add_port(self.bridge, self.name, owner_mark(ctx))
             except BaseException:
                 undo_own_steps(ctx, f"note {self.name} unplugged", lambda: _unplugged(ctx, self.name))
                 raise
@@ -305,6 +320,28 @@ class EnslaveLink(Action):
             _unplugged(ctx, self.name)
 
         return Undo(f"unplug {self.name} from bridge {self.bridge}", undo)
+
+    def _take_back(self, ctx: Context, before: str) -> Undo:
+        """The domain's own Port row from before a reboot: record it as plugged by the hook (so
+        release removes it), moved to this bridge if the wish names another one now."""
+        ovs = ctx.ovs
+        _note(ctx, self.name, plugged=True)
+        if before != self.bridge:
+            ovs.del_port(before, self.name)
+            try:
+                ovs.add_port(self.bridge, self.name, owner_mark(ctx))
+            except BaseException:
+                undo_own_steps(ctx, f"put {self.name} back on OVS bridge {before}",
+                               lambda: ovs.add_port(before, self.name, owner_mark(ctx)))
+                raise
+
+        def undo() -> None:
+            if before != self.bridge:
+                ovs.del_port(self.bridge, self.name)
+                ovs.add_port(before, self.name, owner_mark(ctx))
+            _unplugged(ctx, self.name)
+
+        return Undo(f"leave {self.name}'s earlier OVS port as it was", undo)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,10 @@ UUID_CHARS = "0123456789abcdefABCDEF-"
 # Patterns are compiled on first use (re's own cache): the hook pays for what its call needs.
 _COLUMN = r"[a-z][a-z0-9_]*"
 WALL_MARGIN = 2.0   # seconds beyond --timeout before proc.run kills ovs-vsctl
+# The Port rows the hook adds carry the domain they were added for. The OVS database outlives a
+# reboot while the hook's records (in /run) do not: the mark lets the hook tell its own leftover
+# row of that domain from a port somebody else made.
+OWNER_KEY = "virt-netxml-owner"
 
 Command = list[str]
 
@@ -107,9 +111,28 @@ def find_name_cmds(name: str) -> list[Command]:
     return [["--columns=name", "find", table, condition] for table in ("Port", "Interface")]
 
 
-def add_port_cmd(bridge: str, port: str) -> Command:
-    """Idempotent on the same bridge; an error if the port is on another one."""
-    return ["--may-exist", "add-port", ovs_name(bridge, "OVS bridge name"), ovs_name(port)]
+def add_port_cmd(bridge: str, port: str, owner: str | None = None) -> Command:
+    """Idempotent on the same bridge; an error if the port is on another one. ``owner`` marks a
+    new row as the hook's, for that domain (an existing row is left as it is)."""
+    cmd = ["--may-exist", "add-port", ovs_name(bridge, "OVS bridge name"), ovs_name(port)]
+    if owner is not None:
+        cmd.append(f"external_ids:{OWNER_KEY}={quote(owner)}")
+    return cmd
+
+
+def port_owner_cmd(port: str) -> Command:
+    """The ``external_ids`` of the Port row named exactly ``port`` (``find``: no UUID prefixes)."""
+    return ["--columns=external_ids", "find", "Port", f"name={quote(ovs_name(port))}"]
+
+
+def parse_port_owner(table: dict[str, Any]) -> str | None:
+    """The owner mark from the table printed by ``port_owner_cmd``; None without one row or mark."""
+    rows = table.get("data") or []
+    if len(rows) != 1:
+        return None
+    ids = datum(rows[0][0])
+    owner = ids.get(OWNER_KEY) if isinstance(ids, dict) else None
+    return owner if isinstance(owner, str) else None
 
 
 def del_port_cmd(bridge: str, port: str) -> Command:
@@ -367,8 +390,17 @@ class OvsAdapter:
             raise HostError(step=step, detail=f"unexpected ovs-vsctl output: {exc}") from None
         return found[0] if found else None
 
-    def add_port(self, bridge: str, port: str) -> None:
-        self._run(f"add OVS port {port} to {bridge}", [add_port_cmd(bridge, port)])
+    def add_port(self, bridge: str, port: str, owner: str | None = None) -> None:
+        self._run(f"add OVS port {port} to {bridge}", [add_port_cmd(bridge, port, owner)])
+
+    def port_owner(self, port: str) -> str | None:
+        step = f"look up the owner of OVS port {port}"
+        out = self._run(step, [port_owner_cmd(port)], format_json=True)
+        try:
+            (table,) = json_tables(out)
+            return parse_port_owner(table)
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            raise HostError(step=step, detail=f"unexpected ovs-vsctl output: {exc}") from None
 
     def del_port(self, bridge: str, port: str) -> None:
         self._run(f"delete OVS port {port} from {bridge}", [del_port_cmd(bridge, port)])
