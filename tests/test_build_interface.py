@@ -119,9 +119,22 @@ def test_virtualport_parameters_per_type() -> None:
 
 
 def test_ovs_setting() -> None:
-    setting = parse_ovs_setting("Interface:other_config:mcast-snooping-flood=true")
+    setting = parse_ovs_setting("Port:other_config:mcast-snooping-flood=true")
     assert (setting.table, setting.column, setting.key, setting.value) == \
-        ("Interface", "other_config", "mcast-snooping-flood", "true")
+        ("Port", "other_config", "mcast-snooping-flood", "true")
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("Bridge:other_config:priority-tags=true", "not one a domain may change"),
+    ("Port:external_ids:iface-id=x", "not a setting a domain may change"),
+    ("Interface:options:peer=patch1", "not a setting a domain may change"),
+    ("Interface:other_config:mcast-snooping-flood=true", "not a setting a domain may change"),
+    ("Port:other_config:priority-tags=sometimes", "takes never, if-nonzero"),
+])
+def test_ovs_setting_outside_the_allowlist_is_refused_when_written(text: str, reason: str) -> None:
+    # What the generator writes, lint and the hooks must take: the allowlist is checked here too.
+    with pytest.raises(InvalidValue, match=reason):
+        parse_ovs_setting(text)
 
 
 # --------------------------------------------------------------------------- MAC choice
@@ -295,7 +308,7 @@ def test_refusals(kw: dict, exc: type[NetXmlError], reason: str) -> None:
     ({"type": "hostdev", "pci": "0000:04:10.0", "vf_pf": "ens1f0", "vf_index": 300}, InvalidValue,
      "0 to 255"),
     ({"type": "direct", "source": "e", "ovs_settings": ("Port:a:b=c",)}, InvalidValue, "bridge or network"),
-    ({"type": "bridge", "source": "b", "ovs_settings": ("Bridge:a:b=c",)}, InvalidValue, "Port or Interface"),
+    ({"type": "bridge", "source": "b", "ovs_settings": ("Bridge:a:b=c",)}, InvalidValue, "Port/Interface"),
     ({"type": "bridge", "source": "b", "ovs_settings": ("Port:a=c",)}, InvalidValue, "TABLE:COLUMN:KEY"),
     ({"type": "bridge", "source": "b", "ovs_settings": ("Port:a:b c=d",)}, InvalidValue, "letters"),
 ])

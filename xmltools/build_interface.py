@@ -38,6 +38,7 @@ from xmltools.metadata import (
     MetaVlan,
     VlanWish,
     format_vlan_ranges,
+    ovs_setting_problem,
     parse_vlan_ranges,
 )
 from xmltools.names import PciAddress, validate_bridge_name, validate_interface_name
@@ -51,7 +52,6 @@ _GENERATED_PREFIXES = ("vnet", "macvtap", "macvlan")
 #: NIC models, filter names and filter parameters: what libvirt accepts there.
 MODEL_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 _OVS_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
-_OVS_TABLES = ("Port", "Interface")
 # Parameters each virtualport type takes (libvirt's virNetDevVPortProfile).
 _VPORT_PARAMS: dict[str, tuple[str, ...]] = {
     "openvswitch": ("interfaceid", "profileid"),
@@ -292,13 +292,15 @@ def parse_ovs_setting(text: str) -> MetaOvsSetting:
     if not eq or len(parts) != 3 or not value:
         raise _bad("OVS setting", text, "expected TABLE:COLUMN:KEY=VALUE")
     table, column, key = parts
-    if table not in _OVS_TABLES:
-        raise _bad("OVS setting", text, "the table must be Port or Interface (per-port settings)")
     for part in (column, key):
         if not _OVS_NAME_RE.match(part):
             raise _bad("OVS setting", text, f"{part!r}: letters, digits, '.', '-' and '_' only")
     if not value.isprintable() or len(value) > 256:
         raise _bad("OVS setting", text, "the value must be printable and at most 256 characters")
+    # The same allowlist lint and the hooks apply: nothing written here is refused later.
+    problem = ovs_setting_problem(table, column, key, value)
+    if problem is not None:
+        raise _bad("OVS setting", text, problem)
     return MetaOvsSetting(table=table, column=column, key=key, value=value)
 
 
