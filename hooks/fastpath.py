@@ -87,6 +87,9 @@ def needs_work(driver: str, operation: str, name: str, data: bytes | None,
             return has_state(state_dir, "networks", name)
         if operation == "start":
             return NS in data or b"dev=" in data
-        if operation in ("started", "port-created"):
+        if operation == "port-created":
+            # A VF libvirt picked from a pool (a network the hook recorded) is claimed here.
+            return NS in data or (b"hostdev-pci" in data and has_state(state_dir, "networks", name))
+        if operation == "started":
             return NS in data
     return False

@@ -621,6 +621,23 @@ def _port_created(net: etree._Element, port: etree._Element | None) -> list[A.Ac
                              tuple(sorted(values.items())), iface=mac)]
 
 
+def _pool_port(net: etree._Element, port: etree._Element | None, record: dict[str, Any]) -> list[A.Action]:
+    """The VF libvirt plugged for a port of a network recorded as a pool, claimed for its domain."""
+    plug = port.find("plug") if port is not None else None
+    if not record.get("pool") or plug is None or plug.get("type") != "hostdev-pci":
+        return []
+    assert port is not None
+    owner, mac_node, node = port.find("owner"), port.find("mac"), plug.find("address")
+    if owner is None or not owner.findtext("name") or mac_node is None or node is None:
+        raise InvalidValue(what="network port", value=port.findtext("uuid") or "?",
+                           reason="a hostdev-pci plug needs <owner><name>, <mac> and <address>")
+    address = PciAddress.from_attrs(node.get("domain"), node.get("bus"), node.get("slot"),
+                                    node.get("function"))
+    mac = (mac_node.get("address") or "").lower()
+    return [A.ClaimPluggedVf(owner.findtext("name") or "", owner.findtext("uuid"), str(address),
+                             net.findtext("name") or "", mac, iface=mac)]
+
+
 # --------------------------------------------------------------------------- entry
 
 
@@ -669,5 +686,5 @@ def plan(op: Operation, root: etree._Element | None, facts: HostFacts, record: d
     if name == "started":
         return _network_started(net)
     if name == "port-created":
-        return _port_created(net, port)
+        return _port_created(net, port) + _pool_port(net, port, record)
     return []

@@ -95,10 +95,17 @@ NETWORK_BODY = r"""case $2 in
             *urn:virt-netxml:hooks:1*|*dev=*) hook_xml "$@" ;;
         esac
         exit 0 ;;
-    started|port-created)
+    started)
         xml=$(cat)
         case $xml in
             *urn:virt-netxml:hooks:1*) hook_xml "$@" ;;
+        esac
+        exit 0 ;;
+    port-created)
+        xml=$(cat)
+        case $xml in
+            *urn:virt-netxml:hooks:1*) hook_xml "$@" ;;
+            *hostdev-pci*) has_state networks "$1" && hook_xml "$@" ;;
         esac
         exit 0 ;;
 esac

@@ -37,6 +37,7 @@ _WHERE = {
     "DeleteShim": "macvtap",
     "ClaimDevice": "claims",
     "ClaimPoolVf": "claims",
+    "ClaimPluggedVf": "claims",
     "PassthroughExclusive": "claims",
     "ReleaseClaim": "claims",
     "SetSriovNumVfs": "sriov",
@@ -57,7 +58,8 @@ _WHERE = {
 __all__ = ["NO_MAC", "VFIO", "VFIO_COMPATIBLE", "Action", "Undo", "render_plan", "BridgeVlanFiltering",
            "BridgePortVlans", "OvsPortVlan", "OvsSetting", "CreateTap", "DeleteTap", "EnslaveLink",
            "LinkUp", "CheckUplink", "CreateShim", "DeleteShim", "ClaimDevice", "ClaimPoolVf",
-           "PassthroughExclusive", "ReleaseClaim", "SetSriovNumVfs", "BindVfio", "RestoreDriver",
+           "ClaimPluggedVf", "PassthroughExclusive", "ReleaseClaim", "SetSriovNumVfs", "BindVfio",
+           "RestoreDriver",
            "SetVfMacVlan", "RestoreVf", "RestoreNumVfs", "ForgetNumVfs",
            "RecordPortWish", "ForgetDomain", "MarkStarting", "RecordPool", "ForgetPool", "RewriteXml"]
 
@@ -74,7 +76,13 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:
     from hooks.actions.bridge import BridgePortVlans, BridgeVlanFiltering
-    from hooks.actions.claims import ClaimDevice, ClaimPoolVf, PassthroughExclusive, ReleaseClaim
+    from hooks.actions.claims import (
+        ClaimDevice,
+        ClaimPluggedVf,
+        ClaimPoolVf,
+        PassthroughExclusive,
+        ReleaseClaim,
+    )
     from hooks.actions.macvtap import CheckUplink, CreateShim, DeleteShim
     from hooks.actions.ovs import OvsPortVlan, OvsSetting
     from hooks.actions.records import (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hooks.actions.base import Action, Undo, domain_record, undo_own_steps
+from hooks.actions.base import Action, DomainRecord, Undo, domain_record, undo_own_steps
 from hooks.errors import Busy
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
@@ -95,7 +95,7 @@ class ClaimPoolVf(Action):
     def apply(self, ctx: Context) -> Undo | None:
         fs = ctx.sysfs
         mine = ctx.state.read("domains", ctx.owner.name).get("claims", {})
-        what = f"VF of pool {self.network} for {self.mac}"
+        what = pool_claim_what(self.network, self.mac)
         if what in mine.values():
             return None   # this interface already holds one (re-applied plan)
         count = fs.sriov_numvfs(self.pf)
@@ -119,3 +119,60 @@ class ClaimPoolVf(Action):
             return Undo(f"release VF {address} of pool {self.network}", undo)
         raise Busy(step=self.describe(), what="VF pool", name=self.network,
                    detail=f"all {count} VFs of {self.pf} are in use by other domains")
+
+
+def pool_claim_what(network: str, mac: str) -> str:
+    """How a domain's record names the VF one of its interfaces holds in a pool."""
+    return f"VF of pool {network} for {mac}"
+
+
+@dataclass(frozen=True)
+class ClaimPluggedVf(Action):
+    """Claim, for the domain, the very VF libvirt picked from a pool for one of its ports.
+
+    ``ClaimPoolVf`` at prepare reserves *a* VF, but libvirt chooses the one it plugs by its own
+    count of the pool, blind to VFs the hooks gave out by address (``<vnx:vf>``). The network's
+    ``port-created`` names the VF (``<plug type='hostdev-pci'>``) before libvirt takes it from its
+    driver: a VF another domain holds is refused there, so the start fails instead of two guests
+    sharing one function; otherwise the domain's reservation moves to the VF it really got.
+    """
+
+    domain: str
+    uuid: str | None
+    address: str
+    network: str
+    mac: str
+
+    def describe(self) -> str:
+        return f"claim VF {self.address} of pool {self.network} for port {self.mac} of domain {self.domain}"
+
+    def apply(self, ctx: Context) -> Undo | None:
+        device, what = f"pci-{self.address}", pool_claim_what(self.network, self.mac)
+        taken = ctx.state.claim(device, what, self.domain, self.uuid)   # Busy: another domain's
+        try:
+            with DomainRecord(ctx, self.domain, self.uuid) as rec:
+                claims = rec.setdefault("claims", {})
+                before = dict(claims)
+                claims[device] = what
+                stale = [d for d, w in before.items() if w == what and d != device]
+                for old in stale:
+                    claims.pop(old)
+        except BaseException:
+            if taken:
+                undo_own_steps(ctx, f"release claim on {self.address}",
+                               lambda: ctx.state.release(device, self.domain))
+            raise
+        for old in stale:
+            ctx.state.release(old, self.domain)
+        if not taken and not stale:
+            return None
+
+        def undo() -> None:
+            for old in stale:
+                ctx.state.claim(old, what, self.domain, self.uuid)
+            with DomainRecord(ctx, self.domain, self.uuid) as rec:
+                rec["claims"] = before
+            if taken:
+                ctx.state.release(device, self.domain)
+
+        return Undo(f"give VF {self.address} back to pool {self.network}", undo)

@@ -243,3 +243,24 @@ def test_wrapper_with_state_and_mapping(wrapper, folders):
     for op in QEMU_OPS:
         expected = op in ("migrate", "restore")
         assert wrapper("qemu", ["vm", op, "begin", "-"], KINDS["bridge"]) is expected, op
+
+
+# A port libvirt plugged from a hostdev pool: the VF it picked is claimed for the domain, so the
+# call needs work exactly when the hook recorded the network (as a pool) at its start.
+POOL_PORT = _hook_data("<network><name>net</name><forward mode='hostdev'><pf dev='pf0'/></forward>"
+                       "</network>",
+                       "<networkport><owner><name>vm</name></owner><mac address='52:54:00:00:00:06'/>"
+                       "<plug type='hostdev-pci' managed='yes'><driver name='vfio'/>"
+                       "<address domain='0x0000' bus='0x04' slot='0x10' function='0x1'/></plug></networkport>")
+
+
+@pytest.mark.parametrize("recorded", [False, True])
+@pytest.mark.parametrize("op", NETWORK_OPS)
+def test_a_pool_port_needs_work_only_at_port_created_of_a_recorded_network(op, recorded, folders, wrapper):
+    state, conf = folders
+    if recorded:
+        (state / "networks" / "net.json").write_text("{}")
+    # start: the pool's PF (``dev=``) is recorded then, whatever the state holds
+    expected = op == "start" or (op in ("port-created", "stopped") and recorded)
+    assert _needs("network", op, "net", POOL_PORT, state, conf / "m") is expected
+    assert wrapper("network", ["net", op, "begin", "-"], POOL_PORT) is expected

@@ -182,3 +182,78 @@ def test_release_leaves_the_driver_of_a_vf_another_domain_now_holds(host: Host) 
     assert host.state.holder(f"pci-{vf}") == "guest1"
     assert "drivers" not in host.state.read("domains", "guest2") or not host.state.read(
         "domains", "guest2")["drivers"]
+
+
+# --------------------------------------------------------------------------- VF pools
+
+POOL = "vfpool"
+POOL_NET = (f"<network><name>{POOL}</name><forward mode='hostdev' managed='yes'><pf dev='{PF}'/></forward>"
+            "</network>")
+
+
+def net_call(host: Host, op: str, port: str = "") -> tuple[int, str, str]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    data = f"<hookData>{POOL_NET}{port}</hookData>".encode()
+    code = main([POOL, op, "begin", "-"], stdin=io.BytesIO(data), stdout=stdout, stderr=stderr,
+                ports=host.ports(), program="/etc/libvirt/hooks/network.d/50-virt-netxml")
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+def plugged(address: str, mac: str = GUEST2_MAC, owner: str = "guest2") -> str:
+    """libvirt's ``port-created`` input for a port it plugged with VF ``address``."""
+    bus, rest = address.split(":")[1:]
+    slot, function = rest.split(".")
+    return (f"<networkport><uuid>5d744f21-ba4a-4d6e-bdb2-30a35ff3207d</uuid><owner><name>{owner}</name>"
+            f"<uuid>00000000-0000-4000-8000-000000000002</uuid></owner><mac address='{mac}'/>"
+            f"<plug type='hostdev-pci' managed='yes'><driver name='vfio'/><address domain='0x0000' "
+            f"bus='0x{bus}' slot='0x{slot}' function='0x{function}'/></plug></networkport>")
+
+
+def start_pool_guest(host: Host) -> None:
+    assert net_call(host, "start") == (0, "", "")
+    pool_nic = (f"<interface type='network'><mac address='{GUEST2_MAC}'/><source network='{POOL}'/>"
+                "</interface>")
+    assert call(host, "guest2", "prepare", domain("guest2", 2, "", pool_nic)) == (0, "", "")
+
+
+def test_a_pool_port_on_a_vf_another_domain_holds_is_refused(host: Host) -> None:
+    """guest1 holds VF 0 through macvtap (``<vnx:vf>``); libvirt's own count of the pool does not
+    know that and plugs VF 0 for guest2's pool port. The start must fail at ``port-created``,
+    before libvirt takes VF 0 from its driver, and guest1's VF stay as it was."""
+    start_guest1(host)
+    start_pool_guest(host)
+    reserved = host.state.read("domains", "guest2")["claims"]
+    assert list(reserved) == [f"pci-{host.vfs[1]}"]       # the hook's own reservation: VF 1
+    code, out, err = net_call(host, "port-created", plugged(host.vfs[0]))
+    assert code == 1 and out == ""
+    assert len(err.splitlines()) == 1, err
+    assert host.vfs[0] in err and "guest1" in err, err
+    assert host.state.read("domains", "guest2")["claims"] == reserved
+    assert host.state.holder(f"pci-{host.vfs[1]}") == "guest2"
+    assert host.state.holder(f"pci-{host.vfs[0]}") == "guest1"
+    assert host.net.links[PF].vfs[0] == VfInfo(0, GUEST1_MAC, 100)
+
+
+def test_the_pool_reservation_moves_to_the_vf_libvirt_plugged(host: Host) -> None:
+    start_pool_guest(host)
+    assert list(host.state.read("domains", "guest2")["claims"]) == [f"pci-{host.vfs[0]}"]
+    assert net_call(host, "port-created", plugged(host.vfs[1])) == (0, "", "")
+    assert list(host.state.read("domains", "guest2")["claims"]) == [f"pci-{host.vfs[1]}"]
+    assert host.state.holder(f"pci-{host.vfs[1]}") == "guest2"
+    assert host.state.holder(f"pci-{host.vfs[0]}") is None
+    # Now an explicit <vnx:vf> on the VF the pool guest really has is refused...
+    meta = f"<vnx:interface mac='{GUEST1_MAC}'><vnx:vf pf='{PF}' index='1'/></vnx:interface>"
+    code, _, err = call(host, "guest1", "prepare", domain("guest1", 1, meta, direct(GUEST1_MAC, f"{PF}v1")))
+    assert code == 1 and "guest2" in err, err
+    # ... and release gives it back.
+    assert call(host, "guest2", "release", b"")[0] == 0
+    assert host.state.holder(f"pci-{host.vfs[1]}") is None
+
+
+def test_a_repeated_port_created_changes_nothing(host: Host) -> None:
+    """libvirt announces every port again after a daemon restart."""
+    start_pool_guest(host)
+    assert net_call(host, "port-created", plugged(host.vfs[1])) == (0, "", "")
+    before = host.state.read("domains", "guest2")
+    assert net_call(host, "port-created", plugged(host.vfs[1])) == (0, "", "")
+    assert host.state.read("domains", "guest2") == before
