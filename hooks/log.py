@@ -10,6 +10,11 @@ change (``hooks.config.open_trusted``; a sticky folder like /tmp is fine, since 
 replace root's file in it). A log file that fails this is not written, said once on stderr and
 in syslog, and the call goes on: the actions still reach syslog, and a file a local user planted
 must not become a way to stop every guest from starting.
+
+Syslog is written the same way: a datagram socket to ``/dev/log`` that never blocks (the C
+library's ``syslog()`` waits while the journal's receive queue is full, and libvirt waits for the
+hook with no timeout). A line the journal cannot take at once is dropped and counted, and the
+count is sent with the call's last line.
 """
 
 from __future__ import annotations
@@ -26,8 +31,10 @@ from hooks.context import Owner
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
 _LOG_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+SYSLOG_SOCKET = "/dev/log"
 
 _PRIORITY = {"changed": syslog.LOG_INFO, "unchanged": syslog.LOG_DEBUG, "undone": syslog.LOG_WARNING,
              "failed": syslog.LOG_ERR, "undo-failed": syslog.LOG_ERR}
@@ -41,7 +48,8 @@ class HookLog:
         self.prefix = f"{owner.kind}={owner.name} op={operation}"
         self.log_file = log_file
         self.use_syslog = use_syslog
-        self._opened = False
+        self._sock: Any = None          # the /dev/log socket; False when there is none
+        self.dropped = 0                # syslog lines the journal could not take at once
         self._fd: int | None = None
         self._refused = False
         # Where a refused log file is reported (the hook's stderr); syslog gets it too.
@@ -49,15 +57,24 @@ class HookLog:
 
     def attach_file(self, log_file: str | None, warn: Callable[[str], object] | None = None) -> None:
         """Also append to ``log_file`` from now on (once the configuration naming it is trusted)."""
-        self.close()
+        self._close_file()
         self.log_file, self._refused = log_file, False
         if warn is not None:
             self.warn = warn
 
-    def close(self) -> None:
+    def _close_file(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+    def close(self) -> None:
+        self._close_file()
+        if self._sock:
+            if self.dropped:
+                self._send(syslog.LOG_WARNING,
+                           f"{self.prefix} {self.dropped} log line(s) dropped: the journal was not reading")
+            self._sock.close()
+            self._sock = None
 
     def __call__(self, action: Action | None, status: str, detail: str) -> None:
         iface = action.iface if action is not None and action.iface else "-"
@@ -74,11 +91,31 @@ class HookLog:
         self.event(text, syslog.LOG_ERR)
 
     def _syslog(self, line: str, priority: int) -> None:
-        if self.use_syslog:
-            if not self._opened:
-                syslog.openlog("virt-netxml", syslog.LOG_PID, syslog.LOG_DAEMON)
-                self._opened = True
-            syslog.syslog(priority, line)
+        if self.use_syslog and not self._send(priority, line):
+            self.dropped += 1
+
+    def _send(self, priority: int, line: str) -> bool:
+        """One syslog datagram, never waiting; False when it was not taken."""
+        if self._sock is None:
+            import _socket  # the C module: socket.py would import enum and selectors
+
+            sock = _socket.socket(_socket.AF_UNIX,
+                                  _socket.SOCK_DGRAM | _socket.SOCK_NONBLOCK | _socket.SOCK_CLOEXEC)
+            try:
+                sock.connect(SYSLOG_SOCKET)
+                self._sock = sock
+            except OSError:
+                sock.close()
+                self._sock = False   # no syslog daemon here: nothing to wait for either
+        if not self._sock:
+            return True
+        stamp = time.strftime("%b %e %H:%M:%S")
+        message = f"<{syslog.LOG_DAEMON | priority}>{stamp} virt-netxml[{os.getpid()}]: {line}"
+        try:
+            self._sock.send(message.encode("utf-8", "replace"))
+        except OSError:   # EAGAIN: the journal's queue is full; anything else: it went away
+            return False
+        return True
 
     def write(self, line: str, priority: int) -> None:
         self._syslog(line, priority)
