@@ -3,11 +3,16 @@
 Subcommands live in their own modules and are imported only when invoked, so ``virt-netxml
 mac`` does not pay for libvirt, pyroute2 or xmlschema. Every project error becomes one line on
 stderr and its documented exit code here, in one place.
+
+The core's commands are listed here. Any other command (``hooks``) comes from an entry point of
+the ``virt_netxml.commands`` group that its distribution declares (pyproject.toml), so this
+package never names the packages layered above it: ``xmltools`` <- ``hooks`` <- the command line.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -23,17 +28,64 @@ COMMANDS: dict[str, str] = {
     "lint": "xmltools.cli.lint_cmd:lint",
     "mac": "xmltools.cli.ids_cmd:mac",
     "uuid": "xmltools.cli.ids_cmd:uuid",
-    # The hooks' operator commands live beside the hooks; loaded by name only when used.
-    "hooks": "hooks.cli:hooks",
 }
+
+COMMAND_GROUP = "virt_netxml.commands"   # entry points of other commands (``hooks``)
+
+
+def plugin_commands(group: str = COMMAND_GROUP, path: list[str] | None = None) -> dict[str, str]:
+    """name -> "module:attribute" of the entry points in ``group`` of the installed distributions.
+
+    What ``importlib.metadata.entry_points(group=...)`` returns (the first distribution of a name
+    on ``sys.path`` counts, as there), read straight from the ``entry_points.txt`` files of the
+    ``.dist-info``/``.egg-info`` folders: importing ``importlib.metadata`` alone costs more than
+    click (about 25 ms), paid by every ``--help`` and ``hooks`` call. Read only when a command is
+    not a core one, or all are listed. A test holds the two to the same answer.
+    """
+    found: dict[str, str] = {}
+    seen: set[str] = set()
+    for entry in sys.path if path is None else path:
+        try:
+            names = sorted(os.listdir(entry or "."))
+        except OSError:
+            continue   # a zip file, or a folder that is gone: nothing of ours is installed there
+        for name in names:
+            stem, dot, suffix = name.rpartition(".")
+            if suffix not in ("dist-info", "egg-info") or not dot:
+                continue
+            dist = stem.split("-")[0].lower().replace(".", "_")   # as importlib.metadata compares
+            if dist in seen:
+                continue
+            seen.add(dist)
+            try:
+                with open(os.path.join(entry or ".", name, "entry_points.txt"), encoding="utf-8") as f:
+                    text = f.read()
+            except OSError:
+                continue
+            section = None
+            for line in text.splitlines():
+                line = line.strip()
+                if line.startswith("[") and line.endswith("]"):
+                    section = line[1:-1].strip()
+                elif section == group and "=" in line and not line.startswith(("#", ";")):
+                    key, _, value = line.partition("=")
+                    found.setdefault(key.strip(), value.strip())
+    return found
 
 
 class LazyGroup(click.Group):
+    _plugins: dict[str, str] | None = None
+
+    def plugins(self) -> dict[str, str]:
+        if self._plugins is None:
+            self._plugins = {n: t for n, t in plugin_commands().items() if n not in COMMANDS}
+        return self._plugins
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return sorted({*COMMANDS, *self.plugins()})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
+        target = COMMANDS.get(cmd_name) or self.plugins().get(cmd_name)
         if target is None:
             return None
         module_name, attr = target.split(":")
