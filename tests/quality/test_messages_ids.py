@@ -80,6 +80,11 @@ def test_good_oui_twins(text, result):
     ("0-0112233-4455-6677-8899-aabbccddeeff", "a separator may only stand between two-digit byte pairs"),
     ("00112233-4455-6677-8899-aabbccddeefg", "'g' is not a hexadecimal digit"),
     ("00112233-4455-6677-8899-aabbccddeef", "ends with an odd number of hexadecimal digits (31)"),
+    ("0011223X-4455-6677-8899-aabbccddeeff", "'X' is not a hexadecimal digit"),
+    ("00112233X4455-6677-8899-aabbccddeeff", "'X' is not a hexadecimal digit"),   # not a separator
+    # libvirt skips ASCII spaces around a UUID only (g_ascii_isspace), not other Unicode spaces
+    ("\u00a000112233-4455-6677-8899-aabbccddeeff", "'\\xa0' is not a hexadecimal digit"),
+    ("00112233-4455-6677-8899-aabbccddeeff\u2003", "unexpected '\\u2003' after the last digit"),
 ])
 def test_bad_uuid_message(text, message):
     with pytest.raises(InvalidValue) as info:
@@ -106,6 +111,12 @@ def test_strict_uuid_takes_only_the_schemas_two_forms(text, ok):
     assert info.value.message == f"invalid UUID {text!r}: {STRICT}"
 
 
+@pytest.mark.parametrize("text", [" \t00112233-4455-6677-8899-aabbccddeeff\n\v\f\r",
+                                  "0011-2233 4455-6677 8899aabb--ccddeeff"])
+def test_ascii_spaces_around_and_separators_between_pairs_are_accepted(text):
+    assert validate_uuid(text) == "00112233-4455-6677-8899-aabbccddeeff"
+
+
 def test_uuid_seed_of_a_derived_mac_is_normalised_only_in_the_schemas_forms():
     dashed = "00112233-4455-6677-8899-aabbccddeeff"
     assert derived_mac(dashed, 0) == derived_mac("00112233445566778899AABBCCDDEEFF", 0)
@@ -116,6 +127,11 @@ def test_uuid_seed_of_a_derived_mac_is_normalised_only_in_the_schemas_forms():
 def test_generated_macs_count_indexes_from_zero():
     assert generate_macs(3, seed="vm") == [derived_mac("vm", 0), derived_mac("vm", 1), derived_mac("vm", 2)]
     assert generate_macs(2, seed="vm", first_index=5) == [derived_mac("vm", 5), derived_mac("vm", 6)]
+
+
+def test_without_a_generator_the_system_entropy_draws():
+    drawn = {random_mac() for _ in range(5)}
+    assert len(drawn) > 1 and all(normalize_mac(m) == m and m.startswith("52:54:00:") for m in drawn)
 
 
 def test_exclusions_that_are_not_macs_are_ignored():
