@@ -251,7 +251,8 @@ POOL_PORT = _hook_data("<network><name>net</name><forward mode='hostdev'><pf dev
                        "</network>",
                        "<networkport><owner><name>vm</name></owner><mac address='52:54:00:00:00:06'/>"
                        "<plug type='hostdev-pci' managed='yes'><driver name='vfio'/>"
-                       "<address domain='0x0000' bus='0x04' slot='0x10' function='0x1'/></plug></networkport>")
+                       "<address domain='0x0000' bus='0x04' slot='0x10' function='0x1'/></plug>"
+                       "</networkport>")
 
 
 @pytest.mark.parametrize("recorded", [False, True])
