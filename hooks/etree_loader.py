@@ -17,6 +17,11 @@ Afterwards the stand-ins leave ``sys.modules``, so any later ``import typing`` g
 module. Should a future lxml take anything else from these modules at import time, the stand-ins
 are removed and lxml.etree is imported the ordinary way: slower, never wrong. A test checks that
 the installed lxml takes the short way.
+
+The project's own modules that a hook call imports are listed in :data:`START_PATH`; each of
+them imports at run time neither :mod:`typing`, :mod:`inspect`, :mod:`dataclasses` nor
+:mod:`subprocess` (``xmltools.record`` stands in for dataclasses, ``xmltools.generic`` for
+typing's generics).
 """
 
 from __future__ import annotations
@@ -27,6 +32,25 @@ from types import ModuleType
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
 if TYPE_CHECKING:
     from typing import Any
+
+
+# The modules a hook call imports before its first host query or change: hooks.entry and what it
+# imports up to the decision, then hooks.run's way to the plan, the actions and the executor.
+# Each of them works with only the stand-ins below for typing, inspect and gzip, and with no
+# dataclasses or subprocess at all (tests/structure/test_start_path.py imports every one so,
+# and fails on a module a hook call imports that is missing here). The adapters behind the
+# ports (hooks.adapters.*) are not on it: they make the host changes and load what those need;
+# nor is hooks.transform, which only migrate and restore load, to rewrite the XML.
+START_PATH = (
+    "hooks", "hooks.entry", "hooks.protocol", "hooks.fastpath", "hooks.config", "hooks.errors",
+    "hooks.etree_loader", "hooks.run", "hooks.planner", "hooks.context", "hooks.deadline",
+    "hooks.log", "hooks.state", "hooks.ports", "hooks.executor",
+    "hooks.actions", "hooks.actions.base", "hooks.actions.bridge", "hooks.actions.claims",
+    "hooks.actions.macvtap", "hooks.actions.ovs", "hooks.actions.records", "hooks.actions.sriov",
+    "hooks.actions.tap",
+    "xmltools", "xmltools.errors", "xmltools.xmlparse", "xmltools.common", "xmltools.fields",
+    "xmltools.generic", "xmltools.record", "xmltools.names", "xmltools.metadata", "xmltools.rules",
+)
 
 
 class _Subscriptable:
@@ -53,7 +77,8 @@ def _deferred(module: str, name: str) -> Any:
     return call
 
 
-def _stand_ins() -> dict[str, ModuleType]:
+def stand_ins() -> dict[str, ModuleType]:
+    """Fresh stand-ins for ``typing``, ``inspect`` and ``gzip``, by module name."""
     typing_ = ModuleType("typing", "stand-in while lxml.etree initialises")
     typing_.Generic = _Subscriptable  # type: ignore[attr-defined]
     typing_.TypeVar = _type_var  # type: ignore[attr-defined]
@@ -71,7 +96,7 @@ def load_etree(module: str = "lxml.etree") -> ModuleType:
     """
     if module in sys.modules:
         return sys.modules[module]
-    placed = {name: stand_in for name, stand_in in _stand_ins().items() if name not in sys.modules}
+    placed = {name: stand_in for name, stand_in in stand_ins().items() if name not in sys.modules}
     before = set(sys.modules)
     sys.modules.update(placed)
     try:

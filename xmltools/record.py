@@ -17,6 +17,11 @@ only; defaults and ``default_factory``), ``__eq__`` on the same class over the c
 with ``order=True``, and ``frozen=True`` refusing assignment with an ``AttributeError`` (the base
 of dataclasses' ``FrozenInstanceError``). Nothing is compiled: the methods are shared functions
 reading the class's field table. Instances keep a ``__dict__``, so they pickle as before.
+
+Which modules are on the hook's path is one list, ``START_PATH`` in ``hooks/etree_loader.py``
+(kept there, beside the other stand-ins, as this core module names no ``hooks`` module); a test
+imports each of them with ``dataclasses`` unavailable and fails on a hook-path module missing
+from it.
 """
 
 from __future__ import annotations
