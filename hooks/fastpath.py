@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 
+from hooks.protocol import is_plain_name
+
 NS = b"urn:virt-netxml:hooks:1"
 _BEFORE = (b":", b"<")
 _AFTER = (b" ", b"\t", b"\n", b"\r", b"/", b">")
@@ -34,20 +36,11 @@ def linux_port_vlan(data: bytes) -> bool:
     return False
 
 
-def _plain_key(name: str) -> str | None:
-    # Must agree with hooks.state.file_key and with the wrapper's has_state().
-    allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-")
-    if name and not name.startswith(".") and set(name) <= allowed:
-        return name
-    return None
-
-
 def has_state(state_dir: str, kind: str, name: str) -> bool:
     """Is there (or might there be) a state record for this object?"""
-    key = _plain_key(name)
-    if key is None:
-        return True   # unusual names are encoded; let the full path look
-    return os.path.exists(os.path.join(state_dir, kind, key + ".json"))
+    if not is_plain_name(name):
+        return True   # unusual names are encoded (hooks.state.file_key); let the full path look
+    return os.path.exists(os.path.join(state_dir, kind, name + ".json"))
 
 
 def has_records(state_dir: str, kind: str) -> bool:

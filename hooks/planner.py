@@ -31,8 +31,9 @@ from hooks.errors import ForeignDevice, HostError
 from hooks.protocol import Operation
 from xmltools.common import Vlan
 from xmltools.errors import InvalidValue, WrongDocument
-from xmltools.metadata import NetXmlMeta, VlanWish, find_meta, format_vlan_ranges, ovs_setting_problem
+from xmltools.metadata import NetXmlMeta, VlanWish, find_meta, ovs_setting_problem
 from xmltools.names import PciAddress, validate_bridge_name, validate_interface_name
+from xmltools.rules import BRIDGE_VLAN_RANGE, bridge_vid_ok, format_vlan_ranges, is_macvtap_forward
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
 if TYPE_CHECKING:
@@ -43,7 +44,6 @@ else:
 
     Protocol = object   # the ports are only ever named in annotations
 
-MACVTAP_MODES = ("bridge", "vepa", "private", "passthrough")
 MAX_VF_INDEX = 255      # as the CLI's --vf-index
 MAX_NUMVFS = 65535      # PCIe TotalVFs is a 16-bit field
 
@@ -178,9 +178,9 @@ def wish_from_record(record: dict[str, Any]) -> VlanWish:
 
 
 def _bridge_vid(vid: int) -> int:
-    if not 1 <= vid <= 4094:
+    if not bridge_vid_ok(vid):
         raise InvalidValue(what="bridge VLAN id", value=str(vid),
-                           reason="must be 1 to 4094 on a Linux bridge")
+                           reason="must be {} to {} on a Linux bridge".format(*BRIDGE_VLAN_RANGE))
     return vid
 
 
@@ -528,10 +528,8 @@ def _network_parts(root: etree._Element) -> tuple[etree._Element, etree._Element
 
 def _uplinks(net: etree._Element) -> list[str]:
     fwd = net.find("forward")
-    if fwd is None or fwd.get("mode") not in MACVTAP_MODES:
-        return []
-    if fwd.get("mode") == "bridge" and net.find("bridge") is not None:
-        return []   # a host bridge, not a macvtap pool
+    if fwd is None or not is_macvtap_forward(fwd.get("mode"), net.find("bridge") is not None):
+        return []   # no macvtap pool (mode bridge with a <bridge> is a host bridge)
     names = [i.get("dev") for i in fwd.iterfind("interface")]
     if fwd.get("dev"):
         names.insert(0, fwd.get("dev"))

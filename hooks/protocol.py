@@ -8,6 +8,27 @@ from __future__ import annotations
 
 DRIVERS = ("qemu", "network")
 
+# Names made only of these characters (and not starting with a dot) key a state file
+# unchanged; others are encoded. The installed shell wrapper tests for a record with the same
+# set (``hooks.wrapper`` writes its pattern from this string): if they drifted, the wrapper
+# would skip a call that holds a record and its clean-up would never run.
+PLAIN_NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-"
+_PLAIN = frozenset(PLAIN_NAME_CHARS)
+
+
+def is_plain_name(name: str) -> bool:
+    """Is ``name`` used as a file name unchanged (see ``PLAIN_NAME_CHARS``)?"""
+    return bool(name) and not name.startswith(".") and set(name) <= _PLAIN
+
+
+def plain_name_glob() -> str:
+    """The shell pattern of a name that is not plain: ``''|.*|*[!A-Za-z0-9_.+-]*``."""
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    assert PLAIN_NAME_CHARS.startswith(letters), "PLAIN_NAME_CHARS changed: write its glob anew"
+    # '-' last in a bracket expression stands for itself; '_', '.' and '+' do anywhere.
+    rest = sorted(PLAIN_NAME_CHARS[len(letters):], key=lambda c: c == "-")
+    return "''|.*|*[!A-Za-z0-9" + "".join(rest) + "]*"
+
 
 class Operation:
     """One ``<driver> <object> <operation>`` call and how libvirt treats its outcome.

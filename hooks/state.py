@@ -32,6 +32,7 @@ from collections.abc import Iterator
 
 from hooks.config import DEFAULT_STATE_DIR, open_in, open_trusted
 from hooks.errors import Busy, HostError
+from hooks.protocol import is_plain_name
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
 if TYPE_CHECKING:
@@ -39,21 +40,16 @@ if TYPE_CHECKING:
 
 LOCK_TIMEOUT = 5.0
 
-# Names made only of these characters are used as file names unchanged (the installed shell
-# wrapper relies on it to test for a domain's record without starting Python).
-_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-")
-
-
 # NAME_MAX (255) minus the longest prefix and suffix put around a key ("run-networks-", ".lock").
 MAX_KEY = 230
 
 
 def file_key(name: str) -> str:
-    """A file name for an object name: plain names unchanged, others '%' + hex of the UTF-8."""
-    if name and not name.startswith(".") and set(name) <= _PLAIN:
-        key = name
-    else:
-        key = "%" + name.encode("utf-8", "surrogateescape").hex()
+    """A file name for an object name: plain names unchanged, others '%' + hex of the UTF-8.
+
+    Plain names (``hooks.protocol.is_plain_name``) stay readable, and the installed shell
+    wrapper tests for a domain's record without starting Python."""
+    key = name if is_plain_name(name) else "%" + name.encode("utf-8", "surrogateescape").hex()
     if len(key) > MAX_KEY:
         from xmltools.errors import InvalidValue
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import shlex
 
+from hooks.protocol import plain_name_glob
+
 MARKER = "# virt-netxml hook: written by 'virt-netxml hooks install'"
 
 TEMPLATE = r"""#!/bin/sh
@@ -27,7 +29,7 @@ export VIRT_NETXML_STATE_DIR="$state" VIRT_NETXML_CONFIG_DIR="$conf"
 # Is there (or might there be) a state record for $2 in $state/$1?
 has_state() {{
     case $2 in
-        ''|.*|*[!A-Za-z0-9_.+-]*) return 0 ;;
+        {not_plain}) return 0 ;;
     esac
     [ -e "$state/$1/$2.json" ]
 }}
@@ -171,6 +173,6 @@ def bootstrap(paths: list[str]) -> str:
 def render(driver: str, python: str, paths: list[str], state_dir: str, config_dir: str) -> str:
     """The wrapper script for ``driver`` (qemu or network); ``python`` and ``paths`` resolved."""
     return TEMPLATE.format(
-        marker=MARKER, state_dir=state_dir, config_dir=config_dir,
+        marker=MARKER, state_dir=state_dir, config_dir=config_dir, not_plain=plain_name_glob(),
         python=shlex.quote(python), bootstrap=shlex.quote(bootstrap(paths)), driver=driver,
         body=QEMU_BODY if driver == "qemu" else NETWORK_BODY)

@@ -21,7 +21,6 @@ from xmltools.errors import InvalidValue, UsageError
 from xmltools.interface import (
     DIRECT_MODES,
     LINK_STATES,
-    VIRTUALPORT_TYPES,
     FilterParameter,
     FilterRef,
     HostdevSource,
@@ -30,18 +29,17 @@ from xmltools.interface import (
 )
 from xmltools.mac import OUIS, derived_mac, normalize_mac, random_mac
 from xmltools.metadata import (
-    VLAN_MODES,
     MetaInterface,
     MetaOvsSetting,
     MetaTap,
     MetaVf,
     MetaVlan,
     VlanWish,
-    format_vlan_ranges,
     ovs_setting_problem,
     parse_vlan_ranges,
 )
 from xmltools.names import PciAddress, validate_bridge_name, validate_interface_name
+from xmltools.rules import VIRTUALPORT_TYPES, VLAN_MODES, format_vlan_ranges
 
 #: Types ``virt-netxml interface`` builds (libvirt knows more; they can still be read and edited).
 BUILD_TYPES = ("network", "bridge", "direct", "hostdev", "ethernet", "user")

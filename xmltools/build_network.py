@@ -30,11 +30,10 @@ from dataclasses import dataclass, field
 from xmltools.common import Bandwidth, VirtualPort, Vlan
 from xmltools.errors import InvalidValue, UsageError
 from xmltools.mac import normalize_mac, random_mac
-from xmltools.metadata import MetaBridge, MetaPortGroup, MetaVlan, format_vlan_ranges
+from xmltools.metadata import MetaBridge, MetaPortGroup, MetaVlan
 from xmltools.names import PciAddress, validate_bridge_name, validate_interface_name, validate_vlan_id
 from xmltools.network import (
     BRIDGED_L3_MODES,
-    MACVTAP_MODES,
     Bridge,
     DhcpHost,
     DhcpRange,
@@ -52,10 +51,12 @@ from xmltools.network import (
     NetworkDomain,
     PortGroup,
 )
+from xmltools.rules import NETWORK_VIRTUALPORT_TYPES as VIRTUALPORT_TYPES
+from xmltools.rules import format_vlan_ids, is_macvtap_forward, libvirt_applies_vlan
 from xmltools.uuids import random_uuid, validate_uuid
 
 MODES = ("nat", "route", "open", "isolated", "bridge", "private", "vepa", "passthrough", "hostdev")
-VIRTUALPORT_TYPES = ("openvswitch", "802.1Qbg", "802.1Qbh")
+
 DRIVERS = ("vfio", "kvm")
 QEMU_OUI = "52:54:00"
 
@@ -122,22 +123,12 @@ class VlanSpec:
         """The same wish in the project's metadata, for the hooks to apply on a Linux bridge."""
         if not self.is_trunk:
             return MetaVlan(tag=self.ids[0])
-        meta = MetaVlan(trunks=format_vlan_ranges(_merge_ranges(self.ids)))
+        meta = MetaVlan(trunks=format_vlan_ids(self.ids))
         if self.native is not None:
             meta.native = self.native
             meta.mode = f"native-{self.native_mode or 'untagged'}"
         return meta
 
-
-def _merge_ranges(ids: tuple[int, ...]) -> list[tuple[int, int]]:
-    """(30, 20, 31, 32) -> [(20, 20), (30, 32)]: the compact form the metadata uses."""
-    ranges: list[tuple[int, int]] = []
-    for vid in sorted(ids):
-        if ranges and ranges[-1][1] == vid - 1:
-            ranges[-1] = (ranges[-1][0], vid)
-        else:
-            ranges.append((vid, vid))
-    return ranges
 
 
 @dataclass(frozen=True)
@@ -322,7 +313,7 @@ def build_network(spec: NetworkSpec, rng: random.Random | None = None,
         net.domain = NetworkDomain(name=spec.domain_name)
     if spec.dns_hosts:
         net.dns = _build_dns(spec.dns_hosts)
-    vlan_ok = _vlan_applied_by_libvirt(mode, spec)
+    vlan_ok = libvirt_applies_vlan(mode, ovs=spec.bridge is not None and spec.virtualport == "openvswitch")
     if spec.vlan is not None:
         if not vlan_ok:
             raise _refuse("--vlan", spec.vlan,
@@ -346,7 +337,7 @@ def build_network(spec: NetworkSpec, rng: random.Random | None = None,
 
 def _check_mode_options(spec: NetworkSpec, mode: str, l3: bool) -> None:
     """Refuse options that libvirt does not accept in ``mode``."""
-    macvtap = mode in MACVTAP_MODES and not (mode == "bridge" and spec.bridge is not None)
+    macvtap = is_macvtap_forward(mode, has_bridge=spec.bridge is not None)
     if not l3:
         for option, given in (("--ip", spec.ips), ("--dhcp-range", spec.dhcp_ranges),
                               ("--dhcp-host", spec.dhcp_hosts), ("--domain-name", spec.domain_name),
@@ -606,10 +597,6 @@ def _claim_dhcp(ip: Ip, iface: IPInterface, claimed: set[int], text: str) -> Non
                                     f"network, and another --ip already has it")
     claimed.add(iface.version)
 
-
-def _vlan_applied_by_libvirt(mode: str, spec: NetworkSpec) -> bool:
-    return mode in ("hostdev", "passthrough") or (
-        mode == "bridge" and spec.bridge is not None and spec.virtualport == "openvswitch")
 
 
 def _uses_linux_bridge(mode: str, spec: NetworkSpec) -> bool:

@@ -30,6 +30,7 @@ from xmltools.mac import random_mac
 from xmltools.metadata import MetaPortGroup
 from xmltools.names import validate_bridge_name
 from xmltools.network import Network, PortGroup
+from xmltools.rules import libvirt_applies_vlan
 
 BRIDGE_VLAN_TYPES = ("bridge", "network", "ethernet")
 
@@ -243,13 +244,8 @@ def _edit_bridge_vlan(domain: Domain, iface: Interface, edits: InterfaceEdits, w
 def _network_allows_libvirt_vlan(network: Network, group: PortGroup) -> bool:
     """libvirt applies a portgroup ``<vlan>`` only on hostdev/passthrough pools and Open
     vSwitch bridges (its network driver refuses the definition otherwise)."""
-    mode = network.forward_mode
-    if mode in ("hostdev", "passthrough"):
-        return True
-    if mode != "bridge":
-        return False
     vport = group.virtualport or network.virtualport
-    return vport is not None and vport.type == "openvswitch"
+    return libvirt_applies_vlan(network.forward_mode, vport is not None and vport.type == "openvswitch")
 
 
 def edit_network(network: Network, edits: NetworkEdits) -> None:

@@ -22,6 +22,7 @@ from xmltools.common import Bandwidth, VirtualPort, Vlan
 from xmltools.errors import WrongDocument
 from xmltools.fields import INT, ONOFF, YESNO, Child, Children, Field, XmlModel, attach, detach
 from xmltools.names import PciAddress
+from xmltools.rules import MACVTAP_MODES
 
 #: Every ``type`` libvirt 9.0 accepts on a domain interface.
 INTERFACE_TYPES = (
@@ -29,9 +30,8 @@ INTERFACE_TYPES = (
     "server", "client", "mcast", "udp", "null", "vds", "internal",
 )
 #: macvtap modes of ``<source dev='…' mode='…'/>`` on a ``direct`` interface.
-DIRECT_MODES = ("vepa", "bridge", "private", "passthrough")
+DIRECT_MODES = MACVTAP_MODES
 LINK_STATES = ("up", "down")
-VIRTUALPORT_TYPES = ("openvswitch", "802.1Qbg", "802.1Qbh", "midonet")
 
 # The order libvirt writes an interface's children in (virDomainNetDefFormat); a child the
 # model adds lands before the first sibling that libvirt writes later.

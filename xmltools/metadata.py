@@ -32,6 +32,7 @@ from lxml import etree
 
 from xmltools.errors import InvalidValue
 from xmltools.fields import INT, YESNO, Child, Children, Field, XmlModel, attach
+from xmltools.rules import VLAN_MODES, vlan_id_ok
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
 if TYPE_CHECKING:
@@ -48,10 +49,6 @@ def q(tag: str) -> str:
     return f"{{{NS}}}{tag}"
 
 
-VLAN_MODES = ("access", "trunk", "native-tagged", "native-untagged")
-MAX_VLAN = 4095
-
-
 def parse_vlan_ranges(text: str) -> list[tuple[int, int]]:
     """'20,30-40' -> [(20, 20), (30, 40)], each id checked to be 0..4095."""
     ranges: list[tuple[int, int]] = []
@@ -65,16 +62,13 @@ def parse_vlan_ranges(text: str) -> list[tuple[int, int]]:
         except ValueError:
             raise InvalidValue(what="VLAN list", value=text,
                                reason=f"{part!r} is not an id or a range") from None
-        if not (0 <= lo <= MAX_VLAN and 0 <= hi <= MAX_VLAN):
+        if not (vlan_id_ok(lo) and vlan_id_ok(hi)):
             raise InvalidValue(what="VLAN list", value=text, reason="ids must be 0 to 4095")
         if hi < lo:
             raise InvalidValue(what="VLAN list", value=text, reason=f"range {part} runs backwards")
         ranges.append((lo, hi))
     return ranges
 
-
-def format_vlan_ranges(ranges: list[tuple[int, int]]) -> str:
-    return ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in ranges)
 
 
 class MetaVlan(XmlModel):
@@ -106,14 +100,14 @@ class VlanWish:
                                reason="give either an access tag or trunks, not both")
         if tag is None and trunks is None:
             raise InvalidValue(what="VLAN", value="", reason="needs a tag or trunks")
-        if tag is not None and not 0 <= tag <= MAX_VLAN:
+        if tag is not None and not vlan_id_ok(tag):
             raise InvalidValue(what="VLAN id", value=str(tag), reason="must be 0 to 4095")
         ranges = tuple(parse_vlan_ranges(trunks)) if trunks is not None else ()
         if native is not None:
             if tag is not None:
                 raise InvalidValue(what="VLAN", value=f"native={native}",
                                    reason="a native VLAN needs trunks")
-            if not 0 <= native <= MAX_VLAN:
+            if not vlan_id_ok(native):
                 raise InvalidValue(what="VLAN id", value=str(native), reason="must be 0 to 4095")
         if mode is None:
             mode = "access" if tag is not None else (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from xmltools.errors import InvalidValue
+from xmltools.rules import vlan_id_ok
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
 if TYPE_CHECKING:
@@ -88,6 +89,6 @@ class PciAddress:
 
 
 def validate_vlan_id(vid: int) -> int:
-    if not isinstance(vid, int) or isinstance(vid, bool) or not 0 <= vid <= 4095:
+    if not isinstance(vid, int) or isinstance(vid, bool) or not vlan_id_ok(vid):
         raise InvalidValue(what="VLAN id", value=str(vid), reason="must be 0 to 4095")
     return vid

@@ -21,14 +21,13 @@ from xmltools.errors import WrongDocument
 from xmltools.fields import INT, IP, ONOFF, STR, YESNO, Child, Children, Field, XmlModel
 from xmltools.metadata import NetXmlMeta, find_meta, meta_or_create
 from xmltools.names import PciAddress
+from xmltools.rules import classful_prefix
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 FORWARD_MODES = ("nat", "route", "open", "bridge", "private", "vepa", "passthrough", "hostdev")
 # Modes in which libvirt creates and owns a Linux bridge with an address on the host.
 BRIDGED_L3_MODES = ("nat", "route", "open", "isolated")
-# Modes that hand guests a macvtap device on one of the listed uplinks.
-MACVTAP_MODES = ("bridge", "private", "vepa", "passthrough")
 
 
 # --------------------------------------------------------------------------- <forward>
@@ -185,17 +184,6 @@ class DhcpHost(XmlModel):
     ip = Field("@ip", IP)
 
 
-def _classful_prefix(address: ipaddress.IPv4Address) -> int:
-    # libvirt falls back to the old class A/B/C masks when an IPv4 <ip> has neither
-    # netmask nor prefix; mirror it so the computed subnet matches what libvirt uses.
-    first = int(address) >> 24
-    if first < 128:
-        return 8
-    if first < 192:
-        return 16
-    return 24
-
-
 class Ip(XmlModel):
     TAG = "ip"
     ORDER = ("tftp", "dhcp")
@@ -219,7 +207,8 @@ class Ip(XmlModel):
         if netmask is not None:
             return ipaddress.IPv4Network(f"0.0.0.0/{netmask}").prefixlen
         if isinstance(address, ipaddress.IPv4Address):
-            return _classful_prefix(address)
+            # libvirt's class A/B/C default, so the subnet is the one libvirt uses
+            return classful_prefix(int(address) >> 24)
         return 64
 
     def network(self) -> IPNetwork | None:

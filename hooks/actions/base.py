@@ -63,16 +63,6 @@ def domain_record(ctx: Context) -> DomainRecord:
     return DomainRecord(ctx)
 
 
-def vid_ranges(vids: list[int]) -> str:
-    """[20, 30, 31, 32] -> '20,30-32'."""
-    runs: list[list[int]] = []
-    for vid in sorted(set(vids)):
-        if runs and runs[-1][1] + 1 == vid:
-            runs[-1][1] = vid
-        else:
-            runs.append([vid, vid])
-    return ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in runs)
-
 
 def undo_own_steps(ctx: Context, what: str, undo: Callable[[], object]) -> None:
     """From an action's ``except`` block: put back the steps the action itself already took.

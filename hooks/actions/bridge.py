@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from hooks.actions.base import Action, Undo, undo_own_steps, vid_ranges
+from hooks.actions.base import Action, Undo, undo_own_steps
 from hooks.errors import HostError
 from hooks.ports import BridgeVlan
+from xmltools.rules import format_vlan_ids
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ class BridgePortVlans(Action):
         if self.pvid is not None:
             parts.append(f"pvid {self.pvid} {'untagged' if self.untagged_pvid else 'tagged'}")
         if tagged:
-            parts.append("tagged " + vid_ranges(tagged))
+            parts.append("tagged " + format_vlan_ids(tagged))
         return f"set bridge VLANs of {self.port}: {', '.join(parts) or 'none'}"
 
     def apply(self, ctx: Context) -> Undo | None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from hooks.actions.base import Action, Undo, vid_ranges
+from hooks.actions.base import Action, Undo
 from hooks.errors import NotFound
 from hooks.ports import OvsKeyChange, OvsVlanChange
+from xmltools.rules import format_vlan_ids
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ class OvsPortVlan(OvsAction):
         if self.tag is not None:
             parts.append(f"tag={self.tag}")
         if self.trunks:
-            parts.append(f"trunks={vid_ranges(list(self.trunks))}")
+            parts.append(f"trunks={format_vlan_ids(self.trunks)}")
         return f"set OVS port {self.port} " + " ".join(parts)
 
     @property

@@ -23,6 +23,7 @@ from hooks.errors import Busy, HostError, NotFound
 from hooks.ports import BridgeVlan, LinkInfo, VfInfo
 from xmltools.errors import InvalidValue, NetXmlError
 from xmltools.names import validate_interface_name, validate_vlan_id
+from xmltools.rules import BRIDGE_VLAN_RANGE, bridge_vid_ok
 
 AF_BRIDGE = 7
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_SETLINK = 16, 17, 18, 19
@@ -357,8 +358,9 @@ class NetlinkAdapter:
 
     def bridge_vlan_add(self, port: str, vid: int, pvid: bool, untagged: bool) -> None:
         step = f"add VLAN {vid} to {port}"
-        if not isinstance(vid, int) or not 1 <= vid <= 4094:
-            raise InvalidValue(what="bridge VLAN id", value=str(vid), reason="must be 1 to 4094")
+        if not isinstance(vid, int) or not bridge_vid_ok(vid):
+            raise InvalidValue(what="bridge VLAN id", value=str(vid),
+                               reason="must be {} to {}".format(*BRIDGE_VLAN_RANGE))
         msg = self._msg(step, port)
         self_ = _link_kind(msg)[0] == "bridge"
         with self._errors(step, port):

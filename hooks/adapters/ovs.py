@@ -19,12 +19,13 @@ from hooks.errors import HostError, HostTimeout, NotFound
 from hooks.ports import OvsKeyChange, OvsPortSettings, OvsVlanChange
 from xmltools.errors import InvalidValue
 from xmltools.names import validate_interface_name, validate_vlan_id
+from xmltools.rules import VLAN_MODES
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
 if TYPE_CHECKING:
     from typing import Any
 
-VLAN_MODES = ("access", "trunk", "native-tagged", "native-untagged")
+
 # The only tables whose rows the hooks write: a guest's own port and interface. Bridges (and
 # everything else) are shared with other ports; a guest's wishes never reach them.
 ROW_TABLES = ("Port", "Interface")

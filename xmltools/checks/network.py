@@ -16,15 +16,14 @@ from xmltools.checks.shared import (
     check_mac_attr,
     check_pci,
     check_vlan,
-    classful_prefix,
     describe,
     int_or_none,
     netmask_prefix,
     parse_ip,
 )
 from xmltools.names import PciAddress
+from xmltools.rules import MACVTAP_ONLY_MODES, classful_prefix, libvirt_applies_vlan
 
-MACVTAP_MODES = ("private", "vepa", "passthrough")
 L3_MODES = ("nat", "route", "open")
 # dnsmasq's limits on an SRV record's service name, as libvirt enforces them.
 SRV_SERVICE_MAX = 512 - 30
@@ -110,7 +109,7 @@ def _check_ip(ip: etree._Element, report: Report) -> _Subnet | None:
             report.error(ip, "ip-prefix-range", f"{where}: prefix {prefix_text!r} must be 0 to {limit}")
             return None
     elif isinstance(addr, ipaddress.IPv4Address):
-        prefix = classful_prefix(addr)
+        prefix = classful_prefix(int(addr) >> 24)
         if prefix is None:
             report.error(ip, "ip-prefix-missing",
                          f"{where}: give a prefix or netmask; {addr} has no classful default")
@@ -346,7 +345,7 @@ def _check_forward(forward: etree._Element, mode: str, report: Report) -> None:
         elif not addresses and not pfs:
             report.error(forward, "hostdev-pool",
                          f"{where}: a hostdev pool needs a <pf dev> or PCI <address>es")
-    if mode in MACVTAP_MODES and not (uplinks or pfs or dev or addresses):
+    if mode in MACVTAP_ONLY_MODES and not (uplinks or pfs or dev or addresses):
         report.error(forward, "macvtap-no-uplink",
                      f"{where}: a macvtap network needs at least one <interface dev> uplink, a dev or a <pf>")
 
@@ -390,7 +389,7 @@ def _check_mode_rules(root: etree._Element, forward: etree._Element | None, mode
     if mode == "none":
         return
     if bridge is not None:
-        if mode in MACVTAP_MODES + ("hostdev",):
+        if mode in MACVTAP_ONLY_MODES + ("hostdev",):
             for attr in ("name", "zone", "macTableManager"):
                 if bridge.get(attr) is not None:
                     report.error(bridge, "bridge-not-allowed",
@@ -438,7 +437,7 @@ def _check_portgroups(root: etree._Element, mode: str, report: Report) -> None:
     default: etree._Element | None = None
     vport = root.find("virtualport")
     ovs = vport is not None and vport.get("type") == "openvswitch"
-    vlan_ok = mode in ("hostdev", "passthrough") or (mode == "bridge" and ovs)
+    vlan_ok = libvirt_applies_vlan(mode, ovs)
     for pg in root.iterfind("portgroup"):
         name = pg.get("name") or ""
         if name in names:

@@ -15,12 +15,11 @@ from lxml import etree
 
 from xmltools.errors import InvalidValue
 from xmltools.names import PciAddress, interface_name_problem
+from xmltools.rules import vlan_id_ok
 
 Severity = Literal["error", "warning"]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-MAX_VLAN = 4095
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,17 +90,6 @@ def parse_ip(text: str | None) -> IPAddress | None:
         return None
 
 
-def classful_prefix(addr: ipaddress.IPv4Address) -> int | None:
-    """libvirt's default prefix for an IPv4 <ip> given neither netmask nor prefix."""
-    first = int(addr) >> 24
-    if first < 128:
-        return 8
-    if first < 192:
-        return 16
-    if first < 224:
-        return 24
-    return None
-
 
 def netmask_prefix(text: str) -> int | None:
     """Prefix length of a dotted netmask, or None unless it is leading one bits then zeros."""
@@ -132,7 +120,7 @@ def check_vlan(vlan: etree._Element, report: Report, where: str) -> None:
     for tag in tags:
         raw = tag.get("id")
         vid = int_or_none(raw)
-        if vid is None or not 0 <= vid <= MAX_VLAN:
+        if vid is None or not vlan_id_ok(vid):
             report.error(tag, "vlan-id-range", f"{where}: VLAN id {raw!r} is not a number from 0 to 4095")
             continue
         if vid in seen:

@@ -1,0 +1,148 @@
+"""The one home of the libvirt/802.1Q/OVS rules (``xmltools.rules``) and of the state-name set
+(``hooks.protocol``): each rule's answers, and that every user agrees.
+
+A meta-test (as virt-manager's test_checkprops does for its XML properties) fails when a public
+name of ``xmltools.rules`` is never exercised here.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from hooks import fastpath
+from hooks.protocol import PLAIN_NAME_CHARS, is_plain_name, plain_name_glob
+from hooks.state import file_key
+from hooks.wrapper import render
+from xmltools import rules
+from xmltools.checks import Report, check_network
+from xmltools.network import Ip
+from xmltools.rules import (
+    BRIDGE_VLAN_RANGE,
+    LINUX_BRIDGE_VLAN_SINCE,
+    MACVTAP_MODES,
+    MACVTAP_ONLY_MODES,
+    MAX_VLAN,
+    NETWORK_VIRTUALPORT_TYPES,
+    VIRTUALPORT_TYPES,
+    VLAN_MODES,
+    bridge_vid_ok,
+    classful_prefix,
+    format_vlan_ids,
+    format_vlan_ranges,
+    is_macvtap_forward,
+    libvirt_applies_vlan,
+    merge_vlan_ids,
+    vlan_id_ok,
+)
+
+
+def test_every_public_rule_is_exercised_here():
+    source = Path(__file__).read_text()
+    public = [n for n in vars(rules) if not n.startswith("_") and n not in ("TYPE_CHECKING", "annotations")
+              and getattr(getattr(rules, n), "__module__", "xmltools.rules") == "xmltools.rules"]
+    missing = [n for n in public if source.count(n) < 2]   # imported, and used at least once
+    assert not missing
+
+
+def test_modes_and_types():
+    assert set(MACVTAP_ONLY_MODES) < set(MACVTAP_MODES) and set(MACVTAP_MODES) - set(MACVTAP_ONLY_MODES) == {
+        "bridge"}
+    assert set(NETWORK_VIRTUALPORT_TYPES) == set(VIRTUALPORT_TYPES) - {"midonet"}
+    assert VLAN_MODES == ("access", "trunk", "native-tagged", "native-untagged")
+
+
+@pytest.mark.parametrize("mode,bridge,macvtap", [
+    ("vepa", False, True), ("private", True, True), ("passthrough", False, True),
+    ("bridge", False, True), ("bridge", True, False), ("nat", False, False), ("hostdev", False, False),
+    (None, False, False),
+])
+def test_macvtap_forward(mode, bridge, macvtap):
+    assert is_macvtap_forward(mode, bridge) is macvtap
+
+
+@pytest.mark.parametrize("mode,ovs,applied", [
+    ("hostdev", False, True), ("passthrough", False, True), ("bridge", True, True),
+    ("bridge", False, False), ("nat", False, False), (None, False, False), ("vepa", False, False),
+    ("route", True, False),
+])
+def test_where_libvirt_applies_vlan(mode, ovs, applied):
+    assert libvirt_applies_vlan(mode, ovs) is applied
+    assert libvirt_applies_vlan(mode, ovs, (10, 9)) is applied
+
+
+@pytest.mark.parametrize("mode", [None, "nat", "route", "open", "bridge"])
+def test_libvirt_11_applies_vlan_on_linux_bridges_too(mode):
+    assert LINUX_BRIDGE_VLAN_SINCE == (11, 0)
+    assert libvirt_applies_vlan(mode, False, LINUX_BRIDGE_VLAN_SINCE) is True
+    assert libvirt_applies_vlan("vepa", False, LINUX_BRIDGE_VLAN_SINCE) is False
+
+
+@pytest.mark.parametrize("first,prefix", [(0, 8), (10, 8), (127, 8), (128, 16), (191, 16), (192, 24),
+                                          (223, 24), (224, None), (239, None), (255, None)])
+def test_classful_prefix(first, prefix):
+    assert classful_prefix(first) == prefix
+
+
+@pytest.mark.parametrize("address,prefix", [("10.0.0.1", 8), ("172.16.0.1", 16), ("192.168.1.1", 24),
+                                            ("224.0.0.1", None)])
+def test_the_model_and_lint_share_the_classful_prefix(address, prefix):
+    ip = Ip(etree.fromstring(f"<ip address='{address}'/>"))
+    assert ip.prefix_length() == prefix
+    report = Report()
+    check_network(etree.fromstring(f"<network><name>n</name><ip address='{address}'/></network>"), report)
+    codes = {issue.code for issue in report.issues}
+    assert ("ip-prefix-missing" in codes) is (prefix is None)
+
+
+def test_vlan_ranges():
+    assert MAX_VLAN == 4095 and BRIDGE_VLAN_RANGE == (1, 4094)
+    assert [v for v in (-1, 0, 1, 4094, 4095, 4096) if vlan_id_ok(v)] == [0, 1, 4094, 4095]
+    assert [v for v in (-1, 0, 1, 4094, 4095, 4096) if bridge_vid_ok(v)] == [1, 4094]
+
+
+def test_vlan_list_formatting():
+    assert merge_vlan_ids([32, 20, 30, 31, 20]) == [(20, 20), (30, 32)]
+    assert format_vlan_ranges([(20, 20), (30, 32)]) == "20,30-32"
+    assert format_vlan_ids((30, 20, 31, 32)) == "20,30-32"
+    assert format_vlan_ids([]) == ""
+
+
+# --------------------------------------------------------------------------- plain names
+# A hooks-only rule, so its home is hooks.protocol (a call without work imports no core module).
+
+def test_plain_names():
+    assert PLAIN_NAME_CHARS.isascii() and len(set(PLAIN_NAME_CHARS)) == len(PLAIN_NAME_CHARS) == 66
+    assert is_plain_name("vm-1.a_b+c") and not is_plain_name("") and not is_plain_name(".x")
+    assert not is_plain_name("a b") and not is_plain_name("a/b") and not is_plain_name("é")
+    assert plain_name_glob() == "''|.*|*[!A-Za-z0-9_.+-]*"
+
+
+BYTES = [bytes([b]) for b in range(1, 256)]
+
+
+@pytest.mark.parametrize("name", [b + b"x" for b in BYTES] + [b"x" + b for b in BYTES] + [b""],
+                         ids=lambda n: n.hex() or "empty")
+def test_state_key_fast_path_and_wrapper_agree_on_every_byte(name, tmp_path):
+    """A plain name keys its record unchanged; the fast path and the wrapper look for exactly
+    that file, and start the full path for every other name (whose record is encoded)."""
+    text = os.fsdecode(name)
+    plain = is_plain_name(text)
+    if name != b"":
+        assert (file_key(text) == text) is plain
+    state, conf = tmp_path / "state", tmp_path / "conf"
+    (state / "domains").mkdir(parents=True)
+    conf.mkdir()
+    assert fastpath.has_state(str(state), "domains", text) is (not plain)
+    mark, stub, hook = tmp_path / "started", tmp_path / "stub", tmp_path / "hook"
+    stub.write_text(f'#!/bin/sh\n: > "{mark}"\n')
+    stub.chmod(0o755)
+    hook.write_text(render("qemu", str(stub), [], str(state), str(conf)))
+    hook.chmod(0o755)
+    subprocess.run([os.fsencode(hook), name, b"release", b"end", b"-"], check=True, timeout=30,
+                   env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"})
+    assert mark.exists() is (not plain)
