@@ -5,15 +5,16 @@ deadline passing mid-call) the undos of the actions already applied run newest f
 short grace period of their own, and the result says what failed and what was put back. What
 could not be undone stays in the state records, for the next event or ``hooks repair``.
 
-Consecutive actions of one ``group`` (the OVS actions) are one step: their class applies them
-together (one OVSDB transaction) and returns one undo for all of them.
+Consecutive actions of one ``batch`` (the OVS actions: ``Action.batch``) are one step: one
+change set of that batch (one OVSDB transaction) applies them together and returns one undo for
+all of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 
-from hooks.actions import Action, Undo
+from hooks.actions import Action, Batch, Undo
 from hooks.context import Context
 from hooks.deadline import Deadline, armed
 from hooks.errors import DeadlineExceeded, HostError
@@ -69,31 +70,31 @@ def _as_error(exc: BaseException, step: str) -> NetXmlError:
 
 def steps(plan: Sequence[Action]) -> Iterator[list[Action]]:
     """The plan cut into steps: one action each, except that consecutive actions of one
-    ``group`` (OVS changes) make one step, which their class applies at once (``apply_group``:
-    one OVSDB transaction instead of a process per read and per write)."""
+    ``batch`` (OVS changes) make one step, which one change set of that batch applies at once
+    (one OVSDB transaction instead of a process per read and per write)."""
     step: list[Action] = []
     for action in plan:
-        group = getattr(action, "group", None)
-        if step and (group is None or getattr(step[0], "group", None) != group):
+        batch = action.batch
+        if step and (batch is None or step[0].batch is not batch):
             yield step
             step = []
         step.append(action)
-        if group is None:
+        if batch is None:
             yield step
             step = []
     if step:
         yield step
 
 
+def change_set(ctx: Context, step: list[Action]) -> Batch[Action] | None:
+    """The change set that applies ``step``, or None for a step of one action applied alone."""
+    batch = step[0].batch
+    return batch.of(ctx, step) if batch is not None else None
+
+
 def describe_step(step: list[Action]) -> str:
     text = step[0].describe()
     return text if len(step) == 1 else f"{text} (and {len(step) - 1} more in one transaction)"
-
-
-def culprit(step: list[Action], exc: BaseException) -> Action:
-    """The action of a failed step that the error is about (the first, unless its group knows)."""
-    finder = getattr(step[0], "culprit", None) if len(step) > 1 else None
-    return finder(step, exc) if finder is not None else step[0]
 
 
 class Executor:
@@ -116,17 +117,19 @@ class Executor:
         undo_log: list[tuple[Action, Undo]] = []
         current: list[str] = ["start"]
         step: list[Action] = []
+        batch: Batch[Action] | None = None
         deadline = self.ctx.deadline
         try:
             with armed(deadline, lambda: current[0]):
                 for step in steps(plan):
                     current[0] = describe_step(step)
+                    batch = change_set(self.ctx, step)
                     deadline.check(current[0])
-                    if len(step) == 1:
+                    if batch is None:
                         undo = step[0].apply(self.ctx)
                         changed = step if undo is not None else []
                     else:
-                        changed, undo = type(step[0]).apply_group(self.ctx, step)  # type: ignore[attr-defined]
+                        changed, undo = batch.commit()
                     changed_ids = {id(a) for a in changed}
                     for action in step:
                         status = "changed" if id(action) in changed_ids else "unchanged"
@@ -137,7 +140,7 @@ class Executor:
         except BaseException as exc:  # noqa: BLE001 - everything must roll back
             if isinstance(exc, (KeyboardInterrupt, SystemExit)) and not undo_log:
                 raise
-            failed = culprit(step, exc) if step else None
+            failed = (batch.culprit(exc) if batch is not None else step[0]) if step else None
             result.failed = failed
             result.error = _as_error(exc, current[0])
             self.log(failed, "failed", result.error.message)

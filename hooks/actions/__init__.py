@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 
-from hooks.actions.base import NO_MAC, VFIO, VFIO_COMPATIBLE, Action, Undo, render_plan
+from hooks.actions.base import NO_MAC, VFIO, VFIO_COMPATIBLE, Action, Batch, Undo, render_plan
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
 if TYPE_CHECKING:
@@ -55,9 +55,9 @@ _WHERE = {
     "RewriteXml": "records",
 }
 
-__all__ = ["NO_MAC", "VFIO", "VFIO_COMPATIBLE", "Action", "Undo", "render_plan", "BridgeVlanFiltering",
-           "BridgePortVlans", "OvsPortVlan", "OvsSetting", "CreateTap", "DeleteTap", "EnslaveLink",
-           "LinkUp", "CheckUplink", "CreateShim", "DeleteShim", "ClaimDevice", "ClaimPoolVf",
+__all__ = ["NO_MAC", "VFIO", "VFIO_COMPATIBLE", "Action", "Batch", "Undo", "render_plan",
+           "BridgeVlanFiltering", "BridgePortVlans", "OvsPortVlan", "OvsSetting", "CreateTap", "DeleteTap",
+           "EnslaveLink", "LinkUp", "CheckUplink", "CreateShim", "DeleteShim", "ClaimDevice", "ClaimPoolVf",
            "ClaimPluggedVf", "PassthroughExclusive", "ReleaseClaim", "SetSriovNumVfs", "BindVfio",
            "RestoreDriver",
            "SetVfMacVlan", "RestoreVf", "RestoreNumVfs", "ForgetNumVfs",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+
+from xmltools.generic import Generic, TypeVar
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
 if TYPE_CHECKING:
     from dataclasses import dataclass, field
-    from typing import Any
+    from typing import Any, ClassVar
 
     from hooks.context import Context
 else:
@@ -28,7 +30,15 @@ class Undo:
 
 @dataclass(frozen=True)
 class Action:
-    """Base of every action. ``iface`` labels the interface (MAC and device) for messages."""
+    """Base of every action. ``iface`` labels the interface (MAC and device) for messages.
+
+    ``apply`` compares with the host, changes what differs and returns the ``Undo`` that puts
+    it back, or None when nothing changed (so applying again is harmless). An action class
+    whose ``batch`` names a :class:`Batch` is applied together with its neighbours of the same
+    batch: the executor puts consecutive ones into one change set and commits it once.
+    """
+
+    batch: ClassVar[type[Batch[Any]] | None] = None
 
     iface: str = field(default="", compare=False, kw_only=True)
 
@@ -37,6 +47,41 @@ class Action:
 
     def apply(self, ctx: Context) -> Undo | None:
         raise NotImplementedError
+
+
+ActionT = TypeVar("ActionT", bound=Action)
+
+
+class Batch(Generic[ActionT]):
+    """One change set: consecutive actions of one batch class, applied at once (one OVSDB
+    transaction instead of a process per read and per write), with one undo for all of them.
+
+    The executor makes one per step, adds the step's actions in plan order and calls
+    ``commit`` once; when the commit fails, ``culprit`` names the action the error is about.
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.actions: list[ActionT] = []
+
+    @classmethod
+    def of(cls, ctx: Context, actions: Iterable[ActionT]) -> Batch[ActionT]:
+        """A change set holding ``actions``."""
+        batch = cls(ctx)
+        for action in actions:
+            batch.add(action)
+        return batch
+
+    def add(self, action: ActionT) -> None:
+        self.actions.append(action)
+
+    def commit(self) -> tuple[list[ActionT], Undo | None]:
+        """Apply every action added: (those that changed something, one undo for them, or None)."""
+        raise NotImplementedError
+
+    def culprit(self, error: BaseException) -> ActionT:
+        """The action a failed commit is about: the first, unless the batch can tell."""
+        return self.actions[0]
 
 
 class DomainRecord:

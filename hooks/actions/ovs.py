@@ -1,17 +1,16 @@
 """Open vSwitch: the VLAN columns of a Port, and single keys of map columns.
 
 Each ``ovs-vsctl`` run costs a process start and a round trip to ovsdb-server (10-20 ms here),
-and a guest start can have several OVS actions. So the executor hands consecutive OVS actions
-to ``apply_group`` together: one ``transact`` call reads the Port rows the actions compare
-with and makes all their changes in one OVSDB transaction, and the undo puts back all of them
-in one transaction too. Applied alone (``apply``), an action is a group of one.
+and a guest start can have several OVS actions. So the OVS actions declare ``OvsTransaction``
+as their batch: the executor puts consecutive ones into one transaction, whose one
+``transact`` call reads the Port rows the actions compare with and makes all their changes in
+one OVSDB transaction, and whose undo puts back all of them in one transaction too. Applied
+alone (``apply``), an action is a transaction of one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from hooks.actions.base import Action, Undo
+from hooks.actions.base import Action, Batch, Undo
 from hooks.errors import NotFound
 from hooks.ports import OvsKeyChange, OvsVlanChange
 from xmltools.rules import format_vlan_ids
@@ -28,11 +27,47 @@ else:
     from xmltools.record import dataclass
 
 
-class OvsAction(Action):
-    """What the OVS actions share: a group the executor applies in one OVSDB transaction."""
+class OvsTransaction(Batch["OvsAction"]):
+    """OVS actions applied in one transaction: (the actions that changed something, one undo).
 
-    # Consecutive actions with the same ``group`` go to ``apply_group`` together.
-    group = "ovs"
+    The transaction writes every wished value; those a row already holds change nothing (OVSDB
+    drops them), so re-applying is harmless and reports "unchanged".
+    """
+
+    def commit(self) -> tuple[list[OvsAction], Undo | None]:
+        ovs, actions = self.ctx.ovs, list(self.actions)
+        reads = [port for port in (a.read_port for a in actions) if port is not None]
+        before = ovs.transact(reads, [a.change() for a in actions])
+        changed: list[OvsAction] = []
+        restores: list[Change] = []
+        for action in actions:
+            differs, restore = action.compare(before)
+            if differs:
+                changed.append(action)
+                if restore is not None:
+                    restores.append(restore)
+        if not changed:
+            return [], None
+        restores.reverse()   # newest first, as the executor undoes single actions
+        if len(changed) == 1:
+            step = changed[0].undo_step()
+        else:
+            step = "restore OVS settings of " + ", ".join(dict.fromkeys(a.record_name for a in changed))
+        return changed, Undo(step, lambda: ovs.transact([], restores))
+
+    def culprit(self, error: BaseException) -> OvsAction:
+        """The one on the missing record, if the error names one, else the first (the
+        transaction failed as a whole)."""
+        if isinstance(error, NotFound):
+            name = error.fields.get("name")
+            return next((a for a in self.actions if a.record_name == name), self.actions[0])
+        return self.actions[0]
+
+
+class OvsAction(Action):
+    """What the OVS actions share: their batch is one OVSDB transaction."""
+
+    batch = OvsTransaction
 
     @property
     def read_port(self) -> str | None:
@@ -56,47 +91,7 @@ class OvsAction(Action):
         raise NotImplementedError
 
     def apply(self, ctx: Context) -> Undo | None:
-        return apply_group(ctx, [self])[1]
-
-    @staticmethod
-    def apply_group(ctx: Context, actions: Sequence[OvsAction]) -> tuple[list[OvsAction], Undo | None]:
-        return apply_group(ctx, actions)
-
-    @staticmethod
-    def culprit(actions: Sequence[OvsAction], error: BaseException) -> OvsAction:
-        """The action of a failed group the error is about: the one on the missing record, if
-        the error names one, else the first (the transaction failed as a whole)."""
-        if isinstance(error, NotFound):
-            name = error.fields.get("name")
-            return next((a for a in actions if a.record_name == name), actions[0])
-        return actions[0]
-
-
-def apply_group(ctx: Context, actions: Sequence[OvsAction]) -> tuple[list[OvsAction], Undo | None]:
-    """Apply OVS actions in one transaction: (the actions that changed something, one undo).
-
-    The transaction writes every wished value; those a row already holds change nothing (OVSDB
-    drops them), so re-applying is harmless and reports "unchanged".
-    """
-    ovs = ctx.ovs
-    reads = [port for port in (a.read_port for a in actions) if port is not None]
-    before = ovs.transact(reads, [a.change() for a in actions])
-    changed: list[OvsAction] = []
-    restores: list[Change] = []
-    for action in actions:
-        differs, restore = action.compare(before)
-        if differs:
-            changed.append(action)
-            if restore is not None:
-                restores.append(restore)
-    if not changed:
-        return [], None
-    restores.reverse()   # newest first, as the executor undoes single actions
-    if len(changed) == 1:
-        step = changed[0].undo_step()
-    else:
-        step = "restore OVS settings of " + ", ".join(dict.fromkeys(a.record_name for a in changed))
-    return changed, Undo(step, lambda: ovs.transact([], restores))
+        return OvsTransaction.of(ctx, [self]).commit()[1]
 
 
 @dataclass(frozen=True)

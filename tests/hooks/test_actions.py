@@ -9,6 +9,7 @@ import time
 import pytest
 
 from hooks import actions as A
+from hooks.actions.ovs import OvsTransaction
 from hooks.context import Context, Owner
 from hooks.deadline import Deadline
 from hooks.errors import Busy, ForeignDevice, HostError, NotFound
@@ -184,7 +185,7 @@ def test_ovs_group_is_one_transaction_and_its_undo_one_more(host):
              A.OvsPortVlan("vnet2", 20, (20, 30), "native-untagged"),
              A.OvsSetting("Interface", "vnet2", "external_ids", "owner", "vm1")]
     before = host.snapshot()
-    changed, undo = A.OvsPortVlan.apply_group(host.ctx, group)
+    changed, undo = OvsTransaction.of(host.ctx, group).commit()
     assert changed == group and undo is not None
     assert [c[0] for c in host.ovs.calls] == ["transact"]
     assert host.ovs.calls[0][1] == ("vnet1", "vnet1", "vnet2")        # the rows compared with
@@ -199,9 +200,9 @@ def test_ovs_group_reapplied_reports_unchanged_and_changes_nothing(host):
     ovs_host(host, "vnet1", "vnet2")
     group = [A.OvsPortVlan("vnet1", 10, (), "access"), A.OvsPortVlan("vnet2", None, (5, 6), "trunk"),
              A.OvsSetting("Port", "vnet2", "other_config", "k", "v")]
-    A.OvsPortVlan.apply_group(host.ctx, group)
+    OvsTransaction.of(host.ctx, group).commit()
     again = host.snapshot()
-    assert A.OvsPortVlan.apply_group(host.ctx, group) == ([], None)
+    assert OvsTransaction.of(host.ctx, group).commit() == ([], None)
     assert host.snapshot() == again
 
 
@@ -210,7 +211,7 @@ def test_ovs_group_only_what_differs_counts_and_is_undone(host):
     A.OvsPortVlan("vnet1", 10, (), "access").apply(host.ctx)
     before = host.snapshot()
     group = [A.OvsPortVlan("vnet1", 10, (), "access"), A.OvsPortVlan("vnet2", 20, (), "access")]
-    changed, undo = A.OvsPortVlan.apply_group(host.ctx, group)
+    changed, undo = OvsTransaction.of(host.ctx, group).commit()
     assert changed == group[1:] and undo is not None
     assert undo.step == "restore VLAN settings of OVS port vnet2"
     undo.run()
@@ -222,7 +223,7 @@ def test_ovs_group_undo_of_one_key_set_twice_restores_the_first_value(host):
     A.OvsSetting("Port", "vnet1", "other_config", "k", "old").apply(host.ctx)
     group = [A.OvsSetting("Port", "vnet1", "other_config", "k", "a"),
              A.OvsSetting("Port", "vnet1", "other_config", "k", "b")]
-    changed, undo = A.OvsSetting.apply_group(host.ctx, group)
+    changed, undo = OvsTransaction.of(host.ctx, group).commit()
     assert host.ovs.maps[("Port", "vnet1")]["other_config"] == {"k": "b"} and undo is not None
     undo.run()
     assert host.ovs.maps[("Port", "vnet1")]["other_config"] == {"k": "old"}
@@ -233,10 +234,10 @@ def test_ovs_group_with_a_missing_port_changes_nothing_and_names_it(host):
     before = host.snapshot()
     group = [A.OvsPortVlan("vnet1", 10, (), "access"), A.OvsPortVlan("vnet9", 20, (), "access")]
     with pytest.raises(NotFound, match="vnet9") as info:
-        A.OvsPortVlan.apply_group(host.ctx, group)
+        OvsTransaction.of(host.ctx, group).commit()
     assert host.snapshot() == before
-    assert A.OvsPortVlan.culprit(group, info.value) is group[1]
-    assert A.OvsPortVlan.culprit(group, HostError(step="s", detail="d")) is group[0]
+    assert OvsTransaction.of(host.ctx, group).culprit(info.value) is group[1]
+    assert OvsTransaction.of(host.ctx, group).culprit(HostError(step="s", detail="d")) is group[0]
 
 
 # --------------------------------------------------------------------------- TAPs
