@@ -1,0 +1,199 @@
+"""The VLAN grammar at its edges: ids 0 and 4095 in, -1 and 4096 out, ranges, natives, modes.
+
+Four parsers read VLAN lists: ``virt-netxml network``'s TAGS (``parse_vlan_tags``), the
+interface options (``parse_vlan_native``, ``resolve_vlan``), the metadata's trunk lists
+(``parse_vlan_ranges``) and a metadata wish (``VlanWish.from_attrs``). Each accepted value
+is written out, and each refusal with its exact message.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from xmltools.build_interface import (
+    VlanOptions,
+    build_libvirt_vlan,
+    build_meta_vlan,
+    parse_vlan_native,
+    resolve_vlan,
+)
+from xmltools.build_network import VlanSpec, parse_vlan_tags
+from xmltools.errors import InvalidValue
+from xmltools.metadata import VlanWish, parse_vlan_ranges
+
+
+def _outcome(call, *args):
+    try:
+        return call(*args)
+    except InvalidValue as exc:
+        return exc.message
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("0", VlanSpec((0,))),
+    ("4095", VlanSpec((4095,))),
+    ("4096", "invalid VLAN id '4096': must be 0 to 4095"),
+    ("4094-4095", VlanSpec((4094, 4095))),
+    ("4095-4096", "invalid VLAN id '4096': must be 0 to 4095"),
+    ("1-3", VlanSpec((1, 2, 3))),
+    ("3-3", VlanSpec((3,))),
+    ("3-1", "invalid VLAN tags '3-1': range 3-1 runs backwards"),
+    ("10 , 20", VlanSpec((10, 20))),
+    ("10,20:untagged", VlanSpec((10, 20), 20, "untagged")),
+    ("10:tagged,20", VlanSpec((10, 20), 10, "tagged")),
+    ("10:tagged,20:untagged",
+     "invalid VLAN tags '10:tagged,20:untagged': only one id can be the native VLAN"),
+    ("1-3:tagged", "invalid VLAN tags '1-3:tagged': only a single id can be native"),
+    ("5,5", "invalid VLAN tags '5,5': id 5 is given twice"),
+    ("4-6,6", "invalid VLAN tags '4-6,6': id 6 is given twice"),
+    ("x", "invalid VLAN tags 'x': 'x' is not ID, LO-HI, or ID:tagged / ID:untagged"),
+    ("10,", "invalid VLAN tags '10,': '' is not ID, LO-HI, or ID:tagged / ID:untagged"),
+])
+def test_network_tags(text, expected):
+    assert _outcome(parse_vlan_tags, text) == expected
+
+
+@pytest.mark.parametrize("spec,trunk,meta", [
+    (VlanSpec((10,)), False, {"tag": 10}),
+    (VlanSpec((10,), trunk=True), True, {"trunks": "10"}),
+    (VlanSpec((10, 11, 12, 20)), True, {"trunks": "10-12,20"}),
+    (VlanSpec((10, 20), 20, None), True, {"trunks": "10,20", "native": 20, "mode": "native-untagged"}),
+    (VlanSpec((10, 20), 10, "tagged"), True, {"trunks": "10,20", "native": 10, "mode": "native-tagged"}),
+])
+def test_network_tags_to_metadata(spec, trunk, meta):
+    assert spec.is_trunk is trunk
+    got = spec.to_meta()
+    assert {k: getattr(got, k) for k in ("tag", "trunks", "native", "mode")
+            if getattr(got, k) is not None} == meta
+    vlan = spec.to_vlan()
+    assert vlan.ids == list(spec.ids) if spec.native is None else set(vlan.ids) == set(spec.ids)
+    assert bool(vlan.trunk) is trunk
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("20", (20, None)), ("0", (0, None)), ("4095", (4095, None)),
+    ("20:tagged", (20, "native-tagged")), ("20:untagged", (20, "native-untagged")),
+    ("4096", "invalid native VLAN '4096': ids must be 0 to 4095"),
+    ("-1", "invalid native VLAN '-1': ids must be 0 to 4095"),
+    ("x", "invalid native VLAN 'x': expected ID or ID:tagged or ID:untagged"),
+    ("20:foo", "invalid native VLAN '20:foo': the suffix must be ':tagged' or ':untagged'"),
+])
+def test_native_option(text, expected):
+    assert _outcome(parse_vlan_native, text) == expected
+
+
+@pytest.mark.parametrize("args,expected", [
+    (("10", None, None), VlanOptions("10", None, None)),
+    (("10,20:tagged", None, None), VlanOptions("10,20", 20, "native-tagged")),
+    (("10, 20:untagged", None, None), VlanOptions("10,20", 20, "native-untagged")),
+    (("10,20", "20", None), VlanOptions("10,20", 20, None)),
+    (("10,20", "20:tagged", "native-tagged"), VlanOptions("10,20", 20, "native-tagged")),
+    (("10,20", None, "trunk"), VlanOptions("10,20", None, "trunk")),
+    (("10", None, "access"), VlanOptions("10", None, "access")),
+    (("10:tagged,20:tagged", None, None), "invalid VLAN list '10:tagged,20:tagged': only one id can be the "
+                                          "native VLAN"),
+    (("10,20:untagged", "20", None), "invalid native VLAN '20': 10,20:untagged already marks 20 as native"),
+    (("10,20", None, "native-tagged"), "invalid VLAN mode 'native-tagged': needs a native VLAN "
+                                       "(--vlan-native ID)"),
+    (("10", "10", "access"), "invalid VLAN mode 'access': a native VLAN needs mode native-tagged or "
+                             "native-untagged"),
+    (("10,20", "20", "trunk"), "invalid VLAN mode 'trunk': a native VLAN needs mode native-tagged or "
+                               "native-untagged"),
+    (("10,20", "20:tagged", "native-untagged"), "invalid VLAN mode 'native-untagged': contradicts the "
+                                                "native VLAN 20 (native-tagged)"),
+    (("10", None, "bogus"), "invalid VLAN mode 'bogus': expected access, trunk, native-tagged, "
+                            "native-untagged"),
+])
+def test_interface_vlan_options(args, expected):
+    assert _outcome(resolve_vlan, *args) == expected
+
+
+@pytest.mark.parametrize("opts,ids,trunk,native", [
+    (VlanOptions("10", None, None), [10], None, None),
+    (VlanOptions("10", None, "trunk"), [10], True, None),
+    (VlanOptions("10,30-32", None, None), [10, 30, 31, 32], True, None),
+    (VlanOptions("10,20", 20, "native-tagged"), [20, 10], True, ("tagged", 20)),
+    (VlanOptions("10,20", 20, None), [20, 10], True, ("untagged", 20)),
+])
+def test_libvirt_vlan_from_options(opts, ids, trunk, native):
+    vlan = build_libvirt_vlan(opts)
+    assert vlan.ids == ids and vlan.trunk is trunk
+    assert (None if vlan.native is None else (vlan.native.native_mode, vlan.native.id)) == native
+
+
+@pytest.mark.parametrize("opts,message", [
+    (VlanOptions("10,10", None, None), "invalid VLAN list '10,10': an id is listed twice"),
+    (VlanOptions("10-12,11", None, None), "invalid VLAN list '10-12,11': an id is listed twice"),
+    (VlanOptions("10,20", None, "access"), "invalid VLAN list '10,20': access mode takes exactly one id and "
+                                           "no native VLAN"),
+])
+def test_libvirt_vlan_refusals(opts, message):
+    with pytest.raises(InvalidValue) as info:
+        build_libvirt_vlan(opts)
+    assert info.value.message == message
+
+
+@pytest.mark.parametrize("opts,meta", [
+    (VlanOptions("10", None, None), {"tag": 10}),
+    (VlanOptions("10", None, "access"), {"tag": 10, "mode": "access"}),
+    (VlanOptions("0", None, None), {"tag": 0}),
+    (VlanOptions("4095", None, None), {"tag": 4095}),
+    (VlanOptions("10", None, "trunk"), {"trunks": "10", "mode": "trunk"}),
+    (VlanOptions("10-12", None, None), {"trunks": "10-12"}),
+    (VlanOptions("10,20", 20, "native-tagged"), {"trunks": "10,20", "native": 20, "mode": "native-tagged"}),
+    (VlanOptions("10-12", None, "access"), "invalid VLAN list '10-12': access mode takes exactly one id and "
+                                           "no native VLAN"),
+    (VlanOptions("10", 10, "access"), "invalid VLAN list '10': access mode takes exactly one id and "
+                                      "no native VLAN"),
+])
+def test_metadata_vlan_from_options(opts, meta):
+    got = _outcome(build_meta_vlan, opts)
+    if isinstance(meta, str):
+        assert got == meta
+    else:
+        assert {k: getattr(got, k) for k in ("tag", "trunks", "native", "mode")
+                if getattr(got, k) is not None} == meta
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("0", [(0, 0)]), ("4095", [(4095, 4095)]), ("0-4095", [(0, 4095)]),
+    ("10,20-22", [(10, 10), (20, 22)]), ("10 - 12", [(10, 12)]), ("7-7", [(7, 7)]),
+    ("4096", "invalid VLAN list '4096': ids must be 0 to 4095"),
+    ("1-4096", "invalid VLAN list '1-4096': ids must be 0 to 4095"),
+    ("", "invalid VLAN list '': empty element"),
+    ("10,,20", "invalid VLAN list '10,,20': empty element"),
+    ("5-3", "invalid VLAN list '5-3': range 5-3 runs backwards"),
+    ("-1", "invalid VLAN list '-1': '-1' is not an id or a range"),
+    ("a", "invalid VLAN list 'a': 'a' is not an id or a range"),
+])
+def test_metadata_trunk_lists(text, expected):
+    assert _outcome(parse_vlan_ranges, text) == expected
+
+
+@pytest.mark.parametrize("args,expected", [
+    ((0, None, None, None), VlanWish(0, (), None, "access")),
+    ((4095, None, None, None), VlanWish(4095, (), None, "access")),
+    ((None, "10", 0, None), VlanWish(None, ((10, 10),), 0, "native-untagged")),
+    ((None, "10", 4095, None), VlanWish(None, ((10, 10),), 4095, "native-untagged")),
+    ((None, "10-11", None, None), VlanWish(None, ((10, 11),), None, "trunk")),
+    ((None, "10", 5, "native-tagged"), VlanWish(None, ((10, 10),), 5, "native-tagged")),
+    ((4096, None, None, None), "invalid VLAN id '4096': must be 0 to 4095"),
+    ((-1, None, None, None), "invalid VLAN id '-1': must be 0 to 4095"),
+    ((None, "10", 4096, None), "invalid VLAN id '4096': must be 0 to 4095"),
+    ((None, "10", -1, None), "invalid VLAN id '-1': must be 0 to 4095"),
+    ((10, "10", None, None),
+     "invalid VLAN 'tag=10 trunks=10': give either an access tag or trunks, not both"),
+    ((None, None, None, None), "invalid VLAN '': needs a tag or trunks"),
+    ((10, None, 5, None), "invalid VLAN 'native=5': a native VLAN needs trunks"),
+    ((None, "10", None, "access"), "invalid VLAN mode 'access': access mode needs a tag"),
+    ((None, "10", None, "native-tagged"),
+     "invalid VLAN mode 'native-tagged': native-tagged needs a native id"),
+    ((10, None, None, "weird"), "invalid VLAN mode 'weird': expected access, trunk, native-tagged, "
+                                "native-untagged"),
+])
+def test_metadata_wish(args, expected):
+    assert _outcome(VlanWish.from_attrs, *args) == expected
+
+
+def test_trunk_ids_expand_the_ranges():
+    assert VlanWish(None, ((1, 3), (7, 7)), None, "trunk").trunk_ids() == [1, 2, 3, 7]
