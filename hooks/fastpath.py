@@ -3,17 +3,26 @@
 A hook runs about a dozen times per guest start and stop, and most calls have nothing to do.
 This module answers "could anything be needed?" without lxml, the planner or a port, and errs
 on the side of yes: a false "yes" costs a parse, a false "no" would lose a wish. The installed
-shell wrapper (``hooks/wrapper.py``) makes the same decisions before Python even starts; a test
-keeps the two in step.
+shell wrapper (``hooks/wrapper.py``) makes the same decisions before Python even starts: both read
+the triggers of each operation in ``hooks.protocol.OPERATIONS``, and a test keeps them in step.
 """
 
 from __future__ import annotations
 
 import os
 
-from hooks.protocol import is_plain_name
+from hooks.protocol import (
+    ELEMENT,
+    LINUX_VLAN,
+    MAPPING,
+    RECORDS,
+    STATE,
+    STATE_TEXT,
+    TEXT,
+    is_plain_name,
+    lookup,
+)
 
-NS = b"urn:virt-netxml:hooks:1"
 _BEFORE = (b":", b"<")
 _AFTER = (b" ", b"\t", b"\n", b"\r", b"/", b">")
 
@@ -53,36 +62,38 @@ def has_records(state_dir: str, kind: str) -> bool:
 
 def reads_stdin(driver: str, operation: str) -> bool:
     """Operations whose decision needs the XML on stdin."""
-    if driver == "qemu":
-        return operation in ("prepare", "start", "reconnect", "attach")
-    return operation in ("start", "started", "port-created")
+    op = lookup(driver, operation)
+    return op is not None and op.reads_stdin
 
 
 def needs_work(driver: str, operation: str, name: str, data: bytes | None,
                state_dir: str, mapping_path: str) -> bool:
-    """Could this call change anything? ``data`` is stdin when ``reads_stdin`` said so."""
-    data = data or b""
-    if driver == "qemu":
-        if operation == "release":
-            return has_state(state_dir, "domains", name)
-        if operation in ("migrate", "restore"):
-            return os.path.exists(mapping_path)
-        if operation == "prepare":
-            return (has_state(state_dir, "domains", name) or has_element(data, b"tap")
-                    or has_element(data, b"vf") or b"hostdev" in data or b"passthrough" in data
-                    # an interface on a network the hook recorded (a VF pool to reserve from)
-                    or (b"network=" in data and has_records(state_dir, "networks")))
-        if operation in ("start", "reconnect", "attach"):
-            return has_state(state_dir, "domains", name) or NS in data or linux_port_vlan(data)
+    """Could this call change anything? ``data`` is stdin when ``reads_stdin`` said so.
+
+    Any of the operation's triggers in ``hooks.protocol.OPERATIONS`` says yes.
+    """
+    op = lookup(driver, operation)
+    if op is None:
         return False
-    if driver == "network":
-        if operation == "stopped":
-            return has_state(state_dir, "networks", name)
-        if operation == "start":
-            return NS in data or b"dev=" in data
-        if operation == "port-created":
-            # A VF libvirt picked from a pool (a network the hook recorded) is claimed here.
-            return NS in data or (b"hostdev-pci" in data and has_state(state_dir, "networks", name))
-        if operation == "started":
-            return NS in data
+    data = data or b""
+    for trigger in op.work:
+        kind = trigger[0]
+        if kind == STATE:
+            hit = has_state(state_dir, trigger[1], name)
+        elif kind == MAPPING:
+            hit = os.path.exists(mapping_path)
+        elif kind == ELEMENT:
+            hit = has_element(data, trigger[1].encode())
+        elif kind == TEXT:
+            hit = trigger[1].encode() in data
+        elif kind == RECORDS:
+            hit = trigger[2].encode() in data and has_records(state_dir, trigger[1])
+        elif kind == STATE_TEXT:
+            hit = trigger[2].encode() in data and has_state(state_dir, trigger[1], name)
+        elif kind == LINUX_VLAN:
+            hit = linux_port_vlan(data)
+        else:
+            raise AssertionError(f"unknown trigger {trigger!r}")
+        if hit:
+            return True
     return False

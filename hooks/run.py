@@ -86,8 +86,7 @@ def run_call(op: Operation, name: str, data: bytes | None, config: dict[str, str
             return 0
         if not actions:
             return 0
-        cleanup = op.name in ("release", "stopped", "port-deleted", "unplugged")
-        result = Executor(ctx, log).run(actions, best_effort=cleanup)
+        result = Executor(ctx, log).run(actions, best_effort=op.best_effort)
         if result.ok:
             if op.filters_xml and ctx.output:
                 stdout.write(ctx.output[-1])

@@ -14,7 +14,19 @@ from __future__ import annotations
 import os
 import shlex
 
-from hooks.protocol import plain_name_glob
+from hooks.config import MAPPING_FILE
+from hooks.protocol import (
+    ELEMENT,
+    LINUX_VLAN,
+    MAPPING,
+    OPERATIONS,
+    RECORDS,
+    STATE,
+    STATE_TEXT,
+    TEXT,
+    Operation,
+    plain_name_glob,
+)
 
 MARKER = "# virt-netxml hook: written by 'virt-netxml hooks install'"
 
@@ -57,61 +69,66 @@ VIRT_NETXML_EOF
 {body}
 """
 
-QEMU_BODY = r"""case $2 in
-    release)
-        has_state domains "$1" && hook "$@"
-        exit 0 ;;
-    migrate|restore)
-        [ -e "$conf/migrate-map.conf" ] && hook "$@"
-        exit 0 ;;
-    prepare)
-        xml=$(cat)
-        has_state domains "$1" && hook_xml "$@"
-        case $xml in
-            *[:\<]tap[[:space:]/\>]*|*[:\<]vf[[:space:]/\>]*|*hostdev*|*passthrough*) hook_xml "$@" ;;
-        esac
-        case $xml in
-            *network=*) has_records networks && hook_xml "$@" ;;
-        esac
-        exit 0 ;;
-    start|reconnect|attach)
-        xml=$(cat)
-        has_state domains "$1" && hook_xml "$@"
-        # Any <vlan> or metadata: Python decides (before it loads lxml) whether the <vlan> is
-        # only on Open vSwitch ports, which libvirt serves itself. Cutting the XML into
-        # interfaces here would need ${x#*...}, which dash runs in quadratic time.
-        case $xml in
-            *urn:virt-netxml:hooks:1*|*[:\<]vlan[[:space:]/\>]*) hook_xml "$@" ;;
-        esac
-        exit 0 ;;
-esac
-exit 0"""
+# Byte searches as shell patterns. A <vlan> starts Python whatever the port: Python then tells
+# an Open vSwitch port (libvirt's job) apart before it loads lxml. Cutting the XML into
+# interfaces here would need ${x#*...}, which dash runs in quadratic time.
+_GLOB_SPECIAL = set("*?[]\\$`'\"{}()|&;<> \t\n")
 
-NETWORK_BODY = r"""case $2 in
-    stopped)
-        has_state networks "$1" && hook "$@"
-        exit 0 ;;
-    start)
-        xml=$(cat)
-        case $xml in
-            *urn:virt-netxml:hooks:1*|*dev=*) hook_xml "$@" ;;
-        esac
-        exit 0 ;;
-    started)
-        xml=$(cat)
-        case $xml in
-            *urn:virt-netxml:hooks:1*) hook_xml "$@" ;;
-        esac
-        exit 0 ;;
-    port-created)
-        xml=$(cat)
-        case $xml in
-            *urn:virt-netxml:hooks:1*) hook_xml "$@" ;;
-            *hostdev-pci*) has_state networks "$1" && hook_xml "$@" ;;
-        esac
-        exit 0 ;;
-esac
-exit 0"""
+
+def _element_glob(name: str) -> str:
+    return f"*[:\\<]{name}[[:space:]/\\>]*"
+
+
+def _text_glob(text: str) -> str:
+    assert not set(text) & _GLOB_SPECIAL, text
+    return f"*{text}*"
+
+
+def _operation_case(op: Operation) -> str:
+    """One ``case`` arm: the operation's triggers (``hooks.protocol``) as shell tests."""
+    hook = "hook_xml" if op.reads_stdin else "hook"
+    lines = [f"    {op.name})"]
+    if op.reads_stdin:
+        lines.append("        xml=$(cat)")
+    patterns: list[str] = []   # consecutive byte searches share one case
+
+    def flush() -> None:
+        if patterns:
+            lines.extend(["        case $xml in", f"            {'|'.join(patterns)}) {hook} \"$@\" ;;",
+                          "        esac"])
+            patterns.clear()
+
+    for trigger in op.work:
+        kind = trigger[0]
+        if kind == ELEMENT:
+            patterns.append(_element_glob(trigger[1]))
+        elif kind == TEXT:
+            patterns.append(_text_glob(trigger[1]))
+        elif kind == LINUX_VLAN:
+            patterns.append(_element_glob("vlan"))
+        else:
+            flush()
+            if kind == STATE:
+                lines.append(f'        has_state {trigger[1]} "$1" && {hook} "$@"')
+            elif kind == MAPPING:
+                lines.append(f'        [ -e "$conf/{MAPPING_FILE}" ] && {hook} "$@"')
+            elif kind in (RECORDS, STATE_TEXT):
+                test = f"has_records {trigger[1]}" if kind == RECORDS else f'has_state {trigger[1]} "$1"'
+                lines.extend(["        case $xml in",
+                              f'            {_text_glob(trigger[2])}) {test} && {hook} "$@" ;;',
+                              "        esac"])
+            else:
+                raise AssertionError(f"unknown trigger {trigger!r}")
+    flush()
+    lines.append("        exit 0 ;;")
+    return "\n".join(lines)
+
+
+def body(driver: str) -> str:
+    """The wrapper's dispatch for ``driver``, written from the operations table: every
+    operation that can need work starts Python exactly when one of its triggers holds."""
+    arms = [_operation_case(op) for (drv, _), op in OPERATIONS.items() if drv == driver and op.work]
+    return "case $2 in\n" + "\n".join(arms) + "\nesac\nexit 0"
 
 
 def module_paths() -> list[str]:
@@ -175,4 +192,4 @@ def render(driver: str, python: str, paths: list[str], state_dir: str, config_di
     return TEMPLATE.format(
         marker=MARKER, state_dir=state_dir, config_dir=config_dir, not_plain=plain_name_glob(),
         python=shlex.quote(python), bootstrap=shlex.quote(bootstrap(paths)), driver=driver,
-        body=QEMU_BODY if driver == "qemu" else NETWORK_BODY)
+        body=body(driver))
