@@ -70,13 +70,12 @@ def main() -> int:
         noop: dict[str, list[float]] = {label: [] for label, *_ in CALLS}
         naive: list[float] = []
         # A call with work (an OVS VLAN from metadata), as far as it goes without the host:
-        # the wrapper's own interpreter command with --dry-run (start-up, imports, parse, plan).
-        from hooks.wrapper import module_paths
+        # the installed hook's own interpreter command (the same bootstrap, with its check of
+        # the module paths) with --dry-run: start-up, checks, imports, parse, plan.
+        from hooks.wrapper import bootstrap, module_paths
 
-        bootstrap = (f"import sys; sys.path[:0] = {module_paths()!r}; "
-                     "from hooks.entry import main; sys.exit(main())")
-        dry_run = [sys.executable, "-I", "-S", "-c", bootstrap, "--driver", "qemu", "--dry-run",
-                   "capvm", "start", "begin", "-"]
+        dry_run = [sys.executable, "-I", "-S", "-c", bootstrap(module_paths()), "--driver", "qemu",
+                   "--dry-run", "capvm", "start", "begin", "-"]
         wish = (CAPTURES / "13-qemu-capvm-start-begin.xml").read_bytes().replace(
             b"<metadata>\n", b"<metadata>\n" + METADATA)
         python_path: list[float] = []
