@@ -77,7 +77,9 @@ MODULES = [
             "*bridge_vid_ok*", "*VlanWish*")),
     Module("fastpath", ("hooks/fastpath.py", "hooks/protocol.py"),
            ("tests/quality/test_fastpath_table.py", "tests/hooks/test_entry.py")),
-    Module("planner", ("hooks/planner.py",),
+    Module("planner", ("hooks/planner/dispatch.py", "hooks/planner/domain.py", "hooks/planner/facts.py",
+                       "hooks/planner/interfaces.py", "hooks/planner/network.py", "hooks/planner/sriov.py",
+                       "hooks/planner/vlans.py"),
            ("tests/hooks/test_planner.py", "tests/quality/test_boundaries_planner.py",
             "tests/robustness/test_value_validation.py")),
     Module("state", ("hooks/state.py", "hooks/actions/claims.py"),
@@ -223,7 +225,7 @@ def run_module(work: Path, module: Module, jobs: int, equivalents: dict[str, Equ
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
         raise SystemExit(f"{module.name}: mutmut produced no results (exit {proc.returncode}):\n{tail}")
     for name in result.survivors:
-        diff = mutmut(work, "show", name).stdout
+        diff = mutant_diff(work, name)
         result.diffs[name] = diff
         entry = equivalents.get(name)
         if entry is None:
@@ -233,6 +235,29 @@ def run_module(work: Path, module: Module, jobs: int, equivalents: dict[str, Equ
         else:
             result.stale.append(name)
     return result
+
+
+def mutant_diff(work: Path, name: str) -> str:
+    """The mutant's function against the original, as a unified diff (what ``mutmut show`` prints,
+    without starting mutmut once per survivor)."""
+    import ast
+    import difflib
+
+    module, _, function = name.rpartition(".")
+    path = work / "mutants" / (module.replace(".", "/") + ".py")
+    if not path.exists():
+        path = path.with_suffix("") / "__init__.py"
+    source = path.read_text()
+    orig_name = function.rsplit("__mutmut_", 1)[0] + "__mutmut_orig"
+    found: dict[str, list[str]] = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in (function, orig_name):
+            text = ast.get_source_segment(source, node) or ""
+            found[node.name] = text.replace(node.name, "FUNCTION", 1).splitlines()
+    if function not in found or orig_name not in found:
+        return f"(no source found for {name})"
+    return "\n".join(difflib.unified_diff(found[orig_name], found[function], str(path.relative_to(work)),
+                                          str(path.relative_to(work)), lineterm="", n=1))
 
 
 def _selected(name: str, module: Module) -> bool:
