@@ -53,6 +53,43 @@ SYSFS_BLOCKING = frozenset({"unbind", "drivers_probe", "set_sriov_numvfs"})
 SURVIVED = ("rolled back", "completed", "repaired", "re-applied")
 KILLED_EXIT = 137
 
+# Every action kind (hooks.actions.ACTIONS) -> the scenario whose matrix applies it: in the plan
+# of its event, or in the ``hooks repair`` the judge runs after a fault. None: the action makes
+# no port call and writes no state record, so there is no step to fault (a test holds it to that).
+# tests/structure/test_actions_declared.py fails on an action without an entry or one that its
+# scenario never applies.
+ACTION_SCENARIOS: dict[str, str | None] = {
+    "BridgeVlanFiltering": "bridge VLAN: VLAN filtering at network started",
+    "BridgePortVlans": "bridge VLAN: port VLANs at start",
+    "OvsPortVlan": "OVS settings: VLAN columns and map keys at start",
+    "OvsSetting": "OVS settings: VLAN columns and map keys at start",
+    "CreateTap": "TAP: create and plug into a Linux bridge",
+    "DeleteTap": "TAP: delete at release",
+    "EnslaveLink": "TAP: create and plug into an OVS bridge",
+    "LinkUp": "TAP: create and plug into a Linux bridge",
+    "CheckUplink": "macvtap shim: uplink check and shim at network start",
+    "CreateShim": "macvtap shim: uplink check and shim at network start",
+    "DeleteShim": "macvtap shim: remove at network stopped",
+    "ClaimDevice": "vfio bind: claim and bind to vfio-pci at prepare",
+    "ClaimPoolVf": "VF pool: reserve a VF at prepare",
+    "ClaimPluggedVf": "VF pool: claim the VF libvirt plugged at port-created",
+    "PassthroughExclusive": "VF MAC/VLAN: set through the PF at prepare",
+    "ReleaseClaim": "vfio bind: give back at release",
+    "SetSriovNumVfs": "sriov_numvfs: 2 -> 0 -> 4 at network start",
+    "BindVfio": "vfio bind: claim and bind to vfio-pci at prepare",
+    "RestoreDriver": "vfio bind: give back at release",
+    "SetVfMacVlan": "VF MAC/VLAN: set through the PF at prepare",
+    "RestoreNumVfs": "sriov_numvfs: 2 -> 0 -> 4 at network start",     # by hooks repair
+    "ForgetNumVfs": "sriov_numvfs: forget the pool and the count at network stopped",
+    "RestoreVf": "VF MAC/VLAN: restore at release",
+    "RecordPortWish": "bridge VLAN: remember a portgroup's VLAN at port-created",
+    "ForgetDomain": "TAP: delete at release",
+    "MarkStarting": "TAP: create and plug into a Linux bridge",
+    "RecordPool": "sriov_numvfs: 2 -> 0 -> 4 at network start",
+    "ForgetPool": "sriov_numvfs: forget the pool and the count at network stopped",
+    "RewriteXml": None,    # migrate/restore: the XML on stdout only
+}
+
 
 def fault_kinds(port: str, method: str) -> tuple[str, ...]:
     """Which faults a step gets: every step an error, an error whose rollback fails too, and

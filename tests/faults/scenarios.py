@@ -120,6 +120,18 @@ SRIOV_NET = network("vfpool", "<forward mode='hostdev' managed='yes'><pf dev='en
                     "<vnx:sriov pf='enp4s0f0' numvfs='4'/>")
 POOL_DOMAIN = domain("poolvm", "", "<interface type='network'><mac address='52:54:00:00:00:06'/>"
                      "<source network='vfpool'/></interface>")
+POOL_PORT = network("vfpool", "<forward mode='hostdev' managed='yes'><pf dev='enp4s0f0'/></forward>",
+                    "<vnx:sriov pf='enp4s0f0' numvfs='4'/>").replace(
+    "</hookData>", "<networkport><uuid>5d744f21-ba4a-4d6e-bdb2-30a35ff3207d</uuid><owner><name>poolvm</name>"
+    "<uuid>00000000-0000-4000-8000-000000000006</uuid></owner><mac address='52:54:00:00:00:06'/>"
+    "<plug type='hostdev-pci' managed='yes'><driver name='vfio'/><address domain='0x0000' bus='0x04' "
+    "slot='0x10' function='0x0'/></plug></networkport></hookData>")
+WISH_PORT = network("brnet", "<forward mode='bridge'/><bridge name='br0'/><portgroup name='trunk'/>",
+                    "<vnx:portgroup name='trunk'><vnx:vlan trunks='20,30-32' native='10'/></vnx:portgroup>"
+                    ).replace("</hookData>", "<networkport><uuid>97101f27-ff15-4587-be44-bfc54a8cb944</uuid>"
+                              "<owner><name>vlanvm</name><uuid>00000000-0000-4000-8000-000000000006</uuid>"
+                              "</owner><group>trunk</group><mac address='52:54:00:00:00:01'/>"
+                              "<plug type='bridge' bridge='br0'/></networkport></hookData>")
 
 
 def _q(op: str, name: str, xml: str | None) -> Event:
@@ -156,4 +168,10 @@ SCENARIOS: list[Scenario] = [
              _n("start", "vfpool", SRIOV_NET)),
     Scenario("VF pool", "reserve a VF at prepare", sriov_host, _q("prepare", "poolvm", POOL_DOMAIN),
              setup=[_n("start", "vfpool", SRIOV_NET)]),
+    Scenario("VF pool", "claim the VF libvirt plugged at port-created", sriov_host,
+             _n("port-created", "vfpool", POOL_PORT), setup=[_n("start", "vfpool", SRIOV_NET)]),
+    Scenario("sriov_numvfs", "forget the pool and the count at network stopped", sriov_two_host,
+             _n("stopped", "vfpool", None), setup=[_n("start", "vfpool", SRIOV_NET)], teardown=True),
+    Scenario("bridge VLAN", "remember a portgroup's VLAN at port-created", linux_bridge_host,
+             _n("port-created", "brnet", WISH_PORT)),
 ]
