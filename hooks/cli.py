@@ -161,7 +161,7 @@ def plan(operation: str, name: str | None, network: bool, ovs_bridge: tuple[str,
     """Print the actions the hook would take for OPERATION on the XML; changes nothing."""
     from hooks.actions import render_plan
     from hooks.config import load_config, mapping_path, read_trusted, state_dir
-    from hooks.planner import owner_of
+    from hooks.planner import PlanFacts, owner_of
     from hooks.planner import plan as make_plan
     from hooks.protocol import lookup
     from hooks.state import StateStore
@@ -183,58 +183,5 @@ def plan(operation: str, name: str | None, network: bool, ovs_bridge: tuple[str,
         text = read_trusted(mapping_path(), "mapping file", 1024 * 1024,
                             folder_what="configuration directory")
         mapping = parse_mapping(text, mapping_path()) if text is not None else None
-    actions = make_plan(op, root, _PlanFacts(frozenset(ovs_bridge)), record, mapping)
+    actions = make_plan(op, root, PlanFacts(frozenset(ovs_bridge), store), record, mapping)
     click.echo(render_plan(actions), nl=False)
-
-
-class _PlanFacts:
-    """Facts for ``hooks plan``: the command line first, then read-only host queries, and a
-    neutral answer when the host cannot say (no OVS, no sysfs): planning must not fail on it."""
-
-    def __init__(self, ovs_bridges: frozenset[str]) -> None:
-        from hooks.planner import StaticFacts
-
-        self.static = StaticFacts(ovs_bridges=ovs_bridges)
-
-    def is_ovs_bridge(self, name: str) -> bool:
-        if self.static.is_ovs_bridge(name):
-            return True
-        try:
-            from hooks.adapters.ovs import OvsAdapter
-            from hooks.config import load_config, ovs_db
-
-            return bool(OvsAdapter(db=ovs_db(load_config()), timeout=2.0).bridge_exists(name))
-        except Exception:  # noqa: BLE001 - no OVS here: a Linux bridge, then
-            return False
-
-    def vf_address(self, pf: str, index: int) -> str | None:
-        try:
-            from hooks.adapters.sysfs import SysfsAdapter
-
-            return SysfsAdapter("/").vf_address(pf, index)
-        except Exception:  # noqa: BLE001
-            return f"<VF {index} of {pf}>"
-
-    def pf_of_vf(self, address: str) -> tuple[str, int] | None:
-        try:
-            from hooks.adapters.sysfs import SysfsAdapter
-
-            return SysfsAdapter("/").pf_of_vf(address)
-        except Exception:  # noqa: BLE001
-            return None
-
-    def vf_pool(self, network: str) -> str | None:
-        from hooks.config import load_config, state_dir
-        from hooks.state import StateStore
-
-        pool = StateStore(state_dir(load_config())).read("networks", network).get("pool")
-        return pool.get("pf") if isinstance(pool, dict) else None
-
-    def uid_of(self, user: str) -> int:
-        return self.static.uid_of(user)
-
-    def gid_of(self, group: str) -> int:
-        return self.static.gid_of(group)
-
-    def tap_conflict(self, name: str, ovs_bridge: bool) -> str | None:
-        return None   # the hook itself asks the host (netlink, OVS, claims) when it runs

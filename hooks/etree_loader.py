@@ -43,13 +43,16 @@ if TYPE_CHECKING:
 # nor is hooks.transform, which only migrate and restore load, to rewrite the XML.
 START_PATH = (
     "hooks", "hooks.entry", "hooks.protocol", "hooks.fastpath", "hooks.config", "hooks.errors",
-    "hooks.etree_loader", "hooks.run", "hooks.planner", "hooks.context", "hooks.deadline",
-    "hooks.log", "hooks.state", "hooks.ports", "hooks.executor",
+    "hooks.etree_loader", "hooks.run", "hooks.planner", "hooks.planner.dispatch",
+    "hooks.planner.domain", "hooks.planner.facts", "hooks.planner.interfaces",
+    "hooks.planner.network", "hooks.planner.sriov", "hooks.planner.vlans", "hooks.context",
+    "hooks.deadline", "hooks.log", "hooks.state", "hooks.state_records", "hooks.ports", "hooks.executor",
     "hooks.actions", "hooks.actions.base", "hooks.actions.bridge", "hooks.actions.claims",
     "hooks.actions.macvtap", "hooks.actions.ovs", "hooks.actions.records", "hooks.actions.sriov",
     "hooks.actions.tap",
     "xmltools", "xmltools.errors", "xmltools.xmlparse", "xmltools.common", "xmltools.fields",
     "xmltools.generic", "xmltools.record", "xmltools.names", "xmltools.metadata", "xmltools.rules",
+    "xmltools.interface",
 )
 
 

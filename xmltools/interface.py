@@ -14,8 +14,6 @@ them, so the hooks read them with the same model.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from lxml import etree
 
 from xmltools.common import Bandwidth, VirtualPort, Vlan
@@ -23,6 +21,10 @@ from xmltools.errors import WrongDocument
 from xmltools.fields import INT, ONOFF, YESNO, Child, Children, Field, XmlModel, attach, detach
 from xmltools.names import PciAddress
 from xmltools.rules import MACVTAP_MODES
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 #: Every ``type`` libvirt 9.0 accepts on a domain interface.
 INTERFACE_TYPES = (

@@ -54,3 +54,9 @@ def test_the_runner_reads_best_effort_from_the_table():
     source = (Path(__file__).parents[2] / "hooks" / "run.py").read_text()
     assert "best_effort=op.best_effort" in source
     assert '"port-deleted"' not in source and '"release"' not in source
+
+
+def test_the_planner_serves_exactly_the_operations_with_work():
+    from hooks.planner import PLANNERS
+
+    assert PLANNERS == WORK

@@ -1,0 +1,101 @@
+"""From (operation, XML, host facts, state record) to the plan: which planner serves which call.
+
+The operations that can have work are the rows of ``hooks.protocol.OPERATIONS`` with triggers;
+``PLANNERS`` names one planner for each of them (a test keeps the two equal).
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from hooks import actions as A
+from hooks.planner.domain import port_vlan_actions, prepare_actions, release_actions
+from hooks.planner.facts import HostFacts
+from hooks.planner.interfaces import uuid_of
+from hooks.planner.network import (
+    network_parts,
+    network_start,
+    network_started,
+    network_stopped,
+    pool_port,
+    port_created,
+)
+from hooks.planner.sriov import hostdev_vlan_actions
+from hooks.protocol import Operation
+from xmltools.errors import WrongDocument
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
+if TYPE_CHECKING:
+    from typing import Any
+
+
+def _rewrite(root: etree._Element, facts: HostFacts, record: dict[str, Any], mapping: Any) -> list[A.Action]:
+    if mapping is None:
+        return []
+    from hooks.transform import rewrite  # migrate/restore only
+
+    xml, changes = rewrite(root, mapping)
+    return [A.RewriteXml(xml, tuple(changes))] if changes else []
+
+
+def _start(root: etree._Element, facts: HostFacts, record: dict[str, Any], mapping: Any) -> list[A.Action]:
+    return port_vlan_actions(root, facts, record) + hostdev_vlan_actions(root, facts)
+
+
+def _ports(root: etree._Element, facts: HostFacts, record: dict[str, Any], mapping: Any) -> list[A.Action]:
+    return port_vlan_actions(root, facts, record)
+
+
+def _prepare(root: etree._Element, facts: HostFacts, record: dict[str, Any], mapping: Any) -> list[A.Action]:
+    return prepare_actions(root, facts, record)
+
+
+def _port(net: etree._Element, port: etree._Element | None, record: dict[str, Any]) -> list[A.Action]:
+    return port_created(net, port) + pool_port(net, port, record)
+
+
+# Calls planned from the state record alone (no XML needed).
+FROM_RECORD = {
+    ("qemu", "release"): release_actions,
+    ("network", "stopped"): network_stopped,
+}
+# Domain calls: (root, facts, record, mapping).
+DOMAIN = {"prepare": _prepare, "start": _start, "reconnect": _ports, "attach": _ports,
+          "migrate": _rewrite, "restore": _rewrite}
+# Network calls: (<network>, <networkport> or None, record).
+NETWORK = {
+    "start": lambda net, port, record: network_start(net),
+    "started": lambda net, port, record: network_started(net),
+    "port-created": _port,
+}
+PLANNERS = {*FROM_RECORD, *(("qemu", name) for name in DOMAIN), *(("network", name) for name in NETWORK)}
+
+
+def owner_of(op: Operation, root: etree._Element) -> tuple[str, str | None]:
+    """Name and UUID of the domain or network the document describes."""
+    if op.driver == "qemu":
+        if root.tag != "domain":
+            raise WrongDocument(source="<stdin>", expected="<domain>", found=root.tag)
+        return root.findtext("name") or "", uuid_of(root)
+    net, _ = network_parts(root)
+    return net.findtext("name") or "", uuid_of(net)
+
+
+def plan(op: Operation, root: etree._Element | None, facts: HostFacts, record: dict[str, Any],
+         mapping: Any = None) -> list[A.Action]:
+    """The actions for one hook call. ``record`` is the owner's state record ({} if none).
+
+    ``root`` may be None for operations that work from the state record alone (release,
+    network stopped). ``mapping`` is the parsed migrate/restore mapping, if the host has one.
+    """
+    key = (op.driver, op.name)
+    if key in FROM_RECORD:
+        return FROM_RECORD[key](record)
+    if root is None:
+        return []
+    if op.driver == "qemu":
+        domain = DOMAIN.get(op.name) if op.work else None
+        return domain(root, facts, record, mapping) if domain is not None else []
+    net, port = network_parts(root)
+    network = NETWORK.get(op.name) if op.work else None
+    return network(net, port, record) if network is not None else []

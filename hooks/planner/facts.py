@@ -1,0 +1,179 @@
+"""The host facts a plan depends on, behind one read-only interface (``HostFacts``).
+
+Three sources: tables (``StaticFacts``, for tests and ``hooks plan --ovs-bridge``), the ports of
+a hook call (``LiveFacts``: read-only calls on ``ctx``'s netlink, OVS, sysfs and state ports,
+each asked once), and the ``hooks plan`` command's read-only host queries (``PlanFacts``). The
+planner's other modules see only ``HostFacts``, never a port.
+"""
+
+from __future__ import annotations
+
+import grp
+import pwd
+from collections.abc import Callable
+
+from hooks.errors import HostError
+from hooks.state_records import NetworkState
+from xmltools.errors import InvalidValue
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+    from typing import Any, Protocol
+else:
+    from xmltools.record import dataclass, field
+
+    Protocol = object   # the ports are only ever named in annotations
+
+
+class HostFacts(Protocol):
+    """Read-only questions about the host that a plan depends on."""
+
+    def is_ovs_bridge(self, name: str) -> bool: ...
+    def vf_address(self, pf: str, index: int) -> str | None: ...
+    def pf_of_vf(self, address: str) -> tuple[str, int] | None: ...
+    def uid_of(self, user: str) -> int: ...
+    def gid_of(self, group: str) -> int: ...
+    def vf_pool(self, network: str) -> str | None: ...   # the PF of a hostdev network's pool
+    def tap_conflict(self, name: str, ovs_bridge: bool) -> str | None: ...  # why TAP name is not ours to use
+
+
+def _id_of(value: str, table: dict[str, int], lookup: Callable[[str], int], what: str) -> int:
+    if value.isdigit():
+        return int(value)
+    if value in table:
+        return table[value]
+    try:
+        return lookup(value)
+    except KeyError:
+        raise InvalidValue(what=what, value=value, reason="no such name on this host") from None
+
+
+def pool_pf(store: Any, network: str) -> str | None:
+    """The PF of ``network``'s VF pool, from its state record (None: not a pool)."""
+    return NetworkState(store.read(NetworkState.KIND, network)).pool_pf
+
+
+@dataclass
+class StaticFacts:
+    """HostFacts from tables: for tests and for ``hooks plan`` without touching the host."""
+
+    ovs_bridges: frozenset[str] = frozenset()
+    vfs: dict[tuple[str, int], str] = field(default_factory=dict)   # (pf, index) -> PCI address
+    users: dict[str, int] = field(default_factory=dict)
+    groups: dict[str, int] = field(default_factory=dict)
+    pools: dict[str, str] = field(default_factory=dict)            # network -> PF
+    taken: dict[str, str] = field(default_factory=dict)            # device -> why no TAP of it
+
+    def tap_conflict(self, name: str, ovs_bridge: bool) -> str | None:
+        return self.taken.get(name)
+
+    def vf_pool(self, network: str) -> str | None:
+        return self.pools.get(network)
+
+    def is_ovs_bridge(self, name: str) -> bool:
+        return name in self.ovs_bridges
+
+    def vf_address(self, pf: str, index: int) -> str | None:
+        return self.vfs.get((pf, index))
+
+    def pf_of_vf(self, address: str) -> tuple[str, int] | None:
+        return next((key for key, addr in self.vfs.items() if addr == address), None)
+
+    def uid_of(self, user: str) -> int:
+        return _id_of(user, self.users, lambda n: pwd.getpwnam(n).pw_uid, "user")
+
+    def gid_of(self, group: str) -> int:
+        return _id_of(group, self.groups, lambda n: grp.getgrnam(n).gr_gid, "group")
+
+
+class LiveFacts:
+    """HostFacts answered by the ports (read-only calls only), each asked at most once."""
+
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
+        self._ovs: dict[str, bool] = {}
+
+    def is_ovs_bridge(self, name: str) -> bool:
+        if name not in self._ovs:
+            # A Linux bridge answers the question without asking OVS, which a host with only
+            # Linux bridges may not run at all (ovs-vsctl would fail: no database socket).
+            link = self.ctx.netlink.link(name)
+            if link is not None and link.kind == "bridge":
+                self._ovs[name] = False
+            else:
+                # No OVS on this host (or not running): then it is no OVS bridge either, and
+                # the step that uses the bridge reports it missing, by name.
+                try:
+                    self._ovs[name] = bool(self.ctx.ovs.bridge_exists(name))
+                except HostError:
+                    self._ovs[name] = False
+        return self._ovs[name]
+
+    def vf_address(self, pf: str, index: int) -> str | None:
+        return self.ctx.sysfs.vf_address(pf, index)
+
+    def vf_pool(self, network: str) -> str | None:
+        return pool_pf(self.ctx.state, network)
+
+    def pf_of_vf(self, address: str) -> tuple[str, int] | None:
+        return self.ctx.sysfs.pf_of_vf(address)
+
+    def uid_of(self, user: str) -> int:
+        return _id_of(user, {}, lambda n: pwd.getpwnam(n).pw_uid, "user")
+
+    def gid_of(self, group: str) -> int:
+        return _id_of(group, {}, lambda n: grp.getgrnam(n).gr_gid, "group")
+
+    def tap_conflict(self, name: str, ovs_bridge: bool) -> str | None:
+        from hooks.actions.tap import tap_conflict
+
+        return tap_conflict(self.ctx, name, ovs_bridge)
+
+
+class PlanFacts:
+    """Facts for ``hooks plan``: the command line first, then read-only host queries, and a
+    neutral answer when the host cannot say (no OVS, no sysfs): planning must not fail on it."""
+
+    def __init__(self, ovs_bridges: frozenset[str], store: Any) -> None:
+        self.static = StaticFacts(ovs_bridges=ovs_bridges)
+        self.store = store   # a hooks.state.StateStore, read only
+
+    def is_ovs_bridge(self, name: str) -> bool:
+        if self.static.is_ovs_bridge(name):
+            return True
+        try:
+            from hooks.adapters.ovs import OvsAdapter
+            from hooks.config import load_config, ovs_db
+
+            return bool(OvsAdapter(db=ovs_db(load_config()), timeout=2.0).bridge_exists(name))
+        except Exception:  # noqa: BLE001 - no OVS here: a Linux bridge, then
+            return False
+
+    def vf_address(self, pf: str, index: int) -> str | None:
+        try:
+            from hooks.adapters.sysfs import SysfsAdapter
+
+            return SysfsAdapter("/").vf_address(pf, index)
+        except Exception:  # noqa: BLE001
+            return f"<VF {index} of {pf}>"
+
+    def pf_of_vf(self, address: str) -> tuple[str, int] | None:
+        try:
+            from hooks.adapters.sysfs import SysfsAdapter
+
+            return SysfsAdapter("/").pf_of_vf(address)
+        except Exception:  # noqa: BLE001
+            return None
+
+    def vf_pool(self, network: str) -> str | None:
+        return pool_pf(self.store, network)
+
+    def uid_of(self, user: str) -> int:
+        return self.static.uid_of(user)
+
+    def gid_of(self, group: str) -> int:
+        return self.static.gid_of(group)
+
+    def tap_conflict(self, name: str, ovs_bridge: bool) -> str | None:
+        return None   # the hook itself asks the host (netlink, OVS, claims) when it runs

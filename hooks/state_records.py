@@ -1,0 +1,135 @@
+"""The shape of the hooks' state records, one per domain and one per network: every key named once.
+
+A record is the JSON object ``hooks.state.StateStore`` keeps in ``domains/<name>.json`` or
+``networks/<name>.json``. These classes wrap the loaded dict (``data``) and name its parts, so
+the planner, the actions, ``hooks status`` and ``hooks repair`` read and change a record only
+through them; what is saved is the same dict, so the JSON on disk keeps its form.
+
+Reading a part never adds it to the record (an absent part reads as empty); ``…_for_update``
+returns the part to change, creating it when absent, as the hook has always written it.
+
+On the hook's start path: a plain class, no dataclasses, nothing imported at run time.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
+if TYPE_CHECKING:
+    from typing import Any
+
+NAME = "name"
+UUID = "uuid"
+
+
+class _Record:
+    """A state record: the object's ``name`` and ``uuid`` and named parts (dicts by key)."""
+
+    KIND = ""
+    PARTS: tuple[str, ...] = ()
+    __slots__ = ("data",)
+
+    def __init__(self, data: dict[str, Any] | None = None) -> None:
+        self.data: dict[str, Any] = {} if data is None else data
+
+    def part(self, key: str) -> dict[str, Any]:
+        """One part of the record to read; an absent (or malformed) part reads as ``{}``."""
+        assert key in self.PARTS, key
+        value = self.data.get(key)
+        return value if isinstance(value, dict) else {}
+
+    def part_for_update(self, key: str) -> dict[str, Any]:
+        """One part of the record to change, added to the record when absent."""
+        assert key in self.PARTS, key
+        value = self.data.get(key)
+        if not isinstance(value, dict):
+            value = self.data[key] = {}
+        return value
+
+    def label(self, name: str, uuid: str | None = None) -> None:
+        """Write the object's name (and UUID, when known) into the record."""
+        self.data[NAME] = name
+        if uuid:
+            self.data[UUID] = uuid
+
+    @property
+    def name(self) -> str | None:
+        return self.data.get(NAME)
+
+    @property
+    def uuid(self) -> str | None:
+        return self.data.get(UUID)
+
+    def only_labels(self, *also: str) -> bool:
+        """Does the record hold nothing but its name, UUID and the keys ``also``?"""
+        return set(self.data) <= {NAME, UUID, *also}
+
+
+class DomainState(_Record):
+    """What the hooks did for a domain, for ``release`` (and ``hooks repair``) to undo.
+
+    ``taps``: TAP name -> how it was made ({bridge, ovs, plugged, adopted, ...});
+    ``vfs``: "pf/index" -> the VF's MAC and VLAN before (with ``pf`` and ``index``);
+    ``drivers``: PCI address -> the driver the function was bound to before vfio-pci;
+    ``claims``: device key -> what was claimed (the claim itself lives in ``claims/``);
+    ``port_wishes``: MAC -> the VLAN a network's portgroup wants on that port;
+    ``starting``: {pid, since}: the libvirt daemon that is starting the domain.
+    """
+
+    KIND = "domains"
+    TAPS, VFS, DRIVERS, CLAIMS, PORT_WISHES, STARTING = (
+        "taps", "vfs", "drivers", "claims", "port_wishes", "starting")
+    PARTS = (TAPS, VFS, DRIVERS, CLAIMS, PORT_WISHES, STARTING)
+    __slots__ = ()
+
+    @property
+    def taps(self) -> dict[str, Any]:
+        return self.part(self.TAPS)
+
+    @property
+    def vfs(self) -> dict[str, Any]:
+        return self.part(self.VFS)
+
+    @property
+    def drivers(self) -> dict[str, Any]:
+        return self.part(self.DRIVERS)
+
+    @property
+    def claims(self) -> dict[str, Any]:
+        return self.part(self.CLAIMS)
+
+    @property
+    def port_wishes(self) -> dict[str, Any]:
+        return self.part(self.PORT_WISHES)
+
+    @property
+    def starting(self) -> dict[str, Any] | None:
+        value = self.data.get(self.STARTING)
+        return value if isinstance(value, dict) else None
+
+
+class NetworkState(_Record):
+    """What the hooks did for a network: ``shims`` (name -> uplink, address, ifindex),
+    ``pool`` ({pf}: the network is a pool of that PF's VFs), ``numvfs`` (PF -> the count
+    before the hook set it)."""
+
+    KIND = "networks"
+    SHIMS, POOL, NUMVFS = "shims", "pool", "numvfs"
+    PARTS = (SHIMS, POOL, NUMVFS)
+    __slots__ = ()
+
+    @property
+    def shims(self) -> dict[str, Any]:
+        return self.part(self.SHIMS)
+
+    @property
+    def pool(self) -> dict[str, Any]:
+        return self.part(self.POOL)
+
+    @property
+    def pool_pf(self) -> str | None:
+        """The PF whose VFs this network hands out, when it is a pool."""
+        return self.pool.get("pf")
+
+    @property
+    def numvfs(self) -> dict[str, Any]:
+        return self.part(self.NUMVFS)
