@@ -82,30 +82,34 @@ def status(root: str, as_json: bool) -> None:
 
 
 def _state_lines(snapshot: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    from hooks.state_records import DomainState, NetworkState
+
     lines = []
-    for name, rec in snapshot["domains"].items():
-        for addr, drv in sorted(rec.get("drivers", {}).items()):
+    for name, data in snapshot["domains"].items():
+        rec = DomainState(data)
+        for addr, drv in sorted(rec.drivers.items()):
             lines.append(f"domain {name}: {addr} bound to vfio-pci (was {drv.get('driver') or 'unbound'})")
-        for tap, made in sorted(rec.get("taps", {}).items()):
+        for tap, made in sorted(rec.taps.items()):
             how = "taken (free, existing)" if isinstance(made, dict) and made.get("adopted") else "created"
             lines.append(f"domain {name}: TAP {tap} {how} by the hook")
-        for key, vf in sorted(rec.get("vfs", {}).items()):
+        for key, vf in sorted(rec.vfs.items()):
             lines.append(f"domain {name}: VF {key} set (was mac {vf.get('mac')}, vlan {vf.get('vlan')})")
-        for mac, wish in sorted(rec.get("port_wishes", {}).items()):
+        for mac, wish in sorted(rec.port_wishes.items()):
             lines.append(f"domain {name}: port {mac} VLAN from portgroup {wish.get('portgroup')}")
-        starting = rec.get("starting")
-        if isinstance(starting, dict):
+        starting = rec.starting
+        if starting is not None:
             lines.append(f"domain {name}: prepared by libvirt daemon pid {starting.get('pid')}, "
                          f"until its QEMU runs hooks repair leaves it alone")
     for device, claim in snapshot["claims"].items():
         lines.append(f"claim: {claim.get('what', 'device')} {device.split('-', 1)[-1]} "
                      f"held by domain {claim.get('owner')}")
-    for name, rec in snapshot["networks"].items():
-        for shim, data in sorted(rec.get("shims", {}).items()):
-            lines.append(f"network {name}: shim {shim} on {data.get('uplink')} ({data.get('address')})")
-        if rec.get("pool"):
-            lines.append(f"network {name}: VF pool of {rec['pool'].get('pf')} (domains reserve at prepare)")
-        for pf, before in sorted(rec.get("numvfs", {}).items()):
+    for name, data in snapshot["networks"].items():
+        net = NetworkState(data)
+        for shim, made in sorted(net.shims.items()):
+            lines.append(f"network {name}: shim {shim} on {made.get('uplink')} ({made.get('address')})")
+        if net.pool:
+            lines.append(f"network {name}: VF pool of {net.pool_pf} (domains reserve at prepare)")
+        for pf, before in sorted(net.numvfs.items()):
             lines.append(f"network {name}: sriov_numvfs of {pf} changed (was {before})")
     return lines or ["nothing recorded"]
 

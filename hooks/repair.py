@@ -21,6 +21,7 @@ from hooks.errors import HostError
 from hooks.executor import Executor, Result
 from hooks.planner import release_actions
 from hooks.state import StateStore
+from hooks.state_records import DomainState, NetworkState
 
 
 @dataclass
@@ -38,8 +39,8 @@ STARTING_GRACE = 300.0
 
 def in_flight(record: dict[str, Any], now: float, daemon_alive: Callable[[int], bool]) -> str | None:
     """Why a domain without a running QEMU must be left alone: libvirt is still starting it."""
-    note = record.get("starting")
-    if not isinstance(note, dict):
+    note = DomainState(record).starting
+    if note is None:
         return None
     pid, since = note.get("pid"), note.get("since")
     if not isinstance(pid, int) or not isinstance(since, (int, float)):
@@ -68,18 +69,18 @@ def plan_repairs(store: StateStore, running: set[str], active: set[str],
     for name in store.names("domains"):
         if (only is not None and name != only) or (only is None and name in running):
             continue
-        record = store.read("domains", name)
-        repairs.append(Repair(Owner("domain", name, record.get("uuid")), release_actions(record)))
+        record = store.read(DomainState.KIND, name)
+        repairs.append(Repair(Owner("domain", name, DomainState(record).uuid), release_actions(record)))
     for name in store.names("networks"):
         if (only is not None and name != only) or (only is None and name in active):
             continue
-        record = store.read("networks", name)
-        plan: list[A.Action] = [A.DeleteShim(s) for s in sorted(record.get("shims", {}))]
-        if record.get("pool"):
+        state = NetworkState(store.read(NetworkState.KIND, name))
+        plan: list[A.Action] = [A.DeleteShim(s) for s in sorted(state.shims)]
+        if state.pool:
             plan.append(A.ForgetPool())
         # Network stopped forgets the original count (the PF keeps its VFs); one still recorded
         # belongs to a start that never finished: put it back.
-        plan += [A.RestoreNumVfs(pf) for pf in sorted(record.get("numvfs", {}))]
+        plan += [A.RestoreNumVfs(pf) for pf in sorted(state.numvfs)]
         repairs.append(Repair(Owner("network", name), plan))
     # Claims not listed in their holder's record: killed between taking the claim and noting it.
     by_owner = {r.owner.name: r for r in repairs if r.owner.kind == "domain"}
@@ -87,7 +88,7 @@ def plan_repairs(store: StateStore, running: set[str], active: set[str],
         holder = store.holder(device)
         if not holder or (only is not None and holder != only) or (only is None and holder in running):
             continue
-        if device in store.read("domains", holder).get("claims", {}):
+        if device in DomainState(store.read(DomainState.KIND, holder)).claims:
             continue   # the holder's release plan already has it
         if holder not in by_owner:
             by_owner[holder] = Repair(Owner("domain", holder), [])

@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from hooks.config import DEFAULT_STATE_DIR, open_in, open_trusted
 from hooks.errors import Busy, HostError
 from hooks.protocol import is_plain_name
+from hooks.state_records import NAME, UUID
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
 if TYPE_CHECKING:
@@ -240,8 +241,8 @@ class StateStore:
             record = self.read(kind, name)
             before = json.dumps(record, sort_keys=True)
             yield record
-            record = {k: v for k, v in record.items() if v not in ({}, [], None) or k in ("name", "uuid")}
-            if set(record) <= {"name", "uuid"}:
+            record = {k: v for k, v in record.items() if v not in ({}, [], None) or k in (NAME, UUID)}
+            if set(record) <= {NAME, UUID}:
                 self._write(kind, name, None)
             elif json.dumps(record, sort_keys=True) != before:
                 self._write(kind, name, record, json.dumps(record, indent=1, sort_keys=True) + "\n")

@@ -45,6 +45,16 @@ class _Record:
             value = self.data[key] = {}
         return value
 
+    def replace(self, key: str, value: Any) -> None:
+        """Put ``value`` (a part, or what ``drop`` returned) as the part ``key``."""
+        assert key in self.PARTS, key
+        self.data[key] = value
+
+    def drop(self, key: str) -> Any:
+        """Take the part ``key`` out of the record; returns it (None when absent)."""
+        assert key in self.PARTS, key
+        return self.data.pop(key, None)
+
     def label(self, name: str, uuid: str | None = None) -> None:
         """Write the object's name (and UUID, when known) into the record."""
         self.data[NAME] = name

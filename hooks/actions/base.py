@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from hooks.state_records import DomainState, NetworkState
 from xmltools.generic import Generic, TypeVar
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
@@ -84,29 +85,65 @@ class Batch(Generic[ActionT]):
         return self.actions[0]
 
 
-class DomainRecord:
-    """Edit a domain's state record (by default the owner's), keeping its name and UUID in it."""
+class _RecordEdit:
+    """Edit a state record under its lock as a typed record, keeping its name and UUID in it."""
 
-    def __init__(self, ctx: Context, name: str | None = None, uuid: str | None = None) -> None:
-        self.ctx, self.name = ctx, name or ctx.owner.name
-        self.uuid = uuid if name else ctx.owner.uuid
+    STATE: type[DomainState] | type[NetworkState]
+
+    def __init__(self, ctx: Context, name: str, uuid: str | None) -> None:
+        self.ctx, self.name, self.uuid = ctx, name, uuid
         self._cm: Any = None
 
-    def __enter__(self) -> dict[str, Any]:
-        self._cm = self.ctx.state.edit("domains", self.name)
-        record = self._cm.__enter__()
-        record["name"] = self.name
-        if self.uuid:
-            record["uuid"] = self.uuid
-        return record
+    def _enter(self) -> Any:
+        self._cm = self.ctx.state.edit(self.STATE.KIND, self.name)
+        state = self.STATE(self._cm.__enter__())
+        state.label(self.name, self.uuid)
+        return state
 
     def __exit__(self, *exc: Any) -> None:
         self._cm.__exit__(*exc)
 
 
+class DomainRecord(_RecordEdit):
+    """Edit a domain's state record (by default the owner's)."""
+
+    STATE = DomainState
+
+    def __init__(self, ctx: Context, name: str | None = None, uuid: str | None = None) -> None:
+        super().__init__(ctx, name or ctx.owner.name, uuid if name else ctx.owner.uuid)
+
+    def __enter__(self) -> DomainState:
+        return self._enter()  # type: ignore[no-any-return]
+
+
+class NetworkRecord(_RecordEdit):
+    """Edit the owning network's state record."""
+
+    STATE = NetworkState
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx, ctx.owner.name, None)
+
+    def __enter__(self) -> NetworkState:
+        return self._enter()  # type: ignore[no-any-return]
+
+
+def domain_state(ctx: Context) -> DomainState:
+    """The owning domain's state record, read only."""
+    return DomainState(ctx.state.read(DomainState.KIND, ctx.owner.name))
+
+
+def network_state(ctx: Context) -> NetworkState:
+    """The owning network's state record, read only."""
+    return NetworkState(ctx.state.read(NetworkState.KIND, ctx.owner.name))
+
+
 def domain_record(ctx: Context) -> DomainRecord:
     return DomainRecord(ctx)
 
+
+def network_record(ctx: Context) -> NetworkRecord:
+    return NetworkRecord(ctx)
 
 
 def undo_own_steps(ctx: Context, what: str, undo: Callable[[], object]) -> None:

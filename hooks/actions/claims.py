@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hooks.actions.base import Action, DomainRecord, Undo, domain_record, undo_own_steps
+from hooks.actions.base import Action, DomainRecord, Undo, domain_record, domain_state, undo_own_steps
 from hooks.errors import Busy
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
@@ -40,7 +40,7 @@ def _note_claim(ctx: Context, device: str, what: str) -> None:
     rather than leave a device held that nothing of the domain mentions."""
     try:
         with domain_record(ctx) as rec:
-            rec.setdefault("claims", {})[device] = what
+            rec.part_for_update(rec.CLAIMS)[device] = what
     except BaseException:
         undo_own_steps(ctx, f"release claim on {device.split('-', 1)[-1]}",
                        lambda: ctx.state.release(device, ctx.owner.name))
@@ -68,7 +68,7 @@ class ReleaseClaim(Action):
     def apply(self, ctx: Context) -> Undo | None:
         released = ctx.state.release(self.device, ctx.owner.name)
         with domain_record(ctx) as rec:
-            what = rec.get("claims", {}).pop(self.device, None)
+            what = rec.claims.pop(self.device, None)
         if not released:
             return None
         return Undo(f"claim {self.device} again",
@@ -94,7 +94,7 @@ class ClaimPoolVf(Action):
 
     def apply(self, ctx: Context) -> Undo | None:
         fs = ctx.sysfs
-        mine = ctx.state.read("domains", ctx.owner.name).get("claims", {})
+        mine = domain_state(ctx).claims
         what = pool_claim_what(self.network, self.mac)
         if what in mine.values():
             return None   # this interface already holds one (re-applied plan)
@@ -151,7 +151,7 @@ class ClaimPluggedVf(Action):
         taken = ctx.state.claim(device, what, self.domain, self.uuid)   # Busy: another domain's
         try:
             with DomainRecord(ctx, self.domain, self.uuid) as rec:
-                claims = rec.setdefault("claims", {})
+                claims = rec.part_for_update(rec.CLAIMS)
                 before = dict(claims)
                 claims[device] = what
                 stale = [d for d, w in before.items() if w == what and d != device]
@@ -171,7 +171,7 @@ class ClaimPluggedVf(Action):
             for old in stale:
                 ctx.state.claim(old, what, self.domain, self.uuid)
             with DomainRecord(ctx, self.domain, self.uuid) as rec:
-                rec["claims"] = before
+                rec.replace(rec.CLAIMS, before)
             if taken:
                 ctx.state.release(device, self.domain)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hooks.actions.base import Action, Undo, undo_own_steps
+from hooks.actions.base import Action, Undo, network_record, network_state, undo_own_steps
 from hooks.errors import HostError, NotFound
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
@@ -53,15 +53,14 @@ class CreateShim(Action):
                 raise HostError(step=self.describe(),
                                 detail=f"{self.name} exists and is a {link.kind}, not a macvlan")
             return None
-        with ctx.state.edit("networks", ctx.owner.name) as rec:
-            rec["name"] = ctx.owner.name
-            rec.setdefault("shims", {})[self.name] = {"uplink": self.uplink, "address": self.address}
+        with network_record(ctx) as rec:
+            rec.part_for_update(rec.SHIMS)[self.name] = {"uplink": self.uplink, "address": self.address}
 
         def undo() -> None:
-            made = ctx.state.read("networks", ctx.owner.name).get("shims", {}).get(self.name)
+            made = network_state(ctx).shims.get(self.name)
             _delete_own_shim(ctx, self.name, made or {})
-            with ctx.state.edit("networks", ctx.owner.name) as rec:
-                rec.get("shims", {}).pop(self.name, None)
+            with network_record(ctx) as rec:
+                rec.shims.pop(self.name, None)
 
         try:
             nl.create_macvlan(self.name, self.uplink, "bridge")
@@ -69,8 +68,8 @@ class CreateShim(Action):
             if made is None:
                 raise NotFound(step=self.describe(), what="shim", name=self.name)
             # From now on network stopped deletes this device only, not whatever has the name then.
-            with ctx.state.edit("networks", ctx.owner.name) as rec:
-                rec.get("shims", {}).get(self.name, {})["index"] = made.index
+            with network_record(ctx) as rec:
+                rec.shims.get(self.name, {})["index"] = made.index
             nl.add_address(self.name, self.address)
             nl.set_up(self.name, True)
         except BaseException:
@@ -101,11 +100,11 @@ class DeleteShim(Action):
         return f"delete host shim {self.name}"
 
     def apply(self, ctx: Context) -> Undo | None:
-        made = ctx.state.read("networks", ctx.owner.name).get("shims", {}).get(self.name)
+        made = network_state(ctx).shims.get(self.name)
         if made is None:
             return None
         _delete_own_shim(ctx, self.name, made)
-        with ctx.state.edit("networks", ctx.owner.name) as rec:
-            rec.get("shims", {}).pop(self.name, None)
+        with network_record(ctx) as rec:
+            rec.shims.pop(self.name, None)
         again = CreateShim(self.name, made["uplink"], made["address"])
         return Undo(f"re-create host shim {self.name}", lambda: again.apply(ctx))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from hooks.actions.base import Action, DomainRecord, Undo, domain_record
+from hooks.actions.base import Action, DomainRecord, Undo, domain_record, network_record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ class RecordPortWish(Action):
     def apply(self, ctx: Context) -> Undo | None:
         wanted = dict(self.wish)
         with DomainRecord(ctx, self.domain, self.uuid) as rec:
-            wishes = rec.setdefault("port_wishes", {})
+            wishes = rec.part_for_update(rec.PORT_WISHES)
             before = wishes.get(self.mac)
             if before == wanted:
                 return None
@@ -47,9 +47,9 @@ class RecordPortWish(Action):
         def undo() -> None:
             with DomainRecord(ctx, self.domain, self.uuid) as rec:
                 if before is None:
-                    rec.get("port_wishes", {}).pop(self.mac, None)
+                    rec.port_wishes.pop(self.mac, None)
                 else:
-                    rec.setdefault("port_wishes", {})[self.mac] = before
+                    rec.part_for_update(rec.PORT_WISHES)[self.mac] = before
 
         return Undo(f"forget VLAN wish for port {self.mac}", undo)
 
@@ -77,16 +77,16 @@ class MarkStarting(Action):
 
     def apply(self, ctx: Context) -> Undo | None:
         with domain_record(ctx) as rec:
-            if set(rec) <= {"name", "uuid", "starting"}:
+            if rec.only_labels(rec.STARTING):
                 return None   # prepare left nothing on the host to protect
-            before = rec.get("starting")
-            rec["starting"] = {"pid": ctx.daemon_pid, "since": round(time.time(), 3)}
+            before = rec.starting
+            rec.replace(rec.STARTING, {"pid": ctx.daemon_pid, "since": round(time.time(), 3)})
 
         def undo() -> None:
             with domain_record(ctx) as rec:
-                rec.pop("starting", None)
+                rec.drop(rec.STARTING)
                 if before is not None:
-                    rec["starting"] = before
+                    rec.replace(rec.STARTING, before)
 
         return Undo("drop the note that the domain is starting", undo)
 
@@ -100,13 +100,14 @@ class ForgetDomain(Action):
 
     def apply(self, ctx: Context) -> Undo | None:
         with domain_record(ctx) as rec:
-            dropped = {key: rec.pop(key) for key in ("port_wishes", "starting") if rec.get(key)}
+            dropped = {key: rec.drop(key) for key in (rec.PORT_WISHES, rec.STARTING) if rec.data.get(key)}
         if not dropped:
             return None
 
         def undo() -> None:
             with domain_record(ctx) as rec:
-                rec.update(dropped)
+                for key, value in dropped.items():
+                    rec.replace(key, value)
 
         return Undo("restore the domain's port records", undo)
 
@@ -137,16 +138,15 @@ class RecordPool(Action):
         return f"record the network as a pool of the VFs of {self.pf}"
 
     def apply(self, ctx: Context) -> Undo | None:
-        with ctx.state.edit("networks", ctx.owner.name) as rec:
-            before = rec.get("pool")
+        with network_record(ctx) as rec:
+            before = rec.drop(rec.POOL)
+            rec.replace(rec.POOL, {"pf": self.pf})
             if before == {"pf": self.pf}:
                 return None
-            rec["name"] = ctx.owner.name
-            rec["pool"] = {"pf": self.pf}
 
         def undo() -> None:
-            with ctx.state.edit("networks", ctx.owner.name) as rec:
-                rec["pool"] = before
+            with network_record(ctx) as rec:
+                rec.replace(rec.POOL, before)
 
         return Undo("forget the network's VF pool", undo)
 
@@ -159,14 +159,13 @@ class ForgetPool(Action):
         return "forget the network's VF pool"
 
     def apply(self, ctx: Context) -> Undo | None:
-        with ctx.state.edit("networks", ctx.owner.name) as rec:
-            before = rec.pop("pool", None)
+        with network_record(ctx) as rec:
+            before = rec.drop(rec.POOL)
         if before is None:
             return None
 
         def undo() -> None:
-            with ctx.state.edit("networks", ctx.owner.name) as rec:
-                rec["name"] = ctx.owner.name
-                rec["pool"] = before
+            with network_record(ctx) as rec:
+                rec.replace(rec.POOL, before)
 
         return Undo("record the network's VF pool again", undo)

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import time
 
-from hooks.actions.base import NO_MAC, VFIO, VFIO_COMPATIBLE, Action, Undo, domain_record, undo_own_steps
+from hooks.actions.base import (
+    NO_MAC,
+    VFIO,
+    VFIO_COMPATIBLE,
+    Action,
+    Undo,
+    domain_record,
+    domain_state,
+    network_record,
+    network_state,
+    undo_own_steps,
+)
 from hooks.errors import HostError, NotFound
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
@@ -35,9 +46,8 @@ class SetSriovNumVfs(Action):
         total = fs.sriov_totalvfs(self.pf)
         if self.count > total:
             raise HostError(step=self.describe(), detail=f"{self.pf} supports at most {total} VFs")
-        with ctx.state.edit("networks", ctx.owner.name) as rec:
-            rec["name"] = ctx.owner.name
-            rec.setdefault("numvfs", {}).setdefault(self.pf, before)
+        with network_record(ctx) as rec:
+            rec.part_for_update(rec.NUMVFS).setdefault(self.pf, before)
         try:
             _set_numvfs(fs, self.pf, before, self.count)
         except BaseException:
@@ -61,14 +71,14 @@ class RestoreNumVfs(Action):
         return f"restore the original sriov_numvfs of {self.pf}"
 
     def apply(self, ctx: Context) -> Undo | None:
-        original = ctx.state.read("networks", ctx.owner.name).get("numvfs", {}).get(self.pf)
+        original = network_state(ctx).numvfs.get(self.pf)
         if original is None:
             return None
         fs = ctx.sysfs
         now = fs.sriov_numvfs(self.pf)
         _set_numvfs(fs, self.pf, now, int(original))
-        with ctx.state.edit("networks", ctx.owner.name) as rec:
-            rec.get("numvfs", {}).pop(self.pf, None)
+        with network_record(ctx) as rec:
+            rec.numvfs.pop(self.pf, None)
         return Undo(f"set sriov_numvfs of {self.pf} to {now} again",
                     lambda: SetSriovNumVfs(self.pf, now).apply(ctx))
 
@@ -85,15 +95,14 @@ class ForgetNumVfs(Action):
         return "stop tracking the original sriov_numvfs (the PF keeps its VFs)"
 
     def apply(self, ctx: Context) -> Undo | None:
-        with ctx.state.edit("networks", ctx.owner.name) as rec:
-            before = rec.pop("numvfs", None)
+        with network_record(ctx) as rec:
+            before = rec.drop(rec.NUMVFS)
         if not before:
             return None
 
         def undo() -> None:
-            with ctx.state.edit("networks", ctx.owner.name) as rec:
-                rec["name"] = ctx.owner.name
-                rec["numvfs"] = before
+            with network_record(ctx) as rec:
+                rec.replace(rec.NUMVFS, before)
 
         return Undo("track the original sriov_numvfs again", undo)
 
@@ -139,7 +148,7 @@ class BindVfio(Action):
             raise HostError(step=step, detail=f"IOMMU group of {self.address} is not viable: "
                             f"{member} is bound to {other.driver}")
         with domain_record(ctx) as rec:
-            rec.setdefault("drivers", {}).setdefault(
+            rec.part_for_update(rec.DRIVERS).setdefault(
                 self.address, {"driver": dev.driver, "override": dev.driver_override})
         try:
             fs.set_driver_override(self.address, VFIO)
@@ -179,7 +188,7 @@ class RestoreDriver(Action):
         return f"restore the original driver of {self.address}"
 
     def apply(self, ctx: Context) -> Undo | None:
-        made = ctx.state.read("domains", ctx.owner.name).get("drivers", {}).get(self.address)
+        made = domain_state(ctx).drivers.get(self.address)
         if made is None:
             return None
         holder = ctx.state.holder(f"pci-{self.address}")
@@ -188,7 +197,7 @@ class RestoreDriver(Action):
             # another domain holds now: its driver is that domain's business. Dropped, so that
             # later releases, repairs and prepares of this domain do not fail on it.
             with domain_record(ctx) as rec:
-                rec.get("drivers", {}).pop(self.address, None)
+                rec.drivers.pop(self.address, None)
             raise HostError(step=self.describe(), detail=f"{self.address} is held by domain {holder}; "
                             "refusing to change its driver")
         fs = ctx.sysfs
@@ -200,7 +209,7 @@ class RestoreDriver(Action):
             if made.get("driver") and fs.pci_device(self.address).driver is None:  # type: ignore[union-attr]
                 fs.drivers_probe(self.address, ctx.sysfs_timeout())
         with domain_record(ctx) as rec:
-            rec.get("drivers", {}).pop(self.address, None)
+            rec.drivers.pop(self.address, None)
         return Undo(f"bind {self.address} to {VFIO} again", lambda: BindVfio(self.address).apply(ctx))
 
 
@@ -262,7 +271,7 @@ class SetVfMacVlan(Action):
         if self.address is not None:
             original["address"] = self.address
         with domain_record(ctx) as rec:
-            rec.setdefault("vfs", {}).setdefault(f"{self.pf}/{self.index}", original)
+            rec.part_for_update(rec.VFS).setdefault(f"{self.pf}/{self.index}", original)
         try:
             nl.set_vf(self.pf, self.index, mac=self.mac, vlan=self.vlan)
         except BaseException:
@@ -291,7 +300,7 @@ class RestoreVf(Action):
 
     def apply(self, ctx: Context) -> Undo | None:
         key = f"{self.pf}/{self.index}"
-        made = ctx.state.read("domains", ctx.owner.name).get("vfs", {}).get(key)
+        made = domain_state(ctx).vfs.get(key)
         if made is None:
             return None
         address = made.get("address")
@@ -300,14 +309,14 @@ class RestoreVf(Action):
             # Dropped, not retried: a record that can no longer be applied safely would
             # otherwise fail every later release, repair and prepare of the domain.
             with domain_record(ctx) as rec:
-                rec.get("vfs", {}).pop(key, None)
+                rec.vfs.pop(key, None)
             raise HostError(step=self.describe(), detail=problem)
         nl = ctx.netlink
         now = nl.vf_info(self.pf, self.index)
         # A VF without a MAC reads as all zeroes; setting that clears it again.
         nl.set_vf(self.pf, self.index, mac=made.get("mac"), vlan=made.get("vlan") or 0)
         with domain_record(ctx) as rec:
-            rec.get("vfs", {}).pop(key, None)
+            rec.vfs.pop(key, None)
         again = SetVfMacVlan(self.pf, self.index, now.mac if "mac" in made else None, now.vlan,
                              address)
         return Undo(f"set VF {self.index} of {self.pf} again", lambda: again.apply(ctx))

@@ -11,7 +11,7 @@ release undoes exactly that, on the device with that ifindex only.
 
 from __future__ import annotations
 
-from hooks.actions.base import Action, Undo, domain_record, undo_own_steps
+from hooks.actions.base import Action, Undo, domain_record, domain_state, undo_own_steps
 from hooks.errors import ForeignDevice, HostError, HostTimeout, NotFound
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
@@ -101,8 +101,7 @@ def tap_conflict(ctx: Context, name: str, ovs_bridge: bool) -> str | None:
 
 
 def _taps(ctx: Context) -> dict[str, Any]:
-    taps = ctx.state.read("domains", ctx.owner.name).get("taps", {})
-    return taps if isinstance(taps, dict) else {}
+    return domain_state(ctx).taps
 
 
 def _plugged(entry: dict[str, Any]) -> bool:
@@ -112,7 +111,7 @@ def _plugged(entry: dict[str, Any]) -> bool:
 
 def _note(ctx: Context, name: str, **values: Any) -> None:
     with domain_record(ctx) as rec:
-        entry = rec.get("taps", {}).get(name)
+        entry = rec.taps.get(name)
         if entry is not None:
             entry.update(values)
 
@@ -123,7 +122,7 @@ def _unplugged(ctx: Context, name: str) -> None:
 
 def _forget_tap(ctx: Context, name: str) -> None:
     with domain_record(ctx) as rec:
-        rec.get("taps", {}).pop(name, None)
+        rec.taps.pop(name, None)
 
 
 def is_recorded_device(link: LinkInfo, entry: dict[str, Any]) -> bool:
@@ -198,11 +197,11 @@ class CreateTap(Action):
             if reason is not None:
                 raise ForeignDevice(step=self.describe(), what="device", name=self.name, reason=reason)
             with domain_record(ctx) as rec:
-                rec.setdefault("taps", {})[self.name] = dict(self.record(), adopted=True,
+                rec.part_for_update(rec.TAPS)[self.name] = dict(self.record(), adopted=True,
                                                              index=existing.index)
             return Undo(f"give back TAP {self.name}", lambda: _forget_tap(ctx, self.name))
         with domain_record(ctx) as rec:
-            rec.setdefault("taps", {})[self.name] = self.record()
+            rec.part_for_update(rec.TAPS)[self.name] = self.record()
         try:
             nl.create_tap(self.name, self.uid, self.gid, self.multi_queue, self.vnet_hdr)
         except BaseException:
