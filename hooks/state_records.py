@@ -21,6 +21,18 @@ NAME = "name"
 UUID = "uuid"
 
 
+class _Part:
+    """A part of a record as an attribute: ``record.taps`` reads ``record.part("taps")``."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def __get__(self, record: _Record, owner: type | None = None) -> dict[str, Any]:
+        return record.part(self.key)
+
+
 class _Record:
     """A state record: the object's ``name`` and ``uuid`` and named parts (dicts by key)."""
 
@@ -91,25 +103,8 @@ class DomainState(_Record):
     PARTS = (TAPS, VFS, DRIVERS, CLAIMS, PORT_WISHES, STARTING)
     __slots__ = ()
 
-    @property
-    def taps(self) -> dict[str, Any]:
-        return self.part(self.TAPS)
-
-    @property
-    def vfs(self) -> dict[str, Any]:
-        return self.part(self.VFS)
-
-    @property
-    def drivers(self) -> dict[str, Any]:
-        return self.part(self.DRIVERS)
-
-    @property
-    def claims(self) -> dict[str, Any]:
-        return self.part(self.CLAIMS)
-
-    @property
-    def port_wishes(self) -> dict[str, Any]:
-        return self.part(self.PORT_WISHES)
+    taps, vfs, drivers = _Part(TAPS), _Part(VFS), _Part(DRIVERS)
+    claims, port_wishes = _Part(CLAIMS), _Part(PORT_WISHES)
 
     @property
     def starting(self) -> dict[str, Any] | None:
@@ -127,19 +122,9 @@ class NetworkState(_Record):
     PARTS = (SHIMS, POOL, NUMVFS)
     __slots__ = ()
 
-    @property
-    def shims(self) -> dict[str, Any]:
-        return self.part(self.SHIMS)
-
-    @property
-    def pool(self) -> dict[str, Any]:
-        return self.part(self.POOL)
+    shims, pool, numvfs = _Part(SHIMS), _Part(POOL), _Part(NUMVFS)
 
     @property
     def pool_pf(self) -> str | None:
         """The PF whose VFs this network hands out, when it is a pool."""
         return self.pool.get("pf")
-
-    @property
-    def numvfs(self) -> dict[str, Any]:
-        return self.part(self.NUMVFS)

@@ -9,17 +9,10 @@ from __future__ import annotations
 from lxml import etree
 
 from hooks import actions as A
+from hooks.planner import network as events
 from hooks.planner.domain import port_vlan_actions, prepare_actions, release_actions
 from hooks.planner.facts import HostFacts
 from hooks.planner.interfaces import uuid_of
-from hooks.planner.network import (
-    network_parts,
-    network_start,
-    network_started,
-    network_stopped,
-    pool_port,
-    port_created,
-)
 from hooks.planner.sriov import hostdev_vlan_actions
 from hooks.protocol import Operation
 from xmltools.errors import WrongDocument
@@ -51,21 +44,21 @@ def _prepare(root: etree._Element, facts: HostFacts, record: dict[str, Any], map
 
 
 def _port(net: etree._Element, port: etree._Element | None, record: dict[str, Any]) -> list[A.Action]:
-    return port_created(net, port) + pool_port(net, port, record)
+    return events.port_created(net, port) + events.pool_port(net, port, record)
 
 
 # Calls planned from the state record alone (no XML needed).
 FROM_RECORD = {
     ("qemu", "release"): release_actions,
-    ("network", "stopped"): network_stopped,
+    ("network", "stopped"): events.network_stopped,
 }
 # Domain calls: (root, facts, record, mapping).
 DOMAIN = {"prepare": _prepare, "start": _start, "reconnect": _ports, "attach": _ports,
           "migrate": _rewrite, "restore": _rewrite}
 # Network calls: (<network>, <networkport> or None, record).
 NETWORK = {
-    "start": lambda net, port, record: network_start(net),
-    "started": lambda net, port, record: network_started(net),
+    "start": lambda net, port, record: events.network_start(net),
+    "started": lambda net, port, record: events.network_started(net),
     "port-created": _port,
 }
 PLANNERS = {*FROM_RECORD, *(("qemu", name) for name in DOMAIN), *(("network", name) for name in NETWORK)}
@@ -77,7 +70,7 @@ def owner_of(op: Operation, root: etree._Element) -> tuple[str, str | None]:
         if root.tag != "domain":
             raise WrongDocument(source="<stdin>", expected="<domain>", found=root.tag)
         return root.findtext("name") or "", uuid_of(root)
-    net, _ = network_parts(root)
+    net, _ = events.network_parts(root)
     return net.findtext("name") or "", uuid_of(net)
 
 
@@ -96,6 +89,6 @@ def plan(op: Operation, root: etree._Element | None, facts: HostFacts, record: d
     if op.driver == "qemu":
         domain = DOMAIN.get(op.name) if op.work else None
         return domain(root, facts, record, mapping) if domain is not None else []
-    net, port = network_parts(root)
+    net, port = events.network_parts(root)
     network = NETWORK.get(op.name) if op.work else None
     return network(net, port, record) if network is not None else []
