@@ -26,7 +26,10 @@ from xmltools.rules import (
     LINUX_BRIDGE_VLAN_SINCE,
     MACVTAP_MODES,
     MACVTAP_ONLY_MODES,
+    MAX_NUMVFS,
+    MAX_VF_INDEX,
     MAX_VLAN,
+    MTU_RANGE,
     NETWORK_VIRTUALPORT_TYPES,
     VIRTUALPORT_TYPES,
     VLAN_MODES,
@@ -103,6 +106,10 @@ def test_vlan_ranges():
     assert MAX_VLAN == 4095 and BRIDGE_VLAN_RANGE == (1, 4094)
     assert [v for v in (-1, 0, 1, 4094, 4095, 4096) if vlan_id_ok(v)] == [0, 1, 4094, 4095]
     assert [v for v in (-1, 0, 1, 4094, 4095, 4096) if bridge_vid_ok(v)] == [1, 4094]
+
+
+def test_device_limits():
+    assert MTU_RANGE == (68, 65535) and MAX_VF_INDEX == 255 and MAX_NUMVFS == 2**16 - 1
 
 
 def test_vlan_list_formatting():

@@ -39,7 +39,7 @@ from xmltools.metadata import (
     parse_vlan_ranges,
 )
 from xmltools.names import PciAddress, validate_bridge_name, validate_interface_name
-from xmltools.rules import VIRTUALPORT_TYPES, VLAN_MODES, format_vlan_ranges
+from xmltools.rules import MAX_VF_INDEX, MTU_RANGE, VIRTUALPORT_TYPES, VLAN_MODES, format_vlan_ranges
 
 #: Types ``virt-netxml interface`` builds (libvirt knows more; they can still be read and edited).
 BUILD_TYPES = ("network", "bridge", "direct", "hostdev", "ethernet", "user")
@@ -445,8 +445,8 @@ def _apply_device(iface: Interface, spec: InterfaceSpec) -> None:
             raise _bad("link state", spec.link, "expected up or down")
         iface.link_state = spec.link
     if spec.mtu is not None:
-        if not 68 <= spec.mtu <= 65535:
-            raise _bad("MTU", spec.mtu, "must be 68 to 65535")
+        if not MTU_RANGE[0] <= spec.mtu <= MTU_RANGE[1]:
+            raise _bad("MTU", spec.mtu, "must be {} to {}".format(*MTU_RANGE))
         iface.mtu = spec.mtu
     if spec.boot is not None:
         if spec.boot < 1:
@@ -482,8 +482,8 @@ def _check_metadata_options(spec: InterfaceSpec) -> None:
         if kind != "hostdev":
             raise _bad("VF PF", spec.vf_pf, "only a hostdev interface is a VF")
         validate_interface_name(spec.vf_pf, "PF device")
-        if spec.vf_index is not None and not 0 <= spec.vf_index <= 255:
-            raise _bad("VF index", spec.vf_index, "must be 0 to 255")
+        if spec.vf_index is not None and not 0 <= spec.vf_index <= MAX_VF_INDEX:
+            raise _bad("VF index", spec.vf_index, f"must be 0 to {MAX_VF_INDEX}")
     if spec.ovs_settings and kind not in ("bridge", "network"):
         raise _bad("OVS setting", spec.ovs_settings[0],
                    "only a bridge or network interface can be an Open vSwitch port")

@@ -51,8 +51,8 @@ from xmltools.network import (
     NetworkDomain,
     PortGroup,
 )
+from xmltools.rules import MTU_RANGE, format_vlan_ids, is_macvtap_forward, libvirt_applies_vlan
 from xmltools.rules import NETWORK_VIRTUALPORT_TYPES as VIRTUALPORT_TYPES
-from xmltools.rules import format_vlan_ids, is_macvtap_forward, libvirt_applies_vlan
 from xmltools.uuids import random_uuid, validate_uuid
 
 MODES = ("nat", "route", "open", "isolated", "bridge", "private", "vepa", "passthrough", "hostdev")
@@ -390,8 +390,8 @@ def _check_mode_options(spec: NetworkSpec, mode: str, l3: bool) -> None:
         if vp != "openvswitch" and not macvtap:
             raise UsageError(detail=f"--virtualport {vp} is only for macvtap pools (vepa, private, "
                                     "passthrough, bridge with --uplink)")
-    if spec.mtu is not None and not 68 <= spec.mtu <= 65535:
-        raise _refuse("MTU", spec.mtu, "must be 68 to 65535")
+    if spec.mtu is not None and not MTU_RANGE[0] <= spec.mtu <= MTU_RANGE[1]:
+        raise _refuse("MTU", spec.mtu, "must be {} to {}".format(*MTU_RANGE))
     if spec.delay is not None and spec.delay < 0:
         raise _refuse("bridge delay", spec.delay, "must be 0 or more seconds")
 

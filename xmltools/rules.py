@@ -106,3 +106,10 @@ def format_vlan_ranges(ranges: Iterable[tuple[int, int]]) -> str:
 def format_vlan_ids(ids: Iterable[int]) -> str:
     """[20, 30, 31, 32] -> '20,30-32'."""
     return format_vlan_ranges(merge_vlan_ids(ids))
+
+
+# --------------------------------------------------------------------------- devices
+
+MTU_RANGE = (68, 65535)   # what libvirt passes on for <mtu size>: IPv4's minimum to 16 bits
+MAX_VF_INDEX = 255        # a VF index (the metadata's and --vf-index)
+MAX_NUMVFS = 65535        # sriov_numvfs: PCIe TotalVFs is a 16-bit field

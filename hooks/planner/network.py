@@ -12,13 +12,11 @@ from hooks.planner.vlans import wish_record
 from hooks.state_records import NetworkState
 from xmltools.errors import InvalidValue, WrongDocument
 from xmltools.names import PciAddress, validate_bridge_name, validate_interface_name
-from xmltools.rules import is_macvtap_forward
+from xmltools.rules import MAX_NUMVFS, is_macvtap_forward
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
 if TYPE_CHECKING:
     from typing import Any
-
-MAX_NUMVFS = 65535      # PCIe TotalVFs is a 16-bit field
 
 
 def network_parts(root: etree._Element) -> tuple[etree._Element, etree._Element | None]:

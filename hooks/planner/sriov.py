@@ -10,12 +10,11 @@ from hooks.planner.facts import HostFacts
 from hooks.planner.interfaces import Nic, meta_of, nics
 from xmltools.errors import InvalidValue
 from xmltools.names import PciAddress, validate_interface_name
+from xmltools.rules import MAX_VF_INDEX
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
 if TYPE_CHECKING:
     from typing import Any
-
-MAX_VF_INDEX = 255      # as the CLI's --vf-index
 
 
 def vf_ref(nic: Nic, mi: Any, facts: HostFacts) -> tuple[str | None, tuple[str, int] | None]:
