@@ -4,9 +4,11 @@ Most hook calls have nothing to do (``started``, ``stopped``, a guest without an
 project's wishes...). The wrapper settles those with shell built-ins alone, no Python start-up
 at all; the rest it hands to this installation's interpreter with ``-I -S`` (no site
 processing: a large share of start-up) and an explicit module path, which the bootstrap
-re-checks (``hooks.trust``) before it imports anything from it. The tests check that it never
-skips a call the Python side would act on (``hooks.fastpath`` holds the same rules, and is
-more precise only where a shell pattern would be slow).
+re-checks (``hooks.trust``) before it imports anything from it. Its dispatch is written at
+install time from the operations table (``hooks.protocol.OPERATIONS``, whose triggers
+``hooks.fastpath`` tests too, more precisely only where a shell pattern would be slow), and its
+test for a state record from the same name character set; the tests check that it never skips
+a call the Python side would act on.
 """
 
 from __future__ import annotations
