@@ -221,9 +221,13 @@ def run_module(work: Path, module: Module, jobs: int, equivalents: dict[str, Equ
         name, sep, status = line.strip().rpartition(": ")
         if sep and name.startswith(prefixes) and (not module.functions or _selected(name, module)):
             result.statuses[name] = status.strip()
-    if not result.statuses:
-        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
-        raise SystemExit(f"{module.name}: mutmut produced no results (exit {proc.returncode}):\n{tail}")
+    unrun = sum(s == "not checked" for s in result.statuses.values())
+    if not result.statuses or unrun:
+        # mutmut stops before the mutants when the module's tests fail without any mutant
+        # (or pass with every function broken): that is a failure of the run, not a score.
+        tail = "\n".join((proc.stdout + proc.stderr).replace("\r", "\n").splitlines()[-40:])
+        raise SystemExit(f"{module.name}: mutmut ran {len(result.statuses) - unrun} of "
+                         f"{len(result.statuses)} mutants (exit {proc.returncode}):\n{tail}")
     for name in result.survivors:
         diff = mutant_diff(work, name)
         result.diffs[name] = diff
