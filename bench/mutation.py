@@ -166,6 +166,7 @@ def configure(work: Path, module: Module) -> None:
 source_paths = ["xmltools", "hooks"]
 only_mutate = {_toml_list(module.files)}
 pytest_add_cli_args_test_selection = {_toml_list(tests)}
+also_copy = ["fixtures", "rng"]
 pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x", "-p", "no:randomly"]
 use_git_change_detection = false
 track_dependencies = false
@@ -210,6 +211,10 @@ def mutmut(work: Path, *args: str, timeout: float = 3600) -> subprocess.Complete
 
 def run_module(work: Path, module: Module, jobs: int, equivalents: dict[str, Equivalent]) -> Result:
     shutil.rmtree(work / "mutants", ignore_errors=True)
+    # The tests run inside mutants/: libvirt's source tree is linked there, not copied.
+    if (work / ".cache").exists():
+        (work / "mutants").mkdir()
+        os.symlink(work / ".cache", work / "mutants" / ".cache")
     configure(work, module)
     started = time.monotonic()
     proc = mutmut(work, "run", "--max-children", str(jobs), *module.functions)
