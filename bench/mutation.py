@@ -331,11 +331,17 @@ def main(argv: list[str] | None = None) -> int:
     equivalents = read_equivalents()
     work = Path(tempfile.mkdtemp(prefix="vnx-mutation-"))
     results: list[Result] = []
+    failures: list[str] = []
     try:
         scratch_copy(work)
         for module in chosen:      # one at a time: the machine has two cores, shared
             print(f"{module.name}: mutating {', '.join(module.files)} ...", flush=True)
-            result = run_module(work, module, args.jobs, equivalents)
+            try:
+                result = run_module(work, module, args.jobs, equivalents)
+            except SystemExit as failed:     # report it, go on with the next module
+                print(failed, flush=True)
+                failures.append(module.name)
+                continue
             results.append(result)
             print(f"{module.name}: {len(result.statuses)} mutants, {result.killed} killed, "
                   f"{result.survived} survived, {len(result.equivalent)} equivalent, "
@@ -347,7 +353,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(work, ignore_errors=True)
     print_table(results)
-    return 0 if all(r.score >= args.min_score for r in results) else 1
+    if failures:
+        print(f"not measured (the run failed): {', '.join(failures)}")
+    return 0 if not failures and all(r.score >= args.min_score for r in results) else 1
 
 
 if __name__ == "__main__":
