@@ -265,3 +265,20 @@ def test_a_pool_port_needs_work_only_at_port_created_of_a_recorded_network(op, r
     expected = op == "start" or (op in ("port-created", "stopped") and recorded)
     assert _needs("network", op, "net", POOL_PORT, state, conf / "m") is expected
     assert wrapper("network", ["net", op, "begin", "-"], POOL_PORT) is expected
+
+
+def test_a_linux_port_vlan_is_judged_by_its_own_interface_only(folders):
+    """Text after the interface (a comment, another device) must not make it an OVS port."""
+    state, conf = folders
+    data = (f"<domain type='kvm'><name>vm</name><devices><interface type='bridge'>"
+            f"<mac address='{MAC}'/><source bridge='br0'/><vlan><tag id='10'/></vlan>"
+            "<target dev='vnet0'/></interface><graphics type='vnc'/>"
+            "<!-- the next guest goes on openvswitch --></devices></domain>").encode()
+    assert fastpath.linux_port_vlan(data) is True
+    assert _needs("qemu", "start", "vm", data, state, conf / "m") is True
+
+
+def test_no_networks_folder_means_no_pool_to_reserve_from(tmp_path):
+    state = tmp_path / "state"     # never created: a host where the hook has recorded nothing
+    assert fastpath.has_records(str(state), "networks") is False
+    assert _needs("qemu", "prepare", "vm", KINDS["network"], state, tmp_path / "m") is False
