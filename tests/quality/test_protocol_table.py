@@ -4,9 +4,22 @@ what stdin holds, and what a failure leads to (the words the hook's messages use
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
+from hooks import protocol
 from hooks.protocol import OPERATIONS, driver_from_path, lookup
+
+
+def _fresh_table():
+    """The table as the module builds it when it is imported, built again here: it is made once
+    at import, so a change to how it is built shows only in a fresh execution of the module."""
+    spec = importlib.util.find_spec("hooks.protocol")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.OPERATIONS
 
 ABORTS, LOGGED = True, False
 
@@ -46,6 +59,16 @@ def test_operation(key):
     assert (op.driver, op.name) == key
     assert (op.aborts, op.filters_xml, op.stdin, op.fail_exit, op.failure) == TABLE[key]
     assert repr(op) == f"Operation({key[0]!r}, {key[1]!r})"
+
+
+def test_the_table_built_afresh_is_the_same():
+    fresh = _fresh_table()
+    assert set(fresh) == set(TABLE)
+    for key, op in fresh.items():
+        assert (op.driver, op.name) == key
+        assert (op.aborts, op.filters_xml, op.stdin, op.fail_exit, op.failure) == TABLE[key], key
+        old = protocol.OPERATIONS[key]
+        assert [getattr(op, s) for s in type(op).__slots__] == [getattr(old, s) for s in type(old).__slots__]
 
 
 @pytest.mark.parametrize("driver,name", [("qemu", "bogus"), ("lxc", "start"), ("network", "prepare"),
