@@ -9,7 +9,14 @@ import importlib.util
 import pytest
 
 from hooks import protocol
-from hooks.protocol import OPERATIONS, driver_from_path, lookup
+from hooks.protocol import (
+    OPERATIONS,
+    PLAIN_NAME_CHARS,
+    driver_from_path,
+    is_plain_name,
+    lookup,
+    plain_name_glob,
+)
 
 
 def _fresh_table():
@@ -91,6 +98,21 @@ def test_unknown_calls(driver, name):
     ("/etc/libvirt/hooks/xqemu.d/x", None),
     ("/etc/libvirt/hooks/50-virt-netxml", None),
     ("", None),
+    ("qemu.d/50-virt-netxml", "qemu"),             # a relative path of two parts
+    ("/etc/libvirt/hooks/qemu.d/X", "qemu"),
 ])
 def test_driver_from_the_hook_path(path, driver):
     assert driver_from_path(path) == driver
+
+
+@pytest.mark.parametrize("name,plain", [
+    ("vm1", True), ("a.b_c+d-e", True), (PLAIN_NAME_CHARS, True), ("-", True),
+    ("", False), (".hidden", False), ("odd name", False), ("a/b", False), ("é", False),
+])
+def test_plain_names(name, plain):
+    assert is_plain_name(name) is plain
+
+
+def test_plain_name_glob_for_the_wrapper():
+    # '-' last in the bracket: anywhere else it would make a range
+    assert plain_name_glob() == "''|.*|*[!A-Za-z0-9_.+-]*"
