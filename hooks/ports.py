@@ -1,7 +1,8 @@
 """The host effects the hooks need, as small interfaces.
 
 Each port has one real adapter (``hooks.adapters``) and a fake for unit tests
-(``tests/fakes.py``). The planner never sees a port; the executor's actions call them. Every
+(``tests/fakes.py``). The executor's actions call them; the planner sees them only through
+``hooks.planner.facts.LiveFacts``, which asks the read-only questions a plan depends on. Every
 name and address passed in has been validated by ``xmltools.names`` before it gets here.
 All methods raise ``hooks.errors.HostError`` (or a subclass) on failure, never a raw OSError.
 """
