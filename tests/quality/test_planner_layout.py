@@ -1,0 +1,38 @@
+"""The planner package keeps one job per module: only its facts module reaches the host."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from pathlib import Path
+
+from hooks.planner import facts
+
+PLANNER = Path(__file__).resolve().parents[2] / "hooks" / "planner"
+
+
+def _imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def test_only_the_facts_module_touches_a_port_or_an_adapter():
+    modules = sorted(PLANNER.glob("*.py"))
+    jobs = {"facts", "interfaces", "vlans", "sriov", "domain", "network", "dispatch"}
+    assert {p.stem for p in modules} >= jobs
+    for path in modules:
+        if path.stem == "facts":
+            continue
+        source = path.read_text()
+        assert "ctx." not in source, path.name
+        assert not any(m.startswith("hooks.adapters") for m in _imports(path)), path.name
+
+
+def test_live_facts_ask_the_ports_never_an_adapter():
+    source = inspect.getsource(facts.LiveFacts)
+    assert "ctx." in source and "adapters" not in source
