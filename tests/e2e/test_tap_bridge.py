@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from tests.e2e.conftest import Host
-from tests.e2e.harness import VNX, build_domain, run, wait_for
+from tests.e2e.harness import build_domain, run, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -111,8 +111,7 @@ def test_repair_during_a_start_leaves_the_fresh_tap_alone(hooks: Host) -> None:
     try:
         wait_for(lambda: (host.tmp / "paused").exists(), 30, "libvirt to reach the start hook")
         # As an administrator would run it on the host: in libvirtd's mount namespace.
-        repair = run(["nsenter", "--target", str(host.libvirtd.pid), "--mount", "--net", "--",
-                      str(VNX), "hooks", "repair"], check=False)
+        repair = run(host.libvirtd.in_daemon([host.box.vnx_path, "hooks", "repair"]), check=False)
         assert repair.returncode == 0, repair.stderr
         assert repair.stdout.startswith("domain slow-vm: left alone: being started by the libvirt "
                                         f"daemon (pid {host.libvirtd.pid}, prepared "), repair.stdout
