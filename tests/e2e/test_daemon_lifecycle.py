@@ -9,6 +9,19 @@ from tests.e2e.harness import build_domain, domain_interfaces, vnx
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
+# The last argument of the qemu hook's ``release`` call: "-" before libvirt 10.5, the reason the
+# domain stopped since then.
+RELEASE_REASON = {
+    "libvirt-9.0.0": {"destroyed": "-", "saved": "-"},
+    "libvirt-11.3.0": {"destroyed": "destroyed", "saved": "saved"},
+}
+
+
+def release_call_reason(host: Host, domain: str, since: int) -> list[str]:
+    """The last argument of each ``release`` call for ``domain`` recorded after call ``since``."""
+    return [c.argv[3] for c in host.box.calls(since)
+            if c.hook == "qemu" and c.argv[:2] == [domain, "release"]]
+
 
 def test_restart_with_running_domain_keeps_state_and_reruns_hooks(hooks: Host) -> None:
     host = hooks
@@ -53,8 +66,10 @@ def test_restart_with_running_domain_keeps_state_and_reruns_hooks(hooks: Host) -
     assert max(ports) < reconnect  # libvirt re-runs port-created before reconnecting the guest
 
     # the hook's record of the TAP it made survived the restart: destroy still removes it
+    since = host.box.call_count()
     host.virsh("destroy", "life-vm")
     assert host.ns.link(tap_dev) is None
+    assert release_call_reason(host, "life-vm", since) == [RELEASE_REASON[host.release.name]["destroyed"]]
     assert not {nat_dev, ovs_dev} & set(host.ns.links())
 
 
@@ -68,8 +83,10 @@ def test_save_restore_rewrites_the_bridge_by_the_mapping(hooks: Host) -> None:
     host.virsh("define", str(path))
     host.virsh("start", "saved-vm")
     image = host.tmp / "saved-vm.img"
+    since = host.box.call_count()
     host.virsh("save", "saved-vm", str(image))
     assert host.virsh("domstate", "saved-vm").stdout.strip() == "shut off"
+    assert release_call_reason(host, "saved-vm", since) == [RELEASE_REASON[host.release.name]["saved"]]
 
     # this "other host" has no brsrc0; its mapping file says where such guests go
     host.ns.ip("link", "del", "brsrc0")

@@ -32,13 +32,20 @@ def ethernet_domain(host: Host, name: str, tap: str, bridge: str | None) -> str:
     return name
 
 
+# The last argument of ``release`` after a start that failed: the reason since libvirt 10.5.
+FAILED_START_REASON = {"libvirt-9.0.0": "-", "libvirt-11.3.0": "failed"}
+
+
 def test_without_the_hook_wish_the_guest_cannot_start(host: Host) -> None:
     """The control: libvirt itself does not create a managed='no' TAP."""
     ethernet_domain(host, "notap-vm", "vnxtap9", None)
+    since = host.box.call_count()
     result = host.virsh("start", "notap-vm", check=False)
     assert result.returncode != 0
     assert "target managed='no' but specified dev doesn't exist" in result.stderr
     assert "vnxtap9" not in host.ns.links()
+    released = [c.argv[3] for c in host.box.calls(since) if c.hook == "qemu" and c.argv[1] == "release"]
+    assert released == [FAILED_START_REASON[host.release.name]]
 
 
 def test_hook_creates_bridges_and_removes_the_tap(hooks: Host) -> None:
