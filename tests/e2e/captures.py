@@ -29,12 +29,12 @@ KEEP_FIRST = [("qemu", "vlans-vm", "start"), ("network", "packtnat", "updated"),
 
 README_HEAD = """# Hook calls recorded by the end-to-end tests
 
-Recorded by `tests/e2e` from a real libvirtd {version} ({origin}) with QEMU (TCG) and Open vSwitch
-(userspace datapath) in a private network namespace, with the project's hooks installed. A recording hook
-(`00-record`, run before the project's `50-virt-netxml`) saved argv and stdin of every call;
-`python -m tests.e2e.captures` picked these. File names: `NN-<hook>-<object>-<operation>-<sub>.xml`
-in call order (parts that are `-` left out); the file holds the call's stdin (empty for the
-daemon's calls).
+Recorded by `tests/e2e` from a real libvirtd {version} ({origin})
+with QEMU (TCG) and Open vSwitch (userspace datapath) in a private network namespace, with the
+project's hooks installed. A recording hook (`00-record`, run before the project's
+`50-virt-netxml`) saved argv and stdin of every call; `python -m tests.e2e.captures` picked these.
+File names: `NN-<hook>-<object>-<operation>-<sub>.xml` in call order (parts that are `-` left
+out); the file holds the call's stdin (empty for the daemon's calls).
 
 Scenarios:
 - `life-vm` on `lifenat` (NAT), `lifeovs` (OVS, portgroup `vlan5`) and an `ethernet`
@@ -85,8 +85,7 @@ def select(calls: list[tuple[str, list[str], str]]) -> list[tuple[str, list[str]
             if i not in taps or (last_prepare is not None and i >= last_prepare)]
 
 
-ORIGIN = {"9.0.0": "Debian 12, the machine's own",
-          "11.3.0": "Debian 13, chrooted into the root setup.sh builds, its hooks installed by its own pip"}
+ORIGIN = {"9.0.0": "Debian 12's", "11.3.0": "Debian 13's, from the root setup.sh builds"}
 
 
 def main(record_dir: str, out_dir: str) -> int:

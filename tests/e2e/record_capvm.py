@@ -77,6 +77,9 @@ def record(release: str, out: Path) -> int:
         calls = [c for c in box.calls(since) if c.hook in ("network", "qemu")]
     finally:
         box.teardown()
+        left = box.leftovers()
+        if left:
+            raise RuntimeError("the recording sandbox left: " + "; ".join(left))
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.xml"):
         old.unlink()
