@@ -389,21 +389,22 @@ class Libvirtd:
 
     def mount_options(self) -> list[str]:
         """The reaper's options that give a daemon its view of the file system."""
-        if self.release.sysroot is None:
-            top = ""
-            mounts = []
-        else:
+        top = ""
+        if self.release.sysroot is not None:
             top = str(self.sysroot)
             for sub in ("sysroot", "sysroot-upper", "sysroot-work"):
                 (self.root.parent / sub).mkdir(exist_ok=True)
+            # its upper folder is also the /etc overlay's (etc_overlay): one overlay fewer in the
+            # stack, which the kernel lab, whose own root is an overlay already, needs
             upper, work = self.root.parent / "sysroot-upper", self.root.parent / "sysroot-work"
             mounts = ["--overlay", f"{upper}:{work}:{top}:{self.release.sysroot}"]
             # the namespace's own sysfs (ip netns exec mounted it), the devices, and the machine's
             # /tmp, where the tests' files and the recording hook's folder are, at the same paths
             mounts += ["--bind", f"/proc:{top}/proc", "--bind", f"/sys:{top}/sys",
                        "--rbind", f"/dev:{top}/dev", "--bind", f"/tmp:{top}/tmp"]
-        # /etc copy-on-write (the hooks' own /etc/virt-netxml lives in the overlay), then the binds
-        mounts += ["--overlay", f"{self.etc_overlay}:{self.root / 'etc-overlay-work'}:{top}/etc"]
+        else:
+            # /etc copy-on-write (the hooks' own /etc/virt-netxml lives in the overlay)
+            mounts = ["--overlay", f"{self.etc_overlay}:{self.root / 'etc-overlay-work'}:/etc"]
         mounts += [a for sub, target in self.MOUNTS for a in ("--bind", f"{self.root / sub}:{top}{target}")]
         return mounts
 
@@ -425,8 +426,11 @@ class Libvirtd:
             return self.ns.exec_argv(["unshare", "--mount", "--propagation", "private", sys.executable,
                                       REAPER, *self.mount_options(), "--pid-file", pid_file, "--", *argv])
         assert self.holder_pid, "the Debian root's mount namespace is not set up (prepare first)"
-        return self.ns.exec_argv(["nsenter", f"--mount=/proc/{self.holder_pid}/ns/mnt", "--", sys.executable,
-                                  REAPER, "--pid-file", pid_file, "--", *self.in_root(argv)])
+        # --root: the holder's root, which is not the mount namespace's own where the caller is
+        # chrooted itself (inside the kernel lab)
+        return self.ns.exec_argv(["nsenter", f"--target={self.holder_pid}", "--mount", "--root", "--wd=/",
+                                  "--", sys.executable, REAPER, "--pid-file", pid_file, "--",
+                                  *self.in_root(argv)])
 
     def start_holder(self, timeout: float = 30) -> None:
         """The Debian root's mount namespace, set up once and kept by an idle process.
@@ -463,14 +467,15 @@ class Libvirtd:
 
     def in_daemon(self, argv: Sequence[str | os.PathLike[str]]) -> list[str]:
         """``argv`` run as an administrator of that host would: in the running libvirtd's network
-        and mount namespaces (and its root, for the Debian root)."""
-        root = ["--root", "--wd=/"] if self.release.sysroot is not None else []
-        return ["nsenter", "--target", str(self.pid), "--mount", "--net", *root, "--",
+        and mount namespaces, and its root (the Debian root, chrooted)."""
+        return ["nsenter", "--target", str(self.pid), "--mount", "--net", "--root", "--wd=/", "--",
                 *[str(a) for a in argv]]
 
     @property
     def etc_overlay(self) -> Path:
         """Files put here appear under /etc for libvirtd and its hooks (e.g. etc-overlay/virt-netxml)."""
+        if self.release.sysroot is not None:
+            return self.root.parent / "sysroot-upper" / "etc"
         return self.root / "etc-overlay"
 
     @property
@@ -493,7 +498,7 @@ class Libvirtd:
         """Write a configuration tree: the host's .conf files plus the settings tests need."""
         for sub, _ in self.MOUNTS:
             (self.root / sub).mkdir(parents=True, exist_ok=True)
-        self.etc_overlay.mkdir(exist_ok=True)
+        self.etc_overlay.mkdir(parents=True, exist_ok=True)
         (self.root / "etc-overlay-work").mkdir(exist_ok=True)
         for sub in ("hooks", "qemu/networks/autostart", "qemu/autostart"):
             (self.etc / sub).mkdir(parents=True, exist_ok=True)
