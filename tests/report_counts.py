@@ -1,7 +1,9 @@
 """Print how many end-to-end and kernel-lab tests passed, from pytest's JUnit report.
 
 The end-to-end tests run once per libvirt release (their ids carry it in brackets, e.g.
-``test_x[libvirt-11.3.0]`` or ``test_y[bridge-libvirt-9.0.0]``): one line per release.
+``test_x[libvirt-11.3.0]`` or ``test_y[bridge-libvirt-9.0.0]``): one line per release. Then
+the time each group took (its tests' times, set-up and teardown included; the kernel lab's
+single boot is inside its first test's).
 """
 
 from __future__ import annotations
@@ -23,25 +25,41 @@ def release_of(name: str) -> str | None:
     return found[0] if found else None
 
 
+def group_of(case: ET.Element) -> str | None:
+    classname = case.get("classname", "") + "."
+    if classname.startswith(GROUPS["kernel-lab"]):
+        return "kernel-lab"
+    if classname.startswith("tests.e2e."):
+        release = release_of(case.get("name", ""))
+        return f"e2e {release}" if release is not None else None
+    return None
+
+
 def count(path: str) -> dict[str, int]:
-    root = ET.parse(path).getroot()
+    """Passed tests per group."""
     counts = dict.fromkeys(GROUPS, 0)
-    for case in root.iter("testcase"):
-        if any(case.find(tag) is not None for tag in ("failure", "error", "skipped")):
-            continue
-        classname = case.get("classname", "") + "."
-        if classname.startswith(GROUPS["kernel-lab"]):
-            counts["kernel-lab"] += 1
-        elif classname.startswith("tests.e2e."):
-            release = release_of(case.get("name", ""))
-            if release is not None:
-                counts[f"e2e {release}"] += 1
+    for case in ET.parse(path).getroot().iter("testcase"):
+        group = group_of(case)
+        passed = not any(case.find(tag) is not None for tag in ("failure", "error", "skipped"))
+        if group is not None and passed:
+            counts[group] += 1
     return counts
+
+
+def seconds(path: str) -> dict[str, float]:
+    """Time per group, whatever the tests' outcome."""
+    total = dict.fromkeys(GROUPS, 0.0)
+    for case in ET.parse(path).getroot().iter("testcase"):
+        group = group_of(case)
+        if group is not None:
+            total[group] += float(case.get("time", "0") or 0)
+    return total
 
 
 def main(path: str) -> int:
     for group, n in count(path).items():
         print(f"{group}: {n}")
+    print("time: " + ", ".join(f"{group} {s:.0f} s" for group, s in seconds(path).items()))
     return 0
 
 

@@ -9,11 +9,12 @@ tests/netns/harness.py) runs in the namespace with its files in the temporary fo
 as the tree's run/openvswitch, which libvirtd and the hooks it runs see as /run/openvswitch.
 
 Two libvirt releases (``RELEASES``): the machine's own (libvirt 9.0 on Debian 12) and the
-Debian 13 root that setup.sh builds under .cache/debian13 (libvirt 11.3). For the latter, the
-same private mount namespace first lays a copy-on-write overlay over the whole root (the cached
-root is never written), binds /proc, /sys, /dev and the machine's /tmp into it, then the same
-temporary folders, and runs libvirtd, virtlogd, Open vSwitch and the root's own ``virt-netxml``
-with ``chroot``: the daemons, QEMU, dnsmasq and the hooks are all Debian 13's.
+Debian 13 root that setup.sh builds under .cache/debian13 (libvirt 11.3). For the latter, one
+private mount namespace, kept by an idle "holder" process, lays a copy-on-write overlay over the
+whole root (the cached root is never written), binds /proc, /sys, /dev and the machine's /tmp
+into it, then the same temporary folders; libvirtd, Open vSwitch and the root's own
+``virt-netxml`` run in it with ``chroot``: the daemons, QEMU, dnsmasq and the hooks (on the
+root's Python 3.13) are all Debian 13's.
 
 Processes are stopped by PID. Everything that ever ran in the namespace is found through
 /proc/PID/ns/net, so a leftover QEMU or dnsmasq cannot hide; ``Sandbox.leftovers()`` lists
