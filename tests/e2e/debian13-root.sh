@@ -75,4 +75,7 @@ unshare --mount --propagation private bash -euo pipefail -c '
   in_root "$venv/bin/virt-netxml" --version
 ' debian13-root "$ROOT" "$VENV" "$SRC" "$deps"
 rm -rf "$ROOT/tmp/wheels" "$ROOT$SRC/build"
+# Which source that was: the end-to-end tests compare it with the checkout they run from.
+.venv/bin/python -c 'from tests.e2e.harness import source_digest; print(source_digest())' \
+  > "$ROOT$VENV/virt-netxml-source.sha256"
 echo "debian13 root: built/cached in ${built} s, project installed in $((SECONDS - built)) s ($ROOT)"

@@ -60,6 +60,26 @@ REQUIRED_PROGRAMS = ("libvirtd", "virsh", "qemu-system-x86_64", "ovsdb-server", 
                      "ovs-vsctl", "ovsdb-tool", "dnsmasq", "ip", "unshare", "mount", "nsenter", "iptables")
 
 
+SOURCE_DIGEST = "virt-netxml-source.sha256"   # in the Debian root's virtual environment
+
+
+def source_digest(repo: Path = REPO) -> str:
+    """SHA-256 over the installable source (package folders and pyproject.toml), names and bytes.
+
+    tests/e2e/debian13-root.sh records it next to the copy it installs in the Debian root, so a
+    run against that root notices a checkout that changed since.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    files = [repo / "pyproject.toml"] + sorted(
+        p for top in ("hooks", "xmltools", "rng") for p in (repo / top).rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts)
+    for path in files:
+        digest.update(str(path.relative_to(repo)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 @dataclass(frozen=True)
 class Release:
     """A libvirt release the end-to-end tests run against.
@@ -86,7 +106,12 @@ class Release:
         wanted = ["usr/sbin/libvirtd", "usr/sbin/virtlogd", "usr/bin/qemu-system-x86_64",
                   "usr/sbin/ovsdb-server", "usr/sbin/ovs-vswitchd", "usr/bin/ovs-vsctl",
                   "usr/bin/ovsdb-tool", "usr/sbin/dnsmasq", f"{self.venv.lstrip('/')}/bin/virt-netxml"]
-        return [f"{self.sysroot}/{p} (run setup.sh)" for p in wanted if not (self.sysroot / p).exists()]
+        missing = [f"{self.sysroot}/{p} (run setup.sh)" for p in wanted if not (self.sysroot / p).exists()]
+        stamp = self.sysroot / self.venv.lstrip("/") / SOURCE_DIGEST
+        if not missing and (not stamp.exists() or stamp.read_text().strip() != source_digest()):
+            missing.append(f"the project installed in {self.sysroot} is not this checkout's "
+                           "(run tests/e2e/debian13-root.sh)")
+        return missing
 
 
 # The machine's libvirt, and Debian 13's from the root setup.sh builds (tests/e2e/debian13-root.sh).
