@@ -25,7 +25,9 @@ KEEP_FIRST = [("qemu", "vlans-vm", "start"), ("network", "packtnat", "updated"),
               ("daemon", "-", "reload"), ("network", "mv-bridge", "start"),
               ("network", "mv-missing", "start"), ("network", "packtovs", "stopped"),
               ("network", "mv-shim", "start"), ("network", "mv-shim", "stopped"),
-              ("network", "packtiso", "port-created")]
+              ("network", "packtiso", "port-created"),
+              # a live migration: the destination's migrate call, then the source's release
+              ("qemu", "mig-vm", "migrate"), ("qemu", "mig-vm", "release")]
 
 README_HEAD = """# Hook calls recorded by the end-to-end tests
 
@@ -46,6 +48,9 @@ Scenarios:
   the following prepare/start the rewritten one.
 - `tap-vm`: a TAP made and bridged at prepare, deleted at release (this file shows the last of
   several runs of it).
+- `mig-vm`, live-migrated onto a second host of the same release whose mapping file says
+  `bridge brmig0 = brmig1`: the destination's `migrate` call carries the source's XML, which
+  the hook rewrote; then the source's `release`.
 - Single calls: an OVS guest's start with VLAN metadata (`vlans-vm`), a live `net-update`
   (`packtnat updated`), a daemon reload (SIGHUP), a macvtap pool start (`mv-bridge`), a
   pool whose uplink is missing (`mv-missing`, the hook refused it), a macvtap pool with a host

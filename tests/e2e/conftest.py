@@ -20,7 +20,6 @@ tests do not depend on each other's order.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,9 +67,7 @@ def sandbox(release: Release) -> Iterator[Sandbox]:
     finally:
         log = box.libvirtd.tail()
         try:
-            export = os.environ.get("VNXE2E_RECORD_DIR")
-            if export:  # keep the recorded hook calls (the source of fixtures/captures/)
-                shutil.copytree(box.records, Path(export) / release.name, dirs_exist_ok=True)
+            box.export_records()  # with VNXE2E_RECORD_DIR: the source of fixtures/captures*/
         finally:
             problems = []
             try:

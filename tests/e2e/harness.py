@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -543,6 +544,9 @@ class Libvirtd:
             # No polkit (no system bus in here); a log file the tests can show on failure.
             f.write('\nauth_unix_rw = "none"\nauth_unix_ro = "none"\n'
                     'log_outputs = "3:file:/var/log/libvirt/libvirtd.log"\n')
+            # Each sandbox is its own host: libvirt refuses a migration between two daemons
+            # with the same host UUID (by default the machine's SMBIOS one).
+            f.write(f'host_uuid = "{uuid.uuid4()}"\n')
 
     def start(self, timeout: float = 30) -> None:
         """Start libvirtd and wait until it answers and can use QEMU."""
@@ -760,6 +764,16 @@ class Sandbox:
 
     def call_count(self) -> int:
         return len(list(self.records.glob("*.argv")))
+
+    def export_records(self) -> None:
+        """With ``VNXE2E_RECORD_DIR=DIR``, copy the recorded calls to DIR/<release>.
+
+        Files are named by time, so the calls of every sandbox of a release (a migration's
+        destination too) merge there in call order.
+        """
+        export = os.environ.get("VNXE2E_RECORD_DIR")
+        if export:
+            shutil.copytree(self.records, Path(export) / self.release.name, dirs_exist_ok=True)
 
     # -- teardown ----------------------------------------------------------------------------
     def clear_libvirt(self) -> None:
