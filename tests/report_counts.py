@@ -1,9 +1,9 @@
 """Print how many end-to-end and kernel-lab tests passed, from pytest's JUnit report.
 
 The end-to-end tests run once per libvirt release (their ids carry it in brackets, e.g.
-``test_x[libvirt-11.3.0]`` or ``test_y[bridge-libvirt-9.0.0]``): one line per release. Then
-the time each group took (its tests' times, set-up and teardown included; the kernel lab's
-single boot is inside its first test's).
+``test_x[libvirt-11.3.0]`` or ``test_y[bridge-libvirt-9.0.0]``): one line per release. Before
+them, the time each group took (its tests' times, set-up and teardown included; the kernel
+lab's single boot is inside its first test's).
 """
 
 from __future__ import annotations
@@ -57,9 +57,9 @@ def seconds(path: str) -> dict[str, float]:
 
 
 def main(path: str) -> int:
+    print("time: " + ", ".join(f"{group} {s:.0f} s" for group, s in seconds(path).items()))
     for group, n in count(path).items():
         print(f"{group}: {n}")
-    print("time: " + ", ".join(f"{group} {s:.0f} s" for group, s in seconds(path).items()))
     return 0
 
 
