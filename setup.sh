@@ -2,7 +2,9 @@
 # One-time setup of a development or CI machine (Debian 12, as root):
 #   Debian packages for libvirt, QEMU, Open vSwitch and the kernel lab; a virtual environment
 #   in .venv with the project and its test tools; libvirt's own source package (its XML test
-#   files are the differential-test corpus) unpacked under .cache/.
+#   files are the differential-test corpus) unpacked under .cache/; a Debian 13 root (libvirt
+#   11.3, Python 3.13) under .cache/debian13 with the project installed in it as a Debian 13 user
+#   would (pip, the system Python), so the end-to-end tests run against both libvirt releases.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -12,6 +14,7 @@ DEBS=(
   libvirt-dev pkg-config gcc python3-dev python3-venv
   iproute2 bridge-utils procps psmisc
   cpio busybox-static dpkg-dev xz-utils
+  mmdebstrap
 )
 
 export DEBIAN_FRONTEND=noninteractive
@@ -49,4 +52,6 @@ fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -e '.[libvirt,test]'
+
+./tests/e2e/debian13-root.sh
 echo "setup done: run .venv/bin/pytest"

@@ -1,28 +1,79 @@
-"""Print how many tests passed, from pytest's JUnit report: end-to-end, kernel-lab, and the rest.
+"""Print how many tests passed, from pytest's JUnit report: the rest, then end-to-end per
+libvirt release and the kernel lab (the last lines of a CI run).
 
 Every collected test asserts something (corpus documents with nothing to check are counted
 inside one test, not collected one by one), so these are counts of checks that held.
+The end-to-end tests run once per libvirt release (their ids carry it in brackets, e.g.
+``test_x[libvirt-11.3.0]`` or ``test_y[bridge-libvirt-9.0.0]``): one line per release. Before
+them, the time each group took (its tests' times, set-up and teardown included; the kernel
+lab's single boot is inside its first test's).
 """
 
 from __future__ import annotations
 
+import re
 import sys
 import xml.etree.ElementTree as ET  # trusted input: pytest's own report
 
-GROUPS = {"e2e": "tests.e2e.", "kernel-lab": "tests.kernel_lab."}
+RELEASES = ("libvirt-9.0.0", "libvirt-11.3.0")
+GROUPS = {**{f"e2e {r}": "tests.e2e." for r in RELEASES}, "kernel-lab": "tests.kernel_lab."}
+
+
+def release_of(name: str) -> str | None:
+    """The release in a test's parameter id, or None."""
+    params = re.search(r"\[(.*)\]$", name)
+    if params is None:
+        return None
+    found = [r for r in RELEASES if re.search(rf"(^|-){re.escape(r)}($|-)", params.group(1))]
+    return found[0] if found else None
+
+
+def group_of(case: ET.Element) -> str | None:
+    classname = case.get("classname", "") + "."
+    if classname.startswith(GROUPS["kernel-lab"]):
+        return "kernel-lab"
+    if classname.startswith("tests.e2e."):
+        release = release_of(case.get("name", ""))
+        return f"e2e {release}" if release is not None else None
+    return None
+
+
+def passed(case: ET.Element) -> bool:
+    return not any(case.find(tag) is not None for tag in ("failure", "error", "skipped"))
+
+
+def count(path: str) -> dict[str, int]:
+    """Passed tests per group."""
+    counts = dict.fromkeys(GROUPS, 0)
+    for case in ET.parse(path).getroot().iter("testcase"):
+        group = group_of(case)
+        if group is not None and passed(case):
+            counts[group] += 1
+    return counts
+
+
+def others(path: str) -> int:
+    """Passed tests outside the end-to-end tests and the kernel lab."""
+    return sum(1 for case in ET.parse(path).getroot().iter("testcase")
+               if passed(case) and not (case.get("classname", "") + ".").startswith(
+                   ("tests.e2e.", "tests.kernel_lab.")))
+
+
+def seconds(path: str) -> dict[str, float]:
+    """Time per group, whatever the tests' outcome."""
+    total = dict.fromkeys(GROUPS, 0.0)
+    for case in ET.parse(path).getroot().iter("testcase"):
+        group = group_of(case)
+        if group is not None:
+            total[group] += float(case.get("time", "0") or 0)
+    return total
 
 
 def main(path: str) -> int:
-    root = ET.parse(path).getroot()
-    counts = dict.fromkeys([*GROUPS, "other"], 0)
-    for case in root.iter("testcase"):
-        if any(case.find(tag) is not None for tag in ("failure", "error", "skipped")):
-            continue
-        classname = case.get("classname", "") + "."
-        group = next((g for g, prefix in GROUPS.items() if classname.startswith(prefix)), "other")
-        counts[group] += 1
-    for group, count in counts.items():
-        print(f"{group}: {count}")
+    print("time: " + ", ".join(f"{group} {s:.0f} s" for group, s in seconds(path).items()))
+    print(f"other: {others(path)}")
+    for group, n in count(path).items():
+        print(f"{group}: {n}")
     return 0
 
 

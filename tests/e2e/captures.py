@@ -1,14 +1,16 @@
 """Turn the hook calls an end-to-end run recorded into fixtures/captures/.
 
     VNXE2E_RECORD_DIR=/tmp/rec .venv/bin/pytest -m e2e tests/e2e
-    .venv/bin/python -m tests.e2e.captures /tmp/rec fixtures/captures
+    .venv/bin/python -m tests.e2e.captures /tmp/rec/libvirt-9.0.0 fixtures/captures
+    .venv/bin/python -m tests.e2e.captures /tmp/rec/libvirt-11.3.0 fixtures/captures-libvirt-11.3.0
 
 Picks the calls of a few scenarios (the lifecycle of one guest through a libvirtd restart, a
 restore through the mapping file, a TAP made and removed by the hook, an OVS VLAN start, a
 live network update, a daemon reload, networks stopping), numbers them in call order as
 ``NN-<hook>-<object>-<operation>-<sub-operation>.xml`` (stdin) and writes README.md with the
-argv of each. The recordings are real libvirt 9.0 output: UUIDs, MACs and vnet numbers differ
-from run to run.
+argv of each. The recordings are real libvirt output (9.0 from the machine, 11.3 from the
+Debian 13 root; the release is the recording folder's name): UUIDs, MACs and vnet numbers
+differ from run to run.
 """
 
 from __future__ import annotations
@@ -23,16 +25,18 @@ KEEP_FIRST = [("qemu", "vlans-vm", "start"), ("network", "packtnat", "updated"),
               ("daemon", "-", "reload"), ("network", "mv-bridge", "start"),
               ("network", "mv-missing", "start"), ("network", "packtovs", "stopped"),
               ("network", "mv-shim", "start"), ("network", "mv-shim", "stopped"),
-              ("network", "packtiso", "port-created")]
+              ("network", "packtiso", "port-created"),
+              # a live migration: the destination's migrate call, then the source's release
+              ("qemu", "mig-vm", "migrate"), ("qemu", "mig-vm", "release")]
 
 README_HEAD = """# Hook calls recorded by the end-to-end tests
 
-Recorded by `tests/e2e` from a real libvirtd 9.0.0 with QEMU (TCG) and Open vSwitch (userspace
-datapath) in a private network namespace, with the project's hooks installed. A recording hook
-(`00-record`, run before the project's `50-virt-netxml`) saved argv and stdin of every call;
-`python -m tests.e2e.captures` picked these. File names: `NN-<hook>-<object>-<operation>-<sub>.xml`
-in call order (parts that are `-` left out); the file holds the call's stdin (empty for the
-daemon's calls).
+Recorded by `tests/e2e` from a real libvirtd {version} ({origin})
+with QEMU (TCG) and Open vSwitch (userspace datapath) in a private network namespace, with the
+project's hooks installed. A recording hook (`00-record`, run before the project's
+`50-virt-netxml`) saved argv and stdin of every call; `python -m tests.e2e.captures` picked these.
+File names: `NN-<hook>-<object>-<operation>-<sub>.xml` in call order (parts that are `-` left
+out); the file holds the call's stdin (empty for the daemon's calls).
 
 Scenarios:
 - `life-vm` on `lifenat` (NAT), `lifeovs` (OVS, portgroup `vlan5`) and an `ethernet`
@@ -44,6 +48,9 @@ Scenarios:
   the following prepare/start the rewritten one.
 - `tap-vm`: a TAP made and bridged at prepare, deleted at release (this file shows the last of
   several runs of it).
+- `mig-vm`, live-migrated onto a second host of the same release whose mapping file says
+  `bridge brmig0 = brmig1`: the destination's `migrate` call carries the source's XML, which
+  the hook rewrote; then the source's `release`.
 - Single calls: an OVS guest's start with VLAN metadata (`vlans-vm`), a live `net-update`
   (`packtnat updated`), a daemon reload (SIGHUP), a macvtap pool start (`mv-bridge`), a
   pool whose uplink is missing (`mv-missing`, the hook refused it), a macvtap pool with a host
@@ -83,6 +90,9 @@ def select(calls: list[tuple[str, list[str], str]]) -> list[tuple[str, list[str]
             if i not in taps or (last_prepare is not None and i >= last_prepare)]
 
 
+ORIGIN = {"9.0.0": "Debian 12's", "11.3.0": "Debian 13's, from the root setup.sh builds"}
+
+
 def main(record_dir: str, out_dir: str) -> int:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -94,7 +104,11 @@ def main(record_dir: str, out_dir: str) -> int:
         name = "-".join([f"{n:02d}", hook, *(a for a in argv[:3] if a != "-")]) + ".xml"
         (out / name).write_text(stdin)
         rows.append(f"| `{name}` | `{' '.join(argv)}` |")
-    (out / "README.md").write_text(README_HEAD + "\n".join(rows) + "\n")
+    version = Path(record_dir).resolve().name.removeprefix("libvirt-")
+    if version not in ORIGIN:
+        version = "9.0.0"   # a folder of an older run, recorded before releases had folders
+    head = README_HEAD.format(version=version, origin=ORIGIN[version])
+    (out / "README.md").write_text(head + "\n".join(rows) + "\n")
     print(f"{len(rows)} calls written to {out}")
     return 0
 

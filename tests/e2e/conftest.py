@@ -1,11 +1,16 @@
 """Fixtures of the end-to-end tests: one throw-away host for the package, a clean slate per test.
 
-``sandbox`` (package scope: torn down right after the last end-to-end test): a private
-network namespace with Open vSwitch and libvirtd, the project's hooks installed by
-``virt-netxml hooks install --root`` next to a recording hook.
+``release`` (package scope, parametrised): the libvirt release the tests run against, the
+machine's own (``libvirt-9.0.0``) or Debian 13's from the root setup.sh builds
+(``libvirt-11.3.0``); every end-to-end test runs once for each, with its id in brackets.
+Expectations that differ between releases are data keyed by ``release.name`` in the tests.
+
+``sandbox`` (package scope, one per release: torn down right after the last end-to-end test of
+that release): a private network namespace with Open vSwitch and libvirtd, the project's hooks
+installed by the release's ``virt-netxml hooks install`` next to a recording hook.
 Torn down in reverse order even when tests fail, then checked: no process, namespace, mount,
 hook file or temporary folder may be left. With ``VNXE2E_RECORD_DIR=DIR`` the recorded hook
-calls (``*.argv`` and ``*.xml``, named by time) are copied to DIR before the teardown.
+calls (``*.argv`` and ``*.xml``, named by time) are copied to DIR/<release> before the teardown.
 
 ``host`` (per test): the sandbox, plus bookkeeping of what the test adds (links, OVS bridges);
 afterwards every domain and network is destroyed and undefined and those links removed, so
@@ -15,7 +20,6 @@ tests do not depend on each other's order.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +29,9 @@ import pytest
 
 from tests.e2e.harness import (
     CREATED_NAMESPACES,
+    RELEASES,
     VNX,
+    Release,
     Sandbox,
     missing_programs,
     namespaces,
@@ -41,24 +47,27 @@ def hooks_package_ready() -> bool:
     return vnx("hooks", "install", "--help", check=False).returncode == 0
 
 
+@pytest.fixture(scope="package", params=list(RELEASES), ids=str)
+def release(request: pytest.FixtureRequest) -> Release:
+    return RELEASES[request.param]
+
+
 @pytest.fixture(scope="package")
-def sandbox() -> Iterator[Sandbox]:
+def sandbox(release: Release) -> Iterator[Sandbox]:
     require(os.geteuid() == 0, "root (network namespaces, libvirtd)")
-    missing = missing_programs()
+    missing = missing_programs(release)
     require(not missing, "programs: " + ", ".join(missing))
     require(VNX.exists(), f"{VNX} (run the setup command)")
     require(Path("/dev/net/tun").exists(), "/dev/net/tun")
     sweep_stale_sandboxes()
-    box = Sandbox.create()
+    box = Sandbox.create(release)
     try:
         box.start(install_hooks=hooks_package_ready())
         yield box
     finally:
         log = box.libvirtd.tail()
         try:
-            export = os.environ.get("VNXE2E_RECORD_DIR")
-            if export:  # keep the recorded hook calls (the source of fixtures/captures/)
-                shutil.copytree(box.records, export, dirs_exist_ok=True)
+            box.export_records()  # with VNXE2E_RECORD_DIR: the source of fixtures/captures*/
         finally:
             problems = []
             try:
@@ -83,6 +92,10 @@ class Host:
     @property
     def ns(self):
         return self.box.ns
+
+    @property
+    def release(self) -> Release:
+        return self.box.release
 
     @property
     def ovs(self):

@@ -8,6 +8,14 @@ hooks, sockets and state never touch the machine's own. Open vSwitch (started by
 tests/netns/harness.py) runs in the namespace with its files in the temporary folder, linked
 as the tree's run/openvswitch, which libvirtd and the hooks it runs see as /run/openvswitch.
 
+Two libvirt releases (``RELEASES``): the machine's own (libvirt 9.0 on Debian 12) and the
+Debian 13 root that setup.sh builds under .cache/debian13 (libvirt 11.3). For the latter, one
+private mount namespace, kept by an idle "holder" process, lays a copy-on-write overlay over the
+whole root (the cached root is never written), binds /proc, /sys, /dev and the machine's /tmp
+into it, then the same temporary folders; libvirtd, Open vSwitch and the root's own
+``virt-netxml`` run in it with ``chroot``: the daemons, QEMU, dnsmasq and the hooks (on the
+root's Python 3.13) are all Debian 13's.
+
 Processes are stopped by PID. Everything that ever ran in the namespace is found through
 /proc/PID/ns/net, so a leftover QEMU or dnsmasq cannot hide; ``Sandbox.leftovers()`` lists
 what survived a teardown.
@@ -25,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +61,67 @@ REQUIRED_PROGRAMS = ("libvirtd", "virsh", "qemu-system-x86_64", "ovsdb-server", 
                      "ovs-vsctl", "ovsdb-tool", "dnsmasq", "ip", "unshare", "mount", "nsenter", "iptables")
 
 
+SOURCE_DIGEST = "virt-netxml-source.sha256"   # in the Debian root's virtual environment
+
+
+def source_digest(repo: Path = REPO) -> str:
+    """SHA-256 over the installable source (package folders and pyproject.toml), names and bytes.
+
+    tests/e2e/debian13-root.sh records it next to the copy it installs in the Debian root, so a
+    run against that root notices a checkout that changed since.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    files = [repo / "pyproject.toml"] + sorted(
+        p for top in ("hooks", "xmltools", "rng") for p in (repo / top).rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts)
+    for path in files:
+        digest.update(str(path.relative_to(repo)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Release:
+    """A libvirt release the end-to-end tests run against.
+
+    ``sysroot`` is None for the machine's own libvirt; otherwise a Debian root (built by
+    setup.sh) whose daemons run chrooted, with the project installed in ``venv`` inside it.
+    """
+
+    name: str
+    sysroot: Path | None = None
+    venv: str = ""
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def version(self) -> tuple[int, ...]:
+        return tuple(int(p) for p in self.name.removeprefix("libvirt-").split("."))
+
+    def missing(self) -> list[str]:
+        """What this release needs and the machine lacks."""
+        if self.sysroot is None:
+            return [p for p in REQUIRED_PROGRAMS if shutil.which(p, path=DAEMON_ENV["PATH"]) is None]
+        wanted = ["usr/sbin/libvirtd", "usr/sbin/virtlogd", "usr/bin/qemu-system-x86_64",
+                  "usr/sbin/ovsdb-server", "usr/sbin/ovs-vswitchd", "usr/bin/ovs-vsctl",
+                  "usr/bin/ovsdb-tool", "usr/sbin/dnsmasq", f"{self.venv.lstrip('/')}/bin/virt-netxml"]
+        missing = [f"{self.sysroot}/{p} (run setup.sh)" for p in wanted if not (self.sysroot / p).exists()]
+        stamp = self.sysroot / self.venv.lstrip("/") / SOURCE_DIGEST
+        if not missing and (not stamp.exists() or stamp.read_text().strip() != source_digest()):
+            missing.append(f"the project installed in {self.sysroot} is not this checkout's "
+                           "(run tests/e2e/debian13-root.sh)")
+        return missing
+
+
+# The machine's libvirt, and Debian 13's from the root setup.sh builds (tests/e2e/debian13-root.sh).
+RELEASES = {
+    "libvirt-9.0.0": Release("libvirt-9.0.0"),
+    "libvirt-11.3.0": Release("libvirt-11.3.0", REPO / ".cache" / "debian13", "/opt/virt-netxml"),
+}
+
+
 def run(argv: Sequence[str | os.PathLike[str]], *, input: str | None = None, check: bool = True,
         timeout: float = 60, env: dict[str, str] | None = None) -> CompletedProcess[str]:
     """Run a command, text in and out; a failure raises with its stderr in the message."""
@@ -75,8 +145,9 @@ def vnx(*args: str | os.PathLike[str], input: str | None = None,
     return run([VNX, *args], input=input, check=check)
 
 
-def missing_programs() -> list[str]:
-    return [p for p in REQUIRED_PROGRAMS if shutil.which(p, path=DAEMON_ENV["PATH"]) is None]
+def missing_programs(release: Release = RELEASES["libvirt-9.0.0"]) -> list[str]:
+    missing = [p for p in REQUIRED_PROGRAMS if shutil.which(p, path=DAEMON_ENV["PATH"]) is None]
+    return missing + (release.missing() if release.sysroot else [])
 
 
 def pid_alive(pid: int) -> bool:
@@ -254,6 +325,69 @@ class Ovs:
     def stop(self) -> None:
         self.stack.close()
 
+    def launcher_pids(self) -> set[int]:
+        return set()
+
+
+OVS_IN_ROOT = """set -e
+export OVS_RUNDIR={run} OVS_LOGDIR={run} OVS_DBDIR={run} OVS_SYSCONFDIR={run}
+ovsdb-tool create {run}/conf.db /usr/share/openvswitch/vswitch.ovsschema
+ovsdb-server {run}/conf.db --remote=punix:{run}/db.sock --unixctl={run}/ovsdb-server.ctl \
+  --pidfile={run}/ovsdb-server.pid --detach --no-chdir --log-file={run}/ovsdb-server.log -vconsole:off
+ovs-vsctl --db=unix:{run}/db.sock --timeout=10 --no-wait init
+ovs-vswitchd unix:{run}/db.sock --unixctl={run}/ovs-vswitchd.ctl \
+  --pidfile={run}/ovs-vswitchd.pid --detach --no-chdir --log-file={run}/ovs-vswitchd.log -vconsole:off
+: > {run}/started
+"""
+
+
+@dataclass
+class OvsInRoot(Ovs):
+    """The same two daemons, but the Debian root's own, started chrooted into it.
+
+    Their folder is in the machine's /tmp, which the root sees at the same path.
+    """
+
+    libvirtd: Libvirtd | None = None
+    launcher: subprocess.Popen[bytes] | None = None
+    pids: dict[str, int] = field(default_factory=dict)
+
+    def start(self) -> None:
+        assert self.libvirtd is not None
+        rundir = self.root / "ovs"
+        rundir.mkdir(parents=True, exist_ok=True)
+        log = (self.root / "launcher.out").open("ab")
+        argv = self.libvirtd.launcher_argv(self.root / "launcher.pid",
+                                           ["sh", "-c", OVS_IN_ROOT.format(run=rundir)])
+        self.launcher = subprocess.Popen(argv, env=DAEMON_ENV, stdout=log, stderr=log,
+                                         stdin=subprocess.DEVNULL)
+        log.close()
+        wait_for(lambda: (rundir / "started").exists() or self.launcher.poll() is not None, 30,
+                 "Open vSwitch to start in the Debian root")
+        for program in ("ovsdb-server", "ovs-vswitchd"):
+            pidfile = rundir / f"{program}.pid"
+            if pidfile.exists():
+                self.pids[program] = int(pidfile.read_text().split()[0])
+        if not (rundir / "started").exists():
+            self.stop()
+            raise RuntimeError("Open vSwitch did not start in the Debian root: "
+                               + (self.root / "launcher.out").read_text(errors="replace")[-2000:])
+        self.db_socket = rundir / "db.sock"
+        self.run_link.parent.mkdir(parents=True, exist_ok=True)
+        self.run_link.symlink_to(rundir)
+
+    def stop(self) -> None:
+        for program in ("ovs-vswitchd", "ovsdb-server"):
+            pid = self.pids.pop(program, None)
+            if pid is not None:
+                stop_pid(pid, timeout=5)
+        if self.launcher is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.launcher.wait(timeout=15)
+
+    def launcher_pids(self) -> set[int]:
+        return {self.launcher.pid} if self.launcher is not None else set()
+
 
 @dataclass
 class Libvirtd:
@@ -261,9 +395,11 @@ class Libvirtd:
 
     ns: Netns
     root: Path
+    release: Release = RELEASES["libvirt-9.0.0"]
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     pid: int = 0
     starts: int = 0
+    holder_pid: int = 0
 
     # (folder inside the temporary tree, where libvirtd sees it), mounted after the /etc overlay
     MOUNTS = (("etc/libvirt", "/etc/libvirt"), ("run", "/run"), ("var/lib/libvirt", "/var/lib/libvirt"),
@@ -274,8 +410,99 @@ class Libvirtd:
         return self.root / "etc" / "libvirt"
 
     @property
+    def sysroot(self) -> Path:
+        """Where the release's root is mounted in the daemons' mount namespaces (Debian root only)."""
+        return self.root.parent / "sysroot"
+
+    def mount_options(self) -> list[str]:
+        """The reaper's options that give a daemon its view of the file system."""
+        top = ""
+        if self.release.sysroot is not None:
+            top = str(self.sysroot)
+            for sub in ("sysroot", "sysroot-upper", "sysroot-work"):
+                (self.root.parent / sub).mkdir(exist_ok=True)
+            # its upper folder is also the /etc overlay's (etc_overlay): one overlay fewer in the
+            # stack, which the kernel lab, whose own root is an overlay already, needs
+            upper, work = self.root.parent / "sysroot-upper", self.root.parent / "sysroot-work"
+            mounts = ["--overlay", f"{upper}:{work}:{top}:{self.release.sysroot}"]
+            # the namespace's own sysfs (ip netns exec mounted it), the devices, and the machine's
+            # /tmp, where the tests' files and the recording hook's folder are, at the same paths
+            mounts += ["--bind", f"/proc:{top}/proc", "--bind", f"/sys:{top}/sys",
+                       "--rbind", f"/dev:{top}/dev", "--bind", f"/tmp:{top}/tmp"]
+        else:
+            # /etc copy-on-write (the hooks' own /etc/virt-netxml lives in the overlay)
+            mounts = ["--overlay", f"{self.etc_overlay}:{self.root / 'etc-overlay-work'}:/etc"]
+        mounts += [a for sub, target in self.MOUNTS for a in ("--bind", f"{self.root / sub}:{top}{target}")]
+        return mounts
+
+    def in_root(self, argv: Sequence[str | os.PathLike[str]]) -> list[str]:
+        """``argv`` as run by the release: chrooted into the Debian root, or as it is."""
+        if self.release.sysroot is None:
+            return [str(a) for a in argv]
+        return ["chroot", str(self.sysroot), *[str(a) for a in argv]]
+
+    def launcher_argv(self, pid_file: Path, argv: Sequence[str | os.PathLike[str]]) -> list[str]:
+        """Run ``argv`` in the namespace, under a reaper, with the release's view of the files.
+
+        The machine's libvirt gets a fresh private mount namespace per launch. The Debian root's
+        daemons all share the one the holder keeps (see ``start_holder``): a libvirtd started
+        again must find the dnsmasq and QEMU it left running at the same file paths (libvirt
+        checks /proc/PID/exe), as on a real host.
+        """
+        if self.release.sysroot is None:
+            return self.ns.exec_argv(["unshare", "--mount", "--propagation", "private", sys.executable,
+                                      REAPER, *self.mount_options(), "--pid-file", pid_file, "--", *argv])
+        assert self.holder_pid, "the Debian root's mount namespace is not set up (prepare first)"
+        # --root: the holder's root, which is not the mount namespace's own where the caller is
+        # chrooted itself (inside the kernel lab)
+        return self.ns.exec_argv(["nsenter", f"--target={self.holder_pid}", "--mount", "--root", "--wd=/",
+                                  "--", sys.executable, REAPER, "--pid-file", pid_file, "--",
+                                  *self.in_root(argv)])
+
+    def start_holder(self, timeout: float = 30) -> None:
+        """The Debian root's mount namespace, set up once and kept by an idle process.
+
+        Its mounts: the root under a copy-on-write overlay, /proc, /sys, /dev and /tmp, then the
+        temporary folders, all private to it; it ends when the holder and every process that
+        entered it have exited.
+        """
+        if self.release.sysroot is None:
+            return
+        pid_file = self.root.parent / "holder.pid"
+        argv = self.ns.exec_argv(["unshare", "--mount", "--propagation", "private", sys.executable, REAPER,
+                                  *self.mount_options(), "--pid-file", pid_file, "--", "sleep", "infinity"])
+        proc = subprocess.Popen(argv, env=DAEMON_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL)
+        self.procs.append(proc)
+        wait_for(lambda: pid_file.exists() or proc.poll() is not None, timeout, "the Debian root's mounts")
+        if proc.poll() is not None:
+            raise RuntimeError(f"cannot set up the Debian root's mounts: {proc.stderr.read().decode()}")
+        self.holder_pid = int(pid_file.read_text())
+
+    def stop_holder(self) -> None:
+        if self.holder_pid:
+            stop_pid(self.holder_pid)
+            self.holder_pid = 0
+
+    def run_in_root(self, *argv: str, check: bool = True) -> CompletedProcess[str]:
+        """A short command with the daemon's view of the files (before or between daemon runs)."""
+        pid_file = self.root.parent / f"oneshot-{secrets.token_hex(4)}.pid"
+        try:
+            return run(self.launcher_argv(pid_file, argv), env=DAEMON_ENV, check=check)
+        finally:
+            pid_file.unlink(missing_ok=True)
+
+    def in_daemon(self, argv: Sequence[str | os.PathLike[str]]) -> list[str]:
+        """``argv`` run as an administrator of that host would: in the running libvirtd's network
+        and mount namespaces, and its root (the Debian root, chrooted)."""
+        return ["nsenter", "--target", str(self.pid), "--mount", "--net", "--root", "--wd=/", "--",
+                *[str(a) for a in argv]]
+
+    @property
     def etc_overlay(self) -> Path:
         """Files put here appear under /etc for libvirtd and its hooks (e.g. etc-overlay/virt-netxml)."""
+        if self.release.sysroot is not None:
+            return self.root.parent / "sysroot-upper" / "etc"
         return self.root / "etc-overlay"
 
     @property
@@ -298,20 +525,28 @@ class Libvirtd:
         """Write a configuration tree: the host's .conf files plus the settings tests need."""
         for sub, _ in self.MOUNTS:
             (self.root / sub).mkdir(parents=True, exist_ok=True)
-        self.etc_overlay.mkdir(exist_ok=True)
+        self.etc_overlay.mkdir(parents=True, exist_ok=True)
         (self.root / "etc-overlay-work").mkdir(exist_ok=True)
         for sub in ("hooks", "qemu/networks/autostart", "qemu/autostart"):
             (self.etc / sub).mkdir(parents=True, exist_ok=True)
-        for conf in Path("/etc/libvirt").glob("*.conf"):
+        host_etc = (self.release.sysroot or Path("/")) / "etc" / "libvirt"
+        for conf in host_etc.glob("*.conf"):
             shutil.copy(conf, self.etc / conf.name)
         with (self.etc / "qemu.conf").open("a") as f:
             # root: otherwise every start re-probes QEMU as another user (~48 s, DESIGN.md §3);
             # stdio "file": no virtlogd needed.
             f.write('\nuser = "root"\ngroup = "root"\nstdio_handler = "file"\n')
+            if self.release.sysroot is not None:
+                # libvirt's per-guest mount namespace cannot be set up inside a chroot ("Failed
+                # disable mount propagation out of the root filesystem")
+                f.write("namespaces = []\n")
         with (self.etc / "libvirtd.conf").open("a") as f:
             # No polkit (no system bus in here); a log file the tests can show on failure.
             f.write('\nauth_unix_rw = "none"\nauth_unix_ro = "none"\n'
                     'log_outputs = "3:file:/var/log/libvirt/libvirtd.log"\n')
+            # Each sandbox is its own host: libvirt refuses a migration between two daemons
+            # with the same host UUID (by default the machine's SMBIOS one).
+            f.write(f'host_uuid = "{uuid.uuid4()}"\n')
 
     def start(self, timeout: float = 30) -> None:
         """Start libvirtd and wait until it answers and can use QEMU."""
@@ -329,12 +564,7 @@ class Libvirtd:
     def _launch(self, timeout: float) -> None:
         pid_file = self.root / f"libvirtd-{self.starts}.pid"
         self.starts += 1
-        # /etc copy-on-write (the hooks' own /etc/virt-netxml lives in the overlay), then the binds
-        mounts = ["--overlay", f"{self.etc_overlay}:{self.root / 'etc-overlay-work'}:/etc"]
-        mounts += [a for sub, target in self.MOUNTS for a in ("--bind", f"{self.root / sub}:{target}")]
-        argv = self.ns.exec_argv(["unshare", "--mount", "--propagation", "private",
-                                  sys.executable, REAPER, *mounts, "--pid-file", pid_file,
-                                  "--", "libvirtd"])
+        argv = self.launcher_argv(pid_file, ["libvirtd"])
         log = (self.log_dir / "libvirtd.out").open("ab")
         proc = subprocess.Popen(argv, env=DAEMON_ENV, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         log.close()
@@ -411,11 +641,12 @@ class Sandbox:
     ovs: Ovs
     libvirtd: Libvirtd
     records: Path
+    release: Release = RELEASES["libvirt-9.0.0"]
     host_hooks_before: list[str] = field(default_factory=list)
     stragglers: list[str] = field(default_factory=list)
 
     @classmethod
-    def create(cls) -> Sandbox:
+    def create(cls, release: Release = RELEASES["libvirt-9.0.0"]) -> Sandbox:
         tmp = Path(tempfile.mkdtemp(prefix=NS_PREFIX))
         try:
             ns = Netns.create()
@@ -426,15 +657,21 @@ class Sandbox:
         # down, and the next run finds what it left by this note (see sweep_stale_sandboxes).
         (tmp / OWNER_NOTE).write_text(f"{os.getpid()} {ns.name}\n")
         root = tmp / "root"
-        sandbox = cls(tmp=tmp, ns=ns, ovs=Ovs(ns, tmp / "ovs", root / "run" / "openvswitch"),
-                      libvirtd=Libvirtd(ns, root), records=tmp / "records",
-                      host_hooks_before=host_hook_files())
+        libvirtd = Libvirtd(ns, root, release)
+        run_link = root / "run" / "openvswitch"
+        ovs = (Ovs(ns, tmp / "ovs", run_link) if release.sysroot is None
+               else OvsInRoot(ns, tmp / "ovs", run_link, libvirtd=libvirtd))
+        sandbox = cls(tmp=tmp, ns=ns, ovs=ovs, libvirtd=libvirtd, records=tmp / "records",
+                      host_hooks_before=host_hook_files(), release=release)
         sandbox.records.mkdir()
         return sandbox
 
     def start(self, install_hooks: bool = True, record: bool = True) -> None:
-        self.ovs.start()
         self.libvirtd.prepare()
+        if install_hooks:
+            self.write_hooks_config()   # into the /etc overlay's upper folder, before it is mounted
+        self.libvirtd.start_holder()
+        self.ovs.start()
         if install_hooks:
             self.install_project_hooks()
         if record:
@@ -463,15 +700,33 @@ class Sandbox:
         return self.libvirtd.log_dir / "virt-netxml.log"
 
     def install_project_hooks(self) -> None:
-        """``virt-netxml hooks install --root`` with the default folders, as on a real host.
+        """``virt-netxml hooks install`` with the default folders, as on a real host.
 
-        The hooks then use /etc/virt-netxml and /run/virt-netxml, which inside libvirtd's mount
-        namespace are the /etc overlay and the temporary /run.
+        On the machine's libvirt: this checkout's command with ``--root``. On the Debian root:
+        the root's own command (its virtual environment), run chrooted with the daemon's view of
+        the files. The hooks then use /etc/virt-netxml and /run/virt-netxml, which inside
+        libvirtd's mount namespace are the /etc overlay and the temporary /run.
         """
-        self.hooks_config.mkdir(parents=True, exist_ok=True)
-        (self.hooks_config / "hooks.conf").write_text("log-file = /var/log/libvirt/virt-netxml.log\n")
+        if self.release.sysroot is not None:
+            self.libvirtd.run_in_root(self.vnx_path, "hooks", "install")
+            return
         env = {k: v for k, v in os.environ.items() if not k.startswith("VIRT_NETXML_")}
         run([VNX, "hooks", "install", "--root", self.libvirtd.root], env=env)
+
+    def write_hooks_config(self) -> None:
+        self.hooks_config.mkdir(parents=True, exist_ok=True)
+        (self.hooks_config / "hooks.conf").write_text("log-file = /var/log/libvirt/virt-netxml.log\n")
+
+    @property
+    def vnx_path(self) -> str:
+        """The release's ``virt-netxml``: this checkout's, or the one installed in the Debian root."""
+        return str(VNX) if self.release.sysroot is None else f"{self.release.venv}/bin/virt-netxml"
+
+    def hooks_install_argv(self, *extra: str) -> list[str]:
+        """``hooks install`` as an administrator runs it against the running libvirtd."""
+        if self.release.sysroot is None:
+            return [str(VNX), "hooks", "install", "--root", str(self.libvirtd.root), *extra]
+        return self.libvirtd.in_daemon([self.vnx_path, "hooks", "install", *extra])
 
     def write_hooks_file(self, name: str, text: str) -> None:
         """Put a file into the hooks' /etc/virt-netxml while libvirtd runs.
@@ -481,12 +736,10 @@ class Sandbox:
         """
         staged = self.tmp / f"staged-{name}"
         staged.write_text(text)
-        run(["nsenter", "--target", str(self.libvirtd.pid), "--mount", "--",
-             "cp", staged, f"/etc/virt-netxml/{name}"])
+        run(self.libvirtd.in_daemon(["cp", staged, f"/etc/virt-netxml/{name}"]))
 
     def remove_hooks_file(self, name: str) -> None:
-        run(["nsenter", "--target", str(self.libvirtd.pid), "--mount", "--",
-             "rm", "-f", f"/etc/virt-netxml/{name}"])
+        run(self.libvirtd.in_daemon(["rm", "-f", f"/etc/virt-netxml/{name}"]))
 
     def vnx_hooks(self, *args: str, check: bool = True) -> CompletedProcess[str]:
         """``virt-netxml hooks ...`` with this sandbox's configuration and state folders."""
@@ -512,6 +765,16 @@ class Sandbox:
     def call_count(self) -> int:
         return len(list(self.records.glob("*.argv")))
 
+    def export_records(self) -> None:
+        """With ``VNXE2E_RECORD_DIR=DIR``, copy the recorded calls to DIR/<release>.
+
+        Files are named by time, so the calls of every sandbox of a release (a migration's
+        destination too) merge there in call order.
+        """
+        export = os.environ.get("VNXE2E_RECORD_DIR")
+        if export:
+            shutil.copytree(self.records, Path(export) / self.release.name, dirs_exist_ok=True)
+
     # -- teardown ----------------------------------------------------------------------------
     def clear_libvirt(self) -> None:
         """Destroy and undefine every domain and network (used between tests and at the end)."""
@@ -526,7 +789,8 @@ class Sandbox:
     def teardown(self) -> None:
         """Reverse of start, each step tried even if an earlier one failed."""
         steps: list[Callable[[], object]] = [self.clear_libvirt_if_running, self.libvirtd.stop, self.ovs.stop,
-                 self.kill_namespace_processes, self.libvirtd.wait_launchers, self.ns.delete]
+                 self.libvirtd.stop_holder, self.kill_namespace_processes, self.libvirtd.wait_launchers,
+                 self.ns.delete]
         errors = []
         for step in steps:
             try:
@@ -548,7 +812,7 @@ class Sandbox:
         a moment (they exit once nothing they adopted runs). Anything else still running is a
         straggler: it is stopped by PID and reported by ``leftovers()``.
         """
-        launchers = {p.pid for p in self.libvirtd.procs}
+        launchers = {p.pid for p in self.libvirtd.procs} | self.ovs.launcher_pids()
         with contextlib.suppress(TimeoutError):
             wait_for(lambda: not self.ns.pids(), 5, "the namespace's processes to exit", interval=0.1)
         for pid in self.ns.pids():
@@ -560,7 +824,7 @@ class Sandbox:
     def leftovers(self) -> list[str]:
         """Whatever this run started that still exists; empty after a clean teardown."""
         found = list(self.stragglers)
-        started = [p.pid for p in self.libvirtd.procs] + [self.libvirtd.pid]
+        started = [p.pid for p in self.libvirtd.procs] + [self.libvirtd.pid, *self.ovs.launcher_pids()]
         found += [f"process {pid} still running" for pid in started if pid and pid_alive(pid)]
         found += [f"process {pid} ({describe(pid)}) still in the namespace" for pid in self.ns.pids()]
         if self.ns.name in namespaces():

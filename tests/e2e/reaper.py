@@ -1,10 +1,12 @@
 """Start a daemon inside a private mount namespace and reap everything it leaves behind.
 
-Run as ``unshare --mount --propagation private python reaper.py [--overlay UPPER:WORK:DIR]...
-[--bind SRC:DST]... --pid-file F -- COMMAND...`` (under ``ip netns exec NS``). In the order
-given, it lays a copy-on-write overlay over DIR (writes land in UPPER) or bind-mounts SRC over
-DST, so the daemon sees temporary folders where it expects /etc, /etc/libvirt, /run,
-/var/lib/libvirt..., then starts COMMAND as its child and writes the child's PID to F.
+Run as ``unshare --mount --propagation private python reaper.py [--overlay UPPER:WORK:DIR[:LOWER]]...
+[--bind SRC:DST]... [--rbind SRC:DST]... --pid-file F -- COMMAND...`` (under ``ip netns exec NS``).
+In the order given, it lays a copy-on-write overlay over DIR (of DIR itself, or of LOWER mounted
+at DIR; writes land in UPPER) or bind-mounts SRC over DST (``--rbind``: with the mounts below
+SRC), so the daemon sees temporary folders where it expects /etc, /etc/libvirt, /run,
+/var/lib/libvirt..., or a whole Debian root to chroot into, then starts COMMAND as its child and
+writes the child's PID to F.
 
 Why a separate process: QEMU and dnsmasq daemonize, so their parent becomes the nearest
 "child subreaper" or PID 1. On this kind of machine PID 1 reaps orphans only about once a
@@ -31,7 +33,7 @@ PR_SET_CHILD_SUBREAPER = 36
 
 def parse(argv: list[str]) -> tuple[list[list[str]], str, list[str]]:
     if "--" not in argv:
-        raise SystemExit("usage: reaper.py [--overlay UPPER:WORK:DIR]... [--bind SRC:DST]... "
+        raise SystemExit("usage: reaper.py [--overlay UPPER:WORK:DIR[:LOWER]]... [--[r]bind SRC:DST]... "
                          "--pid-file FILE -- COMMAND...")
     split = argv.index("--")
     options, command = argv[:split], argv[split + 1:]
@@ -40,13 +42,14 @@ def parse(argv: list[str]) -> tuple[list[list[str]], str, list[str]]:
     it = iter(options)
     for opt in it:
         value = next(it)
-        if opt == "--bind":
+        if opt in ("--bind", "--rbind"):
             src, _, dst = value.partition(":")
-            mounts.append(["mount", "--bind", src, dst])
+            mounts.append(["mount", opt, src, dst])
         elif opt == "--overlay":
-            upper, work, target = value.split(":")
+            upper, work, target, *lower = value.split(":")
             mounts.append(["mount", "-t", "overlay", "overlay", "-o",
-                           f"lowerdir={target},upperdir={upper},workdir={work}", target])
+                           f"lowerdir={lower[0] if lower else target},upperdir={upper},workdir={work}",
+                           target])
         elif opt == "--pid-file":
             pid_file = value
         else:

@@ -11,8 +11,8 @@ from tests.e2e.conftest import Host
 from tests.e2e.harness import (
     NS_PREFIX,
     OWNER_NOTE,
-    VNX,
     Netns,
+    Release,
     domain_skeleton,
     host_hook_files,
     namespaces,
@@ -20,6 +20,7 @@ from tests.e2e.harness import (
     sweep_stale_sandboxes,
     wait_for,
 )
+from tests.support import require
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -58,10 +59,10 @@ def test_domain_runs_in_the_namespace_and_is_reaped_at_once(host: Host) -> None:
 
 
 def test_hooks_install_is_idempotent_and_reload_reaches_libvirtd(hooks: Host) -> None:
-    """``hooks install --root ... --reload`` against the running libvirtd of the sandbox."""
+    """``hooks install [--root ...] --reload`` against the running libvirtd of the sandbox."""
     host = hooks
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIRT_NETXML_")}
-    install = [VNX, "hooks", "install", "--root", host.libvirtd.root]
+    install = host.box.hooks_install_argv()
     run(install, env=env)  # brings the files up to date with the source tree, if it changed
     before = {p: p.read_bytes() for p in sorted(host.libvirtd.hooks_dir.glob("*.d/*"))}
     pid = host.libvirtd.pid
@@ -76,11 +77,16 @@ def test_hooks_install_is_idempotent_and_reload_reaches_libvirtd(hooks: Host) ->
         assert path.stat().st_mode & 0o777 == 0o755
 
 
-def test_a_run_killed_outright_is_swept_by_the_next(tmp_path: Path) -> None:
-    """What a SIGKILLed run leaves (namespace, its processes, folder) goes; a live run's stays."""
+def test_a_run_killed_outright_is_swept_by_the_next(tmp_path: Path, release: Release) -> None:
+    """What a SIGKILLed run leaves (namespace, its processes, folder) goes; a live run's stays.
+
+    The left process runs as the release's daemons do: chrooted into the Debian root for 11.3.
+    """
     import subprocess
     import sys
 
+    require(not release.missing(), ", ".join(release.missing()))
+    sleep = ["sleep", "300"] if release.sysroot is None else ["chroot", str(release.sysroot), "sleep", "300"]
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()   # its PID now names a test run that is gone
     boxes = {}
@@ -88,7 +94,7 @@ def test_a_run_killed_outright_is_swept_by_the_next(tmp_path: Path) -> None:
         folder = tmp_path / f"{NS_PREFIX}{owner}"
         folder.mkdir()
         ns = Netns.create()
-        sleeper = subprocess.Popen(ns.exec_argv(["sleep", "300"]))
+        sleeper = subprocess.Popen(ns.exec_argv(sleep))
         (folder / OWNER_NOTE).write_text(f"{owner} {ns.name}\n")
         boxes[owner] = (folder, ns, sleeper)
     try:

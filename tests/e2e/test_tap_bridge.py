@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from tests.e2e.conftest import Host
-from tests.e2e.harness import VNX, build_domain, run, wait_for
+from tests.e2e.harness import build_domain, run, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -32,13 +32,20 @@ def ethernet_domain(host: Host, name: str, tap: str, bridge: str | None) -> str:
     return name
 
 
+# The last argument of ``release`` after a start that failed: the reason since libvirt 10.5.
+FAILED_START_REASON = {"libvirt-9.0.0": "-", "libvirt-11.3.0": "failed"}
+
+
 def test_without_the_hook_wish_the_guest_cannot_start(host: Host) -> None:
     """The control: libvirt itself does not create a managed='no' TAP."""
     ethernet_domain(host, "notap-vm", "vnxtap9", None)
+    since = host.box.call_count()
     result = host.virsh("start", "notap-vm", check=False)
     assert result.returncode != 0
     assert "target managed='no' but specified dev doesn't exist" in result.stderr
     assert "vnxtap9" not in host.ns.links()
+    released = [c.argv[3] for c in host.box.calls(since) if c.hook == "qemu" and c.argv[1] == "release"]
+    assert released == [FAILED_START_REASON[host.release.name]]
 
 
 def test_hook_creates_bridges_and_removes_the_tap(hooks: Host) -> None:
@@ -111,8 +118,7 @@ def test_repair_during_a_start_leaves_the_fresh_tap_alone(hooks: Host) -> None:
     try:
         wait_for(lambda: (host.tmp / "paused").exists(), 30, "libvirt to reach the start hook")
         # As an administrator would run it on the host: in libvirtd's mount namespace.
-        repair = run(["nsenter", "--target", str(host.libvirtd.pid), "--mount", "--net", "--",
-                      str(VNX), "hooks", "repair"], check=False)
+        repair = run(host.libvirtd.in_daemon([host.box.vnx_path, "hooks", "repair"]), check=False)
         assert repair.returncode == 0, repair.stderr
         assert repair.stdout.startswith("domain slow-vm: left alone: being started by the libvirt "
                                         f"daemon (pid {host.libvirtd.pid}, prepared "), repair.stdout

@@ -225,7 +225,7 @@ class LabRun:
         return "\n".join(_ESCAPES.sub("", self.console).splitlines()[-lines:])
 
 
-def run(argv: Sequence[str], kernel: Kernel, workdir: Path, timeout: float = 600.0) -> LabRun:
+def run(argv: Sequence[str], kernel: Kernel, workdir: Path, timeout: float = 1200.0) -> LabRun:
     """Boot the lab, run ``argv`` in the repository folder inside the guest, and power off.
 
     QEMU is killed (by its PID) when ``timeout`` seconds pass. ``workdir`` receives the initramfs,
@@ -282,7 +282,7 @@ def keep_last_run(lab: LabRun, workdir: Path) -> None:
 
 def main(args: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the guest tests inside the kernel lab.")
-    parser.add_argument("--timeout", type=float, default=float(os.environ.get("KERNEL_LAB_TIMEOUT", 600)))
+    parser.add_argument("--timeout", type=float, default=float(os.environ.get("KERNEL_LAB_TIMEOUT", 1200)))
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     opts = parser.parse_args(args)
     kernel = find_kernel()

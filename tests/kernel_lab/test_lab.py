@@ -69,7 +69,7 @@ def lab_report(request: pytest.FixtureRequest) -> LabReport:
             "run ./tests/kernel_lab/fetch-kernel.sh .cache/kernel")
     assert kernel is not None
     # A hard limit on the whole QEMU run; QEMU is killed when it passes.
-    timeout = float(os.environ.get("KERNEL_LAB_TIMEOUT", "600"))
+    timeout = float(os.environ.get("KERNEL_LAB_TIMEOUT", "1200"))
     selected = _selected_guest_ids(request.session)
     # Only what this session selected runs inside (e.g. ``-k vfio``); everything when all is.
     tests = [] if set(selected) == set(GUEST_IDS) else [_node_id(t) for t in selected]

@@ -123,10 +123,11 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    # A zombie (not our child, reaped by init later) counts as gone.
+    # A zombie (not our child, reaped by init later) counts as gone. Reading the stat file of a
+    # process that is just going away fails with ESRCH (ProcessLookupError): gone as well.
     try:
         return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
-    except (FileNotFoundError, IndexError):
+    except (FileNotFoundError, ProcessLookupError, IndexError):
         return False
 
 

@@ -1,0 +1,104 @@
+"""A guest's Linux-bridge port VLAN with a real libvirtd of each release, in the lab's full kernel.
+
+The end-to-end sandbox (tests/e2e/harness.py) started inside the lab, once per release: the
+machine's libvirt 9.0 and the Debian 13 root's libvirt 11.3, the project's hooks installed by
+each release's own ``virt-netxml hooks install``. The same guest asks for VLAN 10 on its port of
+a VLAN-filtering Linux bridge:
+- on 9.0, which refuses ``<vlan>`` on a Linux bridge, through the project's metadata, and the
+  hook applies it;
+- on 11.3 through libvirt's own ``<vlan>``, which libvirt applies itself; the hook changes
+  nothing (its log shows no change on that port).
+Either way ``bridge vlan show`` reads back the same entries: VLAN 10 as the untagged PVID and
+nothing else. A port that asks for a VLAN on a bridge with ``vlan_filtering`` off is refused with
+a message that says how to turn it on: a VLAN entry there would isolate nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.harness import RELEASES, Sandbox, build_domain, domain_interfaces, domain_skeleton
+
+pytestmark = pytest.mark.timeout(900)   # libvirtd probes QEMU under TCG inside TCG: minutes
+
+BRIDGE = "labbrv"
+PVID_UNTAGGED = frozenset({"PVID", "Egress Untagged"})
+
+
+@pytest.fixture(scope="module", params=list(RELEASES), ids=str)
+def box(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
+    release = RELEASES[request.param]
+    missing = release.missing()
+    assert not missing, "the lab cannot run this release: " + ", ".join(missing)
+    sandbox = Sandbox.create(release)
+    try:
+        sandbox.start()
+        yield sandbox
+    finally:
+        try:
+            sandbox.teardown()
+        finally:
+            left = sandbox.leftovers()
+    assert not left, "teardown left: " + "; ".join(left)
+
+
+@pytest.fixture
+def bridge(box: Sandbox) -> Iterator[str]:
+    box.ns.ip("link", "add", BRIDGE, "type", "bridge", "vlan_filtering", "1")
+    box.ns.ip("link", "set", BRIDGE, "up")
+    try:
+        yield BRIDGE
+    finally:
+        box.clear_libvirt()
+        box.ns.ip("link", "del", BRIDGE, check=False)
+
+
+def vlan_show(box: Sandbox, port: str) -> list[tuple[int, frozenset[str]]]:
+    """``bridge -j vlan show dev PORT`` in the sandbox's namespace, as sorted (vid, flags)."""
+    data = json.loads(box.ns.run("bridge", "-j", "vlan", "show", "dev", port).stdout or "[]")
+    return sorted((v["vlan"], frozenset(v.get("flags", ()))) for entry in data
+                  if entry.get("ifname") == port for v in entry["vlans"])
+
+
+def guest(box: Sandbox, name: str) -> str:
+    """Define a guest with one port on the bridge asking for VLAN 10 as its release allows."""
+    path = box.tmp / f"{name}.xml"
+    if box.release.version >= (11, 0):
+        path.write_text(domain_skeleton(name).replace(
+            "<devices>", f"<devices><interface type='bridge'><source bridge='{BRIDGE}'/>"
+                         "<vlan><tag id='10'/></vlan><model type='virtio'/></interface>"))
+    else:
+        build_domain(path, name, ["--type", "bridge", "--source", BRIDGE, "--model", "virtio",
+                                  "--bridge-vlan", "10"])
+    box.libvirtd.virsh("define", str(path))
+    return name
+
+
+def hook_log(box: Sandbox) -> list[str]:
+    return box.hooks_log.read_text().splitlines() if box.hooks_log.exists() else []
+
+
+def test_port_vlan_on_a_filtering_bridge(box: Sandbox, bridge: str) -> None:
+    name = guest(box, "labvlan-vm")
+    logged = len(hook_log(box))
+    box.libvirtd.virsh("start", name)
+    (nic,) = domain_interfaces(box.libvirtd.virsh("dumpxml", name).stdout)
+    assert vlan_show(box, nic["target"]) == [(10, PVID_UNTAGGED)]
+    changes = [line for line in hook_log(box)[logged:] if f"({nic['target']})" in line
+               and "result=changed" in line]
+    if box.release.version >= (11, 0):
+        assert changes == [], "the hook changed what libvirt applied: " + "\n".join(changes)
+    else:
+        assert changes, "the hook logged no change on the port: " + "\n".join(hook_log(box)[logged:])
+
+
+def test_port_vlan_on_a_bridge_that_does_not_filter_is_refused(box: Sandbox, bridge: str) -> None:
+    box.ns.ip("link", "set", BRIDGE, "type", "bridge", "vlan_filtering", "0")
+    name = guest(box, "labnofilter-vm")
+    result = box.libvirtd.virsh("start", name, check=False)
+    assert result.returncode != 0
+    assert "vlan_filtering 1" in result.stderr, result.stderr
+    assert box.libvirtd.virsh("domstate", name).stdout.strip() == "shut off"
