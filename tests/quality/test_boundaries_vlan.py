@@ -68,6 +68,14 @@ def test_network_tags_to_metadata(spec, trunk, meta):
     vlan = spec.to_vlan()
     assert vlan.ids == list(spec.ids) if spec.native is None else set(vlan.ids) == set(spec.ids)
     assert bool(vlan.trunk) is trunk
+    native = vlan.native
+    assert (None if native is None else (native.id, native.native_mode)) == (
+        None if spec.native is None else (spec.native, spec.native_mode or "untagged"))
+
+
+def test_trunk_flag_of_network_tags_is_kept():
+    assert parse_vlan_tags("10", trunk=True) == VlanSpec((10,), trunk=True)
+    assert parse_vlan_tags("10") == VlanSpec((10,), trunk=False)
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -111,6 +119,8 @@ def test_interface_vlan_options(args, expected):
 @pytest.mark.parametrize("opts,ids,trunk,native", [
     (VlanOptions("10", None, None), [10], None, None),
     (VlanOptions("10", None, "trunk"), [10], True, None),
+    (VlanOptions("10", None, "access"), [10], None, None),
+    (VlanOptions("10,20", None, None), [10, 20], True, None),
     (VlanOptions("10,30-32", None, None), [10, 30, 31, 32], True, None),
     (VlanOptions("10,20", 20, "native-tagged"), [20, 10], True, ("tagged", 20)),
     (VlanOptions("10,20", 20, None), [20, 10], True, ("untagged", 20)),
@@ -145,6 +155,8 @@ def test_libvirt_vlan_refusals(opts, message):
                                            "no native VLAN"),
     (VlanOptions("10", 10, "access"), "invalid VLAN list '10': access mode takes exactly one id and "
                                       "no native VLAN"),
+    (VlanOptions("10,20", None, "native-tagged"), "invalid VLAN mode 'native-tagged': native-tagged needs a "
+                                                  "native id"),
 ])
 def test_metadata_vlan_from_options(opts, meta):
     got = _outcome(build_meta_vlan, opts)
@@ -162,6 +174,7 @@ def test_metadata_vlan_from_options(opts, meta):
     ("1-4096", "invalid VLAN list '1-4096': ids must be 0 to 4095"),
     ("", "invalid VLAN list '': empty element"),
     ("10,,20", "invalid VLAN list '10,,20': empty element"),
+    ("10, ,20", "invalid VLAN list '10, ,20': empty element"),
     ("5-3", "invalid VLAN list '5-3': range 5-3 runs backwards"),
     ("-1", "invalid VLAN list '-1': '-1' is not an id or a range"),
     ("a", "invalid VLAN list 'a': 'a' is not an id or a range"),
