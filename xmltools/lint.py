@@ -20,7 +20,7 @@ from typing import Literal
 
 from lxml import etree
 
-from xmltools import checks, schema
+from xmltools import checks, schema, versions
 from xmltools.errors import InputError, InputTooLarge, NotRegularFile, UnsafeXmlError, XmlSyntaxError
 from xmltools.fileio import kind_of, read_input, read_regular
 from xmltools.xmlparse import MAX_INPUT_BYTES, parse_bytes
@@ -137,9 +137,14 @@ class Linter:
     they disagree with ours. None (the default) validates networks with libvirt's network.rng
     but not whole domains: libvirt's domain.rng costs more than everything else lint does to a
     domain together (see bench/lint_corpus.py). True does both, False neither.
+
+    ``libvirt_version``: the libvirt the documents are checked for (xmltools.versions); None
+    resolves it as the commands do (the environment variable, the installed libvirt, the newest
+    known).
     """
 
     libvirt_schemas: bool | None = None
+    libvirt_version: versions.Version | None = None
     index: checks.RunIndex = field(default_factory=checks.RunIndex)
     skipped: list[tuple[str, str]] = field(default_factory=list)   # (path, why) not read
 
@@ -182,7 +187,9 @@ class Linter:
             shown = etree.QName(root).localname if isinstance(root.tag, str) else "?"
             return [Finding(path, root.sourceline or 1, "error", "not-libvirt",
                             f"<{shown}> is not a libvirt network, domain or interface document")]
-        report = checks.Report()
+        if self.libvirt_version is None:
+            self.libvirt_version = versions.resolve().version
+        report = checks.Report(libvirt=self.libvirt_version)
         if kind == "network":
             ours = self._schema_network(root, report)
             checks.check_network(root, report)
@@ -288,9 +295,10 @@ def _add_schema_errors(errors: list[schema.SchemaError], report: checks.Report) 
 
 
 def lint_paths(paths: Iterable[str], *, libvirt_schemas: bool | None = None,
-               progress: Callable[[str], None] | None = None) -> list[Finding]:
+               progress: Callable[[str], None] | None = None,
+               libvirt_version: versions.Version | None = None) -> list[Finding]:
     """Lint files and folders; one Linter for the run, so duplicates are found across files."""
-    linter = Linter(libvirt_schemas=libvirt_schemas)
+    linter = Linter(libvirt_schemas=libvirt_schemas, libvirt_version=libvirt_version)
     findings: list[Finding] = []
     for path, named in collect(paths).files:
         findings.extend(linter.lint_file(path, named))

@@ -40,19 +40,22 @@ NETWORK_VIRTUALPORT_TYPES = ("openvswitch", "802.1Qbg", "802.1Qbh")
 LINUX_BRIDGE_VLAN_SINCE = (11, 0)
 
 
-def libvirt_applies_vlan(mode: str | None, ovs: bool, libvirt: tuple[int, int] = (9, 0)) -> bool:
+def libvirt_applies_vlan(mode: str | None, ovs: bool, libvirt: tuple[int, ...] = (9, 0)) -> bool:
     """Does libvirt apply a network's (or portgroup's) <vlan> itself?
 
     It does on hostdev and passthrough pools and on Open vSwitch bridges; before 11.0 its
     network driver refuses <vlan> everywhere else, so the wish goes to the project's metadata
     and the hook applies it. ``mode`` is the <forward mode>; ``ovs``: the network's bridge is
     an Open vSwitch bridge (``mode='bridge'`` with ``<virtualport type='openvswitch'>``).
+    From 11.0 also ``mode='bridge'`` without a <virtualport> (a Linux bridge); NAT, routed,
+    open and isolated networks still refuse it (``vlanAllowed`` in libvirt 11.3's
+    src/network/bridge_driver.c).
     """
     if mode in ("hostdev", "passthrough"):
         return True
     if mode == "bridge" and ovs:
         return True
-    return libvirt >= LINUX_BRIDGE_VLAN_SINCE and mode in (None, "nat", "route", "open", "bridge")
+    return libvirt >= LINUX_BRIDGE_VLAN_SINCE and mode == "bridge"
 
 
 def classful_prefix(first_octet: int) -> int | None:

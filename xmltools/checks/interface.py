@@ -10,10 +10,13 @@ from xmltools.checks.shared import (
     check_device_name,
     check_mac_attr,
     check_pci,
+    check_versions,
     check_vlan,
     describe,
 )
 from xmltools.names import interface_name_problem
+from xmltools.rules import LINUX_BRIDGE_VLAN_SINCE
+from xmltools.versions import show
 
 # Target names libvirt generates itself, and drops from a definition (virnetdev.h).
 GENERATED_PREFIXES = ("vnet", "macvtap", "macvlan")
@@ -30,6 +33,12 @@ def check_interface(iface: etree._Element, report: Report, domain_type: str | No
     """
     kind = iface.get("type") or ""
     where = describe(iface)
+    check_versions(iface, "interface", report)
+    if kind == "vhostuser" and iface.find("backend[@type='passt']") is None and \
+            iface.find("source[@path]") is None:
+        report.error(iface.find("source") if iface.find("source") is not None else iface, "vhostuser-source",
+                     f"{where}: a vhostuser interface needs <source type='unix' path=...> "
+                     "unless passt is its backend (<backend type='passt'>)")
     mac = iface.find("mac")
     if mac is not None:
         check_mac_attr(mac, report, where)
@@ -64,10 +73,12 @@ def check_interface(iface: etree._Element, report: Report, domain_type: str | No
     if vlan is not None:
         check_vlan(vlan, report, where)
         vport = iface.find("virtualport")
-        if kind == "bridge" and (vport is None or vport.get("type") != "openvswitch"):
+        if kind == "bridge" and (vport is None or vport.get("type") != "openvswitch") and \
+                report.libvirt < LINUX_BRIDGE_VLAN_SINCE:
             report.warning(vlan, "vlan-unsupported",
-                           f"{where}: libvirt refuses <vlan> on a Linux bridge port when the guest starts; "
-                           "use an Open vSwitch bridge or the vnx:vlan metadata applied by the hooks")
+                           f"{where}: libvirt {show(report.libvirt)} refuses <vlan> on a Linux bridge port "
+                           "when the guest starts (libvirt 11.0 applies it); use an Open vSwitch bridge "
+                           "or the vnx:vlan metadata applied by the hooks")
 
 
 def check_domain(root: etree._Element, report: Report) -> None:

@@ -15,6 +15,7 @@ from xmltools.checks.shared import (
     check_device_name,
     check_mac_attr,
     check_pci,
+    check_versions,
     check_vlan,
     describe,
     int_or_none,
@@ -22,7 +23,13 @@ from xmltools.checks.shared import (
     parse_ip,
 )
 from xmltools.names import PciAddress
-from xmltools.rules import MACVTAP_ONLY_MODES, classful_prefix, libvirt_applies_vlan
+from xmltools.rules import (
+    LINUX_BRIDGE_VLAN_SINCE,
+    MACVTAP_ONLY_MODES,
+    classful_prefix,
+    libvirt_applies_vlan,
+)
+from xmltools.versions import show
 
 L3_MODES = ("nat", "route", "open")
 # dnsmasq's limits on an SRV record's service name, as libvirt enforces them.
@@ -41,6 +48,7 @@ class _Subnet:
 
 def check_network(root: etree._Element, report: Report) -> None:
     """All semantic checks of a <network> document."""
+    check_versions(root, "network", report)
     name = root.findtext("name")
     if name is not None and "/" in name:
         report.error(root.find("name"), "network-name", f"network name {name!r} must not contain '/'")
@@ -437,7 +445,12 @@ def _check_portgroups(root: etree._Element, mode: str, report: Report) -> None:
     default: etree._Element | None = None
     vport = root.find("virtualport")
     ovs = vport is not None and vport.get("type") == "openvswitch"
-    vlan_ok = libvirt_applies_vlan(mode, ovs)
+    # A Linux bridge (libvirt 11.0) only without any <virtualport>: an 802.1Qbg/Qbh profile
+    # keeps <vlan> out (vlanAllowed in libvirt's bridge_driver.c).
+    vlan_ok = libvirt_applies_vlan(mode, ovs, report.libvirt) and (vport is None or ovs)
+    where_ok = ("Open vSwitch and Linux bridge networks (forward mode='bridge'), hostdev and passthrough "
+                "networks" if report.libvirt >= LINUX_BRIDGE_VLAN_SINCE else
+                "Open vSwitch bridges, hostdev and passthrough networks (Linux bridges from libvirt 11.0)")
     for pg in root.iterfind("portgroup"):
         name = pg.get("name") or ""
         if name in names:
@@ -460,10 +473,10 @@ def _check_portgroups(root: etree._Element, mode: str, report: Report) -> None:
                            f"{describe(pg)}: a <vlan> needs an Open vSwitch port, not {pg_vport.get('type')}")
         elif pg.find("vlan") is not None and not vlan_ok and (pg_vport is None or mode != "bridge"):
             report.warning(pg.find("vlan"), "vlan-unsupported",
-                           f"{describe(pg)}: libvirt applies <vlan> only on Open vSwitch bridges, "
-                           "hostdev and passthrough networks")
+                           f"{describe(pg)}: libvirt {show(report.libvirt)} applies <vlan> only on "
+                           f"{where_ok}")
     vlan = root.find("vlan")
     if vlan is not None and not vlan_ok and default is None:
         report.warning(vlan, "vlan-unsupported",
-                       f"<vlan> on a {mode} network: libvirt applies it only on Open vSwitch bridges, "
-                       "hostdev and passthrough networks")
+                       f"<vlan> on a {mode} network: libvirt {show(report.libvirt)} applies it only "
+                       f"on {where_ok}")

@@ -16,6 +16,7 @@ from lxml import etree
 from xmltools.errors import InvalidValue
 from xmltools.names import PciAddress, interface_name_problem
 from xmltools.rules import vlan_id_ok
+from xmltools.versions import NEWEST, Version, needs, show
 
 Severity = Literal["error", "warning"]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -34,9 +35,10 @@ class Issue:
 
 @dataclass
 class Report:
-    """Collects the issues of one document."""
+    """Collects the issues of one document; ``libvirt`` is the version the document targets."""
 
     issues: list[Issue] = field(default_factory=list)
+    libvirt: Version = NEWEST
 
     def add(self, node: etree._Element | None, severity: Severity, code: str, message: str) -> None:
         line = (node.sourceline if node is not None else None) or 1
@@ -197,3 +199,13 @@ def check_bandwidth(bw: etree._Element, report: Report, *, allow_floor: bool, wh
         if rate.get("floor") is not None and (rate.tag == "outbound" or not allow_floor):
             report.error(rate, "bandwidth-floor",
                          f"{where}: floor is only allowed on the <inbound> of a type='network' interface")
+
+
+def check_versions(node: etree._Element, kind: str, report: Report) -> None:
+    """``needs-libvirt``: what ``node`` (a <network> or an <interface>) uses that the target
+    libvirt does not know yet (xmltools.versions.FEATURES)."""
+    for feature in needs(kind, report.libvirt):
+        for found in node.xpath(feature.xpath):
+            report.error(found, "needs-libvirt",
+                         f"{feature.what} needs libvirt {show(feature.since)} or newer; "
+                         f"the target is libvirt {show(report.libvirt)}")

@@ -61,6 +61,15 @@ def _detail(exc: Any) -> str:
     return str(message).splitlines()[0]
 
 
+def daemon_version(uri: str) -> int:
+    """The libvirt version of the daemon at ``uri`` as libvirt numbers it (11003000 for 11.3.0)."""
+    with _connection(uri, "finding the daemon's libvirt version", readonly=True) as (libvirt, conn):
+        try:
+            return int(conn.getLibVersion())
+        except libvirt.libvirtError as exc:
+            raise LibvirtFailed(uri=uri, action="cannot read the libvirt version", detail=_detail(exc)) from None
+
+
 def macs_in_use(uri: str) -> set[str]:
     """Every MAC address used on the host at ``uri``: all domains and all networks.
 
