@@ -65,32 +65,13 @@ def name_of_key(key: str) -> str:
 
 
 def atomic_write(at: tuple[int, str], data: str, mode: int) -> None:
-    """Replace the file ``name`` in the folder ``dir_fd`` (``at``) with ``data`` in one rename.
+    """Replace the file ``name`` in the folder ``dir_fd`` (``at``) with ``data`` in one rename,
+    relative to the folder's descriptor and never through a link (``xmltools.fileio.replace_at``,
+    imported on the first write: a call that only reads its state never pays for it)."""
+    from xmltools.fileio import replace_at
 
-    The temporary file is made next to it with O_CREAT|O_EXCL|O_NOFOLLOW (nothing that is
-    already there, a planted link included, is opened), written, fsynced and renamed over the
-    record, all relative to the folder's descriptor; then the folder is fsynced. No tempfile
-    module: it would cost the hook more to import than this whole write takes.
-    """
     dir_fd, name = at
-    tmp = f".tmp-{os.getpid()}-{os.urandom(6).hex()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode,
-                 dir_fd=dir_fd)
-    try:
-        try:
-            os.fchmod(fd, mode)   # the umask may have taken bits; never more than asked for
-            view = memoryview(data.encode("utf-8"))
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp, dir_fd=dir_fd)
-        raise
-    os.fsync(dir_fd)
+    replace_at(dir_fd, name, data.encode("utf-8"), mode)
 
 
 def _open_checked(dir_fd: int | None, name: str, path: str, what: str, flags: int = os.O_RDONLY,

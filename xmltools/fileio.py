@@ -160,7 +160,7 @@ def atomic_write(path: str, data: bytes | str, mode: int = 0o644, *, keep: bool 
         if st is None or stat.S_ISREG(st.st_mode):
             if st is not None and keep:
                 mode, owner = stat.S_IMODE(st.st_mode), (st.st_uid, st.st_gid)
-            _replace(dir_fd, name, data, mode & 0o777, owner)
+            replace_at(dir_fd, name, data, mode & 0o777, owner)
         else:
             _write_into(dir_fd, name, st, data, path)
     finally:
@@ -259,7 +259,11 @@ def _on_procfs(dir_fd: int) -> bool:
         return False
 
 
-def _replace(dir_fd: int, name: str, data: bytes, mode: int, owner: tuple[int, int] | None) -> None:
+def replace_at(dir_fd: int, name: str, data: bytes, mode: int, owner: tuple[int, int] | None = None) -> None:
+    """Replace ``name`` in the folder ``dir_fd`` with ``data`` in one rename: a temporary file made
+    beside it (O_EXCL|O_NOFOLLOW: nothing already there is opened), written, given ``owner`` and
+    ``mode`` on its descriptor, fsynced and renamed, all relative to ``dir_fd``; then the folder
+    is fsynced. Also the hooks' state store's writer."""
     tmp, fd = _create_temporary(dir_fd)
     try:
         try:
