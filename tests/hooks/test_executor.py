@@ -132,7 +132,8 @@ def test_deadline_expiry_inside_a_hanging_port_call_rolls_back(tmp_path):
     assert set(net.links) == {"br0"} and result.undone == ["unplug tap0 from bridge br0", "delete TAP tap0"]
 
 
-def test_deadline_checked_between_actions(tmp_path):
+def _run_slow_then_quick(tmp_path):
+    """Two steps under a 5 s deadline on a fake clock; the first "takes" 10 s."""
     now = [0.0]
     ctx = make_ctx(tmp_path)
     ctx.deadline = Deadline(5, clock=lambda: now[0])
@@ -144,7 +145,11 @@ def test_deadline_checked_between_actions(tmp_path):
             now[0] += 10   # this step "takes" longer than the whole budget
             return super().apply(c)
 
-    result = Executor(ctx).run([Slow("a", journal), Step("b", journal)])
+    return Executor(ctx).run([Slow("a", journal), Step("b", journal)]), journal
+
+
+def test_deadline_checked_between_actions(tmp_path):
+    result, journal = _run_slow_then_quick(tmp_path)
     assert journal == ["apply a", "undo a"]
     assert isinstance(result.error, DeadlineExceeded) and "step b" in result.error.message
 
@@ -176,18 +181,7 @@ def test_outside_the_main_thread_the_deadline_is_checked_between_actions_only(tm
     results = []
 
     def worker():
-        now = [0.0]
-        ctx = make_ctx(tmp_path)
-        ctx.deadline = Deadline(5, clock=lambda: now[0])
-        journal: list[str] = []
-
-        @dataclass(frozen=True)
-        class Slow(Step):
-            def apply(self, c):
-                now[0] += 10
-                return super().apply(c)
-
-        results.append((Executor(ctx).run([Slow("a", journal), Step("b", journal)]), journal))
+        results.append(_run_slow_then_quick(tmp_path))
 
     thread = threading.Thread(target=worker)
     thread.start()
