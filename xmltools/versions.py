@@ -104,6 +104,16 @@ def installed(root: str = "/") -> Version | None:
     return None
 
 
+_INSTALLED: list[Version | None] = []
+
+
+def installed_once() -> Version | None:
+    """``installed()`` of this machine, read once per process."""
+    if not _INSTALLED:
+        _INSTALLED.append(installed())
+    return _INSTALLED[0]
+
+
 def from_daemon(uri: str) -> Version:
     """The version of the libvirt daemon behind ``uri`` (a read-only connection)."""
     from xmltools.cli import libvirt_conn
@@ -180,8 +190,8 @@ FEATURES: tuple[Feature, ...] = (
             "<backend type='passt'> on a vhostuser interface", (11, 1, 0), "NEWS 11.1.0"),
     # docs/formatdomain.rst, vhost-user: "Since 11.1.0 the default source type for vhostuser
     # interfaces is 'unix' and default mode is 'client', so those two attributes are now optional"
-    Feature("interface", "self::interface[@type='vhostuser']/source[not(@type)]",
-            "<source> without type='unix' on a vhostuser interface", (11, 1, 0),
+    Feature("interface", "self::interface[@type='vhostuser']/source[not(@type) or not(@mode)]",
+            "<source> without type='unix' and mode on a vhostuser interface", (11, 1, 0),
             "formatdomain: Since 11.1.0"),
     # docs/formatdomain.rst, NIC models: "igb (Since 9.3.0)", "usb-net (Since 10.3.0)"
     Feature("interface", "model[@type='igb']", "<model type='igb'>", (9, 3, 0), "formatdomain: Since 9.3.0"),

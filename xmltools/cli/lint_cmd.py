@@ -13,7 +13,10 @@ from typing import TextIO
 import click
 
 from xmltools.cli.main import run_command
+from xmltools.cli.options import libvirt_version_option
 
+# Findings whose verdict depends on the target libvirt version.
+VERSION_CODES = ("needs-libvirt", "vlan-unsupported")
 # Below this many files a progress bar only flickers.
 PROGRESS_MIN_FILES = 50
 
@@ -28,8 +31,10 @@ PROGRESS_MIN_FILES = 50
                    "networks yes (cheap), domains no (libvirt's domain.rng dominates the cost; "
                    "the domain's interfaces are always checked against virt-netxml's grammar).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only errors, not warnings.")
+@libvirt_version_option
 @run_command
-def lint(paths: tuple[str, ...], fmt: str, strict: bool, libvirt_schemas: bool | None, quiet: bool) -> None:
+def lint(paths: tuple[str, ...], fmt: str, strict: bool, libvirt_schemas: bool | None, quiet: bool,
+         libvirt_version: str | None) -> None:
     """Lint libvirt network, domain and standalone interface documents.
 
     Folders are searched recursively for *.xml files; '-' reads standard input. Names, UUIDs
@@ -37,12 +42,14 @@ def lint(paths: tuple[str, ...], fmt: str, strict: bool, libvirt_schemas: bool |
     read: a FIFO, device or socket, and a symbolic link inside a folder, are skipped with a note
     on stderr (a link to a file the run lints anyway, such as libvirt's autostart links, quietly).
     """
+    from xmltools import versions
     from xmltools.fileio import write_stdout
     from xmltools.lint import Linter, collect
 
+    target = versions.resolve(libvirt_version)
     found = collect(paths)
     files = found.files
-    linter = Linter(libvirt_schemas=libvirt_schemas)
+    linter = Linter(libvirt_schemas=libvirt_schemas, libvirt_version=target.version)
     findings = []
     if want_progress(len(files), sys.stderr):
         with click.progressbar(files, label="linting", file=sys.stderr) as bar:
@@ -63,6 +70,10 @@ def lint(paths: tuple[str, ...], fmt: str, strict: bool, libvirt_schemas: bool |
         write_stdout(json.dumps([f.to_dict() for f in findings], indent=2) + "\n")
     else:
         write_stdout("".join(f"{f}\n" for f in findings))
+        if not target.given and any(f.code in VERSION_CODES for f in findings):
+            # The verdict depends on the version: say which one was assumed, and how to choose.
+            click.echo(f"virt-netxml: note: checked for {target.describe()}; "
+                       "--libvirt-version X.Y checks for another", err=True)
     if failing:
         click.get_current_context().exit(1)
 

@@ -52,3 +52,14 @@ def check_output_options(path: str | None, output: str | None, in_place: bool, w
         raise UsageError(detail=f"-i edits {what} in place: give {what}")
     if in_place and path == "-":
         raise UsageError(detail="-i cannot edit standard input in place; use -o FILE")
+
+
+LIBVIRT_VERSION_HELP = ("The libvirt version to write or check for (X.Y or X.Y.Z). Default: "
+                        "$VIRT_NETXML_LIBVIRT_VERSION, else the daemon's with --connect, else the "
+                        "libvirt installed here, else the newest virt-netxml knows.")
+
+
+def libvirt_version_option(command: Any) -> Any:
+    """``--libvirt-version X.Y[.Z]``, shared by network, interface, edit and lint."""
+    return click.option("--libvirt-version", "libvirt_version", metavar="X.Y[.Z]", default=None,
+                        help=LIBVIRT_VERSION_HELP)(command)

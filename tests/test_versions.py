@@ -1,0 +1,196 @@
+"""The target libvirt version: how it is chosen, and the rules that follow it (boundary twins)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from xmltools import versions
+from xmltools.cli.main import cli
+from xmltools.errors import InvalidValue
+from xmltools.lint import Linter
+
+OLD, V11_0, V11_3 = (9, 0, 0), (11, 0, 0), (11, 3, 0)
+
+
+@pytest.mark.parametrize("text,version", [("11.3", (11, 3, 0)), ("9.0.0", (9, 0, 0)), (" 10.10 ", (10, 10, 0)),
+                                          ("11.3.1", (11, 3, 1))])
+def test_parse(text, version):
+    assert versions.parse(text) == version
+
+
+@pytest.mark.parametrize("text", ["", "11", "11.x", "v11.3", "11.3.0.1", "0.9", "-1.0", "11.3 extra"])
+def test_parse_refuses(text):
+    with pytest.raises(InvalidValue):
+        versions.parse(text)
+
+
+STANZA = ("Package: {name}\nStatus: {status}\nPriority: optional\nVersion: {version}\n"
+          "Description: x\n")
+
+
+def _status(tmp_path: Path, *stanzas: str) -> Path:
+    folder = tmp_path / "var" / "lib" / "dpkg"
+    folder.mkdir(parents=True)
+    (folder / "status").write_text("\n".join(stanzas))
+    return tmp_path
+
+
+def test_installed_from_dpkg_status(tmp_path):
+    root = _status(tmp_path,
+                   STANZA.format(name="libvirt-clients", status="install ok installed", version="1.0"),
+                   STANZA.format(name="libvirt0", status="install ok installed", version="11.3.0-3+deb13u3"))
+    assert versions.installed(str(root)) == (11, 3, 0)
+
+
+def test_installed_prefers_the_daemon_package_and_drops_an_epoch(tmp_path):
+    root = _status(tmp_path,
+                   STANZA.format(name="libvirt0", status="install ok installed", version="9.0.0-4"),
+                   STANZA.format(name="libvirt-daemon", status="install ok installed", version="1:10.5.0-1"))
+    assert versions.installed(str(root)) == (10, 5, 0)
+
+
+def test_removed_package_is_not_installed(tmp_path):
+    root = _status(tmp_path, STANZA.format(name="libvirt0", status="deinstall ok config-files",
+                                           version="9.0.0-4"))
+    assert versions.installed(str(root)) is None
+    assert versions.resolve(root=str(root)) == versions.Target(versions.NEWEST, "default")
+
+
+def test_installed_from_pkgconfig_first(tmp_path):
+    root = _status(tmp_path, STANZA.format(name="libvirt0", status="install ok installed", version="9.0.0-4"))
+    pc = tmp_path / "usr" / "share" / "pkgconfig"
+    pc.mkdir(parents=True)
+    (pc / "libvirt.pc").write_text("prefix=/usr\nName: libvirt\nVersion: 11.3.0\n")
+    assert versions.installed(str(root)) == (11, 3, 0)
+
+
+def test_resolve_order(tmp_path, monkeypatch):
+    root = _status(tmp_path, STANZA.format(name="libvirt0", status="install ok installed", version="9.0.0-4"))
+    monkeypatch.delenv(versions.ENV, raising=False)
+    assert versions.resolve(root=str(root)) == versions.Target((9, 0, 0), "installed")
+    monkeypatch.setenv(versions.ENV, "11.3")
+    assert versions.resolve(root=str(root)) == versions.Target((11, 3, 0), "environment")
+    assert versions.resolve("10.0", root=str(root)) == versions.Target((10, 0, 0), "option")
+    monkeypatch.setenv(versions.ENV, "eleven")
+    with pytest.raises(InvalidValue, match=versions.ENV):
+        versions.resolve(root=str(root))
+
+
+def codes(doc: str, target) -> list[str]:
+    found = Linter(libvirt_schemas=False, libvirt_version=target).lint_bytes(doc.encode(), "x.xml")
+    return [f.code for f in found]
+
+
+# ------------------------------------------------------------------ Linux-bridge <vlan> (11.0)
+
+BRIDGE_PORT = ("<interface type='bridge'><mac address='52:54:00:30:00:01'/><source bridge='br0'/>"
+               "<model type='virtio'/><vlan trunk='yes'><tag id='5' nativeMode='untagged'/><tag id='7'/>"
+               "</vlan></interface>")
+BRIDGE_NET = ("<network><name>lan</name><forward mode='bridge'/><bridge name='br0'/>"
+              "<vlan><tag id='5'/></vlan></network>")
+NAT_NET = ("<network><name>nat</name><forward mode='nat'/><bridge name='virbr5'/>"
+           "<ip address='192.168.5.1' prefix='24'/><vlan><tag id='5'/></vlan></network>")
+
+
+@pytest.mark.parametrize("target,warned", [(OLD, True), ((10, 10, 0), True), (V11_0, False), (V11_3, False)])
+def test_vlan_on_a_linux_bridge_port_follows_the_target(target, warned):
+    assert codes(BRIDGE_PORT, target) == (["vlan-unsupported"] if warned else [])
+
+
+@pytest.mark.parametrize("target,warned", [(OLD, True), ((10, 10, 0), True), (V11_0, False), (V11_3, False)])
+def test_vlan_on_a_linux_bridge_network_follows_the_target(target, warned):
+    assert codes(BRIDGE_NET, target) == (["vlan-unsupported"] if warned else [])
+
+
+@pytest.mark.parametrize("target", [OLD, V11_0, V11_3])
+def test_vlan_on_a_nat_network_is_refused_by_every_version(target):
+    assert codes(NAT_NET, target) == ["vlan-unsupported"]
+
+
+# ------------------------------------------------------------------ vocabulary after 9.0
+
+def _iface(inner: str, kind: str = "vhostuser") -> str:
+    return f"<interface type='{kind}'><mac address='52:54:00:30:00:02'/>{inner}</interface>"
+
+
+FEATURE_DOCS = {
+    "<title> of a network": "<network><name>t</name><title>Lab</title></network>",
+    "<description> of a network": "<network><name>t</name><description>Lab</description></network>",
+    "<domain register=...> of a network":
+        "<network><name>t</name><domain name='lab' localOnly='yes' register='yes'/>"
+        "<ip address='192.168.7.1' prefix='24'/></network>",
+    "<driver model=...> of a hostdev network":
+        "<network><name>t</name><forward mode='hostdev' managed='yes'><driver model='vfio-pci-igb'/>"
+        "<pf dev='eth2'/></forward></network>",
+    "<backend type='passt'> on a vhostuser interface": _iface("<model type='virtio'/><backend type='passt'/>"),
+    "<source> without type='unix' and mode on a vhostuser interface":
+        _iface("<source path='/run/vhost/n.sock'/><model type='virtio'/>"),
+    "<model type='igb'>": _iface("<source bridge='br0'/><model type='igb'/>", "bridge"),
+    "<model type='usb-net'>": _iface("<source bridge='br0'/><model type='usb-net'/>", "bridge"),
+}
+
+
+def test_every_feature_has_a_document():
+    assert sorted(FEATURE_DOCS) == sorted(f.what for f in versions.FEATURES)
+
+
+@pytest.mark.parametrize("feature", versions.FEATURES, ids=lambda f: f.what)
+def test_feature_boundary_twins(feature):
+    doc = FEATURE_DOCS[feature.what]
+    major, minor, _ = feature.since
+    before = (major, minor - 1, 0) if minor else (major - 1, 99, 0)
+    assert codes(doc, before) == ["needs-libvirt"]
+    assert codes(doc, feature.since) == []
+    assert codes(doc, versions.NEWEST) == []
+    [finding] = Linter(libvirt_schemas=False, libvirt_version=OLD).lint_bytes(doc.encode(), "x.xml")
+    assert finding.message == (f"{feature.what} needs libvirt {versions.show(feature.since)} or newer; "
+                               "the target is libvirt 9.0.0")
+
+
+def test_vhostuser_without_passt_needs_a_socket_path():
+    assert codes(_iface("<model type='virtio'/>"), V11_3) == ["vhostuser-source"]
+    assert codes(_iface("<source dev='eth0'/><model type='virtio'/>"), V11_3) == ["vhostuser-source"]
+    assert codes(_iface("<source type='unix' path='/run/v.sock' mode='client'/><model type='virtio'/>"),
+                 OLD) == []
+
+
+# ------------------------------------------------------------------ the command line
+
+def test_lint_names_the_assumed_version_when_it_matters(tmp_path, monkeypatch):
+    monkeypatch.delenv(versions.ENV, raising=False)
+    doc = tmp_path / "port.xml"
+    doc.write_text(BRIDGE_PORT)
+    result = CliRunner().invoke(cli, ["lint", str(doc)])
+    target = versions.resolve()
+    if target.version >= V11_0:
+        assert result.stdout == "" and result.stderr == ""
+    else:
+        assert "[vlan-unsupported]" in result.stdout
+        assert result.stderr == (f"virt-netxml: note: checked for {target.describe()}; "
+                                 "--libvirt-version X.Y checks for another\n")
+    given = CliRunner().invoke(cli, ["lint", "--libvirt-version", "9.0", str(doc)])
+    assert "[vlan-unsupported]" in given.stdout and given.stderr == ""
+    assert CliRunner().invoke(cli, ["lint", "--libvirt-version", "11.0", str(doc)]).stdout == ""
+    monkeypatch.setenv(versions.ENV, "11.3")
+    assert CliRunner().invoke(cli, ["lint", str(doc)]).stdout == ""
+
+
+def test_lint_json_keeps_its_shape(tmp_path):
+    doc = tmp_path / "port.xml"
+    doc.write_text(BRIDGE_PORT)
+    result = CliRunner().invoke(cli, ["lint", "--format", "json", "--libvirt-version", "9.0", str(doc)])
+    import json
+    [finding] = json.loads(result.stdout)
+    assert set(finding) == {"path", "line", "severity", "code", "message"}
+    assert result.stderr == ""
+
+
+def test_bad_version_is_one_line_exit_2(tmp_path):
+    doc = tmp_path / "port.xml"
+    doc.write_text(BRIDGE_PORT)
+    result = CliRunner().invoke(cli, ["lint", "--libvirt-version", "eleven", str(doc)])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "--libvirt-version" in result.stderr
