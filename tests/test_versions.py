@@ -15,8 +15,8 @@ from xmltools.lint import Linter
 OLD, V11_0, V11_3 = (9, 0, 0), (11, 0, 0), (11, 3, 0)
 
 
-@pytest.mark.parametrize("text,version", [("11.3", (11, 3, 0)), ("9.0.0", (9, 0, 0)), (" 10.10 ", (10, 10, 0)),
-                                          ("11.3.1", (11, 3, 1))])
+@pytest.mark.parametrize("text,version", [("11.3", (11, 3, 0)), ("9.0.0", (9, 0, 0)),
+                                          (" 10.10 ", (10, 10, 0)), ("11.3.1", (11, 3, 1))])
 def test_parse(text, version):
     assert versions.parse(text) == version
 
@@ -74,6 +74,13 @@ def test_resolve_order(tmp_path, monkeypatch):
     monkeypatch.setenv(versions.ENV, "11.3")
     assert versions.resolve(root=str(root)) == versions.Target((11, 3, 0), "environment")
     assert versions.resolve("10.0", root=str(root)) == versions.Target((10, 0, 0), "option")
+    daemon = versions.resolve(daemon=lambda: (10, 5, 0), root=str(root))
+    assert daemon == versions.Target((11, 3, 0), "environment")
+    monkeypatch.delenv(versions.ENV)
+    daemon = versions.resolve(daemon=lambda: (10, 5, 0), root=str(root))
+    assert daemon == versions.Target((10, 5, 0), "daemon")
+    assert versions.from_number(11003000) == (11, 3, 0)
+    monkeypatch.setenv(versions.ENV, "11.3")
     monkeypatch.setenv(versions.ENV, "eleven")
     with pytest.raises(InvalidValue, match=versions.ENV):
         versions.resolve(root=str(root))
@@ -125,7 +132,8 @@ FEATURE_DOCS = {
     "<driver model=...> of a hostdev network":
         "<network><name>t</name><forward mode='hostdev' managed='yes'><driver model='vfio-pci-igb'/>"
         "<pf dev='eth2'/></forward></network>",
-    "<backend type='passt'> on a vhostuser interface": _iface("<model type='virtio'/><backend type='passt'/>"),
+    "<backend type='passt'> on a vhostuser interface":
+        _iface("<model type='virtio'/><backend type='passt'/>"),
     "<source> without type='unix' and mode on a vhostuser interface":
         _iface("<source path='/run/vhost/n.sock'/><model type='virtio'/>"),
     "<model type='igb'>": _iface("<source bridge='br0'/><model type='igb'/>", "bridge"),

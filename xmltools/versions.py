@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from xmltools.errors import InvalidValue
@@ -114,11 +115,8 @@ def installed_once() -> Version | None:
     return _INSTALLED[0]
 
 
-def from_daemon(uri: str) -> Version:
-    """The version of the libvirt daemon behind ``uri`` (a read-only connection)."""
-    from xmltools.cli import libvirt_conn
-
-    number = libvirt_conn.daemon_version(uri)
+def from_number(number: int) -> Version:
+    """libvirt's version number (virConnectGetLibVersion: 11003000) -> (11, 3, 0)."""
     return (number // 1_000_000, number // 1000 % 1000, number % 1000)
 
 
@@ -140,15 +138,20 @@ class Target:
         return f"libvirt {show(self.version)} ({how[self.origin]})"
 
 
-def resolve(option: str | None = None, connect: str | None = None, root: str = "/") -> Target:
-    """The target version of a command (see the module's docstring for the order)."""
+def resolve(option: str | None = None, daemon: Callable[[], Version] | None = None,
+            root: str = "/") -> Target:
+    """The target version of a command (see the module's docstring for the order).
+
+    ``daemon`` asks the daemon of the command's --connect URI (the command line's
+    libvirt_conn.daemon_version); it is called only when neither option nor environment say.
+    """
     if option is not None:
         return Target(parse(option), "option")
     env = os.environ.get(ENV)
     if env:
         return Target(parse(env, ENV), "environment")
-    if connect:
-        return Target(from_daemon(connect), "daemon")
+    if daemon is not None:
+        return Target(daemon(), "daemon")
     found = installed(root)
     if found is not None:
         return Target(found, "installed")

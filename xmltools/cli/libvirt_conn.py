@@ -15,6 +15,7 @@ from typing import Any
 
 from xmltools.errors import NetXmlError
 from xmltools.mac import macs_in_documents
+from xmltools.versions import from_number
 from xmltools.xmlparse import parse_bytes
 
 
@@ -61,13 +62,14 @@ def _detail(exc: Any) -> str:
     return str(message).splitlines()[0]
 
 
-def daemon_version(uri: str) -> int:
-    """The libvirt version of the daemon at ``uri`` as libvirt numbers it (11003000 for 11.3.0)."""
+def daemon_version(uri: str) -> tuple[int, int, int]:
+    """The libvirt version of the daemon at ``uri`` (a read-only connection)."""
     with _connection(uri, "finding the daemon's libvirt version", readonly=True) as (libvirt, conn):
         try:
-            return int(conn.getLibVersion())
+            return from_number(int(conn.getLibVersion()))
         except libvirt.libvirtError as exc:
-            raise LibvirtFailed(uri=uri, action="cannot read the libvirt version", detail=_detail(exc)) from None
+            raise LibvirtFailed(uri=uri, action="cannot read the libvirt version",
+                                detail=_detail(exc)) from None
 
 
 def macs_in_use(uri: str) -> set[str]:
