@@ -51,6 +51,19 @@ def attacker() -> Attacker:
 
 
 @pytest.fixture
+def folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The hooks' configuration and state folders under ``tmp_path`` (returned)."""
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    # Never the machine's own Open vSwitch, if it has one: a socket nobody listens on.
+    (conf / "hooks.conf").write_text(f"ovs-db = {tmp_path / 'no-ovs.sock'}\n")
+    monkeypatch.setenv("VIRT_NETXML_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("VIRT_NETXML_CONFIG_DIR", str(conf))
+    monkeypatch.delenv("VIRT_NETXML_DEADLINE", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
 def open_tmp(tmp_path: Path) -> Path:
     """A folder under ``tmp_path`` that the attacker can enter (pytest's own is 0700)."""
     os.chmod(tmp_path, 0o755)
@@ -61,3 +74,20 @@ def open_tmp(tmp_path: Path) -> Path:
         if st.st_mode & 0o005 != 0o005:
             os.chmod(parent, st.st_mode | 0o005)
     return tmp_path
+
+
+def make_folder(parent: Path, name: str, mode: int = 0o755, owner: Attacker | None = None) -> Path:
+    """A new folder ``parent/name`` with exactly ``mode`` (the umask aside), optionally the attacker's."""
+    path = parent / name
+    path.mkdir()
+    os.chmod(path, mode)
+    if owner is not None:
+        owner.own(path)
+    return path
+
+
+def root_only(path: Path, text: str) -> Path:
+    """A file only root may read or write: what an attack tries to reach."""
+    path.write_text(text)
+    os.chmod(path, 0o600)
+    return path

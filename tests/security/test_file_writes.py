@@ -22,7 +22,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from tests.security.conftest import Attacker
+from tests.security.conftest import Attacker, make_folder, root_only
 from tests.support import copy_domain, one_error_line, require
 from xmltools.cli.main import cli
 from xmltools.domain import Domain
@@ -61,12 +61,8 @@ def mode_of(path: Path) -> int:
 
 def test_swapped_temporary_file_cannot_chmod_a_root_file(open_tmp: Path, attacker: Attacker) -> None:
     """The reported attack: -i of a 6777 file in a folder the attacker owns, racing the chmod."""
-    victim = open_tmp / "root-only"
-    victim.write_text("root's secret\n")
-    os.chmod(victim, 0o600)
-    folder = open_tmp / "shared"
-    folder.mkdir()
-    attacker.own(folder)
+    victim = root_only(open_tmp / "root-only", "root's secret\n")
+    folder = make_folder(open_tmp, "shared", owner=attacker)
     target = folder / "guest.xml"
     stop = open_tmp / "stop"
     swapper = subprocess.Popen([sys.executable, "-I", "-c", SWAPPER, str(folder), str(victim), str(stop)],
@@ -123,10 +119,7 @@ def test_mode_is_set_on_the_descriptor_not_the_name(open_tmp: Path, attacker: At
     victim.write_text("daemon's secret\n")
     os.chown(victim, writer.pw_uid, writer.pw_gid)
     os.chmod(victim, 0o600)
-    folder = open_tmp / "shared"
-    folder.mkdir()
-    os.chmod(folder, 0o777)    # anyone may create and rename here: no sticky bit
-    attacker.own(folder)
+    folder = make_folder(open_tmp, "shared", 0o777, attacker)   # anyone may rename here: no sticky bit
     stop = open_tmp / "stop"
     swapper = subprocess.Popen([sys.executable, "-I", "-c", SWAPPER, str(folder), str(victim), str(stop)],
                                user=attacker.uid, group=attacker.gid, extra_groups=[], cwd="/",
@@ -145,9 +138,7 @@ def test_mode_is_set_on_the_descriptor_not_the_name(open_tmp: Path, attacker: At
 
 
 def test_root_refuses_a_folder_another_user_owns(open_tmp: Path, attacker: Attacker) -> None:
-    folder = open_tmp / "theirs"
-    folder.mkdir()
-    attacker.own(folder)
+    folder = make_folder(open_tmp, "theirs", owner=attacker)
     source = copy_domain(open_tmp)
     line = one_error_line(edit(str(source), *EDIT, "-o", str(folder / "out.xml")))
     assert str(folder / "out.xml") in line and "another user" in line
@@ -155,18 +146,14 @@ def test_root_refuses_a_folder_another_user_owns(open_tmp: Path, attacker: Attac
 
 
 def test_root_refuses_a_world_writable_folder_without_sticky_bit(open_tmp: Path) -> None:
-    folder = open_tmp / "loose"
-    folder.mkdir()
-    os.chmod(folder, 0o777)
+    folder = make_folder(open_tmp, "loose", 0o777)
     source = copy_domain(open_tmp)
     assert "writable" in one_error_line(edit(str(source), *EDIT, "-o", str(folder / "out.xml")))
     assert os.listdir(folder) == []
 
 
 def test_root_owned_sticky_folder_is_fine(open_tmp: Path) -> None:
-    folder = open_tmp / "tmp"
-    folder.mkdir()
-    os.chmod(folder, 0o1777)
+    folder = make_folder(open_tmp, "tmp", 0o1777)
     source = copy_domain(open_tmp)
     result = edit(str(source), *EDIT, "-o", str(folder / "out.xml"))
     assert result.exit_code == 0, result.output
@@ -176,9 +163,7 @@ def test_root_owned_sticky_folder_is_fine(open_tmp: Path) -> None:
 
 def test_attackers_link_in_a_sticky_folder_is_not_followed(open_tmp: Path, attacker: Attacker) -> None:
     """Like the kernel's protected_symlinks, but whatever that sysctl says."""
-    folder = open_tmp / "tmp"
-    folder.mkdir()
-    os.chmod(folder, 0o1777)
+    folder = make_folder(open_tmp, "tmp", 0o1777)
     victim = open_tmp / "victim.xml"
     victim.write_text("root's file\n")
     result = attacker.run("import os, sys; os.symlink(sys.argv[1], sys.argv[2])",
@@ -192,9 +177,7 @@ def test_attackers_link_in_a_sticky_folder_is_not_followed(open_tmp: Path, attac
 
 def test_attackers_file_in_a_sticky_folder_is_not_replaced(open_tmp: Path, attacker: Attacker) -> None:
     """Root's output must not land in a name another user planted (protected_regular)."""
-    folder = open_tmp / "tmp"
-    folder.mkdir()
-    os.chmod(folder, 0o1777)
+    folder = make_folder(open_tmp, "tmp", 0o1777)
     planted = folder / "out.xml"
     planted.write_text("planted\n")
     attacker.own(planted)

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.security.conftest import Attacker
+from tests.security.conftest import Attacker, make_folder, root_only
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 GOOD = ROOT / "fixtures" / "lint" / "pass" / "network-basics.xml"
@@ -51,11 +51,8 @@ def test_fifo_named_on_the_command_line_is_skipped_not_waited_on(tmp_path: Path)
 
 
 def test_planted_link_to_a_root_only_file_is_not_read(open_tmp: Path, attacker: Attacker) -> None:
-    secret = open_tmp / "secret"
-    secret.write_text("<root-secret-element/>\n")
-    os.chmod(secret, 0o600)
-    folder = open_tmp / "repo"
-    folder.mkdir()
+    secret = root_only(open_tmp / "secret", "<root-secret-element/>\n")
+    folder = make_folder(open_tmp, "repo")
     shutil.copy(GOOD, folder / "a.xml")
     attacker.own(folder)
     made = attacker.run("import os, sys; os.symlink(sys.argv[1], sys.argv[2])",

@@ -21,14 +21,14 @@ from pathlib import Path
 import pytest
 
 from tests.netns.harness import add_ovs_bridge, entered, have_tools, netns, ovs_in_netns, vsctl
-from tests.security.test_tap_takeover import ethernet_domain, folders, hook, link, refused  # noqa: F401
+from tests.security.test_tap_takeover import ethernet_domain, hook, link, refused
 from tests.support import require
 
 OWNER = "external_ids:virt-netxml-owner"
 
 
 @pytest.fixture
-def ovs_lab(folders: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:  # noqa: F811
+def ovs_lab(folders: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
     require(os.geteuid() == 0, "root (network namespaces)")
     require(os.path.exists("/dev/net/tun"), "/dev/net/tun")
     require(have_tools("ip", "ovs-vsctl", "ovsdb-server", "ovsdb-tool", "ovs-vswitchd"), "Open vSwitch")

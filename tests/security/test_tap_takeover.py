@@ -46,18 +46,6 @@ def ethernet_domain(name: str, dev: str, bridge: str | None = None, wishes: str 
                   f"<target dev='{dev}' managed='no'/><model type='virtio'/></interface>").encode()
 
 
-@pytest.fixture
-def folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    conf = tmp_path / "conf"
-    conf.mkdir()
-    # Never the machine's own Open vSwitch, if it has one: a socket nobody listens on.
-    (conf / "hooks.conf").write_text(f"ovs-db = {tmp_path / 'no-ovs.sock'}\n")
-    monkeypatch.setenv("VIRT_NETXML_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("VIRT_NETXML_CONFIG_DIR", str(conf))
-    monkeypatch.delenv("VIRT_NETXML_DEADLINE", raising=False)
-    return tmp_path
-
-
 def hook(name: str, op: str, data: bytes, ports: dict | None = None) -> tuple[int, str, str]:
     """One call of the hook's real entry point (real adapters unless ``ports`` says otherwise)."""
     out, err = io.StringIO(), io.StringIO()
