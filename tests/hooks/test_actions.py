@@ -122,11 +122,15 @@ def test_bridge_vlans_failure_midway_puts_back_own_changes(tmp_path):
     # Removing the default VLAN 1 fails after VLAN 10 was added (and took the pvid from VLAN 1).
     boom = HostError(step="del", detail="boom")
     net = FakeNetlink(fail_on={"bridge_vlan_del": lambda port, vid: boom if vid == 1 else None})
-    host = Host(tmp_path, net=net)
-    host.net.add_bridge("br0", vlan_filtering=True)
+    _refused_and_unchanged(Host(tmp_path, net=net), True, "boom")
+
+
+def _refused_and_unchanged(host, vlan_filtering: bool, match: str) -> None:
+    """VLAN 10 as pvid on vnet0 of br0 fails with ``match`` and leaves the host as it was."""
+    host.net.add_bridge("br0", vlan_filtering=vlan_filtering)
     host.net.add_link("vnet0", "tun", master="br0")
     before = host.snapshot()
-    with pytest.raises(HostError, match="boom"):
+    with pytest.raises(HostError, match=match):
         A.BridgePortVlans("vnet0", (10,), pvid=10).apply(host.ctx)
     assert host.snapshot() == before
 
@@ -702,12 +706,7 @@ def test_vf_vlan_only_leaves_the_mac_alone_on_restore(vf_host):
 
 
 def test_bridge_port_vlans_refuse_a_bridge_without_vlan_filtering(host):
-    host.net.add_bridge("br0", vlan_filtering=False)
-    host.net.add_link("vnet0", "tun", master="br0")
-    before = host.snapshot()
-    with pytest.raises(HostError, match="bridge br0 has VLAN filtering off, so VLANs on vnet0 would isolate"):
-        A.BridgePortVlans("vnet0", (10,), pvid=10).apply(host.ctx)
-    assert host.snapshot() == before
+    _refused_and_unchanged(host, False, "bridge br0 has VLAN filtering off, so VLANs on vnet0 would isolate")
 
 
 def test_mark_starting_notes_the_daemon_only_when_prepare_left_something(tmp_path):

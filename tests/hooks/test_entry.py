@@ -85,15 +85,21 @@ def test_start_applies_metadata_vlans_and_prints_nothing(env):
     assert sorted(host.net.links["tapcap0"].vlans) == [40]
 
 
+def _start_with_own_tap(env, host):
+    """``start`` of capvm, whose tapcap0 (on brcap) the hook's record lists as its own."""
+    host.net.add_link("tapcap0", "tun", master="brcap")
+    own_tap(env)
+    code, out, err, _ = call(["capvm", "start", "begin", "-"], START_META, host)
+    return code, out, err
+
+
 def test_failure_rolls_back_and_reports_one_line_naming_domain_interface_and_step(env):
     # The OVS port's two changes (one transaction) and vnet104's VLANs are in place when
     # tapcap0's VLAN fails: both are put back, the OVS port's in one transaction.
     boom = HostError(step="netlink add VLAN", detail="Operation not permitted")
     net = FakeNetlink(fail_on={"bridge_vlan_add": lambda port, *_: boom if port == "tapcap0" else None})
     host = Host(net=net)
-    host.net.add_link("tapcap0", "tun", master="brcap")
-    own_tap(env)
-    code, out, err, _ = call(["capvm", "start", "begin", "-"], START_META, host)
+    code, out, err = _start_with_own_tap(env, host)
     assert code == 1 and out == ""
     assert err == ("virt-netxml: domain capvm: start: interface 52:54:00:b4:49:09 (tapcap0): "
                    "netlink add VLAN: Operation not permitted; rolled back 2 of 2 changes\n")
@@ -106,9 +112,7 @@ def test_failure_rolls_back_and_reports_one_line_naming_domain_interface_and_ste
 
 def test_a_failed_ovs_transaction_changes_nothing_and_names_the_interface(env):
     host = Host(ovs_fail={"transact": HostError(step="run ovs-vsctl", detail="database locked")})
-    host.net.add_link("tapcap0", "tun", master="brcap")
-    own_tap(env)
-    code, out, err, _ = call(["capvm", "start", "begin", "-"], START_META, host)
+    code, out, err = _start_with_own_tap(env, host)
     assert code == 1 and out == ""
     assert err == ("virt-netxml: domain capvm: start: interface 52:54:00:61:b5:e0 (vnet103): "
                    "run ovs-vsctl: database locked; rolled back 0 of 0 changes\n")
