@@ -69,6 +69,13 @@ def test_interface_edit_refusals(index, edits, kind, message):
     assert _refusal(index, **edits) == (kind, message)
 
 
+def test_a_vlan_libvirt_would_refuse_is_refused_before_writing():
+    kind, message = _refusal(0, set_vlan="5")
+    # (the reason after the colon is libvirt_vlan_problem's, which follows the libvirt version)
+    assert kind is InvalidValue and message.startswith(f"invalid edit '{BRIDGE0}': it would keep a <vlan>: ")
+    assert "Linux bridge port" in message
+
+
 @pytest.mark.parametrize("index,edits", [
     (1, {"set_vlan": "5"}),                      # a VF: one tag
     (2, {"set_vlan": "7"}),                      # macvtap passthrough: one tag
@@ -77,13 +84,6 @@ def test_interface_edit_refusals(index, edits, kind, message):
     (0, {"set_bridge_vlan": "4095"}),
     (4, {"set_bridge_vlan": "0"}),
 ])
-def test_a_vlan_libvirt_would_refuse_is_refused_before_writing():
-    kind, message = _refusal(0, set_vlan="5")
-    # (the reason after the colon is libvirt_vlan_problem's, which follows the libvirt version)
-    assert kind is InvalidValue and message.startswith(f"invalid edit '{BRIDGE0}': it would keep a <vlan>: ")
-    assert "Linux bridge port" in message
-
-
 def test_interface_edit_twins_are_accepted(index, edits):
     dom = Domain.from_xml(DOMAIN)
     edit_interfaces(dom.select(index=index), InterfaceEdits(**edits), dom)
