@@ -202,3 +202,124 @@ def test_bad_version_is_one_line_exit_2(tmp_path):
     result = CliRunner().invoke(cli, ["lint", "--libvirt-version", "eleven", str(doc)])
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and "--libvirt-version" in result.stderr
+
+
+# ------------------------------------------------------------------ generation follows the target
+
+def interface_cli(*args: str):
+    return CliRunner().invoke(cli, ["interface", "--type", "bridge", "--source", "br0",
+                                    "--mac", "52:54:00:30:00:09", *args])
+
+
+@pytest.mark.parametrize("version", ["9.0", "10.10"])
+def test_vlan_on_a_linux_bridge_port_is_refused_before_11(version):
+    result = interface_cli("--vlan", "5", "--libvirt-version", version)
+    assert result.exit_code == 2
+    assert result.stderr == (f"virt-netxml: error: invalid VLAN '5': libvirt {version}.0 refuses <vlan> on a "
+                             "Linux bridge port (libvirt 11.0 applies it); use --bridge-vlan (applied by the "
+                             "hook) or make it an Open vSwitch port\n")
+
+
+@pytest.mark.parametrize("version", ["11.0", "11.3"])
+@pytest.mark.parametrize("args,vlan", [
+    (["--vlan", "5"], '<vlan>\n    <tag id="5"/>\n  </vlan>'),
+    (["--vlan", "10,20"], '<vlan trunk="yes">\n    <tag id="10"/>\n    <tag id="20"/>\n  </vlan>'),
+    (["--vlan", "20", "--vlan-native", "10"],
+     '<vlan trunk="yes">\n    <tag id="10" nativeMode="untagged"/>\n    <tag id="20"/>\n  </vlan>'),
+    (["--vlan", "20", "--vlan-native", "10:tagged"],
+     '<vlan trunk="yes">\n    <tag id="10" nativeMode="tagged"/>\n    <tag id="20"/>\n  </vlan>'),
+])
+def test_vlan_on_a_linux_bridge_port_is_libvirts_own_from_11(version, args, vlan):
+    result = interface_cli(*args, "--libvirt-version", version)
+    assert result.exit_code == 0, result.stderr
+    assert vlan in result.stdout
+    assert "vnx:" not in result.stdout
+    # and lint agrees, for the same target
+    assert codes(result.stdout, versions.parse(version)) == []
+
+
+@pytest.mark.parametrize("vid", ["0", "4095"])
+def test_linux_bridge_vlan_ids_are_the_bridges(vid):
+    result = interface_cli("--vlan", vid, "--libvirt-version", "11.3")
+    assert result.exit_code == 2
+    assert f"a Linux bridge takes VLAN ids 1 to 4094, not {vid}" in result.stderr
+
+
+# ------------------------------------------------------------------ edit --native-vlans
+
+DOMAIN = """<domain type="kvm">
+  <name>g</name>
+  <memory>1048576</memory>
+  <os><type>hvm</type></os>
+  <devices>
+    <interface type="bridge">
+      <mac address="52:54:00:40:00:01"/>
+      <source bridge="br0"/>
+    </interface>
+    <interface type="bridge">
+      <mac address="52:54:00:40:00:02"/>
+      <source bridge="br0"/>
+    </interface>
+    <interface type="ethernet">
+      <mac address="52:54:00:40:00:03"/>
+      <target dev="tap-g0" managed="no"/>
+    </interface>
+  </devices>
+</domain>
+"""
+
+
+def _with_wishes(tmp_path: Path, second: list[str]) -> Path:
+    path = tmp_path / "g.xml"
+    path.write_text(DOMAIN)
+    for args in (["--index", "0", "--set-bridge-vlan", "5"], ["--index", "1", *second],
+                 ["--index", "2", "--set-bridge-vlan", "7"]):
+        result = CliRunner().invoke(cli, ["edit", str(path), "-i", *args])
+        assert result.exit_code == 0, result.stderr
+    return path
+
+
+def test_native_vlans_moves_linux_bridge_wishes_into_libvirts_vlan(tmp_path):
+    path = _with_wishes(tmp_path, ["--set-bridge-vlan", "20-21", "--vlan-native", "10:tagged"])
+    result = CliRunner().invoke(cli, ["edit", str(path), "--native-vlans", "--libvirt-version", "11.3"])
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert '<vlan>\n        <tag id="5"/>\n      </vlan>' in out
+    assert ('<vlan trunk="yes">\n        <tag id="10" nativeMode="tagged"/>\n        <tag id="20"/>\n'
+            '        <tag id="21"/>\n      </vlan>') in out
+    # the TAP's wish stays with the hook; the bridge ports' entries are gone
+    assert '<vnx:interface mac="52:54:00:40:00:03">\n        <vnx:vlan tag="7"/>' in out
+    assert "52:54:00:40:00:01\">" not in out.split("<devices>")[0]
+    assert "52:54:00:40:00:02\">" not in out.split("<devices>")[0]
+    assert codes(out, (11, 3, 0)) == []
+
+
+@pytest.mark.parametrize("version", ["9.0", "10.10"])
+def test_native_vlans_refused_for_a_target_before_11(tmp_path, version):
+    path = _with_wishes(tmp_path, ["--set-bridge-vlan", "20"])
+    result = CliRunner().invoke(cli, ["edit", str(path), "--native-vlans", "--libvirt-version", version])
+    assert result.exit_code == 2
+    assert result.stderr == (f"virt-netxml: error: --native-vlans: libvirt {version}.0 applies no <vlan> "
+                             "on a Linux bridge port (libvirt 11.0 does); give --libvirt-version 11.0 or "
+                             "newer\n")
+
+
+@pytest.mark.parametrize("wish,reason", [
+    ('tag="0"', "its VLAN 0 is not one a Linux bridge takes (1 to 4094)"),
+    ('trunks="20-21,4095"', "its VLAN 4095 is not one a Linux bridge takes (1 to 4094)"),
+    ('trunks="20-21" native="10" mode="trunk"',
+     "mode 'trunk' with native VLAN 10 has no libvirt <vlan> form (use native-untagged or native-tagged)"),
+])
+def test_native_vlans_refuses_what_libvirt_cannot_express(tmp_path, wish, reason):
+    """Metadata the hook accepts (an Open vSwitch port takes all three) but a Linux bridge
+    <vlan> cannot say: refused, naming the port, and nothing is written."""
+    path = tmp_path / "g.xml"
+    meta = ('<metadata><vnx:netxml xmlns:vnx="urn:virt-netxml:hooks:1">'
+            f'<vnx:interface mac="52:54:00:40:00:02"><vnx:vlan {wish}/></vnx:interface>'
+            '</vnx:netxml></metadata>')
+    path.write_text(DOMAIN.replace("<memory>", meta + "<memory>", 1))
+    result = CliRunner().invoke(cli, ["edit", str(path), "-i", "--native-vlans", "--libvirt-version", "11.0"])
+    assert result.exit_code == 2
+    port = "interface 1 (52:54:00:40:00:02)"
+    assert result.stderr == f"virt-netxml: error: invalid --native-vlans '{port}': {reason}\n"
+    assert "vnx:vlan" in path.read_text()

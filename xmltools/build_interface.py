@@ -39,7 +39,17 @@ from xmltools.metadata import (
     parse_vlan_ranges,
 )
 from xmltools.names import PciAddress, validate_bridge_name, validate_interface_name
-from xmltools.rules import MAX_VF_INDEX, MTU_RANGE, VIRTUALPORT_TYPES, VLAN_MODES, format_vlan_ranges
+from xmltools.rules import (
+    BRIDGE_VLAN_RANGE,
+    LINUX_BRIDGE_VLAN_SINCE,
+    MAX_VF_INDEX,
+    MTU_RANGE,
+    VIRTUALPORT_TYPES,
+    VLAN_MODES,
+    bridge_vid_ok,
+    format_vlan_ranges,
+)
+from xmltools.versions import BASELINE, Version, show
 
 #: Types ``virt-netxml interface`` builds (libvirt knows more; they can still be read and edited).
 BUILD_TYPES = ("network", "bridge", "direct", "hostdev", "ethernet", "user")
@@ -102,6 +112,8 @@ class InterfaceSpec:
     vf_pf: str | None = None
     vf_index: int | None = None
     ovs_settings: tuple[str, ...] = ()
+    # the libvirt the interface is written for (xmltools.versions; the command line resolves it)
+    libvirt: Version = BASELINE
 
     def wants_metadata(self) -> bool:
         return any(v is not None for v in (self.bridge_vlan, self.tap_bridge, self.vf_pf,
@@ -385,20 +397,34 @@ def _apply_managed_and_target(iface: Interface, spec: InterfaceSpec) -> None:
             iface.target_managed = False
 
 
-def libvirt_vlan_problem(kind: str | None, ovs: bool, direct_mode: str | None) -> str | None:
+def libvirt_vlan_problem(kind: str | None, ovs: bool, direct_mode: str | None,
+                         libvirt: Version = BASELINE) -> str | None:
     """Why libvirt would refuse a ``<vlan>`` on this interface, or None when it applies it.
 
-    libvirt sets VLANs itself only on Open vSwitch ports, SR-IOV VFs (hostdev) and macvtap
-    passthrough; a network interface is checked against its network when the domain starts.
+    libvirt sets VLANs itself on Open vSwitch ports, SR-IOV VFs (hostdev), macvtap
+    passthrough and, from 11.0, Linux bridge ports; a network interface is checked against its
+    network when the domain starts.
     """
     if kind in ("network", "hostdev") or (kind == "bridge" and ovs) or (
             kind == "direct" and direct_mode == "passthrough"):
         return None
+    if kind == "bridge" and libvirt >= LINUX_BRIDGE_VLAN_SINCE:
+        return None
     return {
-        "bridge": "libvirt refuses <vlan> on a Linux bridge port; use --bridge-vlan "
-                  "(applied by the hook) or make it an Open vSwitch port",
+        "bridge": f"libvirt {show(libvirt)} refuses <vlan> on a Linux bridge port (libvirt 11.0 applies "
+                  "it); use --bridge-vlan (applied by the hook) or make it an Open vSwitch port",
         "direct": "libvirt applies <vlan> to macvtap only in passthrough mode",
     }.get(kind or "", f"libvirt cannot apply <vlan> to a {kind} interface")
+
+
+def check_linux_bridge_vlan(vlan: Vlan, shown: str) -> None:
+    """A <vlan> libvirt (11.0 and newer) applies to a Linux bridge port with bridge(8)'s
+    rules: every id must be one the bridge takes (1-4094); a single tag becomes the port's
+    untagged PVID, a trunk's native tag its PVID (untagged unless nativeMode='tagged')."""
+    for tag in vlan.tags:
+        if not bridge_vid_ok(tag.id):
+            raise _bad("VLAN", shown, f"a Linux bridge takes VLAN ids {BRIDGE_VLAN_RANGE[0]} to "
+                                      f"{BRIDGE_VLAN_RANGE[1]}, not {tag.id}")
 
 
 def _apply_vlan(iface: Interface, spec: InterfaceSpec) -> None:
@@ -410,9 +436,11 @@ def _apply_vlan(iface: Interface, spec: InterfaceSpec) -> None:
             raise UsageError(detail="--vlan-native/--vlan-mode need --vlan or --bridge-vlan")
         return
     vlan = build_libvirt_vlan(_spec_vlan(spec, spec.vlan))
-    problem = libvirt_vlan_problem(spec.type, iface.is_ovs, spec.mode)
+    problem = libvirt_vlan_problem(spec.type, iface.is_ovs, spec.mode, spec.libvirt)
     if problem:
         raise _bad("VLAN", spec.vlan, problem)
+    if spec.type == "bridge" and not iface.is_ovs:
+        check_linux_bridge_vlan(vlan, spec.vlan)
     if spec.type in ("hostdev", "direct") and (len(vlan.tags) != 1 or vlan.trunk):
         raise _bad("VLAN", spec.vlan, "an SR-IOV VF takes a single tag: no trunk, no native VLAN")
     iface.vlan = vlan

@@ -23,14 +23,16 @@ from xmltools.build_interface import (
     libvirt_vlan_problem,
     resolve_vlan,
 )
+from xmltools.common import Vlan
 from xmltools.domain import DocumentStyle, Domain, serialize
 from xmltools.errors import InvalidValue, UsageError, WrongDocument
 from xmltools.interface import BridgeSource, DirectSource, Interface, NetworkSource
 from xmltools.mac import random_mac
-from xmltools.metadata import MetaPortGroup
+from xmltools.metadata import MetaPortGroup, VlanWish
 from xmltools.names import validate_bridge_name
 from xmltools.network import Network, PortGroup
-from xmltools.rules import libvirt_applies_vlan
+from xmltools.rules import BRIDGE_VLAN_RANGE, LINUX_BRIDGE_VLAN_SINCE, bridge_vid_ok, libvirt_applies_vlan
+from xmltools.versions import BASELINE, Version, show
 
 BRIDGE_VLAN_TYPES = ("bridge", "network", "ethernet")
 
@@ -51,15 +53,18 @@ class InterfaceEdits:
     ovs: bool | None = None
     model: str | None = None
     regenerate_mac: bool = False
+    native_vlans: bool = False          # hand Linux-bridge metadata VLANs back to libvirt's <vlan>
+    libvirt: Version = BASELINE         # the libvirt the document is written for
 
     def any(self) -> bool:
         return any((self.set_vlan is not None, self.clear_vlan, self.set_bridge_vlan is not None,
                     self.clear_bridge_vlan, self.source_network is not None,
                     self.portgroup is not None, self.source_bridge is not None,
-                    self.ovs is not None, self.model is not None, self.regenerate_mac))
+                    self.ovs is not None, self.model is not None, self.regenerate_mac,
+                    self.native_vlans))
 
     def touches_metadata(self) -> bool:
-        return self.set_bridge_vlan is not None or self.clear_bridge_vlan
+        return self.set_bridge_vlan is not None or self.clear_bridge_vlan or self.native_vlans
 
 
 @dataclass
@@ -167,14 +172,15 @@ def regenerate_mac(domain: Domain | None, iface: Interface, rng: random.Random |
     return new
 
 
-def validate_interface(iface: Interface, where: str) -> None:
-    """Reject a final state libvirt would refuse (a ``<vlan>`` on a Linux bridge port, …)."""
+def validate_interface(iface: Interface, where: str, libvirt: Version = BASELINE) -> None:
+    """Reject a final state libvirt would refuse (a ``<vlan>`` on a Linux bridge port before
+    libvirt 11.0, …)."""
     vlan = iface.vlan
     if vlan is None:
         return
     src = iface.source
     mode = src.mode if isinstance(src, DirectSource) else None
-    problem = libvirt_vlan_problem(iface.type, iface.is_ovs, mode)
+    problem = libvirt_vlan_problem(iface.type, iface.is_ovs, mode, libvirt)
     if problem:
         raise InvalidValue(what="edit", value=where, reason=f"it would keep a <vlan>: {problem}")
     if iface.type in ("hostdev", "direct") and (len(vlan.tags) != 1 or vlan.trunk):
@@ -189,6 +195,9 @@ def edit_interfaces(ifaces: list[Interface], edits: InterfaceEdits, domain: Doma
     if edits.touches_metadata() and domain is None:
         raise UsageError(detail="bridge VLANs are stored in the domain's metadata: edit the domain "
                                 "document, not a standalone <interface>")
+    if edits.native_vlans and edits.libvirt < LINUX_BRIDGE_VLAN_SINCE:
+        raise UsageError(detail=f"--native-vlans: libvirt {show(edits.libvirt)} applies no <vlan> on a "
+                                "Linux bridge port (libvirt 11.0 does); give --libvirt-version 11.0 or newer")
     used = domain.used_macs() if domain is not None else set()
     for iface in ifaces:
         where = _describe(domain, iface)
@@ -212,9 +221,54 @@ def edit_interfaces(ifaces: list[Interface], edits: InterfaceEdits, domain: Doma
                                                          edits.vlan_mode))
         if edits.regenerate_mac:
             used.add(regenerate_mac(domain, iface, rng, used))
-        if domain is not None and edits.touches_metadata():
+        if domain is not None and edits.native_vlans:
+            _native_vlan(domain, iface, where)
+        elif domain is not None and edits.touches_metadata():
             _edit_bridge_vlan(domain, iface, edits, where)
-        validate_interface(iface, where)
+        validate_interface(iface, where, edits.libvirt)
+
+
+def native_vlan(wish: VlanWish, where: str) -> Vlan:
+    """libvirt's <vlan> for a metadata VLAN wish on a Linux bridge port (libvirt 11.0 and newer
+    apply it with virNetDevBridgeSetupVlans: the port leaves VLAN 1, a single tag becomes the
+    untagged PVID, a trunk's native tag the PVID, untagged unless nativeMode='tagged').
+
+    Refuses, naming the port, what that <vlan> cannot say: an id a Linux bridge does not take
+    (0, 4095) and an Open vSwitch ``trunk`` mode that keeps a native id.
+    """
+    ids = [wish.tag] if wish.tag is not None else wish.trunk_ids()
+    if wish.native is not None and wish.native not in ids:
+        ids.insert(0, wish.native)
+    bad = [vid for vid in ids if not bridge_vid_ok(vid)]
+    if bad:
+        raise InvalidValue(what="--native-vlans", value=where,
+                           reason=f"its VLAN {bad[0]} is not one a Linux bridge takes "
+                                  f"({BRIDGE_VLAN_RANGE[0]} to {BRIDGE_VLAN_RANGE[1]})")
+    if wish.mode == "access":
+        return Vlan.build(ids)
+    if wish.mode == "trunk":
+        if wish.native is not None:
+            raise InvalidValue(what="--native-vlans", value=where,
+                               reason=f"mode 'trunk' with native VLAN {wish.native} has no libvirt <vlan> "
+                                      "form (use native-untagged or native-tagged)")
+        return Vlan.build(ids, trunk=True)
+    native_mode = "tagged" if wish.mode == "native-tagged" else "untagged"
+    return Vlan.build(ids, native=wish.native, native_mode=native_mode, trunk=True)
+
+
+def _native_vlan(domain: Domain, iface: Interface, where: str) -> None:
+    """Move a Linux bridge port's metadata VLAN wish into libvirt's <vlan>; other ports keep
+    theirs (the hook goes on applying them)."""
+    entry = domain.meta_interface(iface.mac) if iface.mac else None
+    if entry is None or entry.vlan is None or iface.type != "bridge" or iface.is_ovs:
+        return
+    if iface.vlan is not None:
+        raise InvalidValue(what="--native-vlans", value=where,
+                           reason="it has both libvirt's <vlan> and a metadata VLAN; keep one "
+                                  "(--clear-vlan or --clear-bridge-vlan)")
+    iface.vlan = native_vlan(entry.vlan.resolved(), where)
+    entry.vlan = None
+    domain.prune_meta()
 
 
 def _edit_bridge_vlan(domain: Domain, iface: Interface, edits: InterfaceEdits, where: str) -> None:

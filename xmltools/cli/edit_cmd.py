@@ -13,7 +13,13 @@ from typing import Any
 import click
 
 from xmltools.cli.main import run_command
-from xmltools.cli.options import OneLineCommand, check_output_options, int_option, write_document
+from xmltools.cli.options import (
+    OneLineCommand,
+    check_output_options,
+    int_option,
+    libvirt_version_option,
+    write_document,
+)
 from xmltools.domain import Domain
 from xmltools.edit import (
     InterfaceEdits,
@@ -52,6 +58,8 @@ from xmltools.xmlparse import MAX_INPUT_BYTES
 @click.option("--model", metavar="MODEL", help="Set the NIC model.")
 @click.option("--regenerate-mac", is_flag=True, help="Give each selected interface a new random MAC "
               "(its metadata entry follows).")
+@click.option("--native-vlans", is_flag=True, help="Move the metadata VLANs of Linux bridge ports into "
+              "libvirt's own <vlan>, which libvirt 11.0 and newer apply (needs such a target).")
 @click.option("--add-portgroup", "add_portgroups", multiple=True, metavar="NAME[,default]",
               help="Network: add a portgroup (repeatable).")
 @click.option("--portgroup-vlan", "portgroup_vlans", multiple=True, metavar="NAME=TAGS",
@@ -60,13 +68,17 @@ from xmltools.xmlparse import MAX_INPUT_BYTES
               help="Network: remove a portgroup (repeatable).")
 @click.option("-i", "--in-place", is_flag=True, help="Rewrite FILE atomically.")
 @click.option("-o", "--output", metavar="FILE", help="Write to FILE atomically instead of stdout.")
+@libvirt_version_option
 @run_command
 def edit(path: str, mac: str | None, target: str | None, index: str | None,
          add_portgroups: tuple[str, ...], portgroup_vlans: tuple[str, ...],
-         remove_portgroups: tuple[str, ...], in_place: bool, output: str | None, **options: Any) -> None:
+         remove_portgroups: tuple[str, ...], in_place: bool, output: str | None,
+         libvirt_version: str | None, **options: Any) -> None:
     """Edit the interfaces of a domain (or an <interface> file), or the portgroups of a network."""
+    from xmltools import versions
+
     check_output_options(path, output, in_place, "FILE")
-    iface_edits = InterfaceEdits(**options)
+    iface_edits = InterfaceEdits(libvirt=versions.resolve(libvirt_version).version, **options)
     net_edits = NetworkEdits(add_portgroups=add_portgroups, portgroup_vlans=portgroup_vlans,
                              remove_portgroups=remove_portgroups, vlan_native=options["vlan_native"],
                              vlan_mode=options["vlan_mode"])

@@ -12,7 +12,13 @@ import click
 
 from xmltools.build_interface import InterfaceSpec, build_interface, insert_interface
 from xmltools.cli.main import run_command
-from xmltools.cli.options import OneLineCommand, check_output_options, int_option, write_document
+from xmltools.cli.options import (
+    OneLineCommand,
+    check_output_options,
+    int_option,
+    libvirt_version_option,
+    write_document,
+)
 from xmltools.domain import Domain
 from xmltools.fileio import read_input
 from xmltools.xmlparse import MAX_INPUT_BYTES
@@ -67,15 +73,26 @@ from xmltools.xmlparse import MAX_INPUT_BYTES
               help="Add the interface to this domain document (- for stdin) and print the domain.")
 @click.option("-i", "--in-place", is_flag=True, help="With --domain: rewrite FILE atomically.")
 @click.option("-o", "--output", metavar="FILE", help="Write to FILE atomically instead of stdout.")
+@libvirt_version_option
 @run_command
 def interface(type_: str, mtu: str | None, boot: str | None, queues: str | None, vf_index: str | None,
               filter_: str | None, ovs_settings: tuple[str, ...], domain_path: str | None,
-              in_place: bool, output: str | None, **options: Any) -> None:
-    """Build a domain <interface> and print it, or add it to --domain FILE."""
+              in_place: bool, output: str | None, libvirt_version: str | None, **options: Any) -> None:
+    """Build a domain <interface> and print it, or add it to --domain FILE.
+
+    With libvirt 11.0 or newer as the target (--libvirt-version), --vlan on a Linux bridge
+    port writes libvirt's own <vlan>, which libvirt applies; before 11.0 use --bridge-vlan.
+    """
+    from xmltools import versions
+
     check_output_options(domain_path, output, in_place, "--domain FILE")
+    target = versions.resolve(libvirt_version) if options.get("vlan") is not None else None
     spec = InterfaceSpec(type=type_, mtu=int_option(mtu, "MTU"), boot=int_option(boot, "boot order"),
                          queues=int_option(queues, "queues"), vf_index=int_option(vf_index, "VF index"),
-                         filter=filter_, ovs_settings=tuple(ovs_settings), **options)
+                         filter=filter_, ovs_settings=tuple(ovs_settings),
+                         libvirt=target.version if target else versions.BASELINE, **options)
+    if libvirt_version is not None:
+        versions.parse(libvirt_version)   # a bad value is refused even when nothing depends on it
     if domain_path is None:
         write_document(build_interface(spec).to_xml(), None, output, False)
         return
