@@ -66,7 +66,8 @@ MODULES = [
            ("tests/test_uuids.py", "tests/quality/test_messages_ids.py")),
     Module("edit", ("xmltools/edit.py", "xmltools/domain.py"),
            ("tests/test_edit.py", "tests/test_cli_edit.py", "tests/quality/test_boundaries_ids.py",
-            "tests/quality/test_boundaries_edit.py", "tests/quality/test_boundaries_domain.py")),
+            "tests/quality/test_boundaries_edit.py", "tests/quality/test_boundaries_domain.py",
+            "tests/quality/test_boundaries_style.py")),
     Module("vlan-grammar", ("xmltools/metadata.py", "xmltools/build_network.py",
                             "xmltools/build_interface.py", "xmltools/rules.py"),
            # (not tests/test_rules.py: it inspects the module's functions, which mutmut wraps)
