@@ -16,7 +16,8 @@ from xmltools.edit import InterfaceEdits, document_text, edit_interfaces, load_d
      b"</domain>",
      ("'", "'", "<?xml version='1.0' encoding='UTF-8'?>", "<domain type='kvm'>")),
     (b"<?xml version='1.0'?><domain><name>a</name><metadata><x:a xmlns:x=\"urn:x\" v=\"1\"/></metadata>"
-     b"<devices><interface type='user'/></devices></domain>", ("'", '"', "<?xml version='1.0'?>", "<domain>")),
+     b"<devices><interface type='user'/></devices></domain>",
+     ("'", '"', "<?xml version='1.0'?>", "<domain>")),
     (b"<domain><name>a</name><metadata><x:a xmlns:x='urn:x'/></metadata><devices><interface type=\"user\"/>"
      b"</devices></domain>", ('"', "'", None, "<domain>")),
     (b"<domain><!-- <interface type='x'/> --><name>a</name></domain>", ('"', '"', None, "<domain>")),
