@@ -323,3 +323,66 @@ def test_native_vlans_refuses_what_libvirt_cannot_express(tmp_path, wish, reason
     port = "interface 1 (52:54:00:40:00:02)"
     assert result.stderr == f"virt-netxml: error: invalid --native-vlans '{port}': {reason}\n"
     assert "vnx:vlan" in path.read_text()
+
+
+# ------------------------------------------------------------------ networks follow the target
+
+def network_cli(*args: str):
+    return CliRunner().invoke(cli, ["network", "lan", "--mode", "bridge", "--bridge", "br0",
+                                    "--uuid", "11111111-2222-3333-4444-555555555555", *args])
+
+
+@pytest.mark.parametrize("version,written", [("9.0", False), ("10.10", False), ("11.0", True),
+                                             ("11.3", True)])
+def test_bridge_network_vlan_follows_the_target(version, written):
+    result = network_cli("--vlan", "5", "--libvirt-version", version)
+    if not written:
+        assert result.exit_code == 2
+        assert f"libvirt {version}.0 applies a network-wide VLAN only on" in result.stderr
+        return
+    assert result.exit_code == 0, result.stderr
+    assert '<vlan>\n    <tag id="5"/>\n  </vlan>' in result.stdout
+    # libvirt leaves a host bridge's vlan_filtering alone: the hook is asked to turn it on
+    assert '<vnx:bridge vlan-filtering="yes"/>' in result.stdout
+    assert codes(result.stdout, versions.parse(version)) == []
+
+
+@pytest.mark.parametrize("version,native", [("9.0", False), ("11.0", True), ("11.3", True)])
+def test_bridge_network_portgroup_vlan_follows_the_target(version, native):
+    result = network_cli("--portgroup", "web,vlan=10", "--libvirt-version", version)
+    assert result.exit_code == 0, result.stderr
+    assert ('<portgroup name="web">\n    <vlan>\n      <tag id="10"/>' in result.stdout) is native
+    assert ('<vnx:portgroup name="web">' in result.stdout) is not native
+    assert codes(result.stdout, versions.parse(version)) == []
+
+
+def test_nat_network_vlan_is_refused_by_every_version():
+    result = CliRunner().invoke(cli, ["network", "nat", "--mode", "nat", "--ip", "192.168.9.1/24",
+                                      "--vlan", "5", "--libvirt-version", "11.3"])
+    assert result.exit_code == 2
+
+
+@pytest.mark.parametrize("version,native", [("9.0", False), ("11.0", True)])
+def test_edit_portgroup_vlan_follows_the_target(tmp_path, version, native):
+    made = network_cli("--portgroup", "web", "--libvirt-version", version)
+    path = tmp_path / "n.xml"
+    path.write_text(made.stdout)
+    result = CliRunner().invoke(cli, ["edit", str(path), "--portgroup-vlan", "web=10",
+                                      "--libvirt-version", version])
+    assert result.exit_code == 0, result.stderr
+    assert ('<portgroup name="web">\n    <vlan>' in result.stdout) is native
+
+
+def test_define_asks_the_daemon_for_its_version(monkeypatch):
+    from xmltools.cli import libvirt_conn as conn
+    monkeypatch.delenv(versions.ENV, raising=False)
+    defined = []
+    monkeypatch.setattr(conn, "daemon_version", lambda uri: (11, 3, 0))
+    monkeypatch.setattr(conn, "macs_in_use", lambda uri: set())
+    monkeypatch.setattr(conn, "define_network",
+                        lambda uri, xml, start, autostart: defined.append(xml) or "lan")
+    result = network_cli("--vlan", "5", "--connect", "test:///x", "--define")
+    assert result.exit_code == 0, result.stderr
+    assert '<tag id="5"/>' in defined[0]
+    monkeypatch.setattr(conn, "daemon_version", lambda uri: (9, 0, 0))
+    assert network_cli("--vlan", "5", "--connect", "test:///x", "--define").exit_code == 2

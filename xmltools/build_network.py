@@ -51,9 +51,17 @@ from xmltools.network import (
     NetworkDomain,
     PortGroup,
 )
-from xmltools.rules import MTU_RANGE, format_vlan_ids, is_macvtap_forward, libvirt_applies_vlan
+from xmltools.rules import (
+    BRIDGE_VLAN_RANGE,
+    MTU_RANGE,
+    bridge_vid_ok,
+    format_vlan_ids,
+    is_macvtap_forward,
+    libvirt_applies_vlan,
+)
 from xmltools.rules import NETWORK_VIRTUALPORT_TYPES as VIRTUALPORT_TYPES
 from xmltools.uuids import random_uuid, validate_uuid
+from xmltools.versions import BASELINE, Version, show
 
 MODES = ("nat", "route", "open", "isolated", "bridge", "private", "vepa", "passthrough", "hostdev")
 
@@ -100,6 +108,14 @@ class NetworkSpec:
     dns_hosts: list[str] = field(default_factory=list)
     bandwidth_in: str | None = None
     bandwidth_out: str | None = None
+    libvirt: Version = BASELINE   # the libvirt the network is written for (xmltools.versions)
+
+
+def linux_bridge_vlans(mode: str, has_bridge: bool, virtualport: str | None, libvirt: Version) -> bool:
+    """Does libvirt apply <vlan> on this network's Linux bridge? From 11.0 on a ``bridge``
+    network naming a host bridge with no <virtualport> (vlanAllowed in its bridge_driver.c)."""
+    return mode == "bridge" and has_bridge and virtualport is None and \
+        libvirt_applies_vlan(mode, False, libvirt)
 
 
 @dataclass(frozen=True)
@@ -313,14 +329,20 @@ def build_network(spec: NetworkSpec, rng: random.Random | None = None,
         net.domain = NetworkDomain(name=spec.domain_name)
     if spec.dns_hosts:
         net.dns = _build_dns(spec.dns_hosts)
-    vlan_ok = libvirt_applies_vlan(mode, ovs=spec.bridge is not None and spec.virtualport == "openvswitch")
+    linux = linux_bridge_vlans(mode, spec.bridge is not None, spec.virtualport, spec.libvirt)
+    ovs = spec.bridge is not None and spec.virtualport == "openvswitch"
+    vlan_ok = linux or libvirt_applies_vlan(mode, ovs=ovs)
     if spec.vlan is not None:
         if not vlan_ok:
             raise _refuse("--vlan", spec.vlan,
-                          f"libvirt applies a network-wide VLAN only on Open vSwitch, passthrough and "
-                          f"hostdev networks, not in mode {mode}; on a Linux bridge use "
+                          f"libvirt {show(spec.libvirt)} applies a network-wide VLAN only on Open vSwitch, "
+                          f"passthrough and hostdev networks (and Linux bridge networks from libvirt 11.0), "
+                          f"not in mode {mode}; on a Linux bridge before 11.0 use "
                           f"--portgroup NAME,vlan=TAGS (applied by the hooks)")
         net.vlan = parse_vlan_tags(spec.vlan, spec.vlan_trunk).to_vlan()
+        if linux:
+            _check_bridge_ids(net.vlan, spec.vlan)
+            _want_vlan_filtering(net)
     elif spec.vlan_trunk:
         raise UsageError(detail="--vlan-trunk needs --vlan TAGS")
     if spec.bandwidth_in or spec.bandwidth_out:
@@ -634,6 +656,9 @@ def _build_portgroups(net: Network, spec: NetworkSpec, mode: str, vlan_ok: bool)
         if group.vlan is not None:
             if vlan_ok:
                 pg.vlan = group.vlan.to_vlan()
+                if mode == "bridge" and spec.virtualport is None:
+                    _check_bridge_ids(pg.vlan, group.name)
+                    _want_vlan_filtering(net)
             elif _uses_linux_bridge(mode, spec):
                 # libvirt refuses <vlan> here; the hooks apply it with bridge VLAN filtering.
                 meta = net.meta_or_create()
@@ -653,3 +678,19 @@ def _build_portgroups(net: Network, spec: NetworkSpec, mode: str, vlan_ok: bool)
             _check_bandwidth_allowed(mode, host_bridge, "portgroup bandwidth")
             pg.bandwidth = Bandwidth.build(group.inbound, group.outbound)
         net.portgroups.append(pg)
+
+
+def _check_bridge_ids(vlan: Vlan, shown: str) -> None:
+    """libvirt 11 applies a Linux bridge network's <vlan> with bridge(8): ids 1 to 4094. It
+    switches the host bridge's vlan_filtering on only for bridges it manages itself, so the
+    caller also asks the hook to (the metadata's <vnx:bridge vlan-filtering='yes'>)."""
+    for tag in vlan.tags:
+        if not bridge_vid_ok(tag.id):
+            raise _refuse("VLAN", shown, f"a Linux bridge takes VLAN ids {BRIDGE_VLAN_RANGE[0]} to "
+                                         f"{BRIDGE_VLAN_RANGE[1]}, not {tag.id}")
+
+
+def _want_vlan_filtering(net: Network) -> None:
+    meta = net.meta_or_create()
+    if meta.bridge is None:
+        meta.bridge = MetaBridge(vlan_filtering=True)

@@ -77,6 +77,7 @@ class NetworkEdits:
     vlan_native: str | None = None
     vlan_mode: str | None = None
     notes: list[str] = field(default_factory=list)
+    libvirt: Version = BASELINE
 
     def any(self) -> bool:
         return bool(self.add_portgroups or self.portgroup_vlans or self.remove_portgroups)
@@ -295,10 +296,13 @@ def _edit_bridge_vlan(domain: Domain, iface: Interface, edits: InterfaceEdits, w
 # --------------------------------------------------------------------------- network edits
 
 
-def _network_allows_libvirt_vlan(network: Network, group: PortGroup) -> bool:
-    """libvirt applies a portgroup ``<vlan>`` only on hostdev/passthrough pools and Open
-    vSwitch bridges (its network driver refuses the definition otherwise)."""
+def _network_allows_libvirt_vlan(network: Network, group: PortGroup, libvirt: Version = BASELINE) -> bool:
+    """libvirt applies a portgroup ``<vlan>`` on hostdev/passthrough pools, Open vSwitch
+    bridges and, from 11.0, a bridge network's Linux bridge (its network driver refuses the
+    definition otherwise)."""
     vport = group.virtualport or network.virtualport
+    if vport is None and network.bridge is not None and network.bridge.name:
+        return libvirt_applies_vlan(network.forward_mode, False, libvirt)
     return libvirt_applies_vlan(network.forward_mode, vport is not None and vport.type == "openvswitch")
 
 
@@ -334,7 +338,7 @@ def edit_network(network: Network, edits: NetworkEdits) -> None:
         if found is None:
             raise InvalidValue(what="portgroup", value=name,
                                reason="no such portgroup (add it with --add-portgroup)")
-        if _network_allows_libvirt_vlan(network, found):
+        if _network_allows_libvirt_vlan(network, found, edits.libvirt):
             found.vlan = build_libvirt_vlan(resolve_vlan(tags, edits.vlan_native, edits.vlan_mode))
             _drop_meta_portgroup(network, name)  # one place says what the VLAN is
         else:

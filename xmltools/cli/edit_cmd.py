@@ -78,10 +78,11 @@ def edit(path: str, mac: str | None, target: str | None, index: str | None,
     from xmltools import versions
 
     check_output_options(path, output, in_place, "FILE")
-    iface_edits = InterfaceEdits(libvirt=versions.resolve(libvirt_version).version, **options)
+    libvirt = versions.resolve(libvirt_version).version
+    iface_edits = InterfaceEdits(libvirt=libvirt, **options)
     net_edits = NetworkEdits(add_portgroups=add_portgroups, portgroup_vlans=portgroup_vlans,
                              remove_portgroups=remove_portgroups, vlan_native=options["vlan_native"],
-                             vlan_mode=options["vlan_mode"])
+                             vlan_mode=options["vlan_mode"], libvirt=libvirt)
     selectors = (mac, target, index)
     doc, style = load_document(read_input(path, MAX_INPUT_BYTES), source=path)
     if isinstance(doc, Network):

@@ -14,7 +14,7 @@ import click
 
 from xmltools.build_network import NetworkSpec, build_network
 from xmltools.cli.main import run_command
-from xmltools.cli.options import OneLineCommand, int_option
+from xmltools.cli.options import OneLineCommand, int_option, libvirt_version_option
 from xmltools.errors import UsageError
 from xmltools.fileio import write_file, write_stdout
 
@@ -79,11 +79,17 @@ Examples:
 @click.option("--define", is_flag=True, help="Define the network on --connect URI (net-define).")
 @click.option("--start", is_flag=True, help="With --define: start it (net-start).")
 @click.option("--autostart", is_flag=True, help="With --define: mark it autostart (net-autostart).")
+@libvirt_version_option
 @run_command
 def network(name: str, mode: str, uuid_: str, mtu: str | None, delay: str | None, seed: str | None,
             output: str | None, connect: str | None, define: bool, start: bool, autostart: bool,
-            **options: Any) -> None:
-    """Build the libvirt <network> NAME and print it (or write -o FILE, or --define it)."""
+            libvirt_version: str | None, **options: Any) -> None:
+    """Build the libvirt <network> NAME and print it (or write -o FILE, or --define it).
+
+    With libvirt 11.0 or newer as the target (--libvirt-version, or the daemon of --connect),
+    a bridge network's --vlan and portgroup vlan= become libvirt's own <vlan>.
+    """
+    from xmltools import versions
     if (start or autostart) and not define:
         raise UsageError(detail="--start and --autostart need --define")
     if define and not connect:
@@ -92,8 +98,18 @@ def network(name: str, mode: str, uuid_: str, mtu: str | None, delay: str | None
         raise UsageError(detail="--connect is only used with --define")
     for key in ("ips", "dhcp_ranges", "dhcp_hosts", "uplinks", "vf_addresses", "portgroups", "dns_hosts"):
         options[key] = list(options[key])
+    # Only VLANs depend on the version: ask the daemon only then (one more connection).
+    wants_vlan = options.get("vlan") is not None or any("vlan=" in p for p in options["portgroups"])
+    uri = connect if define and wants_vlan else None
+
+    def daemon() -> versions.Version:   # asked only when neither option nor environment say
+        from xmltools.cli import libvirt_conn
+
+        assert uri is not None
+        return libvirt_conn.daemon_version(uri)
+    target = versions.resolve(libvirt_version, daemon if uri else None)
     spec = NetworkSpec(name=name, mode=mode, uuid=uuid_, mtu=int_option(mtu, "--mtu"),
-                       delay=int_option(delay, "--delay"), **options)
+                       delay=int_option(delay, "--delay"), libvirt=target.version, **options)
     rng = random.Random(seed) if seed is not None else None
     in_use: set[str] = set()
     if define and spec.mac == "auto":
