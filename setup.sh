@@ -41,6 +41,28 @@ if [ ! -d .cache/libvirt-src ]; then
   rm -rf .cache/libvirt-dl
 fi
 
+# libvirt 11.3's source package (Debian 13, trixie): the corpus for --libvirt-version 11.3. A
+# deb-src entry for trixie only, derived from the machine's Debian source list the same way
+# (sources only: nothing installed on this machine comes from trixie).
+if [ ! -d .cache/libvirt-src-11.3 ]; then
+  trixie_list=/etc/apt/sources.list.d/virt-netxml-trixie-src.sources
+  if [ ! -f "$trixie_list" ] && [ -f /etc/apt/sources.list.d/debian.sources ]; then
+    # the first stanza (the main archive), as deb-src for trixie
+    awk 'BEGIN { RS = ""; ORS = "\n" } NR == 1 { print }' /etc/apt/sources.list.d/debian.sources |
+      sed -e 's/^Types: deb$/Types: deb-src/' -e 's/^Suites: .*/Suites: trixie/' > "$trixie_list"
+  elif [ ! -f "$trixie_list" ] && [ -f /etc/apt/sources.list ]; then
+    grep -E '^deb ' /etc/apt/sources.list | grep -v -e security -e updates | head -n 1 |
+      awk '{ print "deb-src", $2, "trixie main" }' > "${trixie_list%.sources}.list"
+  fi
+  apt-get update -q
+  mkdir -p .cache/libvirt-dl-11.3
+  # The orig tarball is what the corpus needs; a missing .dsc on a mirror does not matter.
+  (cd .cache/libvirt-dl-11.3 && apt-get source --download-only -q "libvirt/trixie" || true)
+  mkdir -p .cache/libvirt-src-11.3
+  tar -xf .cache/libvirt-dl-11.3/libvirt_11.3.*.orig.tar.xz -C .cache/libvirt-src-11.3 --strip-components=1
+  rm -rf .cache/libvirt-dl-11.3
+fi
+
 # The environment is built on Debian's own Python (python3-venv above), not on whatever python3
 # comes first in PATH: the installed hooks run with this interpreter on every guest start, and
 # Debian's optimised build starts them markedly faster (README, Figures). PYTHON overrides it.
