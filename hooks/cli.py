@@ -12,6 +12,7 @@ import click
 from xmltools.cli.main import run_command
 
 ROOT_HELP = "Install under this folder instead of / (for images and tests)."
+RELOAD_HELP = "Then SIGHUP the daemon(s) that run the hooks (libvirtd; or virtqemud and virtnetworkd)."
 
 
 @click.group()
@@ -21,34 +22,38 @@ def hooks() -> None:
 
 @hooks.command()
 @click.option("--root", default="/", show_default=True, type=click.Path(file_okay=False), help=ROOT_HELP)
-@click.option("--reload", "reload_", is_flag=True, help="Send SIGHUP to the running libvirtd afterwards.")
+@click.option("--reload", "reload_", is_flag=True, help=RELOAD_HELP)
 @run_command
 def install(root: str, reload_: bool) -> None:
     """Write the hook programs into qemu.d/ and network.d/ (idempotent)."""
     from hooks.install import install as do_install
-    from hooks.install import reload_libvirtd
+    from hooks.install import reload_daemons
 
     for change in do_install(root):
         click.echo(str(change))
     if reload_:
-        click.echo(f"reloaded: libvirtd pid {reload_libvirtd(root)}")
+        click.echo(_reloaded(reload_daemons(root)))
     else:
         click.echo("note: libvirt notices new hooks only when it starts or reloads (use --reload)")
 
 
 @hooks.command()
 @click.option("--root", default="/", show_default=True, type=click.Path(file_okay=False), help=ROOT_HELP)
-@click.option("--reload", "reload_", is_flag=True, help="Send SIGHUP to the running libvirtd afterwards.")
+@click.option("--reload", "reload_", is_flag=True, help=RELOAD_HELP)
 @run_command
 def uninstall(root: str, reload_: bool) -> None:
     """Remove the hook programs this tool wrote; other hooks stay."""
-    from hooks.install import reload_libvirtd
+    from hooks.install import reload_daemons
     from hooks.install import uninstall as do_uninstall
 
     for change in do_uninstall(root):
         click.echo(str(change))
     if reload_:
-        click.echo(f"reloaded: libvirtd pid {reload_libvirtd(root)}")
+        click.echo(_reloaded(reload_daemons(root)))
+
+
+def _reloaded(daemons: dict[str, int]) -> str:
+    return "reloaded: " + ", ".join(f"{name} pid {pid}" for name, pid in daemons.items())
 
 
 @hooks.command()
@@ -58,13 +63,17 @@ def uninstall(root: str, reload_: bool) -> None:
 def status(root: str, as_json: bool) -> None:
     """Where the hooks are installed, which libvirt runs, and what the state records hold."""
     from hooks.config import load_config, state_dir
-    from hooks.install import find_libvirtd, hook_path, installed, libvirt_version
+    from hooks.install import daemon_versions, find_libvirtd, hook_path, installed, libvirt_version
     from hooks.state import StateStore
 
     store = StateStore(state_dir(load_config()))
+    daemons = daemon_versions(root)
+    installed_libvirt = libvirt_version(root)
     info: dict[str, Any] = {
         "hooks": {d: {"path": hook_path(root, d), "state": s} for d, s in installed(root).items()},
-        "libvirtd": {"version": libvirt_version(), "pid": find_libvirtd(root)},
+        "libvirtd": {"version": installed_libvirt, "pid": find_libvirtd(root)},
+        "daemons": daemons,
+        "libvirt": {"installed": installed_libvirt},
         "state_dir": store.root,
         "state": store.snapshot(),
     }
@@ -73,9 +82,16 @@ def status(root: str, as_json: bool) -> None:
         return
     for driver, entry in info["hooks"].items():
         click.echo(f"hook {driver}: {entry['state']} ({entry['path']})")
-    daemon = info["libvirtd"]
-    click.echo(f"libvirtd: {daemon['version'] or 'not found'}"
-               + (f", running as pid {daemon['pid']}" if daemon["pid"] else ", not running"))
+    for name, entry in daemons.items():
+        runs = "qemu and network hooks" if name == "libvirtd" else (
+            "qemu hooks" if name == "virtqemud" else "network hooks")
+        click.echo(f"{name}: libvirt {entry['version'] or 'unknown version'}, running as pid "
+                   f"{entry['pid']} (runs the {runs})")
+        if entry["version"] and installed_libvirt and entry["version"] != installed_libvirt:
+            click.echo(f"  note: libvirt {installed_libvirt} is installed; restart {name} to run it")
+    if not daemons:
+        click.echo(f"libvirt: {installed_libvirt or 'not found'} installed; no libvirt daemon "
+                   "(libvirtd, or virtqemud and virtnetworkd) running")
     click.echo(f"state: {store.root}")
     for line in _state_lines(info["state"]):
         click.echo("  " + line)

@@ -46,3 +46,9 @@ class UntrustedCode(NetXmlError):
                 "(install virt-netxml as root into a root-owned environment, e.g. a venv under /opt, "
                 "not editable from a user's checkout: see 'Installing safely' in docs/hooks.md)")
     exit_code = 2
+
+
+class VlanConflict(NetXmlError):
+    template = ("interface {iface}: the metadata asks for VLAN {wish} but libvirt {libvirt} applies the "
+                "port's own <vlan> ({vlan}) on this Linux bridge; the hook does not fight libvirt: make "
+                "them agree or drop the metadata wish")

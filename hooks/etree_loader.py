@@ -47,6 +47,7 @@ START_PATH = (
     "hooks.planner.domain", "hooks.planner.facts", "hooks.planner.interfaces",
     "hooks.planner.network", "hooks.planner.sriov", "hooks.planner.vlans", "hooks.context",
     "hooks.deadline", "hooks.log", "hooks.state", "hooks.state_records", "hooks.ports", "hooks.executor",
+    "hooks.daemon",
     "hooks.actions", "hooks.actions.base", "hooks.actions.bridge", "hooks.actions.claims",
     "hooks.actions.macvtap", "hooks.actions.ovs", "hooks.actions.records", "hooks.actions.sriov",
     "hooks.actions.tap",

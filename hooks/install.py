@@ -15,8 +15,10 @@ import re
 import signal
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 from hooks.config import config_dir, load_config, state_dir
+from hooks.daemon import DAEMONS, find_daemons, hook_runners, installed_version, show, version_of
 from hooks.errors import UntrustedCode
 from hooks.trust import chain, problem, walk
 from hooks.wrapper import MARKER, module_paths, render
@@ -26,7 +28,6 @@ from xmltools.fileio import write_file
 HOOK_NAME = "50-virt-netxml"
 DRIVERS = ("qemu", "network")
 HOOKS_DIR = "etc/libvirt/hooks"
-PIDFILE = "run/libvirtd.pid"
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9_./+-]+$")
 
 
@@ -195,64 +196,42 @@ def installed(root: str = "/") -> dict[str, str]:
 # --------------------------------------------------------------------------- the daemon
 
 
-def _exe_name(pid: int, proc: str) -> str | None:
-    try:
-        return os.path.basename(os.readlink(os.path.join(proc, str(pid), "exe")))
-    except OSError:
-        try:
-            with open(os.path.join(proc, str(pid), "comm"), encoding="utf-8") as fh:
-                return fh.read().strip()
-        except OSError:
-            return None
-
-
 def find_libvirtd(root: str = "/", proc: str = "/proc") -> int | None:
-    """PID of the running libvirtd: its pid file under ``root``, else a scan of ``proc``.
+    """PID of the running monolithic libvirtd (None when the host runs none)."""
+    return find_daemons(root, proc).get("libvirtd")
 
-    A PID is accepted only if that process's executable is called ``libvirtd``: a stale pid
-    file must never make us signal some other process.
+
+def reload_daemons(root: str = "/", proc: str = "/proc") -> dict[str, int]:
+    """SIGHUP the daemons that run the hooks so they notice new ones; returns name -> PID.
+
+    The monolithic ``libvirtd`` (Debian's default on 12 and 13), or on a modular host both
+    ``virtqemud`` (qemu hooks) and ``virtnetworkd`` (network hooks). A PID is signalled only
+    if that process's executable has the daemon's name (``hooks.daemon.find_daemons``).
     """
-    try:
-        with open(os.path.join(root, PIDFILE), encoding="ascii") as fh:
-            pid = int(fh.read().strip())
-        if _exe_name(pid, proc) == "libvirtd":
-            return pid
-    except (OSError, ValueError):
-        pass
-    try:
-        entries = os.listdir(proc)
-    except OSError:
-        return None
-    for entry in sorted(entries, key=lambda e: (len(e), e)):
-        if entry.isdigit() and _exe_name(int(entry), proc) == "libvirtd":
-            return int(entry)
-    return None
+    daemons = hook_runners(find_daemons(root, proc))
+    if not daemons:
+        raise UsageError(detail="no running libvirt daemon (libvirtd, or virtqemud and virtnetworkd) found; "
+                                "start it (or restart it) to pick up the hooks")
+    for pid in daemons.values():
+        os.kill(pid, signal.SIGHUP)
+    return daemons
 
 
 def reload_libvirtd(root: str = "/", proc: str = "/proc") -> int:
-    """SIGHUP the running libvirtd so it notices new hooks; returns its PID."""
-    pid = find_libvirtd(root, proc)
-    if pid is None:
-        raise UsageError(detail="no running libvirtd found; start it (or restart it) to pick up the hooks")
-    os.kill(pid, signal.SIGHUP)
-    return pid
+    """SIGHUP the daemon(s) that run the hooks; returns the first one's PID."""
+    return next(iter(reload_daemons(root, proc).values()))
 
 
-def libvirt_version() -> str | None:
-    """``libvirtd --version`` (never through libvirt's API: a hook must not call into it)."""
-    import shutil
+def daemon_versions(root: str = "/", proc: str = "/proc") -> dict[str, dict[str, Any]]:
+    """For ``hooks status``: each running daemon that runs hooks, its PID and libvirt version."""
+    return {name: {"pid": pid, "version": show(version_of(pid, proc)) if version_of(pid, proc) else None}
+            for name, pid in hook_runners(find_daemons(root, proc)).items()}
 
-    exe = shutil.which("libvirtd") or next(
-        (p for p in ("/usr/sbin/libvirtd", "/usr/local/sbin/libvirtd") if os.path.exists(p)), None)
-    if exe is None:
-        return None
-    from hooks.adapters.proc import run
 
-    try:
-        out = run([exe, "--version"], timeout=5.0).stdout.decode("utf-8", "replace").strip()
-    except Exception:  # noqa: BLE001 - status is best effort
-        return None
-    return out.splitlines()[0] if out else None
+def libvirt_version(root: str = "/") -> str | None:
+    """The installed libvirt's version, from its library's file name (no process, no libvirt call)."""
+    found = installed_version(root)
+    return show(found) if found is not None else None
 
 
 def running_domains(run_dir: str = "/run/libvirt/qemu") -> set[str]:
@@ -275,7 +254,7 @@ def running_domains(run_dir: str = "/run/libvirt/qemu") -> set[str]:
     return names
 
 
-LIBVIRT_DAEMONS = ("libvirtd", "virtqemud")
+LIBVIRT_DAEMONS = DAEMONS
 
 
 def libvirt_daemon_alive(pid: int, proc: str = "/proc") -> bool:

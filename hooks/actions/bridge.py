@@ -43,6 +43,10 @@ class BridgePortVlans(Action):
     ``untagged_pvid`` is false (native-tagged). Without a pvid untagged frames are dropped.
     ``remove_default`` also removes VLAN 1, which the kernel gives every new port. With
     ``bridge`` the port must be a port of that bridge (a hook TAP: the one it was plugged into).
+
+    ``verify``: libvirt (11.0 and later) set these VLANs itself from the port's ``<vlan>``; the
+    hook only checks that the bridge filters VLANs and that the port holds exactly this set,
+    and changes nothing: re-applying or "correcting" them would fight libvirt.
     """
 
     port: str
@@ -51,6 +55,7 @@ class BridgePortVlans(Action):
     untagged_pvid: bool = True
     remove_default: bool = True
     bridge: str | None = None
+    verify: bool = False
 
     def wanted(self) -> dict[int, BridgeVlan]:
         vids = set(self.vids) | ({self.pvid} if self.pvid is not None else set())
@@ -64,6 +69,8 @@ class BridgePortVlans(Action):
             parts.append(f"pvid {self.pvid} {'untagged' if self.untagged_pvid else 'tagged'}")
         if tagged:
             parts.append("tagged " + format_vlan_ids(tagged))
+        if self.verify:
+            return f"verify bridge VLANs libvirt set on {self.port}: {', '.join(parts) or 'none'}"
         return f"set bridge VLANs of {self.port}: {', '.join(parts) or 'none'}"
 
     def apply(self, ctx: Context) -> Undo | None:
@@ -87,6 +94,12 @@ class BridgePortVlans(Action):
         drops = [vid for vid in before if vid not in wanted and (vid != 1 or self.remove_default)]
         if not adds and not drops:
             return None
+        if self.verify:
+            have = ", ".join(f"{v.vid}{' pvid' if v.pvid else ''}{' untagged' if v.untagged else ''}"
+                             for v in sorted(before.values(), key=lambda b: b.vid)) or "none"
+            raise HostError(step=self.describe(), detail=(
+                f"{self.port} holds VLANs {have}, not what libvirt's <vlan> sets; the hook does not "
+                "change VLANs libvirt applies (restart the guest, or fix whatever changed them)"))
         def undo() -> None:
             # Re-read rather than replay: adding a pvid silently moved the flag off another VLAN.
             now = {v.vid: v for v in nl.bridge_vlans(self.port)}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from lxml import etree
 
 from hooks import actions as A
-from hooks.errors import ForeignDevice
+from hooks.errors import ForeignDevice, VlanConflict
 from hooks.planner.facts import HostFacts
 from hooks.planner.interfaces import Nic, meta_of, nics
 from hooks.planner.sriov import pool_of, vf_actions
@@ -16,6 +16,7 @@ from xmltools.common import Vlan
 from xmltools.errors import InvalidValue
 from xmltools.metadata import VlanWish, ovs_setting_problem
 from xmltools.names import validate_bridge_name, validate_interface_name
+from xmltools.rules import LINUX_BRIDGE_VLAN_SINCE
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
 if TYPE_CHECKING:
@@ -87,17 +88,52 @@ def port_vlan_actions(root: etree._Element, facts: HostFacts, record: dict[str, 
             wish = mi.vlan.resolved()
         elif nic.mac in wishes:
             wish = wish_from_record(wishes[nic.mac])
-        elif not ovs and nic.node.find("vlan") is not None:
-            # libvirt passes the VLAN on (from a portgroup) but cannot apply it on a Linux bridge.
-            wish = wish_from_vlan(Vlan(nic.node.find("vlan")))
         assert nic.dev is not None
-        if wish is not None:
-            plan.append(ovs_vlan_action(nic.dev, wish, nic.label) if ovs
-                        else bridge_vlan_action(nic.dev, wish, nic.label,
-                                                bridge if nic.type == "ethernet" else None))
+        vlan = nic.node.find("vlan")
+        if not ovs and vlan is not None and nic.type in ("bridge", "network") and libvirt_sets(facts):
+            # libvirt 11.0 and later set this port's VLANs from its <vlan> when they plugged it:
+            # verified, never re-applied or changed; a metadata wish must say the same.
+            plan.append(_libvirt_bridge_vlan(nic, wish, wish_from_vlan(Vlan(vlan)), facts))
+        else:
+            if wish is None and not ovs and vlan is not None:
+                # libvirt before 11.0 passes the VLAN on (from a portgroup) but cannot apply it
+                # on a Linux bridge.
+                wish = wish_from_vlan(Vlan(vlan))
+            if wish is not None:
+                plan.append(ovs_vlan_action(nic.dev, wish, nic.label) if ovs
+                            else bridge_vlan_action(nic.dev, wish, nic.label,
+                                                    bridge if nic.type == "ethernet" else None))
         if mi is not None:
             plan += _ovs_setting_actions(nic, mi.ovs_settings, ovs)
     return plan
+
+
+def libvirt_sets(facts: HostFacts) -> bool:
+    """Does the libvirt beside the hook set a Linux-bridge port's VLANs from its ``<vlan>``?
+
+    An unknown version counts as older: the hook then applies the ``<vlan>`` itself, which on
+    a libvirt that already did finds everything in place.
+    """
+    version = facts.libvirt_version()
+    return version is not None and version[:2] >= LINUX_BRIDGE_VLAN_SINCE
+
+
+def _show(action: A.BridgePortVlans) -> str:
+    return action.describe().split(": ", 1)[1]
+
+
+def _libvirt_bridge_vlan(nic: Nic, wish: VlanWish | None, libvirts: VlanWish,
+                         facts: HostFacts) -> A.BridgePortVlans:
+    assert nic.dev is not None
+    applied = bridge_vlan_action(nic.dev, libvirts, nic.label)
+    if wish is not None:
+        asked = bridge_vlan_action(nic.dev, wish, nic.label)
+        if asked.wanted() != applied.wanted():
+            version = facts.libvirt_version()
+            raise VlanConflict(iface=nic.label, wish=_show(asked), vlan=_show(applied),
+                               libvirt=".".join(str(p) for p in version) if version else "")
+    return A.BridgePortVlans(applied.port, applied.vids, pvid=applied.pvid,
+                             untagged_pvid=applied.untagged_pvid, verify=True, iface=nic.label)
 
 
 def _tap_actions(nic: Nic, mi: Any, facts: HostFacts, record: dict[str, Any]) -> list[A.Action]:

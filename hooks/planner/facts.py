@@ -36,6 +36,7 @@ class HostFacts(Protocol):
     def gid_of(self, group: str) -> int: ...
     def vf_pool(self, network: str) -> str | None: ...   # the PF of a hostdev network's pool
     def tap_conflict(self, name: str, ovs_bridge: bool) -> str | None: ...  # why TAP name is not ours to use
+    def libvirt_version(self) -> tuple[int, int, int] | None: ...   # the libvirt the hook runs beside
 
 
 def _id_of(value: str, table: dict[str, int], lookup: Callable[[str], int], what: str) -> int:
@@ -64,6 +65,10 @@ class StaticFacts:
     groups: dict[str, int] = field(default_factory=dict)
     pools: dict[str, str] = field(default_factory=dict)            # network -> PF
     taken: dict[str, str] = field(default_factory=dict)            # device -> why no TAP of it
+    libvirt: tuple[int, int, int] | None = None                    # None: not known (as before 11.0)
+
+    def libvirt_version(self) -> tuple[int, int, int] | None:
+        return self.libvirt
 
     def tap_conflict(self, name: str, ovs_bridge: bool) -> str | None:
         return self.taken.get(name)
@@ -93,6 +98,15 @@ class LiveFacts:
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx
         self._ovs: dict[str, bool] = {}
+        self._libvirt: list[tuple[int, int, int] | None] = []
+
+    def libvirt_version(self) -> tuple[int, int, int] | None:
+        if not self._libvirt:
+            from hooks.daemon import hook_daemon_version
+
+            # The daemon that runs this call is its parent (hooks.daemon explains the choice).
+            self._libvirt.append(hook_daemon_version(self.ctx.daemon_pid))
+        return self._libvirt[0]
 
     def is_ovs_bridge(self, name: str) -> bool:
         if name not in self._ovs:
@@ -138,6 +152,15 @@ class PlanFacts:
     def __init__(self, ovs_bridges: frozenset[str], store: Any) -> None:
         self.static = StaticFacts(ovs_bridges=ovs_bridges)
         self.store = store   # a hooks.state.StateStore, read only
+
+    def libvirt_version(self) -> tuple[int, int, int] | None:
+        from hooks.daemon import find_daemons, installed_version, version_of
+
+        for pid in find_daemons().values():
+            found = version_of(pid)
+            if found is not None:
+                return found
+        return installed_version()
 
     def is_ovs_bridge(self, name: str) -> bool:
         if self.static.is_ovs_bridge(name):
