@@ -29,6 +29,12 @@ ROOT = Path(__file__).resolve().parent.parent
 HAVE_SCHEMAS = schema.LIBVIRT_SCHEMA_DIR.joinpath("domain.rng").is_file()
 
 
+# How each release's test domains sort (see domain_corpus): checked, parse error (net-*), parse
+# error elsewhere (not an interface case), no interface, refused by libvirt's schema.
+CORPUS_9_0 = (97, 1, 5, 961, 6)
+CORPUS_11_3 = (46, 3, 0, 0, 0)
+
+
 @dataclass(frozen=True)
 class Corpus:
     """One libvirt release's test files, linted with --libvirt-version set to that release."""
@@ -38,10 +44,11 @@ class Corpus:
     domains: str                # the folder of its QEMU test domains
     domain_glob: str            # which of them are input documents
     domain_rng: Path            # the domain schema of the same release
+    domain_test: str            # its test program, which lists the domains its parser refuses
     network_files: int
     parse_errors: int
     domain_files: int
-    sorted_counts: tuple[int, int, int]   # checked, no interface, refused by libvirt
+    sorted_counts: tuple[int, int, int, int, int]   # see CORPUS_9_0
 
     @property
     def tests(self) -> Path:
@@ -68,12 +75,13 @@ CORPORA = {
     # libvirt 9.0 (Debian 12): setup.sh unpacks the bookworm source package into .cache/libvirt-src;
     # its domains are judged by the installed (9.0) schemas, as libvirt's own tests do.
     "9.0": Corpus("9.0", ROOT / ".cache" / "libvirt-src", "qemuxml2argvdata", "*.xml",
-                  schema.LIBVIRT_SCHEMA_DIR / "domain.rng", 46, 4, 1070, (103, 961, 6)),
+                  schema.LIBVIRT_SCHEMA_DIR / "domain.rng", "qemuxml2argvtest.c", 46, 4, 1070,
+                  CORPUS_9_0),
     # libvirt 11.3 (Debian 13): the trixie source package in .cache/libvirt-src-11.3; the
     # net-* domains of tests/qemuxmlconfdata, judged by the schemas of the same source tree.
     "11.3": Corpus("11.3", ROOT / ".cache" / "libvirt-src-11.3", "qemuxmlconfdata", "net-*.xml",
                    ROOT / ".cache" / "libvirt-src-11.3" / "src" / "conf" / "schemas" / "domain.rng",
-                   47, 4, 49, (49, 0, 0)),
+                   "qemuxmlconftest.c", 47, 4, 49, CORPUS_11_3),
 }
 VERSIONS = list(CORPORA)
 
@@ -106,19 +114,34 @@ def have_domain_schema(version: str) -> bool:
 
 
 @cache
+def domain_parse_errors(version: str) -> frozenset[str]:
+    """The test domains libvirt's QEMU test program expects its parser (and validation) to refuse:
+    every DO_TEST..._PARSE_ERROR... entry."""
+    source = (CORPORA[version].tests / CORPORA[version].domain_test).read_text()
+    return frozenset(re.findall(r"\bDO_TEST\w*PARSE_ERROR\w*\(\s*\"([^\"]+)\"", source))
+
+
+@cache
 def domain_corpus(version: str) -> dict[str, list[str]]:
-    """libvirt's test domains sorted by what they can show: only those with an <interface> that
-    libvirt's own schema accepts are a claim about our interface checks; the rest are counted."""
+    """libvirt's test domains sorted by what they can show: those with an <interface> that
+    libvirt's own schema accepts are a claim about our interface checks (accepted, or, where its
+    test program expects a parse error, refused); the rest are counted."""
     corpus = CORPORA[version]
-    kinds: dict[str, list[str]] = {"checked": [], "no interface": [], "refused by libvirt": []}
+    kinds: dict[str, list[str]] = {"checked": [], "parse error": [], "parse error elsewhere": [],
+                                   "no interface": [], "refused by libvirt": []}
     if not (corpus.present() and have_domain_schema(version)):
         return kinds
+    refused = domain_parse_errors(version)
     for path in corpus.domain_paths():
         tree = etree.parse(str(path))
         if tree.getroot().find("devices/interface") is None:
             kinds["no interface"].append(path.name)
         elif not libvirt_domain_schema(version).validate(tree):
             kinds["refused by libvirt"].append(path.name)
+        elif path.name.removesuffix(".xml") in refused:
+            # the net-* cases are about interfaces; the others fail on something else
+            kind = "parse error" if path.name.startswith("net-") else "parse error elsewhere"
+            kinds[kind].append(path.name)
         else:
             kinds["checked"].append(path.name)
     return kinds
@@ -184,6 +207,30 @@ def test_interfaces_of_valid_domains_are_accepted(version: str, name: str) -> No
     on_interfaces = [f for f in findings
                      if f.severity == "error" and any(lo <= f.line <= hi for lo, hi in spans)]
     assert on_interfaces == []
+
+
+def parse_error_cases() -> list[tuple[str, str]]:
+    cases = []
+    for version in CORPORA:
+        names = domain_corpus(version)["parse error"]
+        cases += [(version, n) for n in names or ["(corpus or schemas missing)"]]
+    return cases
+
+
+@pytest.mark.parametrize("version,name", parse_error_cases())
+def test_interfaces_libvirts_parser_refuses_are_rejected(version: str, name: str) -> None:
+    """A schema-valid net-* domain that libvirt's test program expects to fail to parse: lint
+    rejects one of its interfaces (rx_queue_size, portForward without passt, vhost-user without
+    shared memory on 11.3)."""
+    corpus = _require_corpus(version)
+    require(have_domain_schema(version), f"libvirt {version}'s schemas at {corpus.domain_rng}")
+    assert name.startswith("net-")
+    path = corpus.tests / corpus.domains / name
+    tree = etree.parse(str(path))
+    spans = [(i.sourceline, max(n.sourceline for n in i.iter()))
+             for i in tree.getroot().iterfind("devices/interface")]
+    findings = Linter(libvirt_schemas=False, libvirt_version=corpus.target).lint_file(str(path))
+    assert any(f.severity == "error" and any(lo <= f.line <= hi for lo, hi in spans) for f in findings)
 
 
 @pytest.mark.parametrize("name", ["hostdev-pf-driver-model.xml"])

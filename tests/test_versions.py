@@ -386,3 +386,46 @@ def test_define_asks_the_daemon_for_its_version(monkeypatch):
     assert '<tag id="5"/>' in defined[0]
     monkeypatch.setattr(conn, "daemon_version", lambda uri: (9, 0, 0))
     assert network_cli("--vlan", "5", "--connect", "test:///x", "--define").exit_code == 2
+
+
+# ------------------------------------------------------------------ what a newer libvirt refuses
+
+def _vhostuser_domain(memory: str = "", cpu: str = "") -> str:
+    return (f"<domain type='kvm'><name>v</name><memory>1048576</memory>{memory}{cpu}<os><type>hvm</type></os>"
+            "<devices><interface type='vhostuser'><mac address='52:54:00:30:00:05'/>"
+            "<source type='unix' path='/run/v.sock' mode='client'/><model type='virtio'/></interface>"
+            "</devices></domain>")
+
+
+SHARED = "<memoryBacking><access mode='shared'/></memoryBacking>"
+
+
+@pytest.mark.parametrize("target,severity", [(OLD, "warning"), ((11, 1, 0), "warning"),
+                                             ((11, 2, 0), "error"), (V11_3, "error")])
+def test_vhostuser_without_shared_memory_is_refused_from_11_2(target, severity):
+    [finding] = Linter(libvirt_schemas=False, libvirt_version=target).lint_bytes(
+        _vhostuser_domain().encode(), "v.xml")
+    assert (finding.code, finding.severity) == ("vhostuser-shared-memory", severity)
+    assert codes(_vhostuser_domain(SHARED), target) == []
+
+
+@pytest.mark.parametrize("cells,ok", [
+    ("<cell id='0' cpus='0' memory='524288' memAccess='shared'/>", True),
+    ("<cell id='0' cpus='0' memory='524288'/>", False),
+    ("<cell id='0' cpus='0' memory='524288' memAccess='shared'/>"
+     "<cell id='1' cpus='1' memory='524288' memAccess='private'/>", False),
+])
+def test_vhostuser_shared_memory_through_numa_cells(cells, ok):
+    doc = _vhostuser_domain(cpu=f"<cpu><numa>{cells}</numa></cpu>")
+    assert codes(doc, V11_3) == ([] if ok else ["vhostuser-shared-memory"])
+    # a cell without memAccess inherits memoryBacking's
+    assert codes(_vhostuser_domain(SHARED, "<cpu><numa><cell id='0' cpus='0' memory='524288'/></numa></cpu>"),
+                 V11_3) == []
+
+
+@pytest.mark.parametrize("size,bad", [("256", False), ("1024", False), ("511", True), ("100", True)])
+def test_queue_sizes_are_powers_of_two(size, bad):
+    doc = _iface(f"<source bridge='br0'/><model type='virtio'/><driver rx_queue_size='{size}'/>", "bridge")
+    assert codes(doc, V11_3) == (["queue-size"] if bad else [])
+    # only a virtio NIC's queues are checked, as libvirt does
+    assert "queue-size" not in codes(doc.replace("virtio", "e1000e"), V11_3)

@@ -66,6 +66,7 @@ def check_interface(iface: etree._Element, report: Report, domain_type: str | No
                            f"{where}: libvirt drops target dev '{dev}' when the guest is defined: names "
                            f"starting with {', '.join(GENERATED_PREFIXES)} are reserved for the ones it "
                            "generates (a pre-created TAP needs managed='no')")
+    _check_passt_and_queues(iface, kind, where, report)
     bw = iface.find("bandwidth")
     if bw is not None:
         check_bandwidth(bw, report, allow_floor=kind == "network", where=where)
@@ -81,11 +82,56 @@ def check_interface(iface: etree._Element, report: Report, domain_type: str | No
                            "or the vnx:vlan metadata applied by the hooks")
 
 
+VIRTIO_MODELS = ("virtio", "virtio-transitional", "virtio-non-transitional")
+# libvirt 11.2 refuses a vhost-user NIC without shared guest memory (NEWS 11.2.0: "Use common
+# check for shared memory use for vhost-user network devices"); before, it only warned.
+VHOSTUSER_SHMEM_REFUSED_SINCE = (11, 2, 0)
+
+
+def _check_passt_and_queues(iface: etree._Element, kind: str, where: str, report: Report) -> None:
+    forward = iface.find("portForward")
+    backend = iface.find("backend")
+    passt = backend is not None and backend.get("type") == "passt"
+    if forward is not None and (kind not in ("user", "vhostuser") or not passt):
+        # libvirt's domain_validate.c (9.0 and 11.3 alike)
+        report.error(forward, "portforward-backend",
+                     f"{where}: <portForward> works only with the passt backend (<backend type='passt'>) "
+                     "of a user or vhostuser interface")
+    model = iface.find("model")
+    driver = iface.find("driver")
+    if driver is None or model is None or model.get("type") not in VIRTIO_MODELS:
+        return
+    for attr in ("rx_queue_size", "tx_queue_size"):
+        text = driver.get(attr)
+        if text is not None and text.isdigit() and (int(text) & (int(text) - 1) or int(text) == 0):
+            # qemu_validate.c: "rx_queue_size has to be a power of two"
+            report.error(driver, "queue-size", f"{where}: {attr} {text} is not a power of two")
+
+
+def _shared_memory(root: etree._Element) -> bool:
+    """Is all guest memory shared, as vhost-user needs (qemuValidateDomainDefVhostUserRequire-
+    SharedMemory): memoryBacking access shared, or every NUMA cell shared (a cell without
+    memAccess inherits memoryBacking's)."""
+    backing = root.find("memoryBacking/access")
+    default_shared = backing is not None and backing.get("mode") == "shared"
+    cells = root.findall("cpu/numa/cell")
+    if not cells:
+        return default_shared
+    return all((c.get("memAccess") or ("shared" if default_shared else "private")) == "shared" for c in cells)
+
+
 def check_domain(root: etree._Element, report: Report) -> None:
     """Checks of a <domain>: its interfaces (the rest of the domain is libvirt's business)."""
     domain_type = root.get("type")
     definition = root.get("id") is None  # a running guest's live XML carries its id
     macs: dict[str, etree._Element] = {}
+    vhostusers = root.findall("devices/interface[@type='vhostuser']")
+    if vhostusers and domain_type in ("kvm", "qemu") and not _shared_memory(root):
+        refused = report.libvirt >= VHOSTUSER_SHMEM_REFUSED_SINCE
+        report.add(vhostusers[0], "error" if refused else "warning", "vhostuser-shared-memory",
+                   f"{describe(vhostusers[0])}: vhost-user needs shared guest memory (<memoryBacking>"
+                   f"<access mode='shared'/>); libvirt {show(report.libvirt)} "
+                   + ("refuses the domain" if refused else "only warns (11.2 refuses it)"))
     for iface in root.iterfind("devices/interface"):
         check_interface(iface, report, domain_type, definition)
         mac = iface.find("mac")
