@@ -176,8 +176,11 @@ def repair(only: str | None, dry_run: bool) -> None:
 @click.option("--ovs-bridge", multiple=True, metavar="BRIDGE",
               help="Treat BRIDGE as an Open vSwitch bridge without asking the host.")
 @click.option("--input", "path", default="-", show_default=True, help="XML file to read.")
+@click.option("--libvirt-version", "libvirt", metavar="X.Y[.Z]", default=None,
+              help="Plan as beside this libvirt (default: the running daemon's, else the installed one).")
 @run_command
-def plan(operation: str, name: str | None, network: bool, ovs_bridge: tuple[str, ...], path: str) -> None:
+def plan(operation: str, name: str | None, network: bool, ovs_bridge: tuple[str, ...], path: str,
+         libvirt: str | None) -> None:
     """Print the actions the hook would take for OPERATION on the XML; changes nothing."""
     from hooks.actions import render_plan
     from hooks.config import load_config, mapping_path, read_trusted, state_dir
@@ -203,5 +206,8 @@ def plan(operation: str, name: str | None, network: bool, ovs_bridge: tuple[str,
         text = read_trusted(mapping_path(), "mapping file", 1024 * 1024,
                             folder_what="configuration directory")
         mapping = parse_mapping(text, mapping_path()) if text is not None else None
-    actions = make_plan(op, root, PlanFacts(frozenset(ovs_bridge), store), record, mapping)
+    from xmltools.versions import parse as parse_version
+
+    version = parse_version(libvirt) if libvirt is not None else None
+    actions = make_plan(op, root, PlanFacts(frozenset(ovs_bridge), store, version), record, mapping)
     click.echo(render_plan(actions), nl=False)

@@ -35,8 +35,10 @@ def has_element(data: bytes, name: bytes) -> bool:
 def linux_port_vlan(data: bytes) -> bool:
     """Does some ``<interface>`` carry a ``<vlan>`` without being an Open vSwitch port?
 
-    libvirt applies ``<vlan>`` itself on OVS ports; on a Linux bridge it cannot, and the hook
-    must. Interfaces are cut out by plain byte search, as the wrapper does with ``${x#*...}``.
+    libvirt applies ``<vlan>`` itself on OVS ports; on a Linux bridge libvirt before 11.0
+    cannot, and the hook must; from 11.0 it does, and the hook verifies the entries (and that the
+    bridge filters VLANs). Interfaces are cut out by plain byte search, as the wrapper does with
+    ``${x#*...}``.
     """
     for chunk in data.split(b"<interface")[1:]:
         port = chunk.split(b"</interface>", 1)[0]

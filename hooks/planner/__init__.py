@@ -17,8 +17,10 @@ Where the wishes come from:
 * the domain's ``<vnx:netxml>`` metadata, per interface by MAC (VLAN, TAP, OVS settings, VF);
 * the network's metadata (VLAN filtering, shim, SR-IOV, per-portgroup VLAN), which reaches the
   domain's hooks through the state record written at ``port-created``;
-* libvirt's own ``<vlan>`` on an interface plugged into a Linux bridge, which libvirt cannot
-  apply itself (on OVS it does, so the hook leaves those alone unless the metadata asks more).
+* libvirt's own ``<vlan>`` on an interface plugged into a Linux bridge, which libvirt before
+  11.0 cannot apply itself (on OVS it does, so the hook leaves those alone unless the metadata
+  asks more). From 11.0 libvirt sets it on a Linux bridge too: the hook verifies those entries
+  and refuses a metadata wish that disagrees (``HostFacts.libvirt_version``, ``hooks.daemon``).
 
 Event mapping (see the README's operations table): qemu ``prepare`` makes TAPs and binds VFs;
 ``start`` (TAPs exist, QEMU not running yet) sets per-port VLANs; ``reconnect`` and ``attach``

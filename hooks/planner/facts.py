@@ -149,12 +149,17 @@ class PlanFacts:
     """Facts for ``hooks plan``: the command line first, then read-only host queries, and a
     neutral answer when the host cannot say (no OVS, no sysfs): planning must not fail on it."""
 
-    def __init__(self, ovs_bridges: frozenset[str], store: Any) -> None:
+    def __init__(self, ovs_bridges: frozenset[str], store: Any,
+                 libvirt: tuple[int, int, int] | None = None) -> None:
         self.static = StaticFacts(ovs_bridges=ovs_bridges)
         self.store = store   # a hooks.state.StateStore, read only
+        self.libvirt = libvirt   # given on the command line, else the running daemon's
 
     def libvirt_version(self) -> tuple[int, int, int] | None:
         from hooks.daemon import find_daemons, installed_version, version_of
+
+        if self.libvirt is not None:
+            return self.libvirt
 
         for pid in find_daemons().values():
             found = version_of(pid)

@@ -282,3 +282,16 @@ def test_status_names_the_running_daemon_and_its_libvirt_version(tmp_path, monke
         assert "  note: libvirt 9.0.0 is installed; restart libvirtd to run it" in lines
     finally:
         stop(daemon)
+
+
+def test_hooks_plan_plans_beside_the_libvirt_it_is_told(tmp_path, monkeypatch):
+    monkeypatch.setenv("VIRT_NETXML_STATE_DIR", str(tmp_path / "state"))
+    xml = tmp_path / "start.xml"
+    xml.write_bytes(domain())
+    runner = CliRunner()
+    newer = runner.invoke(hooks_group, ["plan", "start", "--input", str(xml), "--libvirt-version", "11.3"])
+    assert newer.exit_code == 0, newer.output
+    assert "verify bridge VLANs libvirt set on vnet7: pvid 10 untagged" in newer.output
+    older = runner.invoke(hooks_group, ["plan", "start", "--input", str(xml), "--libvirt-version", "9.0"])
+    assert older.exit_code == 0, older.output
+    assert "set bridge VLANs of vnet7: pvid 10 untagged" in older.output
