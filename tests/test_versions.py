@@ -136,6 +136,9 @@ FEATURE_DOCS = {
         _iface("<model type='virtio'/><backend type='passt'/>"),
     "<source> without type='unix' and mode on a vhostuser interface":
         _iface("<source path='/run/vhost/n.sock'/><model type='virtio'/>"),
+    "<driver model=...> of a hostdev interface":
+        _iface("<driver name='vfio' model='vfio-pci-igb'/><source><address type='pci' domain='0x0000' "
+               "bus='0x04' slot='0x10' function='0x1'/></source>", "hostdev"),
     "<model type='igb'>": _iface("<source bridge='br0'/><model type='igb'/>", "bridge"),
     "<model type='usb-net'>": _iface("<source bridge='br0'/><model type='usb-net'/>", "bridge"),
 }

@@ -187,6 +187,10 @@ FEATURES: tuple[Feature, ...] = (
     # ... Since 10.0.0 (QEMU only)"; tests/networkxml2xmlin/hostdev-pf-driver-model.xml
     Feature("network", "forward/driver[@model]", "<driver model=...> of a hostdev network", (10, 0, 0),
             "formatnetwork: Since 10.0.0"),
+    # NEWS 10.0.0 "qemu: automatic selection/binding of VFIO variant drivers ... A specific
+    # driver can also be forced, using the <driver model='plugh'/> attribute"
+    Feature("interface", "self::interface[@type='hostdev']/driver[@model]",
+            "<driver model=...> of a hostdev interface", (10, 0, 0), "NEWS 10.0.0"),
     # NEWS 11.1.0 "Support using passt as the backend for interface type='vhostuser'";
     # docs/formatdomain.rst "Since 11.1.0 (QEMU and KVM only) ... passt backend with type='vhostuser'"
     Feature("interface", "self::interface[@type='vhostuser']/backend[@type='passt']",
