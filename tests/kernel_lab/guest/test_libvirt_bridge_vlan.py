@@ -7,7 +7,9 @@ a VLAN-filtering Linux bridge:
 - on 9.0, which refuses ``<vlan>`` on a Linux bridge, through the project's metadata, and the
   hook applies it;
 - on 11.3 through libvirt's own ``<vlan>``, which libvirt applies itself; the hook changes
-  nothing (its log shows no change on that port).
+  nothing and says it verified them (its log shows a verification on that port and no change);
+  a metadata wish on the same port that disagrees with libvirt's ``<vlan>`` fails the start with
+  one line naming both.
 Either way ``bridge vlan show`` reads back the same entries: VLAN 10 as the untagged PVID and
 nothing else. A port that asks for a VLAN on a bridge with ``vlan_filtering`` off is refused with
 a message that says how to turn it on: a VLAN entry there would isolate nothing.
@@ -63,16 +65,24 @@ def vlan_show(box: Sandbox, port: str) -> list[tuple[int, frozenset[str]]]:
                   if entry.get("ifname") == port for v in entry["vlans"])
 
 
-def guest(box: Sandbox, name: str) -> str:
-    """Define a guest with one port on the bridge asking for VLAN 10 as its release allows."""
+def guest(box: Sandbox, name: str, metadata_vlan: str | None = None) -> str:
+    """Define a guest with one port on the bridge asking for VLAN 10 as its release allows
+    (on 11.x, ``metadata_vlan`` adds a metadata wish for the same port beside the <vlan>)."""
     path = box.tmp / f"{name}.xml"
     if box.release.version >= (11, 0):
-        path.write_text(domain_skeleton(name).replace(
-            "<devices>", f"<devices><interface type='bridge'><source bridge='{BRIDGE}'/>"
-                         "<vlan><tag id='10'/></vlan><model type='virtio'/></interface>"))
+        mac = "52:54:00:1a:b0:10"
+        text = domain_skeleton(name).replace("<devices>", (
+            f"<devices><interface type='bridge'><mac address='{mac}'/><source bridge='{BRIDGE}'/>"
+            "<vlan><tag id='10'/></vlan><model type='virtio'/></interface>"))
+        if metadata_vlan is not None:
+            text = text.replace("<features>", (
+                "<metadata><vnx:netxml xmlns:vnx='urn:virt-netxml:hooks:1'>"
+                f"<vnx:interface mac='{mac}'><vnx:vlan tag='{metadata_vlan}'/></vnx:interface>"
+                "</vnx:netxml></metadata><features>"))
+        path.write_text(text)
     else:
         build_domain(path, name, ["--type", "bridge", "--source", BRIDGE, "--model", "virtio",
-                                  "--bridge-vlan", "10"])
+                                  "--bridge-vlan", metadata_vlan or "10"])
     box.libvirtd.virsh("define", str(path))
     return name
 
@@ -91,6 +101,9 @@ def test_port_vlan_on_a_filtering_bridge(box: Sandbox, bridge: str) -> None:
                and "result=changed" in line]
     if box.release.version >= (11, 0):
         assert changes == [], "the hook changed what libvirt applied: " + "\n".join(changes)
+        verified = [line for line in hook_log(box)[logged:] if f"({nic['target']})" in line
+                    and "verify bridge VLANs libvirt set on" in line and "result=unchanged" in line]
+        assert verified, "the hook did not verify libvirt's VLANs: " + "\n".join(hook_log(box)[logged:])
     else:
         assert changes, "the hook logged no change on the port: " + "\n".join(hook_log(box)[logged:])
 
@@ -101,4 +114,23 @@ def test_port_vlan_on_a_bridge_that_does_not_filter_is_refused(box: Sandbox, bri
     result = box.libvirtd.virsh("start", name, check=False)
     assert result.returncode != 0
     assert "vlan_filtering 1" in result.stderr, result.stderr
+    assert box.libvirtd.virsh("domstate", name).stdout.strip() == "shut off"
+
+
+def test_a_metadata_wish_that_disagrees_with_libvirts_vlan_fails_the_start(box: Sandbox, bridge: str) -> None:
+    """On 11.x the metadata asks for VLAN 20 where libvirt's <vlan> sets 10: the start fails with
+    one line naming both, and the hook changed nothing. On 9.0 (no libvirt VLAN on a Linux
+    bridge) the same metadata wish is simply what the port gets."""
+    name = guest(box, "labconflict-vm", metadata_vlan="20")
+    result = box.libvirtd.virsh("start", name, check=False)
+    if box.release.version < (11, 0):
+        assert result.returncode == 0, result.stderr
+        (nic,) = domain_interfaces(box.libvirtd.virsh("dumpxml", name).stdout)
+        assert vlan_show(box, nic["target"]) == [(20, PVID_UNTAGGED)]
+        return
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("the metadata asks for VLAN pvid 20 untagged but libvirt 11.3.0") == 1, \
+        result.stderr
+    assert "own <vlan> (pvid 10 untagged)" in result.stderr, result.stderr
     assert box.libvirtd.virsh("domstate", name).stdout.strip() == "shut off"
