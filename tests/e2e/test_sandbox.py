@@ -75,6 +75,12 @@ def test_hooks_install_is_idempotent_and_reload_reaches_libvirtd(hooks: Host) ->
     assert host.libvirtd.pid == pid and host.virsh("version", check=False).returncode == 0
     for path in before:
         assert path.stat().st_mode & 0o777 == 0o755
+    # status names the daemon that runs the hooks and the libvirt it runs, on either release.
+    shown = run(["status" if arg == "install" else arg for arg in install], env=env).stdout
+    version = ".".join(str(part) for part in host.box.release.version)
+    daemon = [line for line in shown.splitlines() if line.startswith("libvirtd: ")]
+    assert len(daemon) == 1 and daemon[0].startswith(f"libvirtd: libvirt {version}, running as pid "), shown
+    assert daemon[0].endswith("(runs the qemu and network hooks)"), shown
 
 
 def test_a_run_killed_outright_is_swept_by_the_next(tmp_path: Path, release: Release) -> None:
