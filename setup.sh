@@ -35,7 +35,10 @@ if [ ! -d .cache/libvirt-src ]; then
   fi
   apt-get update -q
   mkdir -p .cache/libvirt-dl
-  (cd .cache/libvirt-dl && apt-get source --download-only -q libvirt)
+  # This release's own package, by suite: with the trixie entry below also present, a bare
+  # "libvirt" would pick the newest source, libvirt 11.3.
+  codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
+  (cd .cache/libvirt-dl && apt-get source --download-only -q "libvirt/$codename")
   mkdir -p .cache/libvirt-src
   tar -xf .cache/libvirt-dl/libvirt_*.orig.tar.xz -C .cache/libvirt-src --strip-components=1
   rm -rf .cache/libvirt-dl
