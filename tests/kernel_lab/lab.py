@@ -121,6 +121,11 @@ mount -t devpts devpts /mnt/dev/pts
 mount -t tmpfs tmpfs /mnt/dev/shm
 # A clean /run hides the host's runtime files (pid files of its daemons) from the tests.
 for dir in @TMPFS@; do mount -t tmpfs tmpfs /mnt$dir; done
+# The tests' temporary folder (TMPDIR) is a tmpfs of its own wherever the repository lives: when
+# it lives under /tmp, /tmp is the overlay root itself, and an overlay (the end-to-end sandbox's
+# /etc) cannot take its upper folder on an overlay.
+mkdir -p /mnt@LABTMP@
+mount -t tmpfs -o mode=1777 tmpfs /mnt@LABTMP@
 mkdir -p /mnt@OUT@
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 out /mnt@OUT@ \
   || die "cannot mount the results folder"
@@ -131,6 +136,10 @@ sync
 say "done, status $(cat /mnt@OUT@/status)"
 poweroff -f
 """
+
+
+# The guest's TMPDIR: a tmpfs mounted by /init (see there why not /tmp).
+GUEST_TMP = "/var/tmp/kernel-lab"
 
 
 def _fresh_tmpfs() -> list[str]:
@@ -156,7 +165,7 @@ def build_initramfs(kernel: Kernel, dest: Path) -> Path:
         subprocess.run(["depmod", "-b", str(stage), kernel.version], check=True)
         init = stage / "init"
         init.write_text(INIT.replace("@MODULES@", " ".join(INITRD_MODULES)).replace("@OUT@", GUEST_OUT)
-                        .replace("@TMPFS@", " ".join(_fresh_tmpfs())))
+                        .replace("@TMPFS@", " ".join(_fresh_tmpfs())).replace("@LABTMP@", GUEST_TMP))
         init.chmod(0o755)
         names = sorted(str(p.relative_to(stage)) for p in stage.rglob("*"))
         with dest.open("wb") as out:
@@ -195,7 +204,7 @@ def qemu_argv(kernel: Kernel, initrd: Path, out: Path) -> list[str]:
 RUN_SH = """#!/bin/sh
 # Written by tests/kernel_lab/lab.py: runs inside the guest's chroot.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export HOME=/root LC_ALL=C.UTF-8 PYTHONDONTWRITEBYTECODE=1 TMPDIR=/tmp
+export HOME=/root LC_ALL=C.UTF-8 PYTHONDONTWRITEBYTECODE=1 TMPDIR={labtmp}
 export KERNEL_LAB_ROOT={kernel_root} KERNEL_LAB_OUT={out}
 export KERNEL_LAB_PCI_SOLO={solo} KERNEL_LAB_PCI_SHARED={shared}
 cd {repo} || exit 125
@@ -234,7 +243,7 @@ def run(argv: Sequence[str], kernel: Kernel, workdir: Path, timeout: float = 120
     out = workdir / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / "run.sh").write_text(RUN_SH.format(
-        kernel_root=_sh_quote(str(kernel.root)), out=GUEST_OUT, solo=PCI_SOLO,
+        kernel_root=_sh_quote(str(kernel.root)), out=GUEST_OUT, labtmp=GUEST_TMP, solo=PCI_SOLO,
         shared=",".join(PCI_SHARED), repo=_sh_quote(str(REPO)),
         argv=" ".join(_sh_quote(a) for a in argv)))
     initrd = build_initramfs(kernel, workdir / "initrd.cpio")
