@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import os
 import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,3 +83,23 @@ def stop(proc: subprocess.Popen) -> None:
     proc.wait()
     if proc.stdout is not None:
         proc.stdout.close()
+
+
+def _hold_for(hold: Callable[[], contextlib.AbstractContextManager], ready, seconds: float) -> None:
+    with hold():
+        ready.set()
+        time.sleep(seconds)
+
+
+@contextlib.contextmanager
+def held_in_child(hold: Callable[[], contextlib.AbstractContextManager], seconds: float) -> Iterator[None]:
+    """``hold()`` (a lock) entered by a forked child for ``seconds``; the body runs while it holds it."""
+    fork = multiprocessing.get_context("fork")
+    ready = fork.Event()
+    proc = fork.Process(target=_hold_for, args=(hold, ready, seconds))
+    proc.start()
+    try:
+        assert ready.wait(10), "the child did not take the lock"
+        yield
+    finally:
+        proc.join(10)

@@ -6,7 +6,6 @@ serialised."""
 from __future__ import annotations
 
 import io
-import multiprocessing
 import time
 
 import pytest
@@ -20,9 +19,7 @@ from hooks.repair import plan_repairs, run_repairs
 from hooks.state import StateStore
 from tests.fakes import FakeNetlink, FakeOvs, FakeSysfs
 from tests.faults.scenarios import SRIOV_NET
-
-CTX = multiprocessing.get_context("fork")
-
+from tests.support import held_in_child
 
 POOL_NET = Owner("network", "vfpool")
 
@@ -118,37 +115,22 @@ def test_stopped_forgets_the_count_and_repair_restores_only_an_unfinished_start(
     assert fs.pfs["enp4s0f0"].numvfs == 2 and store.read("networks", "vfpool") == {}
 
 
-def _hold_call_lock(root, ready, seconds):
-    with StateStore(root).serialised("domains", "vm1", 5):
-        ready.set()
-        time.sleep(seconds)
-
-
 def test_whole_calls_for_one_object_wait_for_each_other_within_the_deadline(tmp_path):
     root = str(tmp_path / "state")
-    ready = CTX.Event()
-    holder = CTX.Process(target=_hold_call_lock, args=(root, ready, 0.6))
-    holder.start()
-    try:
-        assert ready.wait(10)
+
+    def call_lock():
+        return StateStore(root).serialised("domains", "vm1", 5)
+
+    with held_in_child(call_lock, 0.6):
         started = time.monotonic()
         with StateStore(root).serialised("domains", "vm1", 5):   # waits for the holder
             waited = time.monotonic() - started
         assert 0.3 < waited < 3
         with StateStore(root).serialised("domains", "vm2", 0.1):  # another object: no wait
             pass
-    finally:
-        holder.join(10)
-    ready2 = CTX.Event()
-    holder = CTX.Process(target=_hold_call_lock, args=(root, ready2, 2.0))
-    holder.start()
-    try:
-        assert ready2.wait(10)
-        with pytest.raises(Busy, match="held by another process"), \
-                StateStore(root).serialised("domains", "vm1", 0.2):
-            pass
-    finally:
-        holder.join(10)
+    with held_in_child(call_lock, 2.0), pytest.raises(Busy, match="held by another process"), \
+            StateStore(root).serialised("domains", "vm1", 0.2):
+        pass
 
 
 def test_a_half_done_action_whose_own_cleanup_fails_keeps_its_error_and_sends_to_repair(tmp_path):

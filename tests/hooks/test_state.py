@@ -11,6 +11,7 @@ import pytest
 
 from hooks.errors import Busy, InsecurePath
 from hooks.state import StateStore, file_key, flocked, name_of_key
+from tests.support import held_in_child
 
 CTX = multiprocessing.get_context("fork")
 
@@ -138,25 +139,13 @@ def test_claim_is_reentrant_for_its_owner_and_release_checks_the_owner(tmp_path)
     assert store.release("uplink-up0", "vm1") is True and store.holder("uplink-up0") is None
 
 
-def _hold(path: str, ready, seconds: float) -> None:
-    with flocked(path):
-        ready.set()
-        time.sleep(seconds)
-
-
 def test_lock_wait_is_bounded(tmp_path):
     path = str(tmp_path / "x.lock")
-    ready = CTX.Event()
-    proc = CTX.Process(target=_hold, args=(path, ready, 3.0))
-    proc.start()
-    try:
-        assert ready.wait(10)
+    with held_in_child(lambda: flocked(path), 3.0):
         started = time.monotonic()
         with pytest.raises(Busy, match="held by another process"), flocked(path, timeout=0.3):
             pass
         assert time.monotonic() - started < 2.0
-    finally:
-        proc.join(10)
 
 
 @pytest.mark.parametrize("name", ["vm1", "web-01.example", "with space", "../etc", ".hidden", "ünï"])
