@@ -426,9 +426,14 @@ class Libvirtd:
             upper, work = self.root.parent / "sysroot-upper", self.root.parent / "sysroot-work"
             mounts = ["--overlay", f"{upper}:{work}:{top}:{self.release.sysroot}"]
             # the namespace's own sysfs (ip netns exec mounted it), the devices, and the machine's
-            # /tmp, where the tests' files and the recording hook's folder are, at the same paths
+            # /tmp and temporary folder (TMPDIR), where the tests' files and the recording hook's
+            # folder are, at the same paths
             mounts += ["--bind", f"/proc:{top}/proc", "--bind", f"/sys:{top}/sys",
                        "--rbind", f"/dev:{top}/dev", "--bind", f"/tmp:{top}/tmp"]
+            temp = os.path.realpath(tempfile.gettempdir())
+            if temp != "/tmp" and not temp.startswith("/tmp/"):
+                mount_point_in_upper(upper, self.release.sysroot, temp)
+                mounts += ["--bind", f"{temp}:{top}{temp}"]
         else:
             # /etc copy-on-write (the hooks' own /etc/virt-netxml lives in the overlay)
             mounts = ["--overlay", f"{self.etc_overlay}:{self.root / 'etc-overlay-work'}:/etc"]
@@ -836,6 +841,18 @@ class Sandbox:
         if self.tmp.exists():
             found.append(f"temporary folder {self.tmp} left")
         return found
+
+
+def mount_point_in_upper(upper: Path, lower: Path, path: str) -> None:
+    """Make folder ``path`` exist in an overlay of ``lower`` by creating it in ``upper``, each
+    component with the mode it has in ``lower`` (an upper folder's mode is what the overlay shows)."""
+    here_upper, here_lower = upper, lower
+    for part in Path(path).relative_to("/").parts:
+        here_upper, here_lower = here_upper / part, here_lower / part
+        if not here_upper.exists():
+            here_upper.mkdir()
+            if here_lower.is_dir():
+                shutil.copystat(here_lower, here_upper)
 
 
 def describe(pid: int) -> str:
