@@ -105,7 +105,6 @@ def state_dir(config: dict[str, str] | None = None) -> str:
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-_MAX_LINKS = 40
 _S_IFMT, _S_IFDIR, _S_IFREG, _S_IFLNK, _S_ISVTX = 0o170000, 0o040000, 0o100000, 0o120000, 0o1000
 
 
@@ -256,7 +255,9 @@ def open_trusted(path: str, what: str, *, folder: bool = False, create: bool = F
                 return None
             if isinstance(got, str):     # a link root owns: walk on through its target
                 links += 1
-                if links > _MAX_LINKS:
+                from xmltools.rules import MAX_SYMLINKS  # plain constants; only when a link is met
+
+                if links > MAX_SYMLINKS:
                     from xmltools.errors import InputError
 
                     raise InputError(source=f"{label} {here}", detail="too many levels of symbolic links")

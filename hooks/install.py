@@ -20,13 +20,13 @@ from typing import Any
 from hooks.config import config_dir, load_config, state_dir
 from hooks.daemon import DAEMONS, find_daemons, hook_runners, installed_version, show, version_of
 from hooks.errors import UntrustedCode
+from hooks.protocol import DRIVERS
 from hooks.trust import chain, problem, walk
 from hooks.wrapper import MARKER, module_paths, render
 from xmltools.errors import InputError, UsageError
 from xmltools.fileio import write_file
 
 HOOK_NAME = "50-virt-netxml"
-DRIVERS = ("qemu", "network")
 HOOKS_DIR = "etc/libvirt/hooks"
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9_./+-]+$")
 

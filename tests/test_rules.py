@@ -27,6 +27,7 @@ from xmltools.rules import (
     MACVTAP_MODES,
     MACVTAP_ONLY_MODES,
     MAX_NUMVFS,
+    MAX_SYMLINKS,
     MAX_VF_INDEX,
     MAX_VLAN,
     MTU_RANGE,
@@ -50,6 +51,17 @@ def test_every_public_rule_is_exercised_here():
               and getattr(getattr(rules, n), "__module__", "xmltools.rules") == "xmltools.rules"]
     missing = [n for n in public if source.count(n) < 2]   # imported, and used at least once
     assert not missing
+
+
+def test_symlink_limit_is_the_kernels(tmp_path):
+    # A chain of MAX_SYMLINKS links resolves; one more is ELOOP, as the path walkers refuse it.
+    (tmp_path / "l0").write_text("x")
+    for n in range(1, MAX_SYMLINKS + 2):
+        (tmp_path / f"l{n}").symlink_to(f"l{n - 1}")
+    assert (tmp_path / f"l{MAX_SYMLINKS}").read_text() == "x"
+    with pytest.raises(OSError) as info:
+        (tmp_path / f"l{MAX_SYMLINKS + 1}").read_text()
+    assert info.value.errno == 40   # ELOOP
 
 
 def test_modes_and_types():

@@ -65,7 +65,7 @@ from xmltools.versions import BASELINE, Version, show
 
 MODES = ("nat", "route", "open", "isolated", "bridge", "private", "vepa", "passthrough", "hostdev")
 
-DRIVERS = ("vfio", "kvm")
+HOSTDEV_DRIVERS = ("vfio", "kvm")   # <forward mode='hostdev'><driver name>
 QEMU_OUI = "52:54:00"
 
 # libvirt's schema patterns for a DNS name and for a portgroup (device) name.
@@ -400,8 +400,8 @@ def _check_mode_options(spec: NetworkSpec, mode: str, l3: bool) -> None:
     else:
         if bool(spec.pf) == bool(spec.vf_addresses):
             raise UsageError(detail="mode hostdev needs either --pf DEV or --vf-address PCI (not both)")
-        if spec.driver is not None and spec.driver not in DRIVERS:
-            raise _refuse("driver", spec.driver, "expected " + " or ".join(DRIVERS))
+        if spec.driver is not None and spec.driver not in HOSTDEV_DRIVERS:
+            raise _refuse("driver", spec.driver, "expected " + " or ".join(HOSTDEV_DRIVERS))
     if spec.virtualport is not None:
         vp = spec.virtualport
         if vp not in VIRTUALPORT_TYPES:

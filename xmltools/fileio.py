@@ -35,9 +35,9 @@ import stat
 import sys
 
 from xmltools.errors import InputError, InputTooLarge, NotRegularFile, OutputError
+from xmltools.rules import MAX_SYMLINKS
 
 _DIR = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_MAX_LINKS = 40   # the kernel's own limit (ELOOP)
 
 
 def read_input(path: str, limit: int) -> bytes:
@@ -203,7 +203,7 @@ def _walk(path: str, euid: int) -> tuple[int, str, os.stat_result | None]:
                 if not stack and _on_procfs(fd):
                     return fd, name, st   # /proc/self/fd/N: only the kernel can follow it
                 links += 1
-                if links > _MAX_LINKS:
+                if links > MAX_SYMLINKS:
                     raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
                 text = os.readlink(name, dir_fd=fd)
                 if text.startswith("/"):

@@ -116,3 +116,10 @@ def format_vlan_ids(ids: Iterable[int]) -> str:
 MTU_RANGE = (68, 65535)   # what libvirt passes on for <mtu size>: IPv4's minimum to 16 bits
 MAX_VF_INDEX = 255        # a VF index (the metadata's and --vf-index)
 MAX_NUMVFS = 65535        # sriov_numvfs: PCIe TotalVFs is a 16-bit field
+
+
+# --------------------------------------------------------------------------- the kernel
+
+# Symbolic links one path lookup may follow before the kernel says ELOOP: the walkers that
+# resolve paths themselves, without following links blindly, stop at the same count.
+MAX_SYMLINKS = 40
