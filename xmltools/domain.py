@@ -20,7 +20,7 @@ from xmltools.metadata import MetaInterface, NetXmlMeta, find_meta, meta_or_crea
 
 # libvirt's order of a domain's top-level children (virDomainDefFormatInternal), so an added
 # <metadata> or <devices> lands where libvirt would write it.
-ORDER: tuple[str, ...] = (
+DOMAIN_ORDER: tuple[str, ...] = (
     "name", "uuid", "genid", "title", "description", "metadata", "maxMemory", "memory",
     "currentMemory", "blkiotune", "memtune", "memoryBacking", "vcpu", "vcpus", "iothreads",
     "iothreadids", "defaultiothread", "cputune", "numatune", "resource", "sysinfo", "bootloader",
@@ -175,7 +175,7 @@ class Domain(XmlModel):
     """A libvirt ``<domain>`` document."""
 
     TAG = "domain"
-    ORDER = ORDER
+    ORDER = DOMAIN_ORDER
 
     type = Field("@type")
     name = Field("name")

@@ -37,7 +37,7 @@ LINK_STATES = ("up", "down")
 
 # The order libvirt writes an interface's children in (virDomainNetDefFormat); a child the
 # model adds lands before the first sibling that libvirt writes later.
-ORDER: tuple[str, ...] = (
+INTERFACE_ORDER: tuple[str, ...] = (
     "mac", "source", "vlan", "virtualport", "bandwidth", "port", "actual", "ip", "route",
     "portForward", "script", "downscript", "backenddomain", "target", "guest", "model", "driver",
     "backend", "filterref", "tune", "teaming", "link", "mtu", "coalesce", "boot", "alias",
@@ -45,7 +45,8 @@ ORDER: tuple[str, ...] = (
 )
 # A hostdev interface's <driver name='vfio'/> belongs to the PCI device and is written before
 # its <source>, unlike a virtio NIC's <driver> which follows <model>.
-HOSTDEV_ORDER: tuple[str, ...] = ("mac", "driver") + tuple(t for t in ORDER if t not in ("mac", "driver"))
+HOSTDEV_ORDER: tuple[str, ...] = ("mac", "driver") + tuple(
+    t for t in INTERFACE_ORDER if t not in ("mac", "driver"))
 
 
 # --------------------------------------------------------------------------- sources
@@ -191,7 +192,7 @@ class Interface(XmlModel):
     """A domain ``<interface>`` element."""
 
     TAG = "interface"
-    ORDER = ORDER
+    ORDER = INTERFACE_ORDER
 
     type = Field("@type")
     #: ``managed`` on the element itself: hostdev interfaces (libvirt detaches the VF from its
