@@ -12,7 +12,32 @@ from xmltools.fileio import write_file, write_stdout
 
 
 class OneLineCommand(click.Command):
-    """Report argv mistakes (unknown option, missing value) as one line and exit 2, like bad values."""
+    """Report argv mistakes (unknown option, missing value) as one line and exit 2, like bad values.
+
+    ``sections``: the options' help in named groups, ``[("Select", ["mac", "index"]), ...]`` by
+    parameter name, in that order; options no group names follow under "Other options". A long
+    flat list hides what belongs together (which options select, which change, which write).
+    """
+
+    def __init__(self, *args: Any, sections: list[tuple[str, list[str]]] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sections = sections or []
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if not self.sections:
+            super().format_options(ctx, formatter)
+            return
+        records = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None and param.name is not None:
+                records[param.name] = record
+        for title, names in [*self.sections, ("Other options", list(records))]:
+            rows = [records.pop(name) for name in names if name in records]
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
 
     def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
                      **extra: Any) -> click.Context:
