@@ -9,18 +9,41 @@ from typing import Any
 
 import click
 
-from xmltools.cli.main import run_command
+from xmltools.cli import completion
+from xmltools.cli.main import WholeSummaries, run_command
 
 ROOT_HELP = "Install under this folder instead of / (for images and tests)."
 RELOAD_HELP = "Then SIGHUP the daemon(s) that run the hooks (libvirtd; or virtqemud and virtnetworkd)."
 
 
-@click.group()
+EPILOG = """\b
+Examples:
+  virt-netxml hooks install --reload
+  virt-netxml hooks status
+  virt-netxml hooks plan start --input vm.xml
+  virt-netxml hooks repair --dry-run
+"""
+
+
+def _operations(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """The operations libvirt calls the hooks with, for the driver the other options say."""
+    from hooks.protocol import OPERATIONS
+
+    driver = "network" if ctx.params.get("network") else "qemu"
+    names = [name for (owner, name) in OPERATIONS if owner == driver]
+    return completion.values(names)(ctx, param, incomplete)
+
+
+@click.group(cls=WholeSummaries, epilog=EPILOG)
 def hooks() -> None:
     """Install and operate the libvirt hooks that apply the project's metadata."""
 
 
-@hooks.command()
+@hooks.command(epilog="""\b
+Examples:
+  virt-netxml hooks install --reload
+  virt-netxml hooks install --root /srv/image
+""")
 @click.option("--root", default="/", show_default=True, type=click.Path(file_okay=False), help=ROOT_HELP)
 @click.option("--reload", "reload_", is_flag=True, help=RELOAD_HELP)
 @run_command
@@ -37,7 +60,10 @@ def install(root: str, reload_: bool) -> None:
         click.echo("note: libvirt notices new hooks only when it starts or reloads (use --reload)")
 
 
-@hooks.command()
+@hooks.command(epilog="""\b
+Examples:
+  virt-netxml hooks uninstall --reload
+""")
 @click.option("--root", default="/", show_default=True, type=click.Path(file_okay=False), help=ROOT_HELP)
 @click.option("--reload", "reload_", is_flag=True, help=RELOAD_HELP)
 @run_command
@@ -56,7 +82,11 @@ def _reloaded(daemons: dict[str, int]) -> str:
     return "reloaded: " + ", ".join(f"{name} pid {pid}" for name, pid in daemons.items())
 
 
-@hooks.command()
+@hooks.command(epilog="""\b
+Examples:
+  virt-netxml hooks status
+  virt-netxml hooks status --json
+""")
 @click.option("--root", default="/", show_default=True, type=click.Path(file_okay=False), help=ROOT_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print everything as one JSON object.")
 @run_command
@@ -130,7 +160,11 @@ def _state_lines(snapshot: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
     return lines or ["nothing recorded"]
 
 
-@hooks.command()
+@hooks.command(epilog="""\b
+Examples:
+  virt-netxml hooks repair --dry-run
+  virt-netxml hooks repair --object vm1
+""")
 @click.option("--object", "only", metavar="NAME", help="Repair this domain or network even if it runs.")
 @click.option("--dry-run", is_flag=True, help="Print what would be undone; change nothing.")
 @run_command
@@ -169,13 +203,19 @@ def repair(only: str | None, dry_run: bool) -> None:
         sys.exit(1)
 
 
-@hooks.command()
-@click.argument("operation")
+@hooks.command(epilog="""\b
+Examples:
+  virsh dumpxml vm1 | virt-netxml hooks plan start
+  virt-netxml hooks plan prepare --input vm.xml --libvirt-version 9.0
+  virt-netxml hooks plan port-created --network --input hookdata.xml
+""")
+@click.argument("operation", shell_complete=_operations)
 @click.option("--object", "name", metavar="NAME", help="Domain or network name (default: from the XML).")
 @click.option("--network", is_flag=True, help="The input is a network hook's <hookData> (or a <network>).")
 @click.option("--ovs-bridge", multiple=True, metavar="BRIDGE",
               help="Treat BRIDGE as an Open vSwitch bridge without asking the host.")
-@click.option("--input", "path", default="-", show_default=True, help="XML file to read.")
+@click.option("--input", "path", default="-", show_default=True, shell_complete=completion.files,
+              help="XML file to read.")
 @click.option("--libvirt-version", "libvirt", metavar="X.Y[.Z]", default=None,
               help="Plan as beside this libvirt (default: the running daemon's, else the installed one).")
 @run_command

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from xmltools.cli import completion
 from xmltools.cli.main import run_command
 from xmltools.cli.options import (
     OneLineCommand,
@@ -32,11 +33,12 @@ from xmltools.edit import (
 from xmltools.errors import UsageError
 from xmltools.fileio import read_input
 from xmltools.network import Network
+from xmltools.rules import VLAN_MODES
 from xmltools.xmlparse import MAX_INPUT_BYTES
 
 
 @click.command(cls=OneLineCommand)
-@click.argument("path", metavar="FILE")
+@click.argument("path", metavar="FILE", shell_complete=completion.files)
 @click.option("--mac", metavar="MAC", help="Select the interface with this MAC.")
 @click.option("--target", metavar="DEV", help="Select the interface with this target device.")
 @click.option("--index", metavar="N", help="Select the N-th interface, counted from 0.")
@@ -48,7 +50,7 @@ from xmltools.xmlparse import MAX_INPUT_BYTES
 @click.option("--clear-bridge-vlan", is_flag=True, help="Remove the hook-applied VLAN (metadata).")
 @click.option("--vlan-native", metavar="ID[:tagged|untagged]", help="Native VLAN for the VLAN being set.")
 @click.option("--vlan-mode", metavar="access|trunk|native-tagged|native-untagged",
-              help="Mode for the VLAN being set.")
+              shell_complete=completion.values(VLAN_MODES), help="Mode for the VLAN being set.")
 @click.option("--source-network", metavar="NAME", help="Connect to libvirt network NAME.")
 @click.option("--portgroup", metavar="NAME", help="Portgroup of the network (with --source-network "
               "or on network interfaces).")
@@ -67,7 +69,8 @@ from xmltools.xmlparse import MAX_INPUT_BYTES
 @click.option("--remove-portgroup", "remove_portgroups", multiple=True, metavar="NAME",
               help="Network: remove a portgroup (repeatable).")
 @click.option("-i", "--in-place", is_flag=True, help="Rewrite FILE atomically.")
-@click.option("-o", "--output", metavar="FILE", help="Write to FILE atomically instead of stdout.")
+@click.option("-o", "--output", metavar="FILE", shell_complete=completion.files,
+              help="Write to FILE atomically instead of stdout.")
 @libvirt_version_option
 @run_command
 def edit(path: str, mac: str | None, target: str | None, index: str | None,

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import click
 
+from xmltools.cli import completion
 from xmltools.cli.main import run_command
 from xmltools.errors import InvalidValue, UsageError, WrongDocument
 from xmltools.fileio import write_stdout
-from xmltools.mac import generate_macs, macs_in_documents, normalize_mac, parse_oui
+from xmltools.mac import OUIS, generate_macs, macs_in_documents, normalize_mac, parse_oui
 from xmltools.uuids import name_uuid, random_uuid, validate_uuid
 from xmltools.xmlparse import parse_file
 
@@ -51,10 +52,20 @@ def _exclude_files(paths: tuple[str, ...]) -> set[str]:
     return macs_in_documents(trees)
 
 
-@click.command()
+MAC_EPILOG = """\b
+Examples:
+  virt-netxml mac -n 3
+  virt-netxml mac --seed vm1 --index 0
+  virt-netxml mac --exclude vm.xml --oui xen
+  virt-netxml mac --check 52-54-00-AA-BB-CC
+"""
+
+
+@click.command(epilog=MAC_EPILOG)
 @click.option("-n", "--count", type=click.IntRange(1, 100_000), default=1, show_default=True,
               help="How many addresses to print.")
 @click.option("--oui", default="qemu", show_default=True, metavar="qemu|xen|XX:XX:XX",
+              shell_complete=completion.values(OUIS),
               help="Prefix of the addresses: a preset or any unicast 3-octet prefix.")
 @click.option("--seed", metavar="TEXT",
               help="Derive the addresses from this domain UUID or name instead of drawing them at "
@@ -62,6 +73,7 @@ def _exclude_files(paths: tuple[str, ...]) -> set[str]:
 @click.option("--index", "first_index", type=click.IntRange(0), default=0, show_default=True,
               help="With --seed: interface index of the first address.")
 @click.option("--exclude", "exclude_paths", multiple=True, metavar="FILE|DIR",
+              shell_complete=completion.files,
               help="Skip every MAC used in this domain/network XML file (or *.xml below a folder). "
                    "Repeatable.")
 @click.option("--connect", "uri", metavar="URI",
@@ -96,7 +108,15 @@ def mac(count: int, oui: str, seed: str | None, first_index: int, exclude_paths:
         write_stdout(address + "\n")
 
 
-@click.command()
+UUID_EPILOG = """\b
+Examples:
+  virt-netxml uuid -n 2
+  virt-netxml uuid --name web1
+  virt-netxml uuid --check 6695EB01-F6A4-8304-79AA-97F2502E193F
+"""
+
+
+@click.command(epilog=UUID_EPILOG)
 @click.option("-n", "--count", type=click.IntRange(1, 100_000), default=1, show_default=True,
               help="How many random UUIDs to print.")
 @click.option("--name", "names", multiple=True, metavar="TEXT",

@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 
-from xmltools.build_interface import InterfaceSpec, build_interface, insert_interface
+from xmltools.build_interface import BUILD_TYPES, InterfaceSpec, build_interface, insert_interface
+from xmltools.cli import completion
 from xmltools.cli.main import run_command
 from xmltools.cli.options import (
     OneLineCommand,
@@ -21,19 +22,43 @@ from xmltools.cli.options import (
 )
 from xmltools.domain import Domain
 from xmltools.fileio import read_input
+from xmltools.mac import OUIS
+from xmltools.rules import MACVTAP_MODES, VLAN_MODES
 from xmltools.xmlparse import MAX_INPUT_BYTES
 
+EPILOG = """\b
+Examples:
+  virt-netxml interface --type network --source default --model virtio
+  virt-netxml interface --type bridge --source ovsbr0 --virtualport openvswitch --vlan 10
+  virt-netxml interface --type direct --source eno1 --mode bridge
+  virt-netxml interface --type bridge --source br0 --bridge-vlan 20 --domain vm.xml -i
+  virt-netxml interface --type ethernet --target tap-web0 --tap-bridge br0 --domain vm.xml -o new.xml
+"""
+SECTIONS = [
+    ("Interface", ["type_", "source", "portgroup", "mode", "model", "mac", "oui", "seed", "pci",
+                   "target", "managed"]),
+    ("libvirt's settings", ["vlan", "vlan_native", "vlan_mode", "virtualport", "bandwidth_in",
+                            "bandwidth_out", "mtu", "link", "boot", "queues", "filter_"]),
+    ("Applied by the hooks (stored in the domain's metadata, needs --domain)",
+     ["bridge_vlan", "tap_bridge", "tap_owner", "tap_group", "multi_queue", "vnet_hdr", "vf_pf",
+      "vf_index", "ovs_settings"]),
+    ("Output", ["domain_path", "in_place", "output", "libvirt_version"]),
+]
 
-@click.command(cls=OneLineCommand)
+
+@click.command(cls=OneLineCommand, epilog=EPILOG, sections=SECTIONS)
 @click.option("--type", "type_", required=True, metavar="network|bridge|direct|hostdev|ethernet|user",
+              shell_complete=completion.values(BUILD_TYPES),
               help="Interface type.")
 @click.option("--source", metavar="NAME|DEV", help="Network name, bridge name or macvtap uplink.")
 @click.option("--portgroup", metavar="NAME", help="network: portgroup of the network.")
-@click.option("--mode", metavar="vepa|bridge|private|passthrough", help="direct: macvtap mode.")
+@click.option("--mode", metavar="vepa|bridge|private|passthrough", help="direct: macvtap mode.",
+              shell_complete=completion.values(MACVTAP_MODES))
 @click.option("--model", metavar="MODEL", help="NIC model (virtio, e1000e, rtl8139...).")
 @click.option("--mac", metavar="auto|MAC", help="MAC address; auto derives it (see --seed). "
               "Default: auto with --domain, else none (libvirt assigns one).")
 @click.option("--oui", default="52:54:00", show_default=True, metavar="qemu|xen|XX:XX:XX",
+              shell_complete=completion.values(OUIS),
               help="Prefix of generated MACs.")
 @click.option("--seed", metavar="TEXT", help="Derive the MAC from TEXT and the interface index "
               "(default with --domain: the domain's UUID, else its name).")
@@ -46,6 +71,7 @@ from xmltools.xmlparse import MAX_INPUT_BYTES
 @click.option("--vlan-native", metavar="ID[:tagged|untagged]",
               help="Native VLAN of a trunk given by --vlan or --bridge-vlan.")
 @click.option("--vlan-mode", metavar="access|trunk|native-tagged|native-untagged",
+              shell_complete=completion.values(VLAN_MODES),
               help="VLAN mode for --vlan or --bridge-vlan (Open vSwitch's vlan_mode).")
 @click.option("--virtualport", metavar="TYPE[,KEY=VALUE...]",
               help="openvswitch[,interfaceid=UUID][,profileid=..], 802.1Qbg,managerid=..., 802.1Qbh,...")
@@ -69,10 +95,11 @@ from xmltools.xmlparse import MAX_INPUT_BYTES
 @click.option("--vf-index", metavar="N", help="Metadata (hostdev): VF number on --vf-pf.")
 @click.option("--ovs-setting", "ovs_settings", multiple=True, metavar="TABLE:COLUMN:KEY=VALUE",
               help="Metadata: extra Open vSwitch port setting the hook keeps applied (repeatable).")
-@click.option("--domain", "domain_path", metavar="FILE",
+@click.option("--domain", "domain_path", metavar="FILE", shell_complete=completion.files,
               help="Add the interface to this domain document (- for stdin) and print the domain.")
 @click.option("-i", "--in-place", is_flag=True, help="With --domain: rewrite FILE atomically.")
-@click.option("-o", "--output", metavar="FILE", help="Write to FILE atomically instead of stdout.")
+@click.option("-o", "--output", metavar="FILE", shell_complete=completion.files,
+              help="Write to FILE atomically instead of stdout.")
 @libvirt_version_option
 @run_command
 def interface(type_: str, mtu: str | None, boot: str | None, queues: str | None, vf_index: str | None,

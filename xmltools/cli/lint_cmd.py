@@ -12,6 +12,7 @@ from typing import TextIO
 
 import click
 
+from xmltools.cli import completion
 from xmltools.cli.main import run_command
 from xmltools.cli.options import libvirt_version_option
 
@@ -21,8 +22,16 @@ VERSION_CODES = ("needs-libvirt", "vlan-unsupported")
 PROGRESS_MIN_FILES = 50
 
 
-@click.command("lint")
-@click.argument("paths", nargs=-1, required=True, metavar="FILE|DIR...")
+EPILOG = """\b
+Examples:
+  virt-netxml lint vm.xml
+  virt-netxml lint --format json --strict vm.xml
+  virt-netxml lint --libvirt-version 11.3 /etc/libvirt/qemu
+"""
+
+
+@click.command("lint", epilog=EPILOG)
+@click.argument("paths", nargs=-1, required=True, metavar="FILE|DIR...", shell_complete=completion.files)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="One line per finding, or a JSON array of objects.")
 @click.option("--strict", is_flag=True, help="Warnings fail the run too (exit 1).")

@@ -73,7 +73,24 @@ def plugin_commands(group: str = COMMAND_GROUP, path: list[str] | None = None) -
     return found
 
 
-class LazyGroup(click.Group):
+class WholeSummaries(click.Group):
+    """A group whose command list shows each command's whole first sentence."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # click cuts each summary to what fits beside the names on one line ("Edit the
+        # interfaces of a domain (or an <interface> file), or..."); the whole first sentence
+        # is shown instead, wrapped.
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=1000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class LazyGroup(WholeSummaries):
     _plugins: dict[str, str] | None = None
 
     def plugins(self) -> dict[str, str]:
@@ -99,7 +116,21 @@ class LazyGroup(click.Group):
         return command
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+EPILOG = """\b
+Examples:
+  virt-netxml network lab --ip 192.168.130.1/24 \\
+      --dhcp-range 192.168.130.10,192.168.130.99 -o lab.xml
+  virt-netxml interface --type network --source lab --domain vm.xml -i
+  virt-netxml lint lab.xml vm.xml
+  virt-netxml COMMAND --help        (each command's options and examples)
+
+\b
+Shell completion (bash; zsh and fish: zsh_source, fish_source):
+  eval "$(_VIRT_NETXML_COMPLETE=bash_source virt-netxml)"
+"""
+
+
+@click.group(cls=LazyGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="virt-netxml")
 def cli() -> None:
     """Generate, edit and lint libvirt network and interface XML; manage the hooks."""

@@ -12,7 +12,8 @@ from typing import Any
 
 import click
 
-from xmltools.build_network import NetworkSpec, build_network
+from xmltools.build_network import MODES, NetworkSpec, build_network
+from xmltools.cli import completion
 from xmltools.cli.main import run_command
 from xmltools.cli.options import OneLineCommand, int_option, libvirt_version_option
 from xmltools.errors import UsageError
@@ -32,6 +33,7 @@ Examples:
 @click.argument("name")
 @click.option("--mode", default="nat", show_default=True,
               metavar="nat|route|open|isolated|bridge|private|vepa|passthrough|hostdev",
+              shell_complete=completion.values(MODES),
               help="Forward mode; isolated writes no <forward>.")
 @click.option("--bridge", metavar="BR", help="Bridge name: libvirt's own (nat, route, open, isolated) "
               "or an existing host/Open vSwitch bridge (mode bridge).")
@@ -74,7 +76,8 @@ Examples:
 @click.option("--bandwidth-out", metavar="AVG[,PEAK[,BURST]]", help="Outbound limit, KiB/s and KiB.")
 @click.option("--seed", metavar="TEXT", help="Draw --mac auto / --uuid auto from this seed: same seed, "
               "same output.")
-@click.option("-o", "--output", metavar="FILE", help="Write to FILE atomically instead of stdout.")
+@click.option("-o", "--output", metavar="FILE", shell_complete=completion.files,
+              help="Write to FILE atomically instead of stdout.")
 @click.option("--connect", metavar="URI", help="libvirt URI used by --define.")
 @click.option("--define", is_flag=True, help="Define the network on --connect URI (net-define).")
 @click.option("--start", is_flag=True, help="With --define: start it (net-start).")
