@@ -294,8 +294,8 @@ def test_port_created_access_wish_and_an_owner_without_uuid():
     (PG_META, _port(owner="<uuid>u-1</uuid>")),              # an owner without a name
     (PG_META, _port(owner="<name></name><uuid>u-1</uuid>")),
     (PG_META, _port(mac=None)),
-], ids=["no-meta", "no-portgroups", "no-group", "empty-group", "other-group", "no-vlan", "no-owner", "no-name", "empty-name",
-        "no-mac"])
+], ids=["no-meta", "no-portgroups", "no-group", "empty-group", "other-group", "no-vlan", "no-owner",
+        "no-name", "empty-name", "no-mac"])
 def test_port_created_without_a_complete_wish_records_nothing(meta, port):
     assert _plan("port-created", _net("", meta, port=port)) == []
 
