@@ -111,7 +111,7 @@ def test_bad_format_is_a_usage_error() -> None:
 @pytest.mark.parametrize(("content", "code"), [
     (b"<network><name>x</name>", "xml-malformed"),
     (b"<!DOCTYPE x [<!ENTITY a 'b'>]><network/>", "xml-unsafe"),
-    (b"<capabilities/>", "not-libvirt"),
+    (b"<network/>", "schema"),
 ])
 def test_bad_documents_are_findings_not_crashes(tmp_path: Path, content: bytes, code: str) -> None:
     doc = tmp_path / "doc.xml"

@@ -3,7 +3,9 @@
 For each document: parse it safely, tell its kind from the root element, validate it against
 the project's grammar (a whole network, or each <interface> of a domain), against libvirt's
 installed schema when asked, run the semantic checks, and validate the project's metadata.
-Duplicates of names, UUIDs and MACs are tracked across every file of the run.
+Duplicates of names, UUIDs and MACs are tracked across the files of each host of the run
+(``--scope``), and once every file is read the checks across files run (xmltools.checks.
+crossfile: the networks and portgroups domains name, the VLANs their ports can carry).
 
 Cost per file matters (CI pipelines lint whole repositories): grammars are compiled once per
 process (xmltools.schema caches them), the checks walk the lxml tree directly, and xmlschema
@@ -16,13 +18,15 @@ import os
 import stat
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from lxml import etree
 
-from xmltools import checks, schema, versions
+from xmltools import checks, kinds, libvirt_tree, schema, versions
+from xmltools.checks.crossfile import CrossIndex, HostScope
 from xmltools.errors import InputError, InputTooLarge, NotRegularFile, UnsafeXmlError, XmlSyntaxError
-from xmltools.fileio import kind_of, read_input, read_regular
+from xmltools.fileio import kind_of, read_input
 from xmltools.xmlparse import MAX_INPUT_BYTES, parse_bytes
 
 Severity = Literal["error", "warning"]
@@ -49,11 +53,13 @@ class Finding:
 
 @dataclass
 class Collected:
-    """What a run lints: ``files`` as (path, named on the command line), in order, and the
-    ``skipped`` entries of folders as (path, why)."""
+    """What a run lints: ``files`` as (path, named on the command line), in order, the
+    ``skipped`` entries of folders as (path, why), and the ``layout`` of libvirt's tree the
+    folders showed (autostart entries, nwfilter folders: xmltools.libvirt_tree)."""
 
     files: list[tuple[str, bool]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    layout: libvirt_tree.Layout = field(default_factory=libvirt_tree.Layout)
 
 
 def collect(paths: Iterable[str]) -> Collected:
@@ -65,12 +71,12 @@ def collect(paths: Iterable[str]) -> Collected:
     skipped (opening a FIFO would wait for a writer forever). A symbolic link in a folder is
     never read through: lint often runs as root over folders others can write, and a link
     could point anywhere (/etc/shadow, a FIFO). A link to a file the run lints anyway adds
-    nothing and is dropped quietly: libvirt's /etc/libvirt/qemu/autostart/ holds links to the
-    domain files one level up, which must be neither read twice nor reported as duplicates of
-    themselves. Any other link is skipped with a note. Links to folders are not descended
-    (os.walk's default). A file reached twice by folder walks (overlapping folders, hard
-    links) is linted once. Paths named on the command line are taken as given, links
-    followed, and checked to be regular files when read.
+    nothing and is dropped quietly. Any other link is skipped with a note. Links to folders
+    are not descended (os.walk's default). The entries of libvirt's autostart/ folders are not
+    documents: they go to ``layout.autostart``, judged by libvirt_tree.check_autostart and
+    never read. A file reached twice (overlapping folders, hard links, a path given twice, a
+    folder and a file inside it, in either order) is linted once. Paths named on the command
+    line are taken as given, links followed, and checked to be regular files when read.
     """
     found = Collected()
     seen: set[tuple[int, int]] = set()
@@ -78,11 +84,13 @@ def collect(paths: Iterable[str]) -> Collected:
     links: list[int] = []   # positions in found.files, settled once every file is known
     for path in paths:
         if path == STDIN:
-            found.files.append((path, True))
+            if (path, True) not in found.files:   # standard input has one document
+                found.files.append((path, True))
         elif os.path.isdir(path):
             names: list[str] = []
             for folder, subdirs, files in os.walk(path):
                 subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+                found.layout.note_folder(folder)
                 names.extend(os.path.join(folder, n) for n in files if n.endswith(".xml"))
             if not names:
                 # A CI job pointed at the wrong folder must not pass silently.
@@ -91,6 +99,9 @@ def collect(paths: Iterable[str]) -> Collected:
                 if name in listed:
                     continue  # overlapping folders: one entry, one note
                 listed.add(name)
+                if libvirt_tree.in_autostart(name):
+                    found.layout.autostart.append(name)
+                    continue
                 try:
                     st = os.lstat(name)
                 except OSError:
@@ -105,6 +116,8 @@ def collect(paths: Iterable[str]) -> Collected:
                     found.files.append((name, False))
         elif os.path.exists(path):
             st = os.stat(path)
+            if (st.st_dev, st.st_ino) in seen:
+                continue  # given twice, or already in a folder of the run
             seen.add((st.st_dev, st.st_ino))
             found.files.append((path, True))
         else:
@@ -141,12 +154,26 @@ class Linter:
     ``libvirt_version``: the libvirt the documents are checked for (xmltools.versions); None
     resolves it as the commands do (the environment variable, the installed libvirt, the newest
     known).
+
+    ``libvirt_schema_dir``: libvirt's schemas of that release (default: the installed ones,
+    see schema.libvirt_schemas_for); the other kinds of libvirt documents (xmltools.kinds) are
+    validated with them, and networks and domains compared with them.
     """
 
     libvirt_schemas: bool | None = None
     libvirt_version: versions.Version | None = None
+    libvirt_schema_dir: str | None = None
     index: checks.RunIndex = field(default_factory=checks.RunIndex)
     skipped: list[tuple[str, str]] = field(default_factory=list)   # (path, why) not read
+    hosts: HostScope = field(default_factory=HostScope)   # which files are one host (--scope)
+    networks: CrossIndex = field(default_factory=CrossIndex)   # for crossfile_findings
+    passed_over: list[tuple[str, str]] = field(default_factory=list)   # (path, why): not libvirt's
+    cross: libvirt_tree.CrossDocuments = field(default_factory=libvirt_tree.CrossDocuments)
+    _kinds: kinds.KindChecker | None = None
+
+    def __post_init__(self) -> None:
+        if self.libvirt_schema_dir is not None:   # a wrong folder is said before any file is read
+            schema.libvirt_schemas_for(self.libvirt_version or versions.NEWEST, self.libvirt_schema_dir)
 
     def lint_file(self, path: str, named: bool = True) -> list[Finding]:
         """Lint one file (``-`` is standard input). Unreadable input raises InputError.
@@ -157,13 +184,16 @@ class Linter:
         shown = "<stdin>" if path == STDIN else path
         try:
             if path == STDIN:
-                data = read_input(path, MAX_INPUT_BYTES)
+                data: bytes | None = read_input(path, MAX_INPUT_BYTES)
             else:
-                data = read_regular(path, MAX_INPUT_BYTES, follow=named)
+                data = libvirt_tree.read_document(path, MAX_INPUT_BYTES, follow=named)
         except InputTooLarge as exc:
             return [Finding(shown, 1, "error", "input-too-large", exc.message)]
         except NotRegularFile as exc:
             self.skipped.append((path, str(exc.fields["detail"])))
+            return []
+        if data is None:
+            self.passed_over.append((path, "not XML"))
             return []
         return self.lint_bytes(data, shown)
 
@@ -183,12 +213,16 @@ class Linter:
     def lint_tree(self, root: etree._Element, path: str) -> list[Finding]:
         """Lint a parsed document."""
         kind = root.tag if isinstance(root.tag, str) else ""
-        if kind not in KINDS:
+        other = kinds.kind_of(root)
+        if other is None and kind not in KINDS:
             shown = etree.QName(root).localname if isinstance(root.tag, str) else "?"
-            return [Finding(path, root.sourceline or 1, "error", "not-libvirt",
-                            f"<{shown}> is not a libvirt network, domain or interface document")]
+            self.passed_over.append((path, f"<{shown}> is not a libvirt document"))
+            return []
         if self.libvirt_version is None:
             self.libvirt_version = versions.resolve().version
+        self.cross.note(root, path)
+        if other is not None:
+            return [Finding(path, *problem) for problem in self._kind_checker().check(root, path, other)]
         report = checks.Report(libvirt=self.libvirt_version)
         if kind == "network":
             ours = self._schema_network(root, report)
@@ -201,13 +235,41 @@ class Linter:
             checks.check_interface(root, report)
         if kind != "interface" and root.find(f"metadata/{{{checks.META_NS}}}netxml") is not None:
             self._metadata(root, kind, report)
-        checks.check_unique(root, kind, path, self.index, report)
+        host = self.hosts.host(path)
+        checks.check_unique(root, kind, path, self.index, report, host)
+        self.networks.add(root, kind, path, host)
         if self._libvirt_for(kind):
             self._compare_with_libvirt(root, kind, ours, report)
         issues = sorted(report.issues, key=lambda i: i.line)  # stable: same line keeps check order
         return [Finding(path, i.line, i.severity, i.code, i.message) for i in issues]
 
+    def _kind_checker(self) -> kinds.KindChecker:
+        if self._kinds is None:
+            folder, why = schema.libvirt_schemas_for(self.libvirt_version or versions.NEWEST,
+                                                     self.libvirt_schema_dir)
+            self._kinds = kinds.KindChecker(folder, why)
+        return self._kinds
+
+    def finish(self, layout: libvirt_tree.Layout) -> list[Finding]:
+        """The findings about the run as a whole, once every file is linted: autostart entries
+        (judged, never read) and references between documents (xmltools.libvirt_tree)."""
+        problems = [p for entry in layout.autostart for p in libvirt_tree.check_autostart(entry)]
+        problems += self.cross.problems(layout)
+        return [Finding(*p) for p in problems]
+
+    def notes(self) -> list[str]:
+        """Said once a run ends, not findings: kinds of documents met but not validated."""
+        return self._kinds.notes() if self._kinds is not None else []
+
+    def crossfile_findings(self) -> list[Finding]:
+        """The findings across files, once every file of the run is read: the networks and
+        portgroups domains name, and the VLANs their ports can carry (xmltools.checks.crossfile)."""
+        return [Finding(f.path, f.issue.line, f.issue.severity, f.issue.code, f.issue.message)
+                for f in self.networks.findings(self.libvirt_version or versions.NEWEST)]
+
     def _libvirt_for(self, kind: str) -> bool:
+        if kind == "network" and self.libvirt_schemas is None and self.libvirt_schema_dir is not None:
+            return True   # the schemas of the target release, named as such
         if kind == "network" and self.libvirt_schemas is None:
             # By default only when the installed schemas are the target's: libvirt 9.0's
             # network.rng knows nothing of what a document written for 11.3 may use.
@@ -237,7 +299,8 @@ class Linter:
     def _compare_with_libvirt(self, root: etree._Element, kind: str, ours: list[schema.SchemaError],
                               report: checks.Report) -> None:
         """Validate with libvirt's schema; report its verdict where it adds to ours."""
-        theirs = schema.validate_libvirt(kind, root)
+        folder = None if self.libvirt_schema_dir is None else Path(self.libvirt_schema_dir)
+        theirs = schema.validate_libvirt(kind, root, folder)
         if theirs is None:  # libvirt's schemas are not installed
             return
         if kind == "network":
@@ -301,14 +364,21 @@ def _add_schema_errors(errors: list[schema.SchemaError], report: checks.Report) 
 
 def lint_paths(paths: Iterable[str], *, libvirt_schemas: bool | None = None,
                progress: Callable[[str], None] | None = None,
-               libvirt_version: versions.Version | None = None) -> list[Finding]:
-    """Lint files and folders; one Linter for the run, so duplicates are found across files."""
-    linter = Linter(libvirt_schemas=libvirt_schemas, libvirt_version=libvirt_version)
+               libvirt_version: versions.Version | None = None,
+               libvirt_schema_dir: str | None = None, scope: str = "run") -> list[Finding]:
+    """Lint files and folders; one Linter for the run, so duplicates are found across files
+    (across the files of each host, by ``scope``: xmltools.checks.crossfile.HostScope)."""
+    paths = list(paths)
+    linter = Linter(libvirt_schemas=libvirt_schemas, libvirt_version=libvirt_version,
+                    libvirt_schema_dir=libvirt_schema_dir, hosts=HostScope.of(paths, scope))
     findings: list[Finding] = []
-    for path, named in collect(paths).files:
+    found = collect(paths)
+    for path, named in found.files:
         findings.extend(linter.lint_file(path, named))
         if progress is not None:
             progress(path)
+    findings.extend(linter.finish(found.layout))
+    findings.extend(linter.crossfile_findings())
     return findings
 
 

@@ -19,6 +19,10 @@ from typing import Any
 
 from lxml import etree
 
+from xmltools import versions
+from xmltools.errors import InputError
+from xmltools.versions import Version
+
 LIBVIRT_SCHEMA_DIR = Path("/usr/share/libvirt/schemas")
 GRAMMARS = ("network", "interface")
 METADATA_XSD = "netxml-metadata.xsd"
@@ -63,12 +67,37 @@ def grammar(name: str) -> etree.RelaxNG:
 
 
 @functools.cache
-def libvirt_schema(name: str) -> etree.RelaxNG | None:
-    """libvirt's own compiled schema ``name`` (network, domain, ...), or None if not installed."""
-    path = LIBVIRT_SCHEMA_DIR / f"{name}.rng"
+def libvirt_schema(name: str, folder: Path | None = None) -> etree.RelaxNG | None:
+    """libvirt's own compiled schema ``name`` (network, domain, ...), or None if not installed.
+
+    ``folder``: where to find it; None is the installed schemas (LIBVIRT_SCHEMA_DIR).
+    """
+    path = (LIBVIRT_SCHEMA_DIR if folder is None else folder) / f"{name}.rng"
     if not path.is_file():
         return None
     return _compile_rng(path)
+
+
+def libvirt_schemas_for(target: Version, given: str | None = None) -> tuple[Path | None, str]:
+    """The folder of libvirt's schemas to check documents for ``target`` with, or None and why.
+
+    ``given`` (``--libvirt-schema-dir``) is taken as the target release's schemas (another
+    release's, e.g. a Debian root's usr/share/libvirt/schemas). Otherwise the installed ones,
+    when they are of the target release or newer: a newer libvirt's schema accepts what an
+    older one wrote, an older one refuses what appeared since.
+    """
+    if given is not None:
+        folder = Path(given)
+        if not folder.joinpath("basictypes.rng").is_file():
+            raise InputError(source=given, detail="not a folder of libvirt's schemas (no basictypes.rng)")
+        return folder, ""
+    if not LIBVIRT_SCHEMA_DIR.is_dir():
+        return None, f"libvirt's schemas are not installed ({LIBVIRT_SCHEMA_DIR})"
+    installed = versions.installed_once()
+    if installed is not None and installed[:2] < target[:2]:
+        return None, (f"the installed schemas are libvirt {versions.show(installed)}'s, older than the "
+                      f"target {versions.show(target)} (--libvirt-schema-dir names the target's)")
+    return LIBVIRT_SCHEMA_DIR, ""
 
 
 def validate(name: str, node: etree._Element) -> list[SchemaError]:
@@ -79,9 +108,10 @@ def validate(name: str, node: etree._Element) -> list[SchemaError]:
     return [explain(compiled.error_log, node, vocabulary(name))]
 
 
-def validate_libvirt(name: str, node: etree._Element) -> list[SchemaError] | None:
-    """Validate against libvirt's installed schema; None when that schema is not installed."""
-    schema = libvirt_schema(name)
+def validate_libvirt(name: str, node: etree._Element, folder: Path | None = None) -> list[SchemaError] | None:
+    """Validate against libvirt's installed schema (or the one in ``folder``); None when that
+    schema is not installed."""
+    schema = libvirt_schema(name, folder)
     if schema is None:
         return None
     return _run(schema, node)

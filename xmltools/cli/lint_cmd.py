@@ -14,7 +14,7 @@ import click
 
 from xmltools.cli import completion
 from xmltools.cli.main import run_command
-from xmltools.cli.options import libvirt_version_option
+from xmltools.cli.options import StrictCommand, libvirt_version_option
 
 # Findings whose verdict depends on the target libvirt version.
 VERSION_CODES = ("needs-libvirt", "vlan-unsupported")
@@ -30,7 +30,7 @@ Examples:
 """
 
 
-@click.command("lint", epilog=EPILOG)
+@click.command("lint", cls=StrictCommand, epilog=EPILOG)
 @click.argument("paths", nargs=-1, required=True, metavar="FILE|DIR...", shell_complete=completion.files)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="One line per finding, or a JSON array of objects.")
@@ -40,16 +40,29 @@ Examples:
                    "networks yes (cheap), domains no (libvirt's domain.rng dominates the cost; "
                    "the domain's interfaces are always checked against virt-netxml's grammar).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only errors, not warnings.")
+@click.option("--verbose", "-v", is_flag=True,
+              help="Also note the files passed over: *.xml files that are not XML or not libvirt documents.")
+@click.option("--libvirt-schema-dir", "libvirt_schema_dir", metavar="DIR",
+              envvar="VIRT_NETXML_LIBVIRT_SCHEMAS",
+              help="libvirt's schemas of the target release (e.g. another release's "
+                   "usr/share/libvirt/schemas). Default: the installed ones, used for the kinds "
+                   "without virt-netxml's own grammar (nwfilter, storage, secret, snapshot, ...) "
+                   "when they are the target's release or newer. Environment: VIRT_NETXML_LIBVIRT_SCHEMAS.")
 @libvirt_version_option
 @run_command
 def lint(paths: tuple[str, ...], fmt: str, strict: bool, libvirt_schemas: bool | None, quiet: bool,
-         libvirt_version: str | None) -> None:
-    """Lint libvirt network, domain and standalone interface documents.
+         libvirt_version: str | None, verbose: bool = False, libvirt_schema_dir: str | None = None) -> None:
+    """Lint libvirt network, domain and standalone interface documents, and every other libvirt
+    document kind (nwfilter, storage pool and volume, secret, snapshot, ...) against libvirt's
+    schema for it.
 
     Folders are searched recursively for *.xml files; '-' reads standard input. Names, UUIDs
     and MAC addresses must be unique across all files given in one run. Only regular files are
     read: a FIFO, device or socket, and a symbolic link inside a folder, are skipped with a note
-    on stderr (a link to a file the run lints anyway, such as libvirt's autostart links, quietly).
+    on stderr (a link to a file the run lints anyway, quietly). libvirt's tree (/etc/libvirt or
+    a copy) is understood: autostart/ links are checked, never read; nwfilter references are
+    checked when the run has an nwfilter/ folder; *.xml files that are not XML or not libvirt
+    documents are passed over (named with --verbose).
     """
     from xmltools import versions
     from xmltools.fileio import write_stdout
@@ -58,7 +71,8 @@ def lint(paths: tuple[str, ...], fmt: str, strict: bool, libvirt_schemas: bool |
     target = versions.resolve(libvirt_version)
     found = collect(paths)
     files = found.files
-    linter = Linter(libvirt_schemas=libvirt_schemas, libvirt_version=target.version)
+    linter = Linter(libvirt_schemas=libvirt_schemas, libvirt_version=target.version,
+                    libvirt_schema_dir=libvirt_schema_dir)
     findings = []
     if want_progress(len(files), sys.stderr):
         with click.progressbar(files, label="linting", file=sys.stderr) as bar:
@@ -67,9 +81,12 @@ def lint(paths: tuple[str, ...], fmt: str, strict: bool, libvirt_schemas: bool |
     else:
         for path, named in files:
             findings.extend(linter.lint_file(path, named))
+    findings.extend(linter.finish(found.layout))
     # Not findings (they change no exit status), but a *.xml that was not read is said aloud.
-    for path, why in found.skipped + linter.skipped:
+    for path, why in found.skipped + linter.skipped + (linter.passed_over if verbose else []):
         click.echo(f"virt-netxml: note: {path}: skipped: {why}", err=True)
+    for note in linter.notes():
+        click.echo(f"virt-netxml: note: {note}", err=True)
     failing = any(f.severity == "error" or strict for f in findings)
     if quiet:
         findings = [f for f in findings if f.severity == "error"]
