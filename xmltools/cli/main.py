@@ -121,7 +121,7 @@ Examples:
   virt-netxml network lab --ip 192.168.130.1/24 \\
       --dhcp-range 192.168.130.10,192.168.130.99 -o lab.xml
   virt-netxml interface --type network --source lab --domain vm.xml -i
-  virt-netxml lint lab.xml vm.xml
+  virt-netxml lint lab.xml
   virt-netxml COMMAND --help        (each command's options and examples)
 
 \b
