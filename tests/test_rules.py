@@ -22,6 +22,7 @@ from xmltools import rules
 from xmltools.checks import Report, check_network
 from xmltools.network import Ip
 from xmltools.rules import (
+    BRIDGE_PORT_TYPES,
     BRIDGE_VLAN_RANGE,
     LINUX_BRIDGE_VLAN_SINCE,
     MACVTAP_MODES,
@@ -41,6 +42,7 @@ from xmltools.rules import (
     is_macvtap_forward,
     libvirt_applies_vlan,
     merge_vlan_ids,
+    network_port_type,
     vlan_id_ok,
 )
 
@@ -98,6 +100,19 @@ def test_libvirt_11_applies_vlan_on_linux_bridge_networks_only(mode, since_11, l
     routed, open and isolated networks still do not (libvirt 11.3's bridge_driver.c)."""
     assert LINUX_BRIDGE_VLAN_SINCE == (11, 0)
     assert libvirt_applies_vlan(mode, False, libvirt) is (since_11 and libvirt >= (11, 0))
+
+
+@pytest.mark.parametrize("mode,bridge,port", [
+    ("hostdev", False, "hostdev"), ("passthrough", False, "direct"), ("vepa", True, "direct"),
+    ("private", False, "direct"), ("bridge", False, "direct"), ("bridge", True, "bridge"),
+    ("nat", True, "network"), ("nat", False, "network"), ("route", True, "network"),
+    ("open", True, "network"), ("none", True, "network"), (None, False, "network"),
+])
+def test_network_port_type(mode, bridge, port):
+    """The port libvirt's live XML shows for a network's guests, and whether the hooks put a
+    metadata VLAN on it themselves: only on a bridge port (libvirt's own bridge or a host one)."""
+    assert network_port_type(mode, bridge) == port
+    assert (port in BRIDGE_PORT_TYPES) is (port in ("bridge", "network"))
 
 
 @pytest.mark.parametrize("first,prefix", [(0, 8), (10, 8), (127, 8), (128, 16), (191, 16), (192, 24),

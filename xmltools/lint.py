@@ -351,9 +351,9 @@ def _add_schema_errors(errors: list[schema.SchemaError], report: checks.Report) 
 
 def lint_paths(paths: Iterable[str], *, libvirt_schemas: bool | None = None,
                progress: Callable[[str], None] | None = None,
-    """Lint files and folders; one Linter for the run, so duplicates are found across files."""
                libvirt_version: versions.Version | None = None,
                libvirt_schema_dir: str | None = None) -> list[Finding]:
+    """Lint files and folders; one Linter for the run, so duplicates are found across files."""
     linter = Linter(libvirt_schemas=libvirt_schemas, libvirt_version=libvirt_version,
                     libvirt_schema_dir=libvirt_schema_dir)
     findings: list[Finding] = []

@@ -58,6 +58,28 @@ def libvirt_applies_vlan(mode: str | None, ovs: bool, libvirt: tuple[int, ...] =
     return libvirt >= LINUX_BRIDGE_VLAN_SINCE and mode == "bridge"
 
 
+# The <interface type> of a guest's port on a bridge, as libvirt's live XML shows it (with the
+# bridge in <source bridge>): the hooks set a metadata VLAN (<vnx:vlan>) on such a port. On a
+# macvtap (``direct``) or ``hostdev`` port they set one only through an SR-IOV VF's PF (the
+# entry's <vnx:vf>); anywhere else the wish is not applied.
+BRIDGE_PORT_TYPES = ("bridge", "network")
+
+
+def network_port_type(mode: str | None, has_bridge: bool) -> str:
+    """The <interface type> libvirt's live XML gives a guest's port on a network.
+
+    ``mode`` is the network's <forward mode> (``nat`` for a <forward> without one, None for no
+    <forward>: an isolated network), ``has_bridge``: it has a <bridge name>. ``hostdev`` for a
+    VF pool, ``direct`` for macvtap, ``bridge`` for a host bridge (Linux or Open vSwitch),
+    ``network`` for the bridge libvirt makes itself (NAT, routed, open, isolated).
+    """
+    if mode == "hostdev":
+        return "hostdev"
+    if is_macvtap_forward(mode, has_bridge):
+        return "direct"
+    return "bridge" if mode == "bridge" else "network"
+
+
 def classful_prefix(first_octet: int) -> int | None:
     """libvirt's default prefix for an IPv4 <ip> given neither netmask nor prefix.
 

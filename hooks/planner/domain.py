@@ -16,7 +16,7 @@ from xmltools.common import Vlan
 from xmltools.errors import InvalidValue
 from xmltools.metadata import VlanWish, ovs_setting_problem
 from xmltools.names import validate_bridge_name, validate_interface_name
-from xmltools.rules import LINUX_BRIDGE_VLAN_SINCE
+from xmltools.rules import BRIDGE_PORT_TYPES, LINUX_BRIDGE_VLAN_SINCE
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ def port_vlan_actions(root: etree._Element, facts: HostFacts, record: dict[str, 
     plan: list[A.Action] = []
     for nic in nics(root):
         mi = meta.interface(nic.mac) if meta is not None and nic.mac else None
-        if nic.type in ("bridge", "network") and nic.dev and nic.bridge:
+        if nic.type in BRIDGE_PORT_TYPES and nic.dev and nic.bridge:
             bridge, ovs = nic.bridge, nic.ovs
         elif nic.type == "ethernet" and nic.dev and mi is not None and mi.tap is not None and mi.tap.bridge:
             # The device name is the definer's: only the TAP the hook created or took for this
@@ -90,7 +90,7 @@ def port_vlan_actions(root: etree._Element, facts: HostFacts, record: dict[str, 
             wish = wish_from_record(wishes[nic.mac])
         assert nic.dev is not None
         vlan = nic.node.find("vlan")
-        if not ovs and vlan is not None and nic.type in ("bridge", "network") and libvirt_sets(facts):
+        if not ovs and vlan is not None and nic.type in BRIDGE_PORT_TYPES and libvirt_sets(facts):
             # libvirt 11.0 and later set this port's VLANs from its <vlan> when they plugged it:
             # verified, never re-applied or changed; a metadata wish must say the same.
             plan.append(_libvirt_bridge_vlan(nic, wish, wish_from_vlan(Vlan(vlan)), facts))

@@ -1,4 +1,4 @@
-"""Names, UUIDs and MACs that must be unique across all files of one lint run."""
+"""Names, UUIDs and MACs that must be unique across the files of one host in a lint run."""
 
 from __future__ import annotations
 
@@ -14,13 +14,17 @@ from xmltools.checks.shared import Report, mac_problem
 class RunIndex:
     """What one lint run has seen so far, to report duplicates across all its files."""
 
-    seen: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
+    seen: dict[tuple[str, str, str], tuple[str, int]] = field(default_factory=dict)
 
-    def claim(self, category: str, key: str, path: str, line: int) -> tuple[str, int] | None:
-        """Record ``key``; return where it was first seen if it was seen before."""
-        first = self.seen.get((category, key))
+    def claim(self, category: str, key: str, path: str, line: int, host: str = "") -> tuple[str, int] | None:
+        """Record ``key`` on ``host``; return where it was first seen there if it was seen before.
+
+        A host is one libvirt host's set of files (lint's ``--scope``): the same MAC, name or
+        UUID on two hosts is no duplicate.
+        """
+        first = self.seen.get((host, category, key))
         if first is None:
-            self.seen[(category, key)] = (path, line)
+            self.seen[(host, category, key)] = (path, line)
         return first
 
 
@@ -48,10 +52,12 @@ def identities(root: etree._Element, kind: str) -> Iterator[tuple[str, str, etre
             yield "MAC address", text, mac
 
 
-def check_unique(root: etree._Element, kind: str, path: str, index: RunIndex, report: Report) -> None:
-    """Report names, UUIDs and MACs already seen in this run (in this file or an earlier one)."""
+def check_unique(root: etree._Element, kind: str, path: str, index: RunIndex, report: Report,
+                 host: str = "") -> None:
+    """Report names, UUIDs and MACs already seen on ``host`` in this run (in this file or an
+    earlier one)."""
     for category, key, node in identities(root, kind):
-        first = index.claim(category, key, path, node.sourceline or 1)
+        first = index.claim(category, key, path, node.sourceline or 1, host)
         if first is not None:
             shown = key if category != f"{kind} UUID" else (node.text or "").strip()
             report.error(node, "duplicate",
