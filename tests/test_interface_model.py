@@ -331,7 +331,7 @@ def test_style_detection() -> None:
 
 
 def test_single_quote_style_escapes_apostrophes() -> None:
-    dom = Domain.from_xml("<domain type='kvm'><name>a</name></domain>")
+    dom = Domain.from_xml("<domain type='kvm'><name>a</name></domain>\n")
     dom.node.find("name").set("note", "it's")
     assert dom.to_xml() == "<domain type='kvm'><name note='it&apos;s'>a</name></domain>\n"
     again = Domain.from_xml(dom.to_xml())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lxml import etree
 
@@ -17,6 +17,7 @@ from xmltools.errors import InvalidValue, WrongDocument
 from xmltools.fields import Children, Field, XmlModel, detach
 from xmltools.interface import Interface
 from xmltools.metadata import MetaInterface, NetXmlMeta, find_meta, meta_or_create
+from xmltools.preserve import Original, capture, restyle_whole, splice
 
 # libvirt's order of a domain's top-level children (virDomainDefFormatInternal), so an added
 # <metadata> or <devices> lands where libvirt would write it.
@@ -44,7 +45,9 @@ DEVICES_ORDER: tuple[str, ...] = (
 # XML declaration and the line breaks between top-level nodes. virsh writes single quotes,
 # except inside <metadata>, which it copies with libxml2 in double quotes. Writing an edited
 # file back the way it was read keeps the diff of a file kept in git down to the lines that
-# really changed.
+# really changed: a document read with its tree (DocumentStyle.of(data, tree)) is written by
+# splicing its changes into the original text (xmltools.preserve); the style below is what a
+# new element, and a whole re-serialisation when splicing cannot apply, is written in.
 
 _PROLOG_ITEM = re.compile(r"\s*(?:<\?.*?\?>|<!--.*?-->)", re.S)
 _TOKEN = re.compile(r"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>|</[^>]*>|<[A-Za-z_][^>]*>", re.S)
@@ -79,15 +82,20 @@ def _walk(text: str) -> Iterator[tuple[re.Match[str], bool]]:
 @dataclass(frozen=True)
 class DocumentStyle:
     """How an input document was written: attribute quotes (outside and inside ``<metadata>``),
-    its XML declaration and its root start tag."""
+    its XML declaration and its root start tag; with ``original``, its whole text paired with
+    the tree parsed from it, so an edit rewrites only what it changed."""
 
     quote: str = '"'
     metadata_quote: str = '"'
     declaration: str | None = None
     root_tag: str | None = None
+    original: Original | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def of(cls, data: bytes | str) -> DocumentStyle:
+    def of(cls, data: bytes | str, tree: etree._ElementTree | None = None) -> DocumentStyle:
+        """The style of ``data``; give ``tree``, just parsed from ``data`` and not yet edited,
+        to have edits spliced into the original text."""
+        original = capture(data, tree) if tree is not None else None
         text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
         text = text.removeprefix("\ufeff")
         declaration = None
@@ -110,7 +118,8 @@ class DocumentStyle:
             if len(quotes) == 2:
                 break
         quote = quotes.get(False, '"')
-        return cls(quote, quotes.get(True, quote), declaration, root.group(0) if root else None)
+        return cls(quote, quotes.get(True, quote), declaration, root.group(0) if root else None,
+                   original)
 
 
 def _single_quoted(tag: str) -> str:
@@ -150,11 +159,16 @@ def _same_start_tag(original: str, node: etree._Element) -> bool:
 
 
 def serialize(tree: etree._ElementTree, style: DocumentStyle | None = None) -> str:
-    """Write a whole document (comments around the root included) in ``style``."""
+    """Write a whole document (comments around the root included) in ``style``: spliced into
+    its original text when the style has it, else re-serialised."""
     from xmltools.xmlparse import to_string
 
     if style is None:
         return to_string(tree)
+    if style.original is not None:
+        spliced = splice(tree, style.original, style.quote, style.metadata_quote)
+        if spliced is not None:
+            return spliced
     root = tree.getroot()
     nodes = [*reversed(list(root.itersiblings(preceding=True))), root, *root.itersiblings()]
     parts = []
@@ -168,7 +182,8 @@ def serialize(tree: etree._ElementTree, style: DocumentStyle | None = None) -> s
                     text = style.root_tag + text[first.end():]
         parts.append(text)
     head = style.declaration + "\n" if style.declaration else ""
-    return head + "\n".join(parts) + "\n"
+    whole = head + "\n".join(parts) + "\n"
+    return whole if style.original is None else restyle_whole(whole, style.original)
 
 
 class Domain(XmlModel):
@@ -196,7 +211,7 @@ class Domain(XmlModel):
         if root.tag != cls.TAG:
             raise WrongDocument(source=source, expected="<domain>", found=_display_tag(root))
         domain = cls(root)
-        domain.style = DocumentStyle.of(data)
+        domain.style = DocumentStyle.of(data, root.getroottree())
         return domain
 
     #: Set by from_xml: the document is written back in the style it was read in.

@@ -378,7 +378,7 @@ def load_document(data: bytes, source: str) -> tuple[Document, DocumentStyle]:
     from xmltools.xmlparse import parse_bytes
 
     root = parse_bytes(data, source=source).getroot()
-    style = DocumentStyle.of(data)
+    style = DocumentStyle.of(data, root.getroottree())   # before any edit: it pairs text and tree
     if root.tag == "domain":
         return Domain(root), style
     if root.tag == "network":

@@ -102,11 +102,18 @@ def kind_of(mode: int) -> str:
     return "an unknown kind of file"
 
 
-def write_stdout(text: str) -> None:
-    """Print ``text`` and flush it; a full device or a closed pipe is an OutputError."""
+def write_stdout(text: str | bytes) -> None:
+    """Print ``text`` (bytes as they are: a document in its own encoding) and flush it; a full
+    device or a closed pipe is an OutputError."""
     try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        raw = getattr(sys.stdout, "buffer", None) if isinstance(text, bytes) else None
+        if raw is not None:
+            sys.stdout.flush()
+            raw.write(text)
+            raw.flush()
+        else:
+            sys.stdout.write(text.decode("utf-8", "replace") if isinstance(text, bytes) else text)
+            sys.stdout.flush()
     except OSError as exc:
         silence_stdout()
         raise OutputError(target="standard output", detail=_reason(exc)) from None

@@ -61,13 +61,17 @@ def write_document(text: str, path: str | None, output: str | None, in_place: bo
     """Print ``text``, or replace ``output``/``path`` atomically.
 
     An existing file keeps its owner, group and permission bits (never setuid/setgid/sticky);
-    a symlink is written through, a device or FIFO written into (see xmltools.fileio).
+    a symlink is written through, a device or FIFO written into (see xmltools.fileio). The
+    bytes are in the encoding the document's XML declaration names, wherever they go.
     """
+    from xmltools.preserve import encode_document
+
+    data = encode_document(text)
     target = path if in_place else output
     if target is None or target == "-":
-        write_stdout(text)
+        write_stdout(data)
         return
-    write_file(target, text, keep=True)
+    write_file(target, data, keep=True)
 
 
 def check_output_options(path: str | None, output: str | None, in_place: bool, what: str) -> None:
