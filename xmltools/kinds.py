@@ -19,6 +19,7 @@ domain grammar (~70-90 ms to compile).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,12 +95,14 @@ class KindChecker:
     def check(self, root: etree._Element, path: str, kind: tuple[str, str]) -> list[Problem]:
         """Validate one document of ``kind`` (from ``kind_of``)."""
         name, rng = kind
-        errors = schema.validate_libvirt(rng, root, self.folder) if self.folder is not None else None
-        if errors is None:
+        compiled = schema.libvirt_schema(rng, self.folder) if self.folder is not None else None
+        if compiled is None:
             self.unchecked.setdefault(name, []).append(path)
             return []
-        return [(err.line, "error", "libvirt-schema", f"libvirt's {name} schema: {_readable(err.message)}")
-                for err in errors]
+        if compiled.validate(root):
+            return []
+        line, message = explain(compiled, root)
+        return [(line, "error", "libvirt-schema", f"libvirt's {name} schema: {message}")]
 
     def notes(self) -> list[str]:
         """One line per kind that was met and not validated."""
@@ -111,8 +114,65 @@ class KindChecker:
         return out
 
 
-def _readable(message: str) -> str:
-    # libxml2's wording for an element whose required child is missing.
-    if message == "Expecting an element name, got nothing":
-        return "a required child element is missing"
-    return message
+MAX_TRIES = 64   # attributes tried by explain(), so a broken snapshot of a huge domain stays cheap
+
+
+def explain(compiled: etree.RelaxNG, root: etree._Element) -> tuple[int, str]:
+    """Where and why ``root`` fails ``compiled`` (just validated, its error log fresh).
+
+    libxml2 often blames the element holding the culprit (with interleaved content, only the
+    child of the root it sits in): an attribute whose removal makes the document valid, searched
+    in the blamed element's subtree, is named with its own line. Otherwise an invalid attribute
+    or value libxml2 reports is preferred to the rest of its chain ("Expecting element udp, got
+    tcp" is the last branch of a choice it tried, rarely the mistake).
+    """
+    entries = list(compiled.error_log)
+    first = schema.explain(compiled.error_log, root)
+    culprit = _culprit(compiled, root, first.line)
+    if culprit is not None:
+        element, attr = culprit
+        shown = f"<{etree.QName(element).localname} {attr}='{element.get(attr)}'>"
+        return element.sourceline or first.line, f"{shown}: the attribute or its value is not allowed here"
+    for entry in entries:
+        found = _INVALID_ATTRIBUTE.match(entry.message)
+        if found:
+            return (entry.line or first.line,
+                    f"<{found.group(2)}> attribute {found.group(1)!r}: not allowed here, or an invalid value")
+    for entry in entries:
+        if entry.type_name == "RELAXNG_ERR_TYPEVAL":
+            return entry.line or first.line, entry.message
+    extra = [e for e in entries if _EXTRA_CONTENT.match(e.message)]
+    if extra:   # the deepest element that has a child it may not have
+        entry = max(extra, key=lambda e: (e.path or "").count("/"))
+        found = _EXTRA_CONTENT.match(entry.message)
+        assert found is not None
+        return entry.line or first.line, f"<{found.group(2)}> is not allowed in <{found.group(1)}>"
+    if first.message == "Expecting an element name, got nothing":
+        return first.line, "a required child element is missing"
+    return first.line, first.message
+
+
+_INVALID_ATTRIBUTE = re.compile(r"Invalid attribute (\S+) for element (\S+)")
+_EXTRA_CONTENT = re.compile(r"Element (\S+) has extra content: (\S+)")
+
+
+def _culprit(compiled: etree.RelaxNG, root: etree._Element, line: int) -> tuple[etree._Element, str] | None:
+    """The first attribute, in the subtree of the element at ``line``, without which ``root`` is
+    valid; the document is left as it was (attribute order aside)."""
+    scope = next((e for e in root.iter() if isinstance(e.tag, str) and e.sourceline == line), root)
+    tries = 0
+    for element in scope.iter():
+        if not isinstance(element.tag, str):
+            continue
+        for attr in list(element.attrib):
+            tries += 1
+            if tries > MAX_TRIES:
+                return None
+            value = element.attrib.pop(attr)
+            try:
+                valid = compiled.validate(root)
+            finally:
+                element.set(attr, value)
+            if valid:
+                return element, attr
+    return None
