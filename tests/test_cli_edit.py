@@ -71,7 +71,7 @@ def test_source_changes_and_model(tmp_path: Path) -> None:
 
 def test_regenerate_mac_all(tmp_path: Path) -> None:
     path = copy_domain(tmp_path)
-    result = invoke([str(path), "--regenerate-mac"])
+    result = invoke([str(path), "--all", "--regenerate-mac"])
     assert result.exit_code == 0, result.stderr
     macs = [i.mac for i in Domain.from_xml(result.stdout).interfaces]
     assert len(set(macs)) == 3 and "52:54:00:10:00:01" not in macs
@@ -109,14 +109,14 @@ def test_standalone_interface_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("args,fragment", [
-    (["--set-vlan", "5000"], "0 to 4095"),
+    (["--index", "1", "--set-vlan", "5000"], "0 to 4095"),
     (["--index", "0", "--set-vlan", "5"], "Linux bridge"),
     (["--mac", "52:54:00:99:99:99", "--model", "virtio"], "no interface of the domain matches"),
     (["--index", "9", "--model", "virtio"], "has 3 interface(s)"),
     (["--index", "one", "--model", "virtio"], "not a whole number"),
     ([], "nothing to do"),
     (["--add-portgroup", "x"], "apply to a network document"),
-    (["--set-vlan", "5", "--clear-vlan"], "contradict"),
+    (["--index", "1", "--set-vlan", "5", "--clear-vlan"], "contradict"),
     (["--model", "virtio", "-i", "-o", "x.xml"], "contradict"),
     (["--frobnicate"], "No such option"),
 ])
@@ -254,7 +254,7 @@ def test_read_only_filesystem_is_one_line_and_leaves_the_file(tmp_path: Path) ->
     proc = _in_private_mounts(tmp_path, """
         mount -t tmpfs none "$1/ro"; cp "$3/fixtures/domains/keepsake.xml" "$1/ro/"
         mount -o remount,ro "$1/ro"
-        cd "$3"; set +e; "$2" -m xmltools.cli.main edit "$1/ro/keepsake.xml" --model e1000 -i; echo "rc=$?"
+        cd "$3"; set +e; "$2" -m xmltools.cli.main edit "$1/ro/keepsake.xml" --all --model e1000 -i; echo "rc=$?"
         cmp "$1/ro/keepsake.xml" "$3/fixtures/domains/keepsake.xml"; ls -A "$1/ro"
     """)
     out, err = proc.stdout.decode(), proc.stderr.decode()
@@ -269,7 +269,7 @@ def test_full_filesystem_is_one_line_and_leaves_no_half_file(tmp_path: Path) -> 
     (tmp_path / "small").mkdir()
     proc = _in_private_mounts(tmp_path, """
         mount -t tmpfs -o size=4k none "$1/small"; cp "$3/fixtures/domains/keepsake.xml" "$1/small/"
-        cd "$3"; set +e; "$2" -m xmltools.cli.main edit "$1/small/keepsake.xml" --model e1000 -i; echo "rc=$?"
+        cd "$3"; set +e; "$2" -m xmltools.cli.main edit "$1/small/keepsake.xml" --all --model e1000 -i; echo "rc=$?"
         cmp "$1/small/keepsake.xml" "$3/fixtures/domains/keepsake.xml"; ls -A "$1/small"
     """)
     out, err = proc.stdout.decode(), proc.stderr.decode()

@@ -15,7 +15,7 @@ from lxml import etree
 
 from xmltools.errors import InvalidValue, WrongDocument
 from xmltools.fields import Children, Field, XmlModel, detach
-from xmltools.interface import Interface
+from xmltools.interface import HostdevSource, Interface
 from xmltools.metadata import MetaInterface, NetXmlMeta, find_meta, meta_or_create
 from xmltools.preserve import Original, capture, restyle_whole, splice
 
@@ -246,27 +246,37 @@ class Domain(XmlModel):
                index: int | None = None) -> list[Interface]:
         """Interfaces matching every selector given (all of them when none is given).
 
-        ``index`` counts from 0 in document order, like libvirt's ``netN`` aliases. Raises
-        InvalidValue when selectors were given and nothing matches them.
+        ``index`` counts from 0 in document order, like libvirt's ``netN`` aliases; ``mac``
+        may be spelt any way ``virt-netxml mac --check`` takes (dashes, upper case, one-digit
+        octets). Raises InvalidValue when selectors were given and nothing matches them.
         """
         found = list(self.interfaces)
         if index is not None:
             if not 0 <= index < len(found):
                 raise InvalidValue(what="interface index", value=str(index),
                                    reason=f"the domain has {len(found)} interface(s), "
-                                          f"counted from 0")
+                                          f"counted from 0{self._listing()}")
             found = [found[index]]
         if mac is not None:
-            wanted = mac.lower()
-            found = [i for i in found if (i.mac or "").lower() == wanted]
+            wanted = same_mac_key(mac, strict=True)
+            found = [i for i in found if i.mac and same_mac_key(i.mac) == wanted]
         if target is not None:
             found = [i for i in found if i.target_dev == target]
         if not found and (mac is not None or target is not None):
             described = ", ".join(f"{k} {v}" for k, v in (("MAC", mac), ("target", target),
                                                            ("index", index)) if v is not None)
             raise InvalidValue(what="interface selection", value=described,
-                               reason="no interface of the domain matches")
+                               reason=f"no interface of the domain matches{self._listing()}")
         return found
+
+    def _listing(self) -> str:
+        summaries = self.interface_summaries()
+        return "; its interfaces: " + ", ".join(summaries) if summaries else ""
+
+    def interface_summaries(self) -> list[str]:
+        """One short line per interface, for messages that must say what the domain holds:
+        ``0 (52:54:00:10:00:01, bridge br0, target vnet3)``."""
+        return [f"{n} ({summarize(iface)})" for n, iface in enumerate(self.interfaces)]
 
     def index_of(self, iface: Interface) -> int:
         return next(n for n, i in enumerate(self.interfaces) if i.node is iface.node)
@@ -308,6 +318,42 @@ class Domain(XmlModel):
             detach(meta.node)
             if metadata is not None and not _has_content(metadata):
                 detach(metadata)
+
+
+def summarize(iface: Interface) -> str:
+    """An interface as its MAC, type, source and target: ``52:54:00:10:00:01, bridge br0,
+    target vnet3``."""
+    node = iface.node.find("source")
+    source = ""
+    if node is not None:
+        named = next((node.get(a) for a in ("network", "bridge", "dev", "path", "name")
+                      if node.get(a)), None)
+        if named is None and isinstance(iface.source, HostdevSource):
+            try:
+                named = str(iface.source.address or "") or None
+            except InvalidValue:
+                named = None
+        source = f" {named}" if named else ""
+    parts = [iface.mac or "no MAC", f"{iface.type or 'no type'}{source}"]
+    if iface.target_dev:
+        parts.append(f"target {iface.target_dev}")
+    return ", ".join(parts)
+
+
+def same_mac_key(text: str, strict: bool = False) -> str:
+    """A MAC as ``xx:xx:xx:xx:xx:xx`` so two spellings of one address compare equal.
+
+    ``strict``: ``text`` was typed by a user and must be a usable unicast address (the rules
+    of ``virt-netxml mac --check``); otherwise text that is not a MAC compares as written.
+    """
+    from xmltools.mac import normalize_mac
+
+    try:
+        return normalize_mac(text)
+    except InvalidValue:
+        if strict:
+            raise
+        return text.strip().lower()
 
 
 def _has_content(node: etree._Element) -> bool:

@@ -1,16 +1,21 @@
 """In-place edits of existing documents: the core of ``virt-netxml edit``.
 
 Domains (and standalone ``<interface>`` documents): VLANs, the hook-applied bridge VLAN in the
-project's metadata, the source (network -> bridge, bridge <-> Open vSwitch), the model, new
-MACs. Networks: portgroups and their VLANs. Every edit goes through the models, which change
-only the nodes they name, so the rest of the document is written back as it was read.
+project's metadata, the source (network, bridge, macvtap uplink; bridge <-> Open vSwitch), the
+model, the MAC, MTU, link state and bandwidth, removal. Networks: portgroups and their VLANs.
+Every edit goes through the models, which change only the nodes they name, so the rest of the
+document is written back as it was read.
 
-All actions are checked first and the final state of every edited interface is validated
-before the caller writes anything, so bad input never produces a half-edited file.
+Which interfaces an edit touches is said, never guessed: on a domain with several interfaces a
+change needs a selector or ``--all`` (:func:`select_interfaces`). All actions are checked first
+and the final state of every edited interface is validated (our rules, our grammar for the
+target libvirt, libvirt's own schema when the installed one is the target's) before the caller
+writes anything, so bad input never produces a half-edited file.
 """
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass, field
 
@@ -21,17 +26,24 @@ from xmltools.build_interface import (
     build_libvirt_vlan,
     build_meta_vlan,
     libvirt_vlan_problem,
+    parse_bandwidth,
     resolve_vlan,
 )
-from xmltools.common import Vlan
-from xmltools.domain import DocumentStyle, Domain, serialize
+from xmltools.common import BandwidthLimit, Vlan
+from xmltools.domain import DocumentStyle, Domain, same_mac_key, serialize
 from xmltools.errors import InvalidValue, UsageError, WrongDocument
-from xmltools.interface import BridgeSource, DirectSource, Interface, NetworkSource
-from xmltools.mac import random_mac
+from xmltools.interface import LINK_STATES, BridgeSource, DirectSource, Interface, NetworkSource
+from xmltools.mac import normalize_mac, random_mac
 from xmltools.metadata import MetaPortGroup, VlanWish
-from xmltools.names import validate_bridge_name
+from xmltools.names import validate_bridge_name, validate_interface_name
 from xmltools.network import Network, PortGroup
-from xmltools.rules import BRIDGE_VLAN_RANGE, LINUX_BRIDGE_VLAN_SINCE, bridge_vid_ok, libvirt_applies_vlan
+from xmltools.rules import (
+    BRIDGE_VLAN_RANGE,
+    LINUX_BRIDGE_VLAN_SINCE,
+    MTU_RANGE,
+    bridge_vid_ok,
+    libvirt_applies_vlan,
+)
 from xmltools.versions import BASELINE, Version, show
 
 BRIDGE_VLAN_TYPES = ("bridge", "network", "ethernet")
@@ -54,14 +66,22 @@ class InterfaceEdits:
     model: str | None = None
     regenerate_mac: bool = False
     native_vlans: bool = False          # hand Linux-bridge metadata VLANs back to libvirt's <vlan>
+    source_dev: str | None = None       # a macvtap uplink: type='direct'
+    set_mac: str | None = None
+    mtu: int | None = None
+    link: str | None = None             # up | down
+    bandwidth: tuple[str, ...] = ()     # "in=AVG[,PEAK[,BURST]]", "out=…" (or both in one), "none"
+    remove: bool = False                # the interface goes, with its metadata entry
     libvirt: Version = BASELINE         # the libvirt the document is written for
+    notes: list[str] = field(default_factory=list)   # what was dropped on the way, for stderr
 
     def any(self) -> bool:
         return any((self.set_vlan is not None, self.clear_vlan, self.set_bridge_vlan is not None,
                     self.clear_bridge_vlan, self.source_network is not None,
                     self.portgroup is not None, self.source_bridge is not None,
                     self.ovs is not None, self.model is not None, self.regenerate_mac,
-                    self.native_vlans))
+                    self.native_vlans, self.source_dev is not None, self.set_mac is not None,
+                    self.mtu is not None, self.link is not None, bool(self.bandwidth), self.remove))
 
     def touches_metadata(self) -> bool:
         return self.set_bridge_vlan is not None or self.clear_bridge_vlan or self.native_vlans
@@ -100,8 +120,24 @@ def _check_edits(edits: InterfaceEdits) -> None:
     if edits.set_vlan is not None and edits.set_bridge_vlan is not None:
         raise UsageError(detail="give either --set-vlan (libvirt applies it) or --set-bridge-vlan "
                                 "(the hook applies it), not both")
-    if edits.source_network is not None and edits.source_bridge is not None:
-        raise UsageError(detail="--source-network and --source-bridge contradict each other")
+    sources = [name for name, value in (("--source-network", edits.source_network),
+                                        ("--source-bridge", edits.source_bridge),
+                                        ("--source-dev", edits.source_dev)) if value is not None]
+    if len(sources) > 1:
+        raise UsageError(detail=f"{' and '.join(sources)} contradict each other")
+    if edits.remove and any(v for k, v in vars(edits).items() if k not in ("remove", "libvirt", "notes")):
+        raise UsageError(detail="--remove takes the interface out: give no other change with it")
+    if edits.set_mac is not None and edits.regenerate_mac:
+        raise UsageError(detail="--set-mac and --regenerate-mac contradict each other")
+    if edits.set_mac is not None:
+        normalize_mac(edits.set_mac)
+    if edits.mtu is not None and not MTU_RANGE[0] <= edits.mtu <= MTU_RANGE[1]:
+        raise InvalidValue(what="MTU", value=str(edits.mtu), reason="must be {} to {}".format(*MTU_RANGE))
+    if edits.link is not None and edits.link not in LINK_STATES:
+        raise InvalidValue(what="link state", value=edits.link, reason="expected up or down")
+    if edits.source_dev is not None:
+        validate_interface_name(edits.source_dev, "uplink device")
+    parse_bandwidth_edit(edits.bandwidth)
     if (edits.vlan_native is not None or edits.vlan_mode is not None) and \
             edits.set_vlan is None and edits.set_bridge_vlan is None:
         raise UsageError(detail="--vlan-native/--vlan-mode need --set-vlan or --set-bridge-vlan")
@@ -118,10 +154,12 @@ def _check_edits(edits: InterfaceEdits) -> None:
 # --------------------------------------------------------------------------- interface edits
 
 
-def set_source_network(iface: Interface, name: str, portgroup: str | None = None) -> None:
-    """Make it ``<interface type='network'><source network=NAME/>``; the live-only attributes
-    and the old type's source attributes go, anything unknown stays."""
-    src = iface.change_type("network")
+def set_source_network(iface: Interface, name: str, portgroup: str | None = None,
+                       dropped: list[str] | None = None) -> None:
+    """Make it ``<interface type='network'><source network=NAME/>``; the live-only attributes,
+    the old type's source attributes and what a network interface does not take go (named in
+    ``dropped``, see Interface.change_type); unknown attributes stay."""
+    src = iface.change_type("network", dropped)
     assert isinstance(src, NetworkSource)
     src.network = name
     if portgroup is not None:
@@ -136,10 +174,19 @@ def set_portgroup(iface: Interface, portgroup: str) -> None:
     src.portgroup = portgroup
 
 
-def set_source_bridge(iface: Interface, bridge: str) -> None:
-    src = iface.source_or_create() if iface.type == "bridge" else iface.change_type("bridge")
+def set_source_bridge(iface: Interface, bridge: str, dropped: list[str] | None = None) -> None:
+    src = iface.source_or_create() if iface.type == "bridge" else iface.change_type("bridge", dropped)
     assert isinstance(src, BridgeSource)
     src.bridge = bridge
+
+
+def set_source_dev(iface: Interface, dev: str, dropped: list[str] | None = None) -> None:
+    """Make it a macvtap on uplink ``dev`` (``type='direct'``; libvirt's default mode, vepa,
+    unless the interface already names one)."""
+    validate_interface_name(dev, "uplink device")
+    src = iface.source_or_create() if iface.type == "direct" else iface.change_type("direct", dropped)
+    assert isinstance(src, DirectSource)
+    src.dev = dev
 
 
 def set_ovs(iface: Interface, on: bool) -> None:
@@ -164,18 +211,47 @@ def regenerate_mac(domain: Domain | None, iface: Interface, rng: random.Random |
                    exclude: set[str]) -> str:
     """Give the interface a new random MAC and move its metadata entry to the new address."""
     new = random_mac(rng, exclude=exclude)
+    _move_mac(domain, iface, new)
+    return new
+
+
+def set_mac(domain: Domain | None, iface: Interface, text: str, where: str) -> str:
+    """Give the interface the MAC ``text`` (any spelling ``mac --check`` takes; never multicast,
+    broadcast or all-zero); its metadata entry follows. Refused when another device of the
+    domain has that address, or the metadata already holds a wish for it."""
+    new = normalize_mac(text)
+    if domain is not None:
+        for node in domain.node.iterfind("devices/*/mac"):
+            if node.getparent() is not iface.node and same_mac_key(node.get("address") or "") == new:
+                raise InvalidValue(what="MAC address", value=text,
+                                   reason=f"another device of the domain has it "
+                                          f"(line {node.sourceline})")
+        old = same_mac_key(iface.mac) if iface.mac else None
+        if old != new and domain.meta_interface(new) is not None:
+            raise InvalidValue(what="MAC address", value=text,
+                               reason="the domain's metadata already holds a wish for this MAC; "
+                                      "remove that entry first")
+    _move_mac(domain, iface, new)
+    return new
+
+
+def _move_mac(domain: Domain | None, iface: Interface, new: str) -> None:
     old = iface.mac
     iface.mac = new
     if domain is not None and old:
         entry = domain.meta_interface(old)
         if entry is not None:
             entry.mac = new
-    return new
 
 
 def validate_interface(iface: Interface, where: str, libvirt: Version = BASELINE) -> None:
     """Reject a final state libvirt would refuse (a ``<vlan>`` on a Linux bridge port before
-    libvirt 11.0, …)."""
+    libvirt 11.0, an unmanaged TAP target off an ethernet interface, …)."""
+    if iface.target_managed is False and iface.type != "ethernet":
+        # virDomainNetDefParseXML: "unmanaged target dev is not supported on interfaces of type …"
+        raise InvalidValue(what="edit", value=where,
+                           reason=f"it would keep <target managed='no'>, which libvirt takes only on an "
+                                  f"ethernet interface, not on {iface.type}")
     vlan = iface.vlan
     if vlan is None:
         return
@@ -189,9 +265,94 @@ def validate_interface(iface: Interface, where: str, libvirt: Version = BASELINE
                            reason="an SR-IOV VF takes a single VLAN tag: no trunk, no native VLAN")
 
 
+def select_interfaces(domain: Domain, mac: str | None = None, target: str | None = None,
+                      index: int | None = None, every: bool = False,
+                      source: str = "the domain") -> list[Interface]:
+    """The interfaces an edit of ``domain`` touches, as the command line selects them.
+
+    Selectors combine (every one given must match). Without one, a domain with a single
+    interface means that one; with several, the edit must say which (``every`` means all):
+    changing every NIC of a guest by accident is worse than one more option. Raises UsageError
+    listing the interfaces (index, MAC, type and source, target) when the choice is open or
+    the domain has none, InvalidValue naming them when the selectors match nothing.
+    """
+    given = [name for name, value in (("--mac", mac), ("--target", target), ("--index", index))
+             if value is not None]
+    if every and given:
+        raise UsageError(detail=f"--all selects every interface: drop {', '.join(given)}")
+    summaries = domain.interface_summaries()
+    if not summaries:
+        raise UsageError(detail=f"{source}: the domain has no interface to edit")
+    if not given and not every and len(summaries) > 1:
+        raise UsageError(detail=f"{source}: the domain has {len(summaries)} interfaces: select one with "
+                                f"--mac, --target or --index, or all with --all; its interfaces: "
+                                + ", ".join(summaries))
+    return domain.select(mac=mac, target=target, index=index)
+
+
+def parse_bandwidth_edit(values: tuple[str, ...]) -> dict[str, dict[str, int]] | None:
+    """``("in=1000,2000,512", "out=500")`` (or both in one value, space-separated) -> the
+    limits per direction, each ``{"average": …, "peak": …, "burst": …}`` (libvirt's units:
+    kilobytes per second, burst in kilobytes; each 1 to 4294967295 as libvirt's schema says).
+    ``("none",)`` -> None: remove the interface's limits. ``()`` -> {} (no change)."""
+    items = [item for value in values for item in value.split()]
+    if values and not items:
+        raise InvalidValue(what="bandwidth", value=" ".join(values), reason="empty")
+    if "none" in items:
+        if len(items) > 1:
+            raise InvalidValue(what="bandwidth", value=" ".join(values),
+                               reason="'none' removes the limits: give it alone")
+        return None
+    limits: dict[str, dict[str, int]] = {}
+    for item in items:
+        key, eq, spec = item.partition("=")
+        direction = {"in": "inbound", "out": "outbound"}.get(key)
+        if direction is None or not eq:
+            raise InvalidValue(what="bandwidth", value=item,
+                               reason="expected in=AVG[,PEAK[,BURST]] or out=AVG[,PEAK[,BURST]], or none")
+        if direction in limits:
+            raise InvalidValue(what="bandwidth", value=item, reason=f"{key}= given twice")
+        limits[direction] = parse_bandwidth(spec, direction)
+    return limits
+
+
+def set_bandwidth(iface: Interface, limits: dict[str, dict[str, int]] | None, where: str) -> None:
+    """Set each given direction's average, peak and burst (one not given is removed; a
+    network interface's floor stays); None removes ``<bandwidth>``."""
+    if iface.type == "hostdev":
+        raise InvalidValue(what="bandwidth", value=where,
+                           reason="libvirt sets no bandwidth limits on a hostdev interface")
+    if limits is None:
+        iface.bandwidth = None
+        return
+    bandwidth = Interface.bandwidth.get_or_create(iface)
+    for direction, values in limits.items():
+        limit = getattr(bandwidth, direction)
+        if limit is None:
+            limit = BandwidthLimit()
+            limit.node.tag = direction
+            setattr(bandwidth, direction, limit)
+        for key in ("average", "peak", "burst"):
+            setattr(limit, key, values.get(key))
+
+
+def remove_interfaces(domain: Domain | None, ifaces: list[Interface]) -> None:
+    """Take the interfaces out of the domain, each with its metadata entry."""
+    if domain is None:
+        raise UsageError(detail="--remove takes an interface out of a domain; a standalone <interface> "
+                                "file is the interface itself")
+    for iface in ifaces:
+        domain.remove_interface(iface)
+
+
 def edit_interfaces(ifaces: list[Interface], edits: InterfaceEdits, domain: Domain | None = None,
                     rng: random.Random | None = None) -> None:
-    """Apply ``edits`` to each interface; ``domain`` is needed for metadata and MAC checks."""
+    """Apply ``edits`` to each interface; ``domain`` is needed for metadata and MAC checks.
+
+    What a change of type drops (Interface.change_type) is said in ``edits.notes``. Each
+    interface is checked before and after: an edit that leaves a problem the interface did not
+    have (libvirt's or our schema, our rules for the target libvirt) is refused, naming it.
+    """
     _check_edits(edits)
     if edits.touches_metadata() and domain is None:
         raise UsageError(detail="bridge VLANs are stored in the domain's metadata: edit the domain "
@@ -199,17 +360,29 @@ def edit_interfaces(ifaces: list[Interface], edits: InterfaceEdits, domain: Doma
     if edits.native_vlans and edits.libvirt < LINUX_BRIDGE_VLAN_SINCE:
         raise UsageError(detail=f"--native-vlans: libvirt {show(edits.libvirt)} applies no <vlan> on a "
                                 "Linux bridge port (libvirt 11.0 does); give --libvirt-version 11.0 or newer")
+    if edits.remove:
+        remove_interfaces(domain, ifaces)
+        return
+    if edits.set_mac is not None and len(ifaces) > 1:
+        raise UsageError(detail=f"--set-mac gives one interface its address, {len(ifaces)} are selected")
+    limits = parse_bandwidth_edit(edits.bandwidth)
     used = domain.used_macs() if domain is not None else set()
+    domain_type = domain.type if domain is not None else None
     for iface in ifaces:
         where = _describe(domain, iface)
+        before = interface_problems(iface, edits.libvirt, domain_type)
+        old_type = iface.type
+        dropped: list[str] = []
         if edits.clear_vlan:
             iface.vlan = None
         if edits.source_network is not None:
-            set_source_network(iface, edits.source_network, edits.portgroup)
+            set_source_network(iface, edits.source_network, edits.portgroup, dropped)
         elif edits.portgroup is not None:
             set_portgroup(iface, edits.portgroup)
         if edits.source_bridge is not None:
-            set_source_bridge(iface, edits.source_bridge)
+            set_source_bridge(iface, edits.source_bridge, dropped)
+        if edits.source_dev is not None:
+            set_source_dev(iface, edits.source_dev, dropped)
         if edits.ovs is not None:
             set_ovs(iface, edits.ovs)
         if edits.model is not None:
@@ -222,11 +395,103 @@ def edit_interfaces(ifaces: list[Interface], edits: InterfaceEdits, domain: Doma
                                                          edits.vlan_mode))
         if edits.regenerate_mac:
             used.add(regenerate_mac(domain, iface, rng, used))
+        if edits.set_mac is not None:
+            set_mac(domain, iface, edits.set_mac, where)
+        if edits.mtu is not None:
+            if iface.type == "hostdev":
+                raise InvalidValue(what="MTU", value=str(edits.mtu),
+                                   reason=f"{where} is a hostdev interface: a VF's MTU is the guest driver's")
+            iface.mtu = edits.mtu
+        if edits.link is not None:
+            iface.link_state = edits.link
+        if limits != {}:
+            set_bandwidth(iface, limits, where)
         if domain is not None and edits.native_vlans:
             _native_vlan(domain, iface, where)
         elif domain is not None and edits.touches_metadata():
             _edit_bridge_vlan(domain, iface, edits, where)
+        if domain is not None and iface.type != old_type:
+            _metadata_leftovers(domain, iface, where, dropped)
+        if dropped:
+            edits.notes.append(f"{where}: dropped {', '.join(dropped)}: a {iface.type} interface "
+                               f"does not take {'it' if len(dropped) == 1 else 'them'}")
         validate_interface(iface, where, edits.libvirt)
+        _refuse_new_problems(before, interface_problems(iface, edits.libvirt, domain_type), where)
+
+
+def _metadata_leftovers(domain: Domain, iface: Interface, where: str, dropped: list[str]) -> None:
+    """After a change of type: the hook's wishes the new type cannot have. A pre-created TAP
+    (ethernet) and a VF's PF (hostdev) described the old connection and go; a VLAN or Open
+    vSwitch settings are the user's intent for the port, so a type that cannot carry them is
+    refused instead of silently losing them."""
+    entry = domain.meta_interface(iface.mac) if iface.mac else None
+    if entry is None:
+        return
+    if entry.tap is not None and iface.type != "ethernet":
+        entry.tap = None
+        dropped.append("the pre-created TAP (<vnx:tap>) from the metadata")
+    if entry.vf is not None and iface.type != "hostdev":
+        entry.vf = None
+        dropped.append("the VF (<vnx:vf>) from the metadata")
+    if entry.vlan is not None and iface.type not in BRIDGE_VLAN_TYPES:
+        raise InvalidValue(what="edit", value=where,
+                           reason=f"it keeps the hook's VLAN (<vnx:vlan> in the metadata), which the hook "
+                                  f"applies on bridge, network and ethernet ports, not on {iface.type}; "
+                                  "add --clear-bridge-vlan")
+    if len(entry.ovs_settings) and iface.type not in ("bridge", "network"):
+        raise InvalidValue(what="edit", value=where,
+                           reason=f"it keeps Open vSwitch settings (<vnx:ovs-setting> in the metadata), "
+                                  f"which a {iface.type} interface cannot have")
+    domain.prune_meta()
+
+
+# --------------------------------------------------------------------------- schema checks
+
+
+def interface_problems(iface: Interface, libvirt: Version = BASELINE,
+                       domain_type: str | None = None) -> list[str]:
+    """What libvirt or the project would refuse in one interface: our grammar (rng/) and the
+    features the target libvirt lacks, the semantic checks' errors, and libvirt's own schema
+    when the installed one is the target's release. Each problem once, as a message."""
+    from xmltools import checks, schema, versions
+
+    found = [f"<interface> schema: {err.message}" for err in schema.validate("interface", iface.node)]
+    report = checks.Report(libvirt=libvirt)
+    checks.check_interface(iface.node, report, domain_type)
+    found += [f"{issue.code}: {issue.message}" for issue in report.issues if issue.severity == "error"]
+    installed = versions.installed_once()
+    theirs = _libvirt_interface_schema() if installed is not None and installed[:2] == libvirt[:2] else None
+    if theirs is not None and not theirs.validate(iface.node):
+        found.append(f"libvirt's schema: {schema.explain(theirs.error_log, iface.node).message}")
+    return found
+
+
+def _refuse_new_problems(before: list[str], after: list[str], where: str) -> None:
+    """Refuse the first problem the edit brought. One the interface had already is not the
+    edit's doing (an edit should not have to fix everything to change one thing): a check is
+    compared by its code (its message names the interface by a type the edit may change), a
+    grammar by whether it accepted the interface before (it names only the first problem it
+    meets, which an edit elsewhere in the element can change)."""
+    old = {p.partition(":")[0] for p in before}
+    for problem in after:
+        if problem.partition(":")[0] not in old:
+            raise InvalidValue(what="edit", value=where, reason=f"libvirt would refuse the result: {problem}")
+
+
+@functools.cache
+def _libvirt_interface_schema() -> etree.RelaxNG | None:
+    """libvirt's installed grammar of one domain ``<interface>`` (its domaincommon.rng with
+    ``interface`` as the start), or None when libvirt's schemas are not installed."""
+    from xmltools.schema import LIBVIRT_SCHEMA_DIR
+
+    common = LIBVIRT_SCHEMA_DIR / "domaincommon.rng"
+    if not common.is_file():
+        return None
+    wrapper = ('<grammar xmlns="http://relaxng.org/ns/structure/1.0" '
+               'datatypeLibrary="http://www.w3.org/2001/XMLSchema-datatypes">'
+               '<start><ref name="interface"/></start><include href="domaincommon.rng"/></grammar>')
+    # A trusted file of libvirt's package; its includes resolve against its own folder.
+    return etree.RelaxNG(etree.fromstring(wrapper, base_url=str(LIBVIRT_SCHEMA_DIR / "interface-only.rng")))
 
 
 def native_vlan(wish: VlanWish, where: str) -> Vlan:

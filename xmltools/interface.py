@@ -59,12 +59,17 @@ class _Source(XmlModel):
     #: Attributes this class owns: cleared when the interface changes type, so attributes
     #: of the old type do not linger while unknown ones survive.
     ATTRS: ClassVar[tuple[str, ...]] = ()
+    #: Child elements libvirt's schema lets this type's ``<source>`` hold; the others go when
+    #: an interface changes to this type (a vhostuser's ``<reconnect>`` means nothing to a
+    #: network). None: a type the project does not model, whose children are left alone.
+    CHILDREN: ClassVar[tuple[str, ...] | None] = None
 
 
 class NetworkSource(_Source):
     """``<source network='…' [portgroup='…']/>``; ``portid``/``bridge`` appear in live XML."""
 
     ATTRS = ("network", "portgroup", "portid", "bridge", "macTableManager")
+    CHILDREN = ()
     network = Field("@network")
     portgroup = Field("@portgroup")
     portid = Field("@portid")
@@ -76,6 +81,7 @@ class BridgeSource(_Source):
     """``<source bridge='…'/>``; live XML of a network interface adds network/portgroup/portid."""
 
     ATTRS = ("bridge", "macTableManager", "network", "portgroup", "portid")
+    CHILDREN = ()
     bridge = Field("@bridge")
     mac_table_manager = Field("@macTableManager")
     network = Field("@network")
@@ -87,6 +93,7 @@ class DirectSource(_Source):
     """macvtap: ``<source dev='uplink' mode='vepa|bridge|private|passthrough'/>``."""
 
     ATTRS = ("dev", "mode", "network", "portgroup", "portid")
+    CHILDREN = ()
     dev = Field("@dev")
     mode = Field("@mode")
     network = Field("@network")
@@ -98,6 +105,7 @@ class HostdevSource(_Source):
     """``<source><address type='pci' domain bus slot function/></source>`` naming a VF."""
 
     ATTRS = ()
+    CHILDREN = ("address", "vendor", "product")
     address_type = Field("address/@type")
 
     @property
@@ -127,11 +135,14 @@ class EthernetSource(_Source):
     """An ``ethernet`` interface has no source of its own (libvirt uses the element only for
     host-side IP settings, which are left as they are)."""
 
+    CHILDREN = ("ip", "route")
+
 
 class VhostUserSource(_Source):
     """``<source type='unix' path='…' mode='client|server'/>``."""
 
     ATTRS = ("type", "path", "mode")
+    CHILDREN = ("reconnect",)
     type = Field("@type")
     path = Field("@path")
     mode = Field("@mode")
@@ -146,6 +157,21 @@ SOURCE_CLASSES: dict[str, type[_Source]] = {
     "vhostuser": VhostUserSource,
 }
 _ALL_SOURCE_ATTRS = tuple(sorted({a for cls in SOURCE_CLASSES.values() for a in cls.ATTRS}))
+
+#: The interface types each ``<virtualport type>`` serves: an Open vSwitch or MidoNet port is
+#: a bridge port, an 802.1Qbg/Qbh profile is negotiated by a macvtap uplink's (or a VF's)
+#: switch; a network interface takes any (its network decides), and only a network interface
+#: takes a profile without a type (merged with the network's).
+VIRTUALPORT_TYPES_FOR: dict[str | None, tuple[str, ...]] = {
+    "openvswitch": ("bridge", "network"),
+    "midonet": ("bridge", "network"),
+    "802.1Qbg": ("direct", "network"),
+    "802.1Qbh": ("direct", "hostdev", "network"),
+    None: ("network",),
+}
+#: Interface types whose NIC QEMU reaches through passt (``<backend type='passt'>``, with
+#: ``<portForward>`` rules).
+PASST_TYPES = ("user", "vhostuser")
 
 
 # --------------------------------------------------------------------------- other children
@@ -252,34 +278,77 @@ class Interface(XmlModel):
         attach(self.node, node, self._order_for(self.node))
         return SOURCE_CLASSES.get(self.type or "", _Source)(node)
 
-    def change_type(self, new_type: str) -> _Source | None:
+    def change_type(self, new_type: str, dropped: list[str] | None = None) -> _Source | None:
         """Switch the interface to ``new_type`` and return its source for the new type.
 
-        Attributes any source class owns are removed (so a ``bridge='…'`` does not linger on a
-        network source); unknown attributes and children of ``<source>`` survive. Leaving
-        ``hostdev`` drops what only a VF has (its source address, ``managed``, the vfio driver).
+        What belonged to the old connection and the new type does not take goes, and is named
+        in ``dropped`` (when given) so the caller can say so:
+
+        - attributes any source class owns (a ``bridge='…'`` does not linger on a network
+          source), and ``<source>`` children the new type's source does not hold (a
+          vhostuser's ``<reconnect>``, an ethernet's host-side ``<ip>``, a VF's address);
+          unknown attributes survive;
+        - a ``<virtualport>`` whose type the new type does not serve (an 802.1Qbg profile of
+          a macvtap uplink on a bridge port, an Open vSwitch port on a macvtap);
+        - an unmanaged ``<target managed='no'>``: only an ethernet interface uses a TAP made
+          outside libvirt; as a bridge or network port libvirt makes its own;
+        - the ``floor`` of ``<inbound>``: only a network interface gets a guaranteed rate;
+        - passt's ``<backend type='passt'>`` and ``<portForward>`` rules, off user/vhostuser;
+        - leaving ``hostdev``: what only a VF has (``managed``, the vfio driver).
+
         Types that carry no source return None.
         """
+        said = dropped if dropped is not None else []
         old_type = self.type
         self.type = new_type
         if old_type == "hostdev" and new_type != "hostdev":
-            self.managed = None
+            if self.node.get("managed") is not None:
+                said.append(f"managed='{self.node.get('managed')}'")
+                self.managed = None
             driver = self.driver
             if driver is not None and driver.name == "vfio":
+                said.append("<driver name='vfio'>")
                 self.driver = None
         node = self.node.find("source")
+        cls = SOURCE_CLASSES.get(new_type)
         if node is not None:
             for attr in _ALL_SOURCE_ATTRS:
                 node.attrib.pop(attr, None)
-            address = node.find("address")
-            if new_type != "hostdev" and address is not None:
-                detach(address)
+            keep = cls.CHILDREN if cls is not None else None
+            for child in list(node):
+                if keep is not None and isinstance(child.tag, str) and child.tag not in keep:
+                    said.append(f"<{child.tag}> of <source>")
+                    detach(child)
             if not len(node) and not node.attrib:
                 detach(node)
-        cls = SOURCE_CLASSES.get(new_type)
+        self._drop_leftovers(new_type, said)
         if cls is None or cls is EthernetSource:
             return self.source
         return self.source_or_create()
+
+    def _drop_leftovers(self, new_type: str, said: list[str]) -> None:
+        vport = self.virtualport
+        if vport is not None and vport.type in VIRTUALPORT_TYPES_FOR and \
+                new_type not in VIRTUALPORT_TYPES_FOR[vport.type]:
+            said.append(f"<virtualport type='{vport.type}'>" if vport.type else "<virtualport>")
+            self.virtualport = None
+        target = self.node.find("target")
+        if target is not None and target.get("managed") == "no" and new_type != "ethernet":
+            said.append(f"<target dev='{target.get('dev')}' managed='no'>")
+            detach(target)
+        inbound = self.node.find("bandwidth/inbound")
+        if inbound is not None and inbound.get("floor") is not None and new_type != "network":
+            said.append("the floor of <inbound>")
+            del inbound.attrib["floor"]
+            if not inbound.attrib:
+                bandwidth = inbound.getparent()
+                detach(inbound)
+                if bandwidth is not None and not len(bandwidth) and not bandwidth.attrib:
+                    detach(bandwidth)
+        if new_type not in PASST_TYPES:
+            for node in [*self.node.findall("backend[@type='passt']"), *self.node.findall("portForward")]:
+                said.append(f"<{node.tag}>" + (" (passt)" if node.tag == "backend" else ""))
+                detach(node)
 
     # ---- conveniences used by the CLI and the hooks
 

@@ -56,13 +56,14 @@ def test_selection_messages():
     assert _message(empty.select, index=0) == ("invalid interface index '0': the domain has 0 interface(s), "
                                                 "counted from 0")
     one = Domain.from_xml("<domain><name>vm</name><devices><interface type='user'/></devices></domain>")
-    assert _message(one.select, mac="xxxx") == ("invalid interface selection 'MAC xxxx': no interface of "
-                                                "the domain matches")
+    assert _message(one.select, mac="xxxx") == ("invalid MAC address 'xxxx': expected 6 octets separated "
+                                                "by ':' or '-', found 1")
     assert _message(one.select, target="vnet9") == ("invalid interface selection 'target vnet9': no "
-                                                    "interface of the domain matches")
+                                                    "interface of the domain matches; its interfaces: "
+                                                    "0 (no MAC, user)")
     assert _message(one.select, mac="52:54:00:00:00:01", target="t", index=0) == (
         "invalid interface selection 'MAC 52:54:00:00:00:01, target t, index 0': no interface of the "
-        "domain matches")
+        "domain matches; its interfaces: 0 (no MAC, user)")
 
 
 def _domain_with_meta() -> Domain:

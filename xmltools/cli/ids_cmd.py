@@ -9,6 +9,7 @@ import click
 
 from xmltools.cli import completion
 from xmltools.cli.main import run_command
+from xmltools.cli.options import StrictCommand
 from xmltools.errors import InvalidValue, UsageError, WrongDocument
 from xmltools.fileio import write_stdout
 from xmltools.mac import OUIS, generate_macs, macs_in_documents, normalize_mac, parse_oui
@@ -61,7 +62,7 @@ Examples:
 """
 
 
-@click.command(epilog=MAC_EPILOG)
+@click.command(cls=StrictCommand, epilog=MAC_EPILOG)
 @click.option("-n", "--count", type=click.IntRange(1, 100_000), default=1, show_default=True,
               help="How many addresses to print.")
 @click.option("--oui", default="qemu", show_default=True, metavar="qemu|xen|XX:XX:XX",
@@ -116,7 +117,7 @@ Examples:
 """
 
 
-@click.command(epilog=UUID_EPILOG)
+@click.command(cls=StrictCommand, epilog=UUID_EPILOG)
 @click.option("-n", "--count", type=click.IntRange(1, 100_000), default=1, show_default=True,
               help="How many random UUIDs to print.")
 @click.option("--name", "names", multiple=True, metavar="TEXT",

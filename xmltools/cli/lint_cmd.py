@@ -14,7 +14,7 @@ import click
 
 from xmltools.cli import completion
 from xmltools.cli.main import run_command
-from xmltools.cli.options import libvirt_version_option
+from xmltools.cli.options import StrictCommand, libvirt_version_option
 
 # Findings whose verdict depends on the target libvirt version.
 VERSION_CODES = ("needs-libvirt", "vlan-unsupported")
@@ -30,7 +30,7 @@ Examples:
 """
 
 
-@click.command("lint", epilog=EPILOG)
+@click.command("lint", cls=StrictCommand, epilog=EPILOG)
 @click.argument("paths", nargs=-1, required=True, metavar="FILE|DIR...", shell_complete=completion.files)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="One line per finding, or a JSON array of objects.")

@@ -11,8 +11,36 @@ from xmltools.errors import InvalidValue, UsageError
 from xmltools.fileio import write_file, write_stdout
 
 
-class OneLineCommand(click.Command):
-    """Report argv mistakes (unknown option, missing value) as one line and exit 2, like bad values.
+class StrictCommand(click.Command):
+    """A command whose single-valued options may be given once: ``--index 0 --index 1`` is an
+    error ("--index given twice"), not "the last one wins". Repeatable options
+    (``multiple=True``) and counters stay repeatable."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not ctx.resilient_parsing:   # shell completion parses half-typed lines: no verdicts
+            # A first pass only to see which options were given how often (the parser consumes
+            # the list it is given); the real parse below reports every other mistake.
+            _, _, order = self.make_parser(ctx).parse_args(args=list(args))
+            seen: set[int] = set()
+            for param in order:
+                if not isinstance(param, click.Option) or param.multiple or param.count \
+                        or param.is_eager:
+                    continue
+                if id(param) in seen:
+                    raise click.UsageError(f"{option_name(param)} given twice", ctx)
+                seen.add(id(param))
+        return super().parse_args(ctx, args)
+
+
+def option_name(param: click.Option) -> str:
+    """How help shows an option: its long name, with the negative form of a flag pair."""
+    longs = [o for o in param.opts if o.startswith("--")] or list(param.opts)
+    return "/".join([longs[0], *param.secondary_opts])
+
+
+class OneLineCommand(StrictCommand):
+    """Report argv mistakes (unknown option, missing value, a single-valued option given twice)
+    as one line and exit 2, like bad values.
 
     ``sections``: the options' help in named groups, ``[("Select", ["mac", "index"]), ...]`` by
     parameter name, in that order; options no group names follow under "Other options". A long
@@ -31,7 +59,7 @@ class OneLineCommand(click.Command):
         records = {}
         for param in self.get_params(ctx):
             record = param.get_help_record(ctx)
-            if record is not None and param.name is not None:
+            if record is not None and param.name is not None and isinstance(param, click.Option):
                 records[param.name] = record
         for title, names in [*self.sections, ("Other options", list(records))]:
             rows = [records.pop(name) for name in names if name in records]
