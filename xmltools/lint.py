@@ -3,7 +3,9 @@
 For each document: parse it safely, tell its kind from the root element, validate it against
 the project's grammar (a whole network, or each <interface> of a domain), against libvirt's
 installed schema when asked, run the semantic checks, and validate the project's metadata.
-Duplicates of names, UUIDs and MACs are tracked across every file of the run.
+Duplicates of names, UUIDs and MACs are tracked across the files of each host of the run
+(``--scope``), and once every file is read the checks across files run (xmltools.checks.
+crossfile: the networks and portgroups domains name, the VLANs their ports can carry).
 
 Cost per file matters (CI pipelines lint whole repositories): grammars are compiled once per
 process (xmltools.schema caches them), the checks walk the lxml tree directly, and xmlschema
@@ -22,6 +24,7 @@ from typing import Literal
 from lxml import etree
 
 from xmltools import checks, kinds, libvirt_tree, schema, versions
+from xmltools.checks.crossfile import CrossIndex, HostScope
 from xmltools.errors import InputError, InputTooLarge, NotRegularFile, UnsafeXmlError, XmlSyntaxError
 from xmltools.fileio import kind_of, read_input
 from xmltools.xmlparse import MAX_INPUT_BYTES, parse_bytes
@@ -162,6 +165,8 @@ class Linter:
     libvirt_schema_dir: str | None = None
     index: checks.RunIndex = field(default_factory=checks.RunIndex)
     skipped: list[tuple[str, str]] = field(default_factory=list)   # (path, why) not read
+    hosts: HostScope = field(default_factory=HostScope)   # which files are one host (--scope)
+    networks: CrossIndex = field(default_factory=CrossIndex)   # for crossfile_findings
     passed_over: list[tuple[str, str]] = field(default_factory=list)   # (path, why): not libvirt's
     cross: libvirt_tree.CrossDocuments = field(default_factory=libvirt_tree.CrossDocuments)
     _kinds: kinds.KindChecker | None = None
@@ -230,7 +235,9 @@ class Linter:
             checks.check_interface(root, report)
         if kind != "interface" and root.find(f"metadata/{{{checks.META_NS}}}netxml") is not None:
             self._metadata(root, kind, report)
-        checks.check_unique(root, kind, path, self.index, report)
+        host = self.hosts.host(path)
+        checks.check_unique(root, kind, path, self.index, report, host)
+        self.networks.add(root, kind, path, host)
         if self._libvirt_for(kind):
             self._compare_with_libvirt(root, kind, ours, report)
         issues = sorted(report.issues, key=lambda i: i.line)  # stable: same line keeps check order
@@ -253,6 +260,12 @@ class Linter:
     def notes(self) -> list[str]:
         """Said once a run ends, not findings: kinds of documents met but not validated."""
         return self._kinds.notes() if self._kinds is not None else []
+
+    def crossfile_findings(self) -> list[Finding]:
+        """The findings across files, once every file of the run is read: the networks and
+        portgroups domains name, and the VLANs their ports can carry (xmltools.checks.crossfile)."""
+        return [Finding(f.path, f.issue.line, f.issue.severity, f.issue.code, f.issue.message)
+                for f in self.networks.findings(self.libvirt_version or versions.NEWEST)]
 
     def _libvirt_for(self, kind: str) -> bool:
         if kind == "network" and self.libvirt_schemas is None and self.libvirt_schema_dir is not None:
@@ -352,10 +365,12 @@ def _add_schema_errors(errors: list[schema.SchemaError], report: checks.Report) 
 def lint_paths(paths: Iterable[str], *, libvirt_schemas: bool | None = None,
                progress: Callable[[str], None] | None = None,
                libvirt_version: versions.Version | None = None,
-               libvirt_schema_dir: str | None = None) -> list[Finding]:
-    """Lint files and folders; one Linter for the run, so duplicates are found across files."""
+               libvirt_schema_dir: str | None = None, scope: str = "run") -> list[Finding]:
+    """Lint files and folders; one Linter for the run, so duplicates are found across files
+    (across the files of each host, by ``scope``: xmltools.checks.crossfile.HostScope)."""
+    paths = list(paths)
     linter = Linter(libvirt_schemas=libvirt_schemas, libvirt_version=libvirt_version,
-                    libvirt_schema_dir=libvirt_schema_dir)
+                    libvirt_schema_dir=libvirt_schema_dir, hosts=HostScope.of(paths, scope))
     findings: list[Finding] = []
     found = collect(paths)
     for path, named in found.files:
@@ -363,6 +378,7 @@ def lint_paths(paths: Iterable[str], *, libvirt_schemas: bool | None = None,
         if progress is not None:
             progress(path)
     findings.extend(linter.finish(found.layout))
+    findings.extend(linter.crossfile_findings())
     return findings
 
 

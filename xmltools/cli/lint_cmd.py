@@ -8,18 +8,39 @@ input that cannot be read (a path that does not exist).
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 import click
 
 from xmltools.cli import completion
 from xmltools.cli.main import run_command
 from xmltools.cli.options import StrictCommand, libvirt_version_option
+from xmltools.errors import NetXmlError, OutputError
 
 # Findings whose verdict depends on the target libvirt version.
 VERSION_CODES = ("needs-libvirt", "vlan-unsupported")
 # Below this many files a progress bar only flickers.
 PROGRESS_MIN_FILES = 50
+
+
+def json_array_on_error(func: Callable[..., None]) -> Callable[..., None]:
+    """With --format json, standard output is a JSON array even when the run stops on bad
+    input (a missing path): ``[]``, while the error goes to stderr with exit status 2."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            func(*args, **kwargs)
+        except NetXmlError as exc:
+            if kwargs.get("fmt") == "json" and not isinstance(exc, OutputError):
+                from xmltools.fileio import write_stdout
+
+                write_stdout("[]\n")
+            raise
+
+    return wrapper
 
 
 EPILOG = """\b
@@ -40,6 +61,11 @@ Examples:
                    "networks yes (cheap), domains no (libvirt's domain.rng dominates the cost; "
                    "the domain's interfaces are always checked against virt-netxml's grammar).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only errors, not warnings.")
+@click.option("--scope", type=click.Choice(["run", "dir"]), default="run", show_default=True,
+              help="What one host is, for duplicate names, UUIDs and MACs and for the networks "
+                   "domains name: 'run', every file of the run; 'dir', each folder named on the "
+                   "command line (with everything below it), and for a file named by itself its "
+                   "own folder.")
 @click.option("--verbose", "-v", is_flag=True,
               help="Also note the files passed over: *.xml files that are not XML or not libvirt documents.")
 @click.option("--libvirt-schema-dir", "libvirt_schema_dir", metavar="DIR",
@@ -50,14 +76,18 @@ Examples:
                    "when they are the target's release or newer. Environment: VIRT_NETXML_LIBVIRT_SCHEMAS.")
 @libvirt_version_option
 @run_command
-def lint(paths: tuple[str, ...], fmt: str, strict: bool, libvirt_schemas: bool | None, quiet: bool,
+@json_array_on_error
+def lint(paths: tuple[str, ...], fmt: str, scope: str, strict: bool, libvirt_schemas: bool | None,
+         quiet: bool,
          libvirt_version: str | None, verbose: bool = False, libvirt_schema_dir: str | None = None) -> None:
     """Lint libvirt network, domain and standalone interface documents, and every other libvirt
     document kind (nwfilter, storage pool and volume, secret, snapshot, ...) against libvirt's
     schema for it.
 
     Folders are searched recursively for *.xml files; '-' reads standard input. Names, UUIDs
-    and MAC addresses must be unique across all files given in one run. Only regular files are
+    and MAC addresses must be unique on each host (--scope). When a host's files include
+    networks, each domain interface must name one of them (and one of its portgroups), and a
+    <vlan> or vnx:vlan on it must be one its network's ports can carry. Only regular files are
     read: a FIFO, device or socket, and a symbolic link inside a folder, are skipped with a note
     on stderr (a link to a file the run lints anyway, quietly). libvirt's tree (/etc/libvirt or
     a copy) is understood: autostart/ links are checked, never read; nwfilter references are
@@ -65,6 +95,7 @@ def lint(paths: tuple[str, ...], fmt: str, strict: bool, libvirt_schemas: bool |
     documents are passed over (named with --verbose).
     """
     from xmltools import versions
+    from xmltools.checks.crossfile import HostScope
     from xmltools.fileio import write_stdout
     from xmltools.lint import Linter, collect
 
@@ -73,6 +104,7 @@ def lint(paths: tuple[str, ...], fmt: str, strict: bool, libvirt_schemas: bool |
     files = found.files
     linter = Linter(libvirt_schemas=libvirt_schemas, libvirt_version=target.version,
                     libvirt_schema_dir=libvirt_schema_dir)
+    linter.hosts = HostScope.of(paths, scope)
     findings = []
     if want_progress(len(files), sys.stderr):
         with click.progressbar(files, label="linting", file=sys.stderr) as bar:
@@ -82,6 +114,7 @@ def lint(paths: tuple[str, ...], fmt: str, strict: bool, libvirt_schemas: bool |
         for path, named in files:
             findings.extend(linter.lint_file(path, named))
     findings.extend(linter.finish(found.layout))
+    findings.extend(linter.crossfile_findings())
     # Not findings (they change no exit status), but a *.xml that was not read is said aloud.
     for path, why in found.skipped + linter.skipped + (linter.passed_over if verbose else []):
         click.echo(f"virt-netxml: note: {path}: skipped: {why}", err=True)
