@@ -264,8 +264,13 @@ def _vport_value(key: str, value: str) -> Any:
     return value
 
 
+#: libvirt's schema types every rate and burst as an unsignedInt of at least 1.
+BANDWIDTH_RANGE = (1, 0xFFFFFFFF)
+
+
 def parse_bandwidth(text: str, direction: str) -> dict[str, int]:
-    """``'AVG[,PEAK[,BURST]]'`` in kilobytes per second (burst in kilobytes)."""
+    """``'AVG[,PEAK[,BURST]]'`` in kilobytes per second (burst in kilobytes), each within
+    libvirt's limits (BANDWIDTH_RANGE)."""
     parts = text.split(",")
     if not 1 <= len(parts) <= 3:
         raise _bad(f"{direction} bandwidth", text, "expected AVERAGE[,PEAK[,BURST]]")
@@ -275,8 +280,11 @@ def parse_bandwidth(text: str, direction: str) -> dict[str, int]:
             number = int(part)
         except ValueError:
             raise _bad(f"{direction} bandwidth", text, f"{key} {part!r} is not a whole number") from None
-        if number < 1:
-            raise _bad(f"{direction} bandwidth", text, f"{key} must be at least 1")
+        if number < BANDWIDTH_RANGE[0]:
+            raise _bad(f"{direction} bandwidth", text, f"{key} must be at least {BANDWIDTH_RANGE[0]}")
+        if number > BANDWIDTH_RANGE[1]:
+            raise _bad(f"{direction} bandwidth", text, f"{key} must be at most {BANDWIDTH_RANGE[1]} "
+                                                       "(libvirt's limit)")
         values[key] = number
     return values
 

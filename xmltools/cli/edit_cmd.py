@@ -176,7 +176,7 @@ def unified_diff(before: bytes, after: str | bytes, path: str, doc: Any) -> str:
     new = after.decode(encoding, "replace") if isinstance(after, bytes) else after
     name = "<stdin>" if path == "-" else path
     lines = difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
-                                 f"a/{name}", f"b/{name}")
+                                 name, name)
     # as diff(1) says it: a last line without a newline is marked, not glued to the next one
     return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
                    for line in lines)
