@@ -290,3 +290,18 @@ def test_a_huge_file_is_refused_from_its_size_without_reading_it(tmp_path: Path,
     [finding] = Linter().lint_file(str(doc), named=False)
     assert finding.code == "input-too-large"
     assert read == []
+
+
+def test_copies_of_a_document_share_a_verdict_but_each_keeps_its_path_and_line(tmp_path: Path) -> None:
+    require_release("installed")
+    good, old, new, line = CASES["nwfilter"]
+    broken = good.replace(old, new)
+    for host in ("a", "b"):
+        (tmp_path / host).mkdir()
+        (tmp_path / host / "f.xml").write_text(broken)
+        (tmp_path / host / "ok.xml").write_text(good)
+    (tmp_path / "c.xml").write_text("\n\n" + broken)            # the same element, two lines lower
+    (tmp_path / "d.xml").write_text(broken.replace("no-smtp", "no-smtp2"))
+    result = run("--format", "json", str(tmp_path))
+    found = [(Path(f["path"]).relative_to(tmp_path).as_posix(), f["line"]) for f in json.loads(result.stdout)]
+    assert found == [("a/f.xml", line), ("b/f.xml", line), ("c.xml", line + 2), ("d.xml", line)]
