@@ -284,7 +284,11 @@ def add_definitions(tree: Path, release_root: str = "/") -> None:
     domain = domain.replace("<source network='default'/>",
                             "<source network='default'/>\n      <filterref filter='clean-traffic'/>", 1)
     assert "clean-traffic" in domain
-    (tree / "qemu" / "test.xml").write_text(domain)
+    # libvirt's own saved definitions start with a comment before the root element.
+    header = ("<!--\nWARNING: THIS IS AN AUTO-GENERATED FILE. CHANGES TO IT ARE LIKELY TO BE\n"
+              "OVERWRITTEN AND LOST. Changes to this xml configuration should be made using:\n"
+              "  virsh edit test\nor other application using the libvirt API.\n-->\n\n")
+    (tree / "qemu" / "test.xml").write_text(header + domain)
     network = subprocess.run(
         [sys.executable, "-m", "xmltools.cli.main", "network", "lab", "--bridge", "virbr7",
          "--ip", "192.168.70.1/24", "--dhcp-range", "192.168.70.10,192.168.70.50"],
