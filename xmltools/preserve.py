@@ -60,14 +60,15 @@ class _Rec:
     __slots__ = ("start", "open_end", "text_end", "close_start", "end", "tail_end",
                  "tag", "attrs", "text", "tail", "children", "parent")
 
-    def __init__(self, node: etree._Element, start: int, open_end: int) -> None:
+    def __init__(self, node: etree._Element, parent: etree._Element | None, start: int,
+                 open_end: int) -> None:
         self.start, self.open_end = start, open_end
         self.text_end = self.close_start = self.end = self.tail_end = open_end
         self.tag = node.tag
         self.attrs = _attributes(node)
         self.text, self.tail = node.text, node.tail
         self.children: tuple[etree._Element, ...] = ()
-        self.parent = node.getparent()
+        self.parent = parent
 
     @property
     def empty(self) -> bool:
@@ -154,7 +155,7 @@ def capture(data: bytes | str, tree: etree._ElementTree) -> Original | None:
     recs: dict[etree._Element, _Rec] = {}
     try:
         for node in top:
-            pos = _visit(node, marks, pos, recs)
+            pos = _visit(node, None, marks, pos, recs)
     except (_NoMatch, IndexError):
         return None
     if pos != len(marks):
@@ -169,26 +170,22 @@ def _qname(node: etree._Element) -> str:
     return f"{node.prefix}:{local}" if node.prefix else local
 
 
-def _visit(node: etree._Element, marks: list[re.Match[str]], pos: int,
-           recs: dict[etree._Element, _Rec]) -> int:
-    """Pair ``node`` and its subtree with ``marks[pos:]``; return the next mark's index."""
+def _visit(node: etree._Element, parent: etree._Element | None, marks: list[re.Match[str]],
+           pos: int, recs: dict[etree._Element, _Rec]) -> int:
+    """Pair ``node`` (a child of ``parent``) and its subtree with ``marks[pos:]``; return the
+    next mark's index."""
     mark = marks[pos]
     tag = node.tag
-    if tag is etree.Comment:
-        if mark.group(1) is None:
+    if tag is etree.Comment or tag is etree.PI:
+        if mark.group(1 if tag is etree.Comment else 3) is None:
             raise _NoMatch
-        recs[node] = rec = _Rec(node, mark.start(), mark.end())
+        recs[node] = rec = _Rec(node, parent, mark.start(), mark.end())
         rec.end = rec.tail_end = mark.end()
         return pos + 1
-    if tag is etree.PI:
-        if mark.group(3) is None:
-            raise _NoMatch
-        recs[node] = rec = _Rec(node, mark.start(), mark.end())
-        rec.end = rec.tail_end = mark.end()
-        return pos + 1
-    if not isinstance(tag, str) or mark.group(5) != _qname(node):
+    name = mark.group(5)
+    if not isinstance(tag, str) or (name != tag and name != _qname(node)):
         raise _NoMatch
-    recs[node] = rec = _Rec(node, mark.start(), mark.end())
+    recs[node] = rec = _Rec(node, parent, mark.start(), mark.end())
     pos += 1
     if mark.group(7):
         if len(node):
@@ -203,10 +200,10 @@ def _visit(node: etree._Element, marks: list[re.Match[str]], pos: int,
             rec.text_end = start
         else:
             previous.tail_end = start
-        pos = _visit(child, marks, pos, recs)
+        pos = _visit(child, node, marks, pos, recs)
         previous = recs[child]
     close = marks[pos]
-    if close.group(4) != mark.group(5):
+    if close.group(4) != name:
         raise _NoMatch
     if previous is None:
         rec.text_end = close.start()
@@ -229,7 +226,7 @@ def splice(tree: etree._ElementTree, original: Original, quote: str = '"',
     top = (*reversed(list(root.itersiblings(preceding=True))), root, *root.itersiblings())
     if top != original.top:
         return None
-    writer = _Writer(original, quote, metadata_quote)
+    writer = _Writer(original, quote, metadata_quote, _changed(root, original.recs))
     text, recs = original.text, original.recs
     out = [original.head]
     try:
@@ -242,8 +239,27 @@ def splice(tree: etree._ElementTree, original: Original, quote: str = '"',
     return "".join(out)
 
 
+def _changed(root: etree._Element, recs: dict[etree._Element, _Rec]) -> set[etree._Element]:
+    """The nodes that changed (their attributes, text, tail, children or parent; a new node
+    counts for its parent) and all their ancestors: everything else is copied whole."""
+    changed: set[etree._Element] = set()
+    for node in root.iter():
+        rec = recs.get(node)
+        if rec is None:
+            node = node.getparent()
+        elif rec.text == node.text and rec.tail == node.tail and rec.attrs == _attributes(node) \
+                and rec.children == tuple(node) and rec.parent is node.getparent():
+            continue
+        while node is not None and node not in changed:
+            changed.add(node)
+            node = node.getparent()
+    return changed
+
+
 class _Writer:
-    def __init__(self, original: Original, quote: str, metadata_quote: str) -> None:
+    def __init__(self, original: Original, quote: str, metadata_quote: str,
+                 changed: set[etree._Element]) -> None:
+        self.changed = changed
         self.original = original
         self.text, self.recs = original.text, original.recs
         self.nl = original.newline
@@ -263,6 +279,9 @@ class _Writer:
             out.append(self.fresh(node))
             return
         text = self.text
+        if node not in self.changed:
+            out.append(text[rec.start:rec.end])
+            return
         if not isinstance(node.tag, str):   # a comment or processing instruction
             same = node.text == rec.text and _attributes(node) == rec.attrs
             out.append(text[rec.start:rec.end] if same else self.fresh(node))
