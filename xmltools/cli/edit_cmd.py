@@ -43,12 +43,14 @@ On a domain with more than one interface, a change needs a selector (--mac, --ta
 --index; several must all match) or --all: the edit says which interfaces it changes.
 \b
 Examples:
-  virt-netxml edit vm.xml --mac 52-54-00-AA-BB-01 --set-bridge-vlan 20 -i
+  virt-netxml edit vm.xml --mac AA-BB-CC-DD-EE-FF --set-bridge-vlan 20 -i
+  virt-netxml interface --type bridge --source br0 --domain vm.xml -i
   virt-netxml edit vm.xml --index 1 --source-bridge ovsbr0 --ovs --set-vlan 10 --print-diff -i
   virt-netxml edit vm.xml --all --model virtio --mtu 9000
-  virt-netxml edit vm.xml --target vnet3 --bandwidth in=1000,2000,512 --bandwidth out=500
-  virt-netxml edit vm.xml --index 2 --source-dev eno1 --link down -o new.xml
-  virt-netxml edit vm.xml --mac 52:54:00:aa:bb:02 --remove -i
+  virt-netxml edit vm.xml --index 1 --bandwidth in=1000,2000,512 --bandwidth out=500 -o new.xml
+  virt-netxml edit vm.xml --index 1 --source-dev eno1 --clear-vlan --link down --print-diff
+  virt-netxml edit vm.xml --index 1 --remove -i
+  virt-netxml network lan --mode bridge --bridge br0 -o lan.xml
   virt-netxml edit lan.xml --add-portgroup office,default --portgroup-vlan office=10 -i
 """
 SECTIONS = [
