@@ -193,3 +193,34 @@ def test_in_place_edit_of_an_iso_8859_1_crlf_tab_file_changes_one_line(tmp_path:
     lines = zip(data.split(b"\r\n"), after.split(b"\r\n"), strict=True)
     changed = [n for n, (a, b) in enumerate(lines) if a != b]
     assert changed == [text.split("\n").index("\t\t\t<source bridge='br0'/>")]
+
+
+# ---------------------------------------------------------------------------- the core
+
+
+def test_whole_reserialisation_still_keeps_the_files_line_endings_and_end() -> None:
+    """When the top-level nodes change, splicing does not apply: the whole document is written
+    again, still with the file's declaration, quotes, CRLF, byte order mark and (missing) end."""
+    from lxml import etree
+
+    from xmltools.edit import document_text, load_document
+
+    text = "\ufeff" + doc().replace("\n", "\r\n").rstrip("\r\n")
+    domain, style = load_document(text.encode(), "x.xml")
+    domain.node.addprevious(etree.Comment(" added "))
+    assert document_text(domain, style) == text.replace("<domain", "<!-- added -->\r\n<domain")
+
+
+@pytest.mark.parametrize("text,data", [
+    ("<?xml version='1.0' encoding='ISO-8859-1'?><a>é€</a>",
+     "<?xml version='1.0' encoding='ISO-8859-1'?><a>é&#8364;</a>".encode("latin-1")),
+    ('\ufeff<?xml version="1.0" encoding="utf-8"?><a>é</a>',
+     b'\xef\xbb\xbf<?xml version="1.0" encoding="utf-8"?><a>\xc3\xa9</a>'),
+    ("<a>é</a>", "<a>é</a>".encode()),
+    ("<?xml version='1.0' encoding='no-such-codec'?><a>é</a>",
+     "<?xml version='1.0' encoding='no-such-codec'?><a>é</a>".encode()),
+])
+def test_a_document_is_encoded_as_its_declaration_says(text: str, data: bytes) -> None:
+    from xmltools.preserve import encode_document
+
+    assert encode_document(text) == data
