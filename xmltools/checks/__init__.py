@@ -15,10 +15,12 @@ type that cannot apply it (8021Qbh-net.xml), PCI addresses in a passthrough pool
 (openvswitch-net.xml).
 
 Cross-file duplicates (MACs, names, UUIDs) are found by a RunIndex shared by all files of one
-lint run; the finding goes to the second occurrence and names the first.
+lint run, per host (lint's ``--scope``); the finding goes to the second occurrence and names the
+first. The other checks across files (the network and portgroup a domain interface names, the
+VLANs that network's ports can carry) run once every file is read (crossfile.CrossIndex).
 
 Modules: shared (report, values, VLAN/MAC/PCI/bandwidth checks), network, interface (NICs
-and domains), metadata (the project's vocabulary), unique (across files).
+and domains), metadata (the project's vocabulary), unique and crossfile (across files).
 """
 
 from xmltools.checks.interface import check_domain, check_interface
