@@ -87,7 +87,7 @@ MODULES = [
            ("tests/hooks/test_planner.py", "tests/quality/test_boundaries_planner.py",
             "tests/robustness/test_value_validation.py", "tests/quality/test_planner_facts.py",
             "tests/quality/test_planner_network.py", "tests/quality/test_planner_dispatch.py",
-            "tests/quality/test_planner_vlans.py")),
+            "tests/quality/test_planner_vlans.py", "tests/quality/test_planner_ports.py")),
     Module("state", ("hooks/state.py", "hooks/actions/claims.py"),
            ("tests/hooks/test_state.py", "tests/hooks/test_actions.py", "tests/hooks/test_executor.py",
             "tests/quality/test_undo_boundaries.py", "tests/quality/test_state_store.py",
