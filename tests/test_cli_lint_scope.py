@@ -91,6 +91,14 @@ def test_scope_dir_files_named_alone_belong_to_their_folder(tmp_path: Path) -> N
     assert run("--scope", "run", a, c).exit_code == 1
 
 
+def test_scope_dir_standard_input_belongs_to_the_current_folder(tmp_path: Path, monkeypatch) -> None:
+    here = write(tmp_path / "here" / "a.xml", domain("a"))
+    there = write(tmp_path / "there" / "c.xml", domain("c"))
+    monkeypatch.chdir(tmp_path / "here")
+    assert run("--scope", "dir", "-", here, stdin=domain("b")).exit_code == 1
+    assert run("--scope", "dir", "-", there, stdin=domain("b")).exit_code == 0
+
+
 def test_scope_value_is_checked(tmp_path: Path) -> None:
     path = write(tmp_path / "a.xml", domain("a"))
     result = run("--scope", "host", path)
