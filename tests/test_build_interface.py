@@ -241,8 +241,8 @@ def test_build_metadata_none_without_wishes() -> None:
     ({"type": "hostdev", "pci": "0000:04:20.0"}, InvalidValue, "slot must be"),
     ({"type": "hostdev", "pci": "0000:04:10.0", "source": "ens224"}, InvalidValue, "give the VF with --pci"),
     ({"type": "network", "source": "n", "pci": "0000:04:10.0"}, InvalidValue, "only a hostdev"),
-    ({"type": "network", "source": "n", "vlan": "4096"}, InvalidValue, "0 to 4095"),
-    ({"type": "network", "source": "n", "vlan": "5000"}, InvalidValue, "0 to 4095"),
+    ({"type": "network", "source": "n", "vlan": "4096"}, InvalidValue, "VLAN ids are 1 to 4094"),
+    ({"type": "network", "source": "n", "vlan": "5000"}, InvalidValue, "VLAN ids are 1 to 4094"),
     ({"type": "network", "source": "n", "vlan": "10,10"}, InvalidValue, "listed twice"),
     ({"type": "network", "source": "n", "vlan": "10", "vlan_mode": "bogus"}, InvalidValue, "expected access"),
     ({"type": "network", "source": "n", "vlan": "10,20", "vlan_mode": "access"}, InvalidValue,
@@ -250,7 +250,7 @@ def test_build_metadata_none_without_wishes() -> None:
     ({"type": "network", "source": "n", "vlan": "10", "vlan_mode": "native-untagged"}, InvalidValue,
      "needs a native"),
     ({"type": "network", "source": "n", "vlan": "10", "vlan_native": "10:sideways"}, InvalidValue,
-     "suffix"),
+     "the mark after ':' must be 'tagged' or 'untagged'"),
     ({"type": "bridge", "source": "br0", "vlan": "10"}, InvalidValue, "refuses <vlan> on a Linux bridge"),
     ({"type": "direct", "source": "ens224", "mode": "bridge", "vlan": "10"}, InvalidValue, "passthrough"),
     ({"type": "ethernet", "vlan": "10"}, InvalidValue, "cannot apply <vlan> to a ethernet"),
@@ -322,7 +322,7 @@ def test_metadata_refusals_leave_the_domain_untouched(kw: dict, exc: type[NetXml
 
 # --------------------------------------------------------------------------- properties
 
-VLAN_IDS = st.lists(st.integers(0, 4095), min_size=1, max_size=12, unique=True)
+VLAN_IDS = st.lists(st.integers(1, 4094), min_size=1, max_size=12, unique=True)
 
 
 @given(VLAN_IDS, st.data())

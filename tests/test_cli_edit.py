@@ -109,7 +109,7 @@ def test_standalone_interface_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("args,fragment", [
-    (["--index", "1", "--set-vlan", "5000"], "0 to 4095"),
+    (["--index", "1", "--set-vlan", "5000"], "VLAN ids are 1 to 4094"),
     (["--index", "0", "--set-vlan", "5"], "Linux bridge"),
     (["--mac", "52:54:00:99:99:99", "--model", "virtio"], "no interface of the domain matches"),
     (["--index", "9", "--model", "virtio"], "has 3 interface(s)"),

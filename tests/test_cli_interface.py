@@ -97,7 +97,7 @@ def test_output_file_and_stdin_domain(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("args,fragment", [
     (["--type", "bridge", "--source", "br0", "--vlan", "5000"],
-     "invalid VLAN list '5000': ids must be 0 to 4095"),
+     "invalid VLAN list '5000': 5000 is out of range; VLAN ids are 1 to 4094"),
     (["--type", "bridge", "--source", "br0", "--vlan", "5"], "refuses <vlan> on a Linux bridge"),
     (["--type", "direct", "--source", "ens224", "--mode", "switch"], "invalid macvtap mode 'switch'"),
     (["--type", "hostdev", "--pci", "0000:04:10"], "invalid PCI address"),

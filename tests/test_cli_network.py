@@ -98,7 +98,7 @@ def test_output_file_written(tmp_path: Path) -> None:
 BAD = [
     (["network", "x", "--mode", "bogus"], "invalid mode 'bogus'"),
     (["network", "x", "--ip", "10.0.0.1/24", "--dhcp-range", "10.0.1.2,10.0.1.9"], "in no subnet"),
-    (["network", "x", "--mode", "passthrough", "--uplink", "e0", "--vlan", "5000"], "0 to 4095"),
+    (["network", "x", "--mode", "passthrough", "--uplink", "e0", "--vlan", "5000"], "VLAN ids are 1 to 4094"),
     (["network", "x", "--ip", "10.0.0.1/24", "--mac", "01:00:5e:00:00:01"], "multicast"),
     (["network", "x", "--ip", "10.0.0.1/24", "--bridge", "bridge-name-too-long"], "at most 15"),
     (["network", "x", "--mode", "vepa"], "--uplink"),

@@ -158,7 +158,7 @@ def test_regenerated_macs_are_distinct() -> None:
     (InterfaceEdits(vlan_native="5"), UsageError, "need --set-vlan"),
     (InterfaceEdits(model="x y"), InvalidValue, "letters"),
     (InterfaceEdits(source_bridge="much-too-long-bridge"), InvalidValue, "at most 15"),
-    (InterfaceEdits(set_vlan="4096"), InvalidValue, "0 to 4095"),
+    (InterfaceEdits(set_vlan="4096"), InvalidValue, "VLAN ids are 1 to 4094"),
     (InterfaceEdits(set_bridge_vlan="abc"), InvalidValue, "not an id or a range"),
 ])
 def test_refusals(edits: InterfaceEdits, exc: type, reason: str) -> None:
@@ -264,7 +264,7 @@ def test_default_portgroup_rules() -> None:
     (NetworkEdits(add_portgroups=("x,sometimes",)), "NAME or NAME,default"),
     (NetworkEdits(portgroup_vlans=("office",)), "NAME=TAGS"),
     (NetworkEdits(portgroup_vlans=("nope=5",)), "no such portgroup"),
-    (NetworkEdits(portgroup_vlans=("office=9999",)), "0 to 4095"),
+    (NetworkEdits(portgroup_vlans=("office=9999",)), "VLAN ids are 1 to 4094"),
     (NetworkEdits(remove_portgroups=("nope",)), "no such portgroup"),
     (NetworkEdits(vlan_native="5"), "need --portgroup-vlan"),
 ])

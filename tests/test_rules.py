@@ -32,9 +32,11 @@ from xmltools.rules import (
     MAX_VF_INDEX,
     MAX_VLAN,
     MTU_RANGE,
+    NATIVE_MARKS,
     NETWORK_VIRTUALPORT_TYPES,
     VIRTUALPORT_TYPES,
     VLAN_MODES,
+    VLAN_RANGE,
     bridge_vid_ok,
     classful_prefix,
     format_vlan_ids,
@@ -43,7 +45,11 @@ from xmltools.rules import (
     libvirt_applies_vlan,
     merge_vlan_ids,
     network_port_type,
+    parse_vlan_id,
+    parse_vlan_list,
+    vid_digits,
     vlan_id_ok,
+    vlan_id_problem,
 )
 
 
@@ -136,6 +142,17 @@ def test_vlan_ranges():
     assert MAX_VLAN == 4095 and BRIDGE_VLAN_RANGE == (1, 4094)
     assert [v for v in (-1, 0, 1, 4094, 4095, 4096) if vlan_id_ok(v)] == [0, 1, 4094, 4095]
     assert [v for v in (-1, 0, 1, 4094, 4095, 4096) if bridge_vid_ok(v)] == [1, 4094]
+
+
+def test_one_vlan_grammar_for_every_list():
+    # The full grammar is tested in tests/test_vlan_grammar.py; here each rule answers once.
+    assert VLAN_RANGE == (1, 4094) and NATIVE_MARKS == ("tagged", "untagged")
+    assert [v for v in (0, 1, 4094, 4095) if vlan_id_problem(v) is None] == [1, 4094]
+    assert "reserved by 802.1Q" in (vlan_id_problem(0) or "") and "reserved" in (vlan_id_problem(4095) or "")
+    assert [vid_digits(t) for t in ("10", "+10", "1_0", "\u0661", "00012", "9" * 50)] == [
+        10, None, None, None, 12, MAX_VLAN + 1]
+    assert parse_vlan_id(" 7 ") == 7
+    assert parse_vlan_list("30-32,20:untagged", native=True) == (((30, 32), (20, 20)), 20, "untagged")
 
 
 def test_device_limits():

@@ -245,7 +245,8 @@ def test_vlan_on_a_linux_bridge_port_is_libvirts_own_from_11(version, args, vlan
 def test_linux_bridge_vlan_ids_are_the_bridges(vid):
     result = interface_cli("--vlan", vid, "--libvirt-version", "11.3")
     assert result.exit_code == 2
-    assert f"a Linux bridge takes VLAN ids 1 to 4094, not {vid}" in result.stderr
+    assert f"invalid VLAN list '{vid}': {vid} is reserved by 802.1Q" in result.stderr
+    assert "a Linux bridge refuses it); VLAN ids are 1 to 4094" in result.stderr
 
 
 # ------------------------------------------------------------------ edit --native-vlans
@@ -308,14 +309,18 @@ def test_native_vlans_refused_for_a_target_before_11(tmp_path, version):
 
 
 @pytest.mark.parametrize("wish,reason", [
-    ('tag="0"', "its VLAN 0 is not one a Linux bridge takes (1 to 4094)"),
-    ('trunks="20-21,4095"', "its VLAN 4095 is not one a Linux bridge takes (1 to 4094)"),
+    ('tag="0"', "its metadata VLAN: 0 is reserved by 802.1Q for priority-tagged frames, which belong "
+                "to no VLAN (Open vSwitch reads it as untagged, a Linux bridge refuses it); VLAN ids are "
+                "1 to 4094"),
+    ('trunks="20-21,4095"', "its metadata VLAN: '4095': 4095 is reserved by 802.1Q and never sent in a "
+                            "tag (libvirt and Open vSwitch would pass it on, a Linux bridge refuses it); "
+                            "VLAN ids are 1 to 4094"),
     ('trunks="20-21" native="10" mode="trunk"',
      "mode 'trunk' with native VLAN 10 has no libvirt <vlan> form (use native-untagged or native-tagged)"),
 ])
 def test_native_vlans_refuses_what_libvirt_cannot_express(tmp_path, wish, reason):
-    """Metadata the hook accepts (an Open vSwitch port takes all three) but a Linux bridge
-    <vlan> cannot say: refused, naming the port, and nothing is written."""
+    """Metadata a Linux bridge <vlan> cannot say (0 and 4095 no metadata wish may hold either,
+    the hooks refuse them on any port): refused, naming the port, and nothing is written."""
     path = tmp_path / "g.xml"
     meta = ('<metadata><vnx:netxml xmlns:vnx="urn:virt-netxml:hooks:1">'
             f'<vnx:interface mac="52:54:00:40:00:02"><vnx:vlan {wish}/></vnx:interface>'

@@ -48,6 +48,7 @@ from xmltools.rules import (
     VLAN_MODES,
     bridge_vid_ok,
     format_vlan_ranges,
+    parse_vlan_list,
 )
 from xmltools.versions import BASELINE, Version, show
 
@@ -128,17 +129,12 @@ def _bad(what: str, value: Any, reason: str) -> InvalidValue:
 
 
 def parse_vlan_native(text: str) -> tuple[int, str | None]:
-    """``'20'`` -> (20, None); ``'20:tagged'`` -> (20, 'native-tagged')."""
-    vid_text, _, how = text.partition(":")
-    try:
-        vid = int(vid_text)
-    except ValueError:
-        raise _bad("native VLAN", text, "expected ID or ID:tagged or ID:untagged") from None
-    if not 0 <= vid <= 4095:
-        raise _bad("native VLAN", text, "ids must be 0 to 4095")
-    if how not in ("", "tagged", "untagged"):
-        raise _bad("native VLAN", text, "the suffix must be ':tagged' or ':untagged'")
-    return vid, (f"native-{how}" if how else None)
+    """``'20'`` -> (20, None); ``'20:tagged'`` -> (20, 'native-tagged'): one id of the VLAN
+    list grammar (xmltools.rules.parse_vlan_list), with its optional mark."""
+    ranges, _, how = parse_vlan_list(text, "native VLAN", native=True)
+    if len(ranges) != 1 or ranges[0][0] != ranges[0][1]:
+        raise _bad("native VLAN", text, "expected one ID, ID:tagged or ID:untagged")
+    return ranges[0][0], (f"native-{how}" if how else None)
 
 
 @dataclass(frozen=True)
@@ -151,20 +147,11 @@ class VlanOptions:
 
 
 def resolve_vlan(tags: str, native_text: str | None = None, mode: str | None = None) -> VlanOptions:
-    """Combine ``TAGS`` (where one item may carry ``:tagged``/``:untagged``, as ``virt-netxml
-    network`` spells it), ``--vlan-native ID[:tagged|untagged]`` and ``--vlan-mode``."""
-    native: int | None = None
-    implied: str | None = None
-    items = []
-    for item in tags.split(","):
-        head, colon, how = item.strip().partition(":")
-        if colon:
-            if native is not None:
-                raise _bad("VLAN list", tags, "only one id can be the native VLAN")
-            native, implied = parse_vlan_native(item.strip())
-            items.append(head)
-        else:
-            items.append(item.strip())
+    """Combine ``TAGS`` (the VLAN list grammar, where one id may carry ``:tagged``/``:untagged``,
+    as ``virt-netxml network`` spells it), ``--vlan-native ID[:tagged|untagged]`` and
+    ``--vlan-mode``. ``tags`` of the result is the list in its canonical spelling."""
+    ranges, native, how = parse_vlan_list(tags, "VLAN list", native=True)
+    implied = f"native-{how}" if how else None
     if native_text is not None:
         if native is not None:
             raise _bad("native VLAN", native_text, f"{tags} already marks {native} as native")
@@ -179,7 +166,7 @@ def resolve_vlan(tags: str, native_text: str | None = None, mode: str | None = N
         raise _bad("VLAN mode", implied, "needs a native VLAN (--vlan-native ID)")
     if native is not None and implied in ("access", "trunk"):
         raise _bad("VLAN mode", implied, "a native VLAN needs mode native-tagged or native-untagged")
-    return VlanOptions(",".join(items), native, implied)
+    return VlanOptions(format_vlan_ranges(ranges), native, implied)
 
 
 def _spec_vlan(spec: InterfaceSpec, tags: str) -> VlanOptions:
@@ -191,8 +178,6 @@ def build_libvirt_vlan(opts: VlanOptions) -> Vlan:
     lists each tag), a native id and an Open vSwitch style mode."""
     tags, native, mode = opts.tags, opts.native, opts.mode
     ids = [vid for lo, hi in parse_vlan_ranges(tags) for vid in range(lo, hi + 1)]
-    if len(set(ids)) != len(ids):
-        raise _bad("VLAN list", tags, "an id is listed twice")
     if mode == "access" and (len(ids) != 1 or native is not None):
         raise _bad("VLAN list", tags, "access mode takes exactly one id and no native VLAN")
     native_mode = None

@@ -31,7 +31,7 @@ from xmltools.common import Bandwidth, VirtualPort, Vlan
 from xmltools.errors import InvalidValue, UsageError
 from xmltools.mac import normalize_mac, random_mac
 from xmltools.metadata import MetaBridge, MetaPortGroup, MetaVlan
-from xmltools.names import PciAddress, validate_bridge_name, validate_interface_name, validate_vlan_id
+from xmltools.names import PciAddress, validate_bridge_name, validate_interface_name
 from xmltools.network import (
     BRIDGED_L3_MODES,
     Bridge,
@@ -58,6 +58,7 @@ from xmltools.rules import (
     format_vlan_ids,
     is_macvtap_forward,
     libvirt_applies_vlan,
+    parse_vlan_list,
 )
 from xmltools.rules import NETWORK_VIRTUALPORT_TYPES as VIRTUALPORT_TYPES
 from xmltools.uuids import random_uuid, validate_uuid
@@ -71,7 +72,6 @@ QEMU_OUI = "52:54:00"
 # libvirt's schema patterns for a DNS name and for a portgroup (device) name.
 _DNS_NAME = re.compile(r"[a-zA-Z0-9.\-]+")
 _DEVICE_NAME = re.compile(r"[a-zA-Z0-9_.\-\\:/]+")
-_VLAN_ITEM = re.compile(r"(\d+)(?:-(\d+))?(?::(tagged|untagged))?")
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
@@ -161,38 +161,14 @@ class PortGroupSpec:
 
 
 def parse_vlan_tags(text: str, trunk: bool = False) -> VlanSpec:
-    """Parse ``ID[:tagged|:untagged][,ID|LO-HI...]``: the one marked id is the trunk's native VLAN.
+    """Parse ``ID[:tagged|:untagged][,ID|LO-HI...]`` (xmltools.rules.parse_vlan_list): the one
+    marked id is the trunk's native VLAN.
 
     Ranges are expanded (libvirt lists every tag); the metadata writes them compactly again.
     """
-    ids: list[int] = []
-    native: int | None = None
-    native_mode: str | None = None
-    for item in text.split(","):
-        m = _VLAN_ITEM.fullmatch(item.strip())
-        if not m:
-            raise InvalidValue(what="VLAN tags", value=text,
-                               reason=f"{item!r} is not ID, LO-HI, or ID:tagged / ID:untagged")
-        lo = int(m[1])
-        hi = int(m[2]) if m[2] else lo
-        for vid in (lo, hi):
-            if vid > 4095:
-                raise InvalidValue(what="VLAN id", value=str(vid), reason="must be 0 to 4095")
-        if hi < lo:
-            raise InvalidValue(what="VLAN tags", value=text, reason=f"range {item} runs backwards")
-        if m[3] and m[2]:
-            raise InvalidValue(what="VLAN tags", value=text, reason="only a single id can be native")
-        for vid in range(lo, hi + 1):
-            validate_vlan_id(vid)
-            if vid in ids:
-                raise InvalidValue(what="VLAN tags", value=text, reason=f"id {vid} is given twice")
-            ids.append(vid)
-        if m[3]:
-            if native is not None:
-                raise InvalidValue(what="VLAN tags", value=text,
-                                   reason="only one id can be the native VLAN")
-            native, native_mode = lo, m[3]
-    return VlanSpec(tuple(ids), native, native_mode, trunk)
+    ranges, native, native_mode = parse_vlan_list(text, "VLAN tags", native=True)
+    ids = tuple(vid for lo, hi in ranges for vid in range(lo, hi + 1))
+    return VlanSpec(ids, native, native_mode, trunk)
 
 
 def _split_range(text: str, what: str, sep: str) -> tuple[str, str]:

@@ -37,13 +37,7 @@ from xmltools.mac import normalize_mac, random_mac
 from xmltools.metadata import MetaPortGroup, VlanWish
 from xmltools.names import validate_bridge_name, validate_interface_name
 from xmltools.network import Network, PortGroup
-from xmltools.rules import (
-    BRIDGE_VLAN_RANGE,
-    LINUX_BRIDGE_VLAN_SINCE,
-    MTU_RANGE,
-    bridge_vid_ok,
-    libvirt_applies_vlan,
-)
+from xmltools.rules import LINUX_BRIDGE_VLAN_SINCE, MTU_RANGE, libvirt_applies_vlan, vlan_id_problem
 from xmltools.versions import BASELINE, Version, show
 
 BRIDGE_VLAN_TYPES = ("bridge", "network", "ethernet")
@@ -500,16 +494,14 @@ def native_vlan(wish: VlanWish, where: str) -> Vlan:
     untagged PVID, a trunk's native tag the PVID, untagged unless nativeMode='tagged').
 
     Refuses, naming the port, what that <vlan> cannot say: an id a Linux bridge does not take
-    (0, 4095) and an Open vSwitch ``trunk`` mode that keeps a native id.
+    (0, 4095: the VLAN grammar's limits) and an Open vSwitch ``trunk`` mode that keeps a native id.
     """
     ids = [wish.tag] if wish.tag is not None else wish.trunk_ids()
     if wish.native is not None and wish.native not in ids:
         ids.insert(0, wish.native)
-    bad = [vid for vid in ids if not bridge_vid_ok(vid)]
-    if bad:
-        raise InvalidValue(what="--native-vlans", value=where,
-                           reason=f"its VLAN {bad[0]} is not one a Linux bridge takes "
-                                  f"({BRIDGE_VLAN_RANGE[0]} to {BRIDGE_VLAN_RANGE[1]})")
+    problem = next(filter(None, map(vlan_id_problem, ids)), None)
+    if problem:
+        raise InvalidValue(what="--native-vlans", value=where, reason=f"its VLAN {problem}")
     if wish.mode == "access":
         return Vlan.build(ids)
     if wish.mode == "trunk":
@@ -532,7 +524,12 @@ def _native_vlan(domain: Domain, iface: Interface, where: str) -> None:
         raise InvalidValue(what="--native-vlans", value=where,
                            reason="it has both libvirt's <vlan> and a metadata VLAN; keep one "
                                   "(--clear-vlan or --clear-bridge-vlan)")
-    iface.vlan = native_vlan(entry.vlan.resolved(), where)
+    try:
+        wish = entry.vlan.resolved()
+    except InvalidValue as exc:
+        raise InvalidValue(what="--native-vlans", value=where,
+                           reason=f"its metadata VLAN: {exc.fields['reason']}") from None
+    iface.vlan = native_vlan(wish, where)
     entry.vlan = None
     domain.prune_meta()
 

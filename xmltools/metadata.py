@@ -31,8 +31,8 @@ from __future__ import annotations
 from lxml import etree
 
 from xmltools.errors import InvalidValue
-from xmltools.fields import INT, YESNO, Child, Children, Field, XmlModel, attach
-from xmltools.rules import VLAN_MODES, vlan_id_ok
+from xmltools.fields import INT, YESNO, Child, Children, Conv, Field, XmlModel, attach
+from xmltools.rules import VLAN_MODES, parse_vlan_id, parse_vlan_list, vlan_id_problem
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
 if TYPE_CHECKING:
@@ -50,32 +50,26 @@ def q(tag: str) -> str:
 
 
 def parse_vlan_ranges(text: str) -> list[tuple[int, int]]:
-    """'20,30-40' -> [(20, 20), (30, 40)], each id checked to be 0..4095."""
-    ranges: list[tuple[int, int]] = []
-    for part in text.replace(" ", "").split(","):
-        if not part:
-            raise InvalidValue(what="VLAN list", value=text, reason="empty element")
-        lo_text, _, hi_text = part.partition("-")
-        try:
-            lo = int(lo_text)
-            hi = int(hi_text) if hi_text else lo
-        except ValueError:
-            raise InvalidValue(what="VLAN list", value=text,
-                               reason=f"{part!r} is not an id or a range") from None
-        if not (vlan_id_ok(lo) and vlan_id_ok(hi)):
-            raise InvalidValue(what="VLAN list", value=text, reason="ids must be 0 to 4095")
-        if hi < lo:
-            raise InvalidValue(what="VLAN list", value=text, reason=f"range {part} runs backwards")
-        ranges.append((lo, hi))
-    return ranges
+    """'20,30-40' -> [(20, 20), (30, 40)]: the project's VLAN list grammar
+    (xmltools.rules.parse_vlan_list), without native marks."""
+    return list(parse_vlan_list(text)[0])
 
+
+# A VLAN id attribute of the metadata (tag, native): the same ids as every VLAN list.
+VID: Conv[int] = Conv("VLAN id", parse_vlan_id, str)
+
+
+def _check_vid(vid: int, what: str) -> None:
+    problem = vlan_id_problem(vid)
+    if problem:
+        raise InvalidValue(what=what, value=str(vid), reason=problem)
 
 
 class MetaVlan(XmlModel):
     TAG = q("vlan")
-    tag = Field("@tag", INT)
+    tag = Field("@tag", VID)
     trunks = Field("@trunks")
-    native = Field("@native", INT)
+    native = Field("@native", VID)
     mode = Field("@mode")
 
     def resolved(self) -> VlanWish:
@@ -100,15 +94,14 @@ class VlanWish:
                                reason="give either an access tag or trunks, not both")
         if tag is None and trunks is None:
             raise InvalidValue(what="VLAN", value="", reason="needs a tag or trunks")
-        if tag is not None and not vlan_id_ok(tag):
-            raise InvalidValue(what="VLAN id", value=str(tag), reason="must be 0 to 4095")
+        if tag is not None:
+            _check_vid(tag, "VLAN id")
         ranges = tuple(parse_vlan_ranges(trunks)) if trunks is not None else ()
         if native is not None:
             if tag is not None:
                 raise InvalidValue(what="VLAN", value=f"native={native}",
                                    reason="a native VLAN needs trunks")
-            if not vlan_id_ok(native):
-                raise InvalidValue(what="VLAN id", value=str(native), reason="must be 0 to 4095")
+            _check_vid(native, "native VLAN")
         if mode is None:
             mode = "access" if tag is not None else (
                 "native-untagged" if native is not None else "trunk")

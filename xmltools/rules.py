@@ -6,11 +6,13 @@ refuses, or a fast path that skips a call the hook has a record for).
 
 Rules only the hooks follow (the per-operation table, the character set of state file names)
 live in ``hooks.protocol``, which a hook call without work reads without importing the core.
-Plain constants and functions only, nothing imported at run time: the hooks' planner and
-actions import this module on a call with work.
+Plain constants and functions only, nothing imported at run time but the project's error
+class: the hooks' planner and actions import this module on a call with work.
 """
 
 from __future__ import annotations
+
+from xmltools.errors import InvalidValue
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
 if TYPE_CHECKING:
@@ -97,19 +99,149 @@ def classful_prefix(first_octet: int) -> int | None:
 
 # --------------------------------------------------------------------------- 802.1Q VLANs
 
-MAX_VLAN = 4095               # the 12-bit VID field: what libvirt's <tag id> takes
-BRIDGE_VLAN_RANGE = (1, 4094)  # what the Linux bridge accepts (0 and 4095 are reserved)
+MAX_VLAN = 4095               # the 12-bit VID field: the largest <tag id> libvirt parses
+# The VLAN ids the project writes, and the hooks apply, on every target: 1 to 4094.
+# 802.1Q reserves the field's other two values: 0 is the null VID (a priority-tagged frame, which
+# belongs to no VLAN) and 4095 is kept for implementation use and never sent in a tag.
+# - A Linux bridge port refuses both (bridge(8): vid 1-4094), whether the hook sets the VLANs or
+#   libvirt 11.0 and later set them from <vlan> themselves.
+# - libvirt's <tag id> parses 0 to 4095 and passes the id on; Open vSwitch takes 0 to 4095 in a
+#   Port's tag and trunks (ovs-vswitchd.conf.db(5)). But VLAN 0 is not a VLAN there either: OVS
+#   counts frames without a VLAN header as "VLAN 0" and treats priority-tagged frames as
+#   untagged, so tag=0 makes an access port on the untagged segment, not an isolated VLAN. 4095
+#   would leave the host's trunk ports in tags that conforming switches drop. An SR-IOV VF given
+#   VLAN 0 through its PF has its VLAN cleared.
+# So 0 and 4095 never mean "this VLAN": every generator, editor and metadata wish refuses them
+# with that reason, the hooks refuse them in the metadata, and lint reports them (an error where
+# a Linux bridge applies them, a warning in libvirt's own <vlan> elsewhere, which libvirt takes).
+VLAN_RANGE = (1, 4094)
+BRIDGE_VLAN_RANGE = VLAN_RANGE  # what the Linux bridge accepts
 VLAN_MODES = ("access", "trunk", "native-tagged", "native-untagged")   # OVS vlan_mode
+NATIVE_MARKS = ("tagged", "untagged")   # the ``:tagged``/``:untagged`` of a native VLAN
 
 
 def vlan_id_ok(vid: int) -> bool:
-    """An id libvirt's <tag id> (and the metadata) accepts: 0 to 4095."""
+    """An id libvirt's <tag id> parses: 0 to 4095 (see VLAN_RANGE for what the project writes)."""
     return 0 <= vid <= MAX_VLAN
 
 
 def bridge_vid_ok(vid: int) -> bool:
     """An id a Linux bridge port takes: 1 to 4094."""
     return BRIDGE_VLAN_RANGE[0] <= vid <= BRIDGE_VLAN_RANGE[1]
+
+
+def vlan_id_problem(vid: int, shown: str | None = None) -> str | None:
+    """Why ``vid`` is no VLAN the project writes or applies (None: it is one), in one line;
+    ``shown``: the id as the user wrote it."""
+    if VLAN_RANGE[0] <= vid <= VLAN_RANGE[1]:
+        return None
+    if vid == 0:
+        why = ("0 is reserved by 802.1Q for priority-tagged frames, which belong to no VLAN "
+               "(Open vSwitch reads it as untagged, a Linux bridge refuses it)")
+    elif vid == MAX_VLAN:
+        why = ("4095 is reserved by 802.1Q and never sent in a tag (libvirt and Open vSwitch "
+               "would pass it on, a Linux bridge refuses it)")
+    else:
+        why = f"{shown or vid} is out of range"
+    return f"{why}; VLAN ids are {VLAN_RANGE[0]} to {VLAN_RANGE[1]}"
+
+
+def vid_digits(text: str) -> int | None:
+    """The number written in ``text`` if it is ASCII digits only, else None.
+
+    Not int(), which also reads '+10', ' 10', '1_0' and other scripts' digits ('١٠'): none of
+    them is an id in libvirt's XML or on a command line. (``isascii() and isdigit()`` is the
+    regular expression ``[0-9]+``, without importing ``re`` on the hooks' path.) A run of more
+    digits than any id has reads as MAX_VLAN + 1, so a huge value is out of range, not slow.
+    """
+    if not (text.isascii() and text.isdigit()):
+        return None
+    significant = text.lstrip("0") or "0"
+    return int(significant) if len(significant) <= 4 else MAX_VLAN + 1
+
+
+def parse_vlan_id(text: str, what: str = "VLAN id") -> int:
+    """One VLAN id, 1 to 4094 (surrounding whitespace dropped), else InvalidValue."""
+    vid = vid_digits(text.strip())
+    if vid is None:
+        raise InvalidValue(what=what, value=text, reason="not a number (ASCII digits only)")
+    problem = vlan_id_problem(vid, text.strip())
+    if problem:
+        raise InvalidValue(what=what, value=text, reason=problem)
+    return vid
+
+
+def parse_vlan_list(text: str, what: str = "VLAN list", native: bool = False
+                    ) -> tuple[tuple[tuple[int, int], ...], int | None, str | None]:
+    """The project's one VLAN list grammar, for every option and attribute that takes a list.
+
+    ``ITEM[,ITEM...]``; an ITEM is an id ``ID`` or a range ``LO-HI`` (ASCII digits, ids 1 to
+    4094, see VLAN_RANGE); with ``native``, one single id may carry ``:tagged`` or ``:untagged``
+    (the trunk's native VLAN and how it leaves the port). Whitespace around the whole value is
+    dropped (a quoted shell argument, an attribute written as ``" 10 "``); whitespace inside is
+    refused, never joined: ``10 20`` is not 1020. Empty items, ranges missing an end or running
+    backwards, an id listed twice (also inside a range) and ids out of range are refused too,
+    each with one line saying which item.
+
+    Returns the ranges in the order given (a single id is ``(id, id)``), the native id or None,
+    and its mark (``tagged``/``untagged``) or None.
+    """
+    value = text.strip()
+
+    def bad(reason: str) -> InvalidValue:
+        return InvalidValue(what=what, value=text, reason=reason)
+
+    if not value:
+        raise bad("it is empty")
+    for at, char in enumerate(value):
+        if char.isspace():
+            raise bad(f"whitespace at character {at + 1} (after {value[:at]!r}): "
+                      "separate ids and ranges with commas only")
+    items = value.split(",")
+    ranges: list[tuple[int, int]] = []
+    seen: dict[int, str] = {}
+    native_id: int | None = None
+    mark: str | None = None
+    for n, item in enumerate(items):
+        if not item:
+            where = ("at the start" if n == 0 else "at the end" if n == len(items) - 1
+                     else f"after {items[n - 1]!r}")
+            raise bad(f"empty item {where}: a comma too many")
+        body, colon, how = item.partition(":")
+        if colon and not native:
+            raise bad(f"{item!r}: no native VLAN mark (:tagged, :untagged) is taken here")
+        if colon and how not in NATIVE_MARKS:
+            raise bad(f"{item!r}: the mark after ':' must be 'tagged' or 'untagged'")
+        lo_text, dash, hi_text = body.partition("-")
+        if dash and not lo_text:
+            raise bad(f"range {item!r} has no first id")
+        if dash and not hi_text:
+            raise bad(f"range {item!r} has no last id")
+        lo = vid_digits(lo_text)
+        hi = vid_digits(hi_text) if dash else lo
+        if lo is None or hi is None:
+            raise bad(f"{item!r} is not an id or a range LO-HI (ASCII digits only)")
+        named = "" if item == value else f"{item!r}: "
+        for vid, digits in ((lo, lo_text), (hi, hi_text or lo_text)):
+            problem = vlan_id_problem(vid, digits)
+            if problem:
+                raise bad(named + problem)
+        if hi < lo:
+            raise bad(f"range {body!r} runs backwards")
+        if colon and dash:
+            raise bad(f"{named}only a single id can be the native VLAN, not a range")
+        twice = next((vid for vid in range(lo, hi + 1) if vid in seen), None)
+        if twice is not None:
+            first = seen[twice]
+            raise bad(f"VLAN {twice} is listed twice ({first!r} and {item!r})" if first != item
+                      else f"VLAN {twice} is listed twice")
+        if colon:
+            if native_id is not None:
+                raise bad("only one id can be the native VLAN")
+            native_id, mark = lo, how
+        seen.update(dict.fromkeys(range(lo, hi + 1), item))
+        ranges.append((lo, hi))
+    return tuple(ranges), native_id, mark
 
 
 def merge_vlan_ids(ids: Iterable[int]) -> list[tuple[int, int]]:

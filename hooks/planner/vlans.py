@@ -7,7 +7,7 @@ from hooks import actions as A
 from xmltools.common import Vlan
 from xmltools.errors import InvalidValue
 from xmltools.metadata import VlanWish
-from xmltools.rules import BRIDGE_VLAN_RANGE, bridge_vid_ok, format_vlan_ranges
+from xmltools.rules import format_vlan_ranges, vlan_id_problem
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
 if TYPE_CHECKING:
@@ -40,9 +40,11 @@ def wish_from_record(record: dict[str, Any]) -> VlanWish:
 
 
 def _bridge_vid(vid: int) -> int:
-    if not bridge_vid_ok(vid):
-        raise InvalidValue(what="bridge VLAN id", value=str(vid),
-                           reason="must be {} to {} on a Linux bridge".format(*BRIDGE_VLAN_RANGE))
+    # A Linux bridge takes what the VLAN grammar takes (BRIDGE_VLAN_RANGE is VLAN_RANGE); libvirt's
+    # own <vlan> reaches here unchecked, the metadata was checked when it was read.
+    problem = vlan_id_problem(vid)
+    if problem:
+        raise InvalidValue(what="bridge VLAN id", value=str(vid), reason=f"on a Linux bridge: {problem}")
     return vid
 
 

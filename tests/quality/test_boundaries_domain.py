@@ -155,7 +155,7 @@ def test_portgroup_vlan_with_native_and_mode(doc, native_mode):
 def test_portgroup_vlan_spec_splits_at_the_first_equals_sign():
     net = Network.from_xml("<network><name>n</name><forward mode='nat'/><portgroup name='a'/></network>")
     assert _message(edit_network, net, NetworkEdits(portgroup_vlans=("a=1=2",))) == (
-        "invalid VLAN list '1=2': '1=2' is not an id or a range")
+        "invalid VLAN list '1=2': '1=2' is not an id or a range LO-HI (ASCII digits only)")
 
 
 @pytest.mark.parametrize("xml,start", [

@@ -81,8 +81,8 @@ def test_a_vlan_libvirt_would_refuse_is_refused_before_writing():
     (2, {"set_vlan": "7"}),                      # macvtap passthrough: one tag
     (0, {"ovs": True, "set_vlan": "5,6"}),       # an OVS port takes trunks
     (4, {"portgroup": "p"}),
-    (0, {"set_bridge_vlan": "4095"}),
-    (4, {"set_bridge_vlan": "0"}),
+    (0, {"set_bridge_vlan": "4094"}),            # the VLAN grammar's edges (0 and 4095 are
+    (4, {"set_bridge_vlan": "1"}),               # reserved: tests/test_vlan_grammar.py)
 ])
 def test_interface_edit_twins_are_accepted(index, edits):
     dom = Domain.from_xml(DOMAIN)

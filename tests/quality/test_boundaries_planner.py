@@ -1,7 +1,8 @@
 """Boundaries of the planner's numeric checks, each with a pass and a fail twin.
 
-VLAN ids on a Linux-bridge port (1 to 4094: 0 and 4095 are reserved by 802.1Q), on an OVS port
-(libvirt's range, 0 to 4095, is OVS's business), and TAP queue counts (one queue is a plain
+VLAN ids on a Linux-bridge port and in any metadata wish (1 to 4094: 0 and 4095 are reserved by
+802.1Q, xmltools.rules.VLAN_RANGE; an OVS port too, where libvirt and OVS would take them but
+neither means a VLAN), and TAP queue counts (one queue is a plain
 TAP, two or more make it multi-queue). Expected plans are written out by hand.
 """
 
@@ -53,7 +54,7 @@ def test_linux_bridge_access_vlan_inside_the_range_is_planned(vid):
 
 @pytest.mark.parametrize("vid", [0, 4095])
 def test_linux_bridge_access_vlan_outside_the_range_is_refused(vid):
-    with pytest.raises(InvalidValue, match="1 to 4094 on a Linux bridge"):
+    with pytest.raises(InvalidValue, match="reserved by 802.1Q.*VLAN ids are 1 to 4094"):
         _start(_linux_port(), f"<vnx:vlan tag='{vid}'/>")
 
 
@@ -82,26 +83,38 @@ def test_recorded_portgroup_wish_on_a_linux_bridge_has_the_same_bounds(vid, ok):
     ("10", 4094, True), ("10", 4095, False), ("10", 1, True), ("10", 0, False),
 ])
 def test_linux_bridge_trunk_ids_and_native_have_the_same_bounds(trunks, native, ok):
-    wish = VlanWish.from_attrs(None, trunks, native, None)
     if ok:
-        action = bridge_vlan_action("vnet0", wish)
+        action = bridge_vlan_action("vnet0", VlanWish.from_attrs(None, trunks, native, None))
         assert max(action.vids) <= 4094 and min(action.vids) >= 1
         assert action.pvid == native
     else:
-        with pytest.raises(InvalidValue, match="1 to 4094"):
-            bridge_vlan_action("vnet0", wish)
+        with pytest.raises(InvalidValue, match="VLAN ids are 1 to 4094"):
+            bridge_vlan_action("vnet0", VlanWish.from_attrs(None, trunks, native, None))
 
 
-@pytest.mark.parametrize("vid", [0, 1, 4094, 4095])
-def test_ovs_port_takes_every_id_libvirt_takes(vid):
+@pytest.mark.parametrize("vid", [0, 4095])
+def test_a_bridge_port_refuses_reserved_ids_however_the_wish_was_made(vid):
+    # A wish made in code (not read from XML) still meets the bridge's limits in the planner.
+    with pytest.raises(InvalidValue, match="on a Linux bridge: .*reserved by 802.1Q"):
+        bridge_vlan_action("vnet0", VlanWish(vid, (), None, "access"))
+
+
+@pytest.mark.parametrize("vid", [1, 4094])
+def test_ovs_port_takes_every_vlan(vid):
     assert _start(_ovs_port(), f"<vnx:vlan tag='{vid}'/>") == [
         A.OvsPortVlan("vnet0", vid, (), "access")]
+
+
+@pytest.mark.parametrize("vid", [0, 4095])
+def test_ovs_port_refuses_the_ids_802_1q_reserves(vid):
+    with pytest.raises(InvalidValue, match="reserved by 802.1Q"):
+        _start(_ovs_port(), f"<vnx:vlan tag='{vid}'/>")
 
 
 @pytest.mark.parametrize("vid", [-1, 4096])
 def test_metadata_vlan_beyond_libvirts_range_is_refused_everywhere(vid):
     for port in (_linux_port(), _ovs_port()):
-        with pytest.raises(InvalidValue, match="0 to 4095"):
+        with pytest.raises(InvalidValue, match="invalid VLAN id"):
             _start(port, f"<vnx:vlan tag='{vid}'/>")
 
 

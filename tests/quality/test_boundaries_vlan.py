@@ -1,9 +1,11 @@
-"""The VLAN grammar at its edges: ids 0 and 4095 in, -1 and 4096 out, ranges, natives, modes.
+"""The VLAN grammar at its edges: ids 1 and 4094 in, 0 and 4095 (reserved by 802.1Q) and 4096
+out, ranges, natives, modes.
 
-Four parsers read VLAN lists: ``virt-netxml network``'s TAGS (``parse_vlan_tags``), the
-interface options (``parse_vlan_native``, ``resolve_vlan``), the metadata's trunk lists
-(``parse_vlan_ranges``) and a metadata wish (``VlanWish.from_attrs``). Each accepted value
-is written out, and each refusal with its exact message.
+One grammar (``xmltools.rules.parse_vlan_list``) is read through four entry points:
+``virt-netxml network``'s TAGS (``parse_vlan_tags``), the interface options
+(``parse_vlan_native``, ``resolve_vlan``), the metadata's trunk lists (``parse_vlan_ranges``) and
+a metadata wish (``VlanWish.from_attrs``). Each accepted value is written out, and each refusal
+with its exact message.
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ from xmltools.build_network import VlanSpec, parse_vlan_tags
 from xmltools.errors import InvalidValue
 from xmltools.metadata import VlanWish, parse_vlan_ranges
 
+R0 = ("0 is reserved by 802.1Q for priority-tagged frames, which belong to no VLAN (Open vSwitch "
+      "reads it as untagged, a Linux bridge refuses it); VLAN ids are 1 to 4094")
+R4095 = ("4095 is reserved by 802.1Q and never sent in a tag (libvirt and Open vSwitch would pass it "
+         "on, a Linux bridge refuses it); VLAN ids are 1 to 4094")
+
 
 def _outcome(call, *args):
     try:
@@ -30,24 +37,29 @@ def _outcome(call, *args):
 
 
 @pytest.mark.parametrize("text,expected", [
-    ("0", VlanSpec((0,))),
-    ("4095", VlanSpec((4095,))),
-    ("4096", "invalid VLAN id '4096': must be 0 to 4095"),
-    ("4094-4095", VlanSpec((4094, 4095))),
-    ("4095-4096", "invalid VLAN id '4096': must be 0 to 4095"),
+    ("1", VlanSpec((1,))),
+    ("4094", VlanSpec((4094,))),
+    ("0", f"invalid VLAN tags '0': {R0}"),
+    ("4095", f"invalid VLAN tags '4095': {R4095}"),
+    ("4096", "invalid VLAN tags '4096': 4096 is out of range; VLAN ids are 1 to 4094"),
+    ("4093-4094", VlanSpec((4093, 4094))),
+    ("4094-4095", f"invalid VLAN tags '4094-4095': {R4095}"),
+    ("0-1", f"invalid VLAN tags '0-1': {R0}"),
     ("1-3", VlanSpec((1, 2, 3))),
     ("3-3", VlanSpec((3,))),
-    ("3-1", "invalid VLAN tags '3-1': range 3-1 runs backwards"),
-    ("10 , 20", VlanSpec((10, 20))),
+    ("3-1", "invalid VLAN tags '3-1': range '3-1' runs backwards"),
+    ("10 , 20", "invalid VLAN tags '10 , 20': whitespace at character 3 (after '10'): separate ids and "
+                "ranges with commas only"),
+    (" 10,20 ", VlanSpec((10, 20))),
     ("10,20:untagged", VlanSpec((10, 20), 20, "untagged")),
     ("10:tagged,20", VlanSpec((10, 20), 10, "tagged")),
     ("10:tagged,20:untagged",
      "invalid VLAN tags '10:tagged,20:untagged': only one id can be the native VLAN"),
-    ("1-3:tagged", "invalid VLAN tags '1-3:tagged': only a single id can be native"),
-    ("5,5", "invalid VLAN tags '5,5': id 5 is given twice"),
-    ("4-6,6", "invalid VLAN tags '4-6,6': id 6 is given twice"),
-    ("x", "invalid VLAN tags 'x': 'x' is not ID, LO-HI, or ID:tagged / ID:untagged"),
-    ("10,", "invalid VLAN tags '10,': '' is not ID, LO-HI, or ID:tagged / ID:untagged"),
+    ("1-3:tagged", "invalid VLAN tags '1-3:tagged': only a single id can be the native VLAN, not a range"),
+    ("5,5", "invalid VLAN tags '5,5': VLAN 5 is listed twice"),
+    ("4-6,6", "invalid VLAN tags '4-6,6': VLAN 6 is listed twice ('4-6' and '6')"),
+    ("x", "invalid VLAN tags 'x': 'x' is not an id or a range LO-HI (ASCII digits only)"),
+    ("10,", "invalid VLAN tags '10,': empty item at the end: a comma too many"),
 ])
 def test_network_tags(text, expected):
     assert _outcome(parse_vlan_tags, text) == expected
@@ -79,12 +91,16 @@ def test_trunk_flag_of_network_tags_is_kept():
 
 
 @pytest.mark.parametrize("text,expected", [
-    ("20", (20, None)), ("0", (0, None)), ("4095", (4095, None)),
+    ("20", (20, None)), ("1", (1, None)), ("4094", (4094, None)),
     ("20:tagged", (20, "native-tagged")), ("20:untagged", (20, "native-untagged")),
-    ("4096", "invalid native VLAN '4096': ids must be 0 to 4095"),
-    ("-1", "invalid native VLAN '-1': ids must be 0 to 4095"),
-    ("x", "invalid native VLAN 'x': expected ID or ID:tagged or ID:untagged"),
-    ("20:foo", "invalid native VLAN '20:foo': the suffix must be ':tagged' or ':untagged'"),
+    ("0", f"invalid native VLAN '0': {R0}"),
+    ("4095", f"invalid native VLAN '4095': {R4095}"),
+    ("4096", "invalid native VLAN '4096': 4096 is out of range; VLAN ids are 1 to 4094"),
+    ("-1", "invalid native VLAN '-1': range '-1' has no first id"),
+    ("x", "invalid native VLAN 'x': 'x' is not an id or a range LO-HI (ASCII digits only)"),
+    ("20:foo", "invalid native VLAN '20:foo': '20:foo': the mark after ':' must be 'tagged' or 'untagged'"),
+    ("20,21", "invalid native VLAN '20,21': expected one ID, ID:tagged or ID:untagged"),
+    ("20-21", "invalid native VLAN '20-21': expected one ID, ID:tagged or ID:untagged"),
 ])
 def test_native_option(text, expected):
     assert _outcome(parse_vlan_native, text) == expected
@@ -93,7 +109,9 @@ def test_native_option(text, expected):
 @pytest.mark.parametrize("args,expected", [
     (("10", None, None), VlanOptions("10", None, None)),
     (("10,20:tagged", None, None), VlanOptions("10,20", 20, "native-tagged")),
-    (("10, 20:untagged", None, None), VlanOptions("10,20", 20, "native-untagged")),
+    (("10, 20:untagged", None, None), "invalid VLAN list '10, 20:untagged': whitespace at character 4 "
+                                      "(after '10,'): separate ids and ranges with commas only"),
+    ((" 30-32,20:untagged ", None, None), VlanOptions("30-32,20", 20, "native-untagged")),
     (("10,20", "20", None), VlanOptions("10,20", 20, None)),
     (("10,20", "20:tagged", "native-tagged"), VlanOptions("10,20", 20, "native-tagged")),
     (("10,20", None, "trunk"), VlanOptions("10,20", None, "trunk")),
@@ -132,8 +150,9 @@ def test_libvirt_vlan_from_options(opts, ids, trunk, native):
 
 
 @pytest.mark.parametrize("opts,message", [
-    (VlanOptions("10,10", None, None), "invalid VLAN list '10,10': an id is listed twice"),
-    (VlanOptions("10-12,11", None, None), "invalid VLAN list '10-12,11': an id is listed twice"),
+    (VlanOptions("10,10", None, None), "invalid VLAN list '10,10': VLAN 10 is listed twice"),
+    (VlanOptions("10-12,11", None, None), "invalid VLAN list '10-12,11': VLAN 11 is listed twice "
+                                          "('10-12' and '11')"),
     (VlanOptions("10,20", None, "access"), "invalid VLAN list '10,20': access mode takes exactly one id and "
                                            "no native VLAN"),
 ])
@@ -146,8 +165,10 @@ def test_libvirt_vlan_refusals(opts, message):
 @pytest.mark.parametrize("opts,meta", [
     (VlanOptions("10", None, None), {"tag": 10}),
     (VlanOptions("10", None, "access"), {"tag": 10, "mode": "access"}),
-    (VlanOptions("0", None, None), {"tag": 0}),
-    (VlanOptions("4095", None, None), {"tag": 4095}),
+    (VlanOptions("1", None, None), {"tag": 1}),
+    (VlanOptions("4094", None, None), {"tag": 4094}),
+    (VlanOptions("0", None, None), f"invalid VLAN list '0': {R0}"),
+    (VlanOptions("4095", None, None), f"invalid VLAN list '4095': {R4095}"),
     (VlanOptions("10", None, "trunk"), {"trunks": "10", "mode": "trunk"}),
     (VlanOptions("10-12", None, None), {"trunks": "10-12"}),
     (VlanOptions("10,20", 20, "native-tagged"), {"trunks": "10,20", "native": 20, "mode": "native-tagged"}),
@@ -168,32 +189,47 @@ def test_metadata_vlan_from_options(opts, meta):
 
 
 @pytest.mark.parametrize("text,expected", [
-    ("0", [(0, 0)]), ("4095", [(4095, 4095)]), ("0-4095", [(0, 4095)]),
-    ("10,20-22", [(10, 10), (20, 22)]), ("10 - 12", [(10, 12)]), ("7-7", [(7, 7)]),
-    ("4096", "invalid VLAN list '4096': ids must be 0 to 4095"),
-    ("1-4096", "invalid VLAN list '1-4096': ids must be 0 to 4095"),
-    ("", "invalid VLAN list '': empty element"),
-    ("10,,20", "invalid VLAN list '10,,20': empty element"),
-    ("10, ,20", "invalid VLAN list '10, ,20': empty element"),
-    ("5-3", "invalid VLAN list '5-3': range 5-3 runs backwards"),
-    ("-1", "invalid VLAN list '-1': '-1' is not an id or a range"),
-    ("a", "invalid VLAN list 'a': 'a' is not an id or a range"),
+    ("1", [(1, 1)]), ("4094", [(4094, 4094)]), ("1-4094", [(1, 4094)]),
+    ("10,20-22", [(10, 10), (20, 22)]), ("7-7", [(7, 7)]), (" 10-12 ", [(10, 12)]),
+    ("0", f"invalid VLAN list '0': {R0}"),
+    ("4095", f"invalid VLAN list '4095': {R4095}"),
+    ("0-4094", f"invalid VLAN list '0-4094': {R0}"),
+    ("4096", "invalid VLAN list '4096': 4096 is out of range; VLAN ids are 1 to 4094"),
+    ("1-4096", "invalid VLAN list '1-4096': 4096 is out of range; VLAN ids are 1 to 4094"),
+    ("10 - 12", "invalid VLAN list '10 - 12': whitespace at character 3 (after '10'): separate ids and "
+                "ranges with commas only"),
+    ("", "invalid VLAN list '': it is empty"),
+    ("10,,20", "invalid VLAN list '10,,20': empty item after '10': a comma too many"),
+    ("10, ,20", "invalid VLAN list '10, ,20': whitespace at character 4 (after '10,'): separate ids and "
+                "ranges with commas only"),
+    (",10", "invalid VLAN list ',10': empty item at the start: a comma too many"),
+    ("5-3", "invalid VLAN list '5-3': range '5-3' runs backwards"),
+    ("-1", "invalid VLAN list '-1': range '-1' has no first id"),
+    ("1-", "invalid VLAN list '1-': range '1-' has no last id"),
+    ("a", "invalid VLAN list 'a': 'a' is not an id or a range LO-HI (ASCII digits only)"),
+    ("10:tagged", "invalid VLAN list '10:tagged': '10:tagged': no native VLAN mark (:tagged, :untagged) "
+                  "is taken here"),
 ])
 def test_metadata_trunk_lists(text, expected):
     assert _outcome(parse_vlan_ranges, text) == expected
 
 
 @pytest.mark.parametrize("args,expected", [
-    ((0, None, None, None), VlanWish(0, (), None, "access")),
-    ((4095, None, None, None), VlanWish(4095, (), None, "access")),
-    ((None, "10", 0, None), VlanWish(None, ((10, 10),), 0, "native-untagged")),
-    ((None, "10", 4095, None), VlanWish(None, ((10, 10),), 4095, "native-untagged")),
+    ((1, None, None, None), VlanWish(1, (), None, "access")),
+    ((4094, None, None, None), VlanWish(4094, (), None, "access")),
+    ((None, "10", 1, None), VlanWish(None, ((10, 10),), 1, "native-untagged")),
+    ((None, "10", 4094, None), VlanWish(None, ((10, 10),), 4094, "native-untagged")),
+    ((0, None, None, None), f"invalid VLAN id '0': {R0}"),
+    ((4095, None, None, None), f"invalid VLAN id '4095': {R4095}"),
+    ((None, "10", 0, None), f"invalid native VLAN '0': {R0}"),
+    ((None, "10", 4095, None), f"invalid native VLAN '4095': {R4095}"),
     ((None, "10-11", None, None), VlanWish(None, ((10, 11),), None, "trunk")),
     ((None, "10", 5, "native-tagged"), VlanWish(None, ((10, 10),), 5, "native-tagged")),
-    ((4096, None, None, None), "invalid VLAN id '4096': must be 0 to 4095"),
-    ((-1, None, None, None), "invalid VLAN id '-1': must be 0 to 4095"),
-    ((None, "10", 4096, None), "invalid VLAN id '4096': must be 0 to 4095"),
-    ((None, "10", -1, None), "invalid VLAN id '-1': must be 0 to 4095"),
+    ((4096, None, None, None), "invalid VLAN id '4096': 4096 is out of range; VLAN ids are 1 to 4094"),
+    ((-1, None, None, None), "invalid VLAN id '-1': -1 is out of range; VLAN ids are 1 to 4094"),
+    ((None, "10", 4096, None), "invalid native VLAN '4096': 4096 is out of range; VLAN ids are 1 to 4094"),
+    ((None, "10", -1, None), "invalid native VLAN '-1': -1 is out of range; VLAN ids are 1 to 4094"),
+    ((None, "10,10", None, None), "invalid VLAN list '10,10': VLAN 10 is listed twice"),
     ((10, "10", None, None),
      "invalid VLAN 'tag=10 trunks=10': give either an access tag or trunks, not both"),
     ((None, None, None, None), "invalid VLAN '': needs a tag or trunks"),

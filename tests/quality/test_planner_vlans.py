@@ -120,7 +120,9 @@ def test_a_trunk_without_a_native_has_no_pvid_but_stays_untagged_by_default():
 def test_a_linux_bridge_refuses_reserved_ids_naming_the_id(wish, shown):
     with pytest.raises(InvalidValue) as info:
         bridge_vlan_action("vnet0", wish)
-    assert info.value.message == f"invalid bridge VLAN id '{shown}': must be 1 to 4094 on a Linux bridge"
+    assert info.value.message.startswith(
+        f"invalid bridge VLAN id '{shown}': on a Linux bridge: {shown} is reserved by 802.1Q")
+    assert info.value.message.endswith("; VLAN ids are 1 to 4094")
 
 
 def test_ovs_access_and_trunk_actions_with_their_label():

@@ -106,7 +106,7 @@ def test_cli_refuses_bad_value(name: str, argv: list[str], tmp_path: Path) -> No
     ["interface", "--type", "hostdev", "--pci", "0000:04:10.0"],
     ["interface", "--type", "ethernet", "--target", "tap-vm1.0", "--unmanaged"],
     ["network", "n", "--mode", "bridge", "--bridge", "ovs0", "--virtualport", "openvswitch",
-     "--vlan", "4095"],
+     "--vlan", "4094"],
     ["network", "n", "--mode", "hostdev", "--vf-address", "0000:04:10.0", "--vf-address", "04:10.1"],
     ["mac", "--check", "52:54:00:AB:cd:01"],
 ], ids=lambda a: " ".join(a))

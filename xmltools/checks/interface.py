@@ -72,10 +72,10 @@ def check_interface(iface: etree._Element, report: Report, domain_type: str | No
         check_bandwidth(bw, report, allow_floor=kind == "network", where=where)
     vlan = iface.find("vlan")
     if vlan is not None:
-        check_vlan(vlan, report, where)
         vport = iface.find("virtualport")
-        if kind == "bridge" and (vport is None or vport.get("type") != "openvswitch") and \
-                report.libvirt < LINUX_BRIDGE_VLAN_SINCE:
+        linux_bridge = kind == "bridge" and (vport is None or vport.get("type") != "openvswitch")
+        check_vlan(vlan, report, where, linux_bridge)
+        if linux_bridge and report.libvirt < LINUX_BRIDGE_VLAN_SINCE:
             report.warning(vlan, "vlan-unsupported",
                            f"{where}: libvirt {show(report.libvirt)} refuses <vlan> on a Linux bridge port "
                            "when the guest starts (libvirt 11.0 applies it); use an Open vSwitch bridge "

@@ -6,7 +6,7 @@ import ipaddress
 
 from lxml import etree
 
-from xmltools.checks.shared import Report, check_mac_attr, describe, int_or_none, mac_problem
+from xmltools.checks.shared import Report, check_mac_attr, describe, mac_problem
 from xmltools.errors import InvalidValue
 from xmltools.names import PciAddress
 
@@ -15,7 +15,7 @@ META_NS = "urn:virt-netxml:hooks:1"
 
 def check_metadata(root: etree._Element, kind: str, report: Report) -> None:
     """Semantic checks of the project's <vnx:netxml> metadata, wherever it is."""
-    from xmltools.metadata import VlanWish, ovs_setting_problem
+    from xmltools.metadata import MetaVlan, ovs_setting_problem
 
     meta = root.find(f"metadata/{{{META_NS}}}netxml")
     if meta is None:
@@ -59,11 +59,8 @@ def check_metadata(root: etree._Element, kind: str, report: Report) -> None:
                     report.error(vf, "meta-vf", f"{describe(vf)}: {exc}")
     for vlan in meta.iter(q + "vlan"):
         try:
-            tag, native = int_or_none(vlan.get("tag")), int_or_none(vlan.get("native"))
-            for raw, value in ((vlan.get("tag"), tag), (vlan.get("native"), native)):
-                if raw is not None and value is None:
-                    raise InvalidValue(what="VLAN id", value=raw, reason="must be a number")
-            wish = VlanWish.from_attrs(tag, vlan.get("trunks"), native, vlan.get("mode"))
+            # the hooks' own reading of the element: the VLAN grammar and limits of xmltools.rules
+            wish = MetaVlan(vlan).resolved()
             if wish.native is not None and wish.trunks and wish.native not in wish.trunk_ids():
                 report.warning(vlan, "meta-vlan-native",
                                f"{describe(vlan)}: native VLAN {wish.native} is not in the trunk list")

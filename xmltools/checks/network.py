@@ -68,9 +68,13 @@ def check_network(root: etree._Element, report: Report) -> None:
         _check_forward(forward, mode, report)
     _check_mode_rules(root, forward, mode, report)
     _check_portgroups(root, mode, report)
+    # A bridge network naming a host bridge, with no <virtualport>, is a Linux bridge: its ports
+    # take VLAN ids 1 to 4094 (libvirt 11 and the hooks set them with the bridge's filtering).
+    linux_bridge = mode == "bridge" and bridge is not None and bool(bridge.get("name")) and \
+        root.find("virtualport") is None
     vlan = root.find("vlan")
     if vlan is not None:
-        check_vlan(vlan, report, "network")
+        check_vlan(vlan, report, "network", linux_bridge)
     vport = root.find("virtualport")
     if vport is not None and vport.get("type") is None:
         report.error(vport, "virtualport-type", "the network's <virtualport> needs a type")
@@ -79,7 +83,8 @@ def check_network(root: etree._Element, report: Report) -> None:
     for bw in root.iterfind("portgroup/bandwidth"):
         check_bandwidth(bw, report, allow_floor=False, where=describe(bw.getparent()))
     for vlan in root.iterfind("portgroup/vlan"):
-        check_vlan(vlan, report, describe(vlan.getparent()))
+        pg_vport = vlan.getparent().find("virtualport")
+        check_vlan(vlan, report, describe(vlan.getparent()), linux_bridge and pg_vport is None)
 
 
 def _check_ip(ip: etree._Element, report: Report) -> _Subnet | None:

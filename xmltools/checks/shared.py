@@ -15,7 +15,7 @@ from lxml import etree
 
 from xmltools.errors import InvalidValue
 from xmltools.names import PciAddress, interface_name_problem
-from xmltools.rules import vlan_id_ok
+from xmltools.rules import vid_digits, vlan_id_ok, vlan_id_problem
 from xmltools.versions import NEWEST, Version, needs, show
 
 Severity = Literal["error", "warning"]
@@ -114,17 +114,28 @@ def int_or_none(text: str | None) -> int | None:
         return None
 
 
-def check_vlan(vlan: etree._Element, report: Report, where: str) -> None:
-    """Tag ids in range, no duplicates, at most one native tag, native only on a trunk."""
+def check_vlan(vlan: etree._Element, report: Report, where: str, linux_bridge: bool = False) -> None:
+    """Tag ids in range, no duplicates, at most one native tag, native only on a trunk.
+
+    Ids follow the project's VLAN rules (xmltools.rules, VLAN_RANGE): an id libvirt cannot parse
+    (not ASCII digits, above 4095) is an error; 0 and 4095, reserved by 802.1Q, are an error on
+    a Linux bridge port (``linux_bridge``: the bridge refuses them, so the guest does not start)
+    and a warning elsewhere, where libvirt passes them on to Open vSwitch or a VF.
+    """
     tags = vlan.findall("tag")
     seen: dict[int, etree._Element] = {}
     natives = []
     for tag in tags:
         raw = tag.get("id")
-        vid = int_or_none(raw)
+        vid = vid_digits((raw or "").strip())
         if vid is None or not vlan_id_ok(vid):
             report.error(tag, "vlan-id-range", f"{where}: VLAN id {raw!r} is not a number from 0 to 4095")
             continue
+        problem = vlan_id_problem(vid)
+        if problem and linux_bridge:
+            report.error(tag, "vlan-id-range", f"{where}: on a Linux bridge port, VLAN id {problem}")
+        elif problem:
+            report.warning(tag, "vlan-id-reserved", f"{where}: VLAN id {problem}")
         if vid in seen:
             report.error(tag, "vlan-duplicate",
                          f"{where}: VLAN id {vid} is listed twice in one <vlan> "
