@@ -56,6 +56,11 @@ def _exemptions_for_interface(iface: etree._Element, edits: InterfaceEdits,
         ex[iface] = frozenset({"type", "managed"})
         child("source", SUBTREE)
         child("driver", SUBTREE)
+        # what the new type does not take goes (Interface.change_type)
+        for tag in ("virtualport", "target", "bandwidth", "backend", "portForward"):
+            child(tag, SUBTREE)
+        for meta in root.iterfind(f"metadata/{{{VNX}}}netxml"):
+            ex[meta] = SUBTREE
     if edits.ovs is not None:
         child("virtualport", SUBTREE)
     if edits.regenerate_mac:
