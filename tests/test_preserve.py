@@ -224,3 +224,12 @@ def test_a_document_is_encoded_as_its_declaration_says(text: str, data: bytes) -
     from xmltools.preserve import encode_document
 
     assert encode_document(text) == data
+
+
+def test_a_changed_comment_around_the_root_is_written() -> None:
+    from xmltools.edit import document_text, load_document
+
+    text = "<!-- before -->\n" + doc().split("\n", 1)[1]
+    domain, style = load_document(text.encode(), "x.xml")
+    domain.node.getprevious().text = " after "
+    assert document_text(domain, style) == text.replace("before", "after")

@@ -279,12 +279,12 @@ class _Writer:
             out.append(self.fresh(node))
             return
         text = self.text
-        if node not in self.changed:
-            out.append(text[rec.start:rec.end])
-            return
         if not isinstance(node.tag, str):   # a comment or processing instruction
             same = node.text == rec.text and _attributes(node) == rec.attrs
             out.append(text[rec.start:rec.end] if same else self.fresh(node))
+            return
+        if node not in self.changed:
+            out.append(text[rec.start:rec.end])
             return
         start = text[rec.start:rec.open_end]
         if _attributes(node) != rec.attrs:
