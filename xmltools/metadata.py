@@ -12,6 +12,9 @@ namespace, so libvirt stores it untouched and hands it to every hook call::
           <vnx:tap bridge="br0" owner="root" group="root" multi-queue="yes" vnet-hdr="yes"/>
           <vnx:ovs-setting table="Port" column="other_config" key="k" value="v"/>
           <vnx:vf pf="enp4s0f0" index="3" address="0000:04:10.0"/>
+          <vnx:ip address="192.168.122.50"/>                     (the guest's address, for forwards)
+          <vnx:forward proto="tcp" host-port="2222" guest-port="22" host-address="192.0.2.1"
+                       source="198.51.100.0/24"/>                 (a host port forwarded to the guest)
         </vnx:interface>
         <!-- network -->
         <vnx:bridge vlan-filtering="yes"/>
@@ -185,14 +188,164 @@ class MetaVf(XmlModel):
     address = Field("@address")
 
 
+# A forward's host port range may be this long at most: each port is a firewall rule.
+MAX_FORWARD_PORTS = 1024
+FORWARD_PROTOS = ("tcp", "udp")
+
+
+@dataclass(frozen=True)
+class ForwardWish:
+    """A host port range forwarded to the same-length range of the guest's ports.
+
+    ``host_address`` None: every local address of the host; ``source`` None: any client.
+    IPv4 only, like libvirt's NAT.
+    """
+
+    proto: str
+    host_ports: tuple[int, int]
+    guest_ports: tuple[int, int]
+    host_address: str | None = None
+    source: str | None = None
+
+    @classmethod
+    def from_attrs(cls, proto: str | None, host_port: str | None, guest_port: str | None,
+                   host_address: str | None = None, source: str | None = None) -> ForwardWish:
+        if proto not in FORWARD_PROTOS:
+            raise InvalidValue(what="forward proto", value=str(proto), reason="expected tcp or udp")
+        if host_port is None or guest_port is None:
+            raise InvalidValue(what="forward", value=f"{proto}", reason="needs host-port and guest-port")
+        host = parse_port_range(host_port, "forward host-port")
+        guest = parse_port_range(guest_port, "forward guest-port")
+        if host[1] - host[0] != guest[1] - guest[0]:
+            raise InvalidValue(what="forward", value=f"host-port={host_port} guest-port={guest_port}",
+                               reason="the host and guest port ranges must have the same length")
+        if host[1] - host[0] + 1 > MAX_FORWARD_PORTS:
+            raise InvalidValue(what="forward host-port", value=host_port,
+                               reason=f"at most {MAX_FORWARD_PORTS} ports in one forward")
+        if host_address is not None:
+            host_address = check_ipv4_address(host_address, "forward host-address")
+        if source is not None:
+            source = check_ipv4_network(source, "forward source")
+        return cls(proto, host, guest, host_address, source)
+
+    @property
+    def host_text(self) -> str:
+        return port_range_text(self.host_ports)
+
+    @property
+    def guest_text(self) -> str:
+        return port_range_text(self.guest_ports)
+
+    def overlaps(self, other: ForwardWish) -> bool:
+        """Do both claim some (address, proto, host port)? No address means every address."""
+        if self.proto != other.proto:
+            return False
+        if self.host_address and other.host_address and self.host_address != other.host_address:
+            return False
+        return self.host_ports[0] <= other.host_ports[1] and other.host_ports[0] <= self.host_ports[1]
+
+    def spec(self) -> str:
+        """The command line's spelling: ``tcp:[ADDR:]2222[-2230]:22[-30][,source=CIDR]``."""
+        address = f"{self.host_address}:" if self.host_address else ""
+        text = f"{self.proto}:{address}{self.host_text}:{self.guest_text}"
+        return text + (f",source={self.source}" if self.source else "")
+
+
+def port_range_text(ports: tuple[int, int]) -> str:
+    return str(ports[0]) if ports[0] == ports[1] else f"{ports[0]}-{ports[1]}"
+
+
+def parse_port_range(text: str, what: str = "port") -> tuple[int, int]:
+    """'2222' -> (2222, 2222); '5000-5010' -> (5000, 5010); ports 1 to 65535, low to high."""
+    parts = text.strip().split("-")
+    if len(parts) > 2 or not all(p.isdigit() and p.isascii() for p in parts):
+        raise InvalidValue(what=what, value=text, reason="expected PORT or LOW-HIGH, e.g. 2222 or 5000-5010")
+    lo, hi = int(parts[0]), int(parts[-1])
+    for port in (lo, hi):
+        if not 1 <= port <= 65535:
+            raise InvalidValue(what=what, value=text, reason="ports are 1 to 65535")
+    if lo > hi:
+        raise InvalidValue(what=what, value=text, reason="the range must go from low to high")
+    return lo, hi
+
+
+def check_ipv4_address(text: str, what: str) -> str:
+    import ipaddress  # forwards only
+
+    try:
+        return str(ipaddress.IPv4Address(text.strip()))
+    except ValueError:
+        raise InvalidValue(what=what, value=text,
+                           reason="expected an IPv4 address, e.g. 192.0.2.10") from None
+
+
+def check_ipv4_network(text: str, what: str) -> str:
+    import ipaddress  # forwards only
+
+    try:
+        return str(ipaddress.IPv4Network(text.strip(), strict=False))
+    except ValueError:
+        raise InvalidValue(what=what, value=text,
+                           reason="expected an IPv4 address or network, e.g. 198.51.100.0/24") from None
+
+
+def parse_forward_spec(text: str) -> ForwardWish:
+    """The command line's forward: ``PROTO:[ADDR:]HOSTPORT[-END]:GUESTPORT[-END][,source=CIDR]``,
+    e.g. ``tcp:2222:22``, ``udp:5000-5010:5000-5010``, ``tcp:192.0.2.1:8080:80,source=10.0.0.0/8``."""
+    spec, *options = text.split(",")
+    source = None
+    for option in options:
+        key, _, value = option.partition("=")
+        if key.strip() != "source" or not value:
+            raise InvalidValue(what="forward", value=text,
+                               reason=f"unknown option {option!r} (only source=CIDR)")
+        source = value.strip()
+    parts = spec.split(":")
+    if len(parts) == 3:
+        proto, host, guest = parts
+        address = None
+    elif len(parts) == 4:
+        proto, address, host, guest = parts
+    else:
+        raise InvalidValue(what="forward", value=text,
+                           reason="expected PROTO:[ADDR:]HOSTPORT[-END]:GUESTPORT[-END], e.g. tcp:2222:22")
+    return ForwardWish.from_attrs(proto.strip().lower(), host, guest, address, source)
+
+
+class MetaForward(XmlModel):
+    TAG = q("forward")
+    proto = Field("@proto")
+    host_port = Field("@host-port")
+    guest_port = Field("@guest-port")
+    host_address = Field("@host-address")
+    source = Field("@source")
+
+    def resolved(self) -> ForwardWish:
+        """Check the element and return its meaning as a plain value."""
+        return ForwardWish.from_attrs(self.proto, self.host_port, self.guest_port, self.host_address,
+                                      self.source)
+
+    @classmethod
+    def of(cls, wish: ForwardWish) -> MetaForward:
+        return cls(proto=wish.proto, host_port=wish.host_text, guest_port=wish.guest_text,
+                   host_address=wish.host_address, source=wish.source)
+
+
+class MetaIp(XmlModel):
+    TAG = q("ip")
+    address = Field("@address")
+
+
 class MetaInterface(XmlModel):
     TAG = q("interface")
-    ORDER = (q("vlan"), q("tap"), q("ovs-setting"), q("vf"))
+    ORDER = (q("vlan"), q("tap"), q("ovs-setting"), q("vf"), q("ip"), q("forward"))
     mac = Field("@mac")
     vlan = Child(MetaVlan, q("vlan"))
     tap = Child(MetaTap, q("tap"))
     ovs_settings = Children(MetaOvsSetting, q("ovs-setting"))
     vf = Child(MetaVf, q("vf"))
+    ip = Child(MetaIp, q("ip"))
+    forwards = Children(MetaForward, q("forward"))
 
 
 class MetaBridge(XmlModel):
