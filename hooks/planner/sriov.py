@@ -52,7 +52,8 @@ def vf_ref(nic: Nic, mi: Any, facts: HostFacts) -> tuple[str | None, tuple[str, 
             raise InvalidValue(what="VF", value=nic.label,
                                reason=f"the hostdev's <source><address> is {source} but its metadata "
                                       f"names {address}: they must be the same VF")
-    elif nic.type == "hostdev" and nic.node.get("managed") == "no":
+    elif nic.type == "hostdev" and nic.node.get("managed") != "yes":
+        # Unmanaged is libvirt's default: it writes managed='yes' and nothing for the other.
         address = source
     return address, pf_index
 
