@@ -434,3 +434,16 @@ def test_libvirts_own_schema_is_asked_for_its_release() -> None:
     # another release's schema is not the installed one: not asked
     other = (installed[0] + 1, 0, 0)
     assert not any(p.startswith("libvirt's schema:") for p in interface_problems(iface, other))
+
+
+def test_a_broken_libvirt_schema_install_leaves_our_checks(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from xmltools.edit import _libvirt_interface_schema
+
+    (tmp_path / "domaincommon.rng").write_text("<grammar xmlns='http://relaxng.org/ns/structure/1.0'>")
+    monkeypatch.setattr(schema, "LIBVIRT_SCHEMA_DIR", tmp_path)
+    _libvirt_interface_schema.cache_clear()
+    try:
+        assert _libvirt_interface_schema() is None
+    finally:
+        _libvirt_interface_schema.cache_clear()

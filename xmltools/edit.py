@@ -484,8 +484,12 @@ def _libvirt_interface_schema() -> etree.RelaxNG | None:
     wrapper = ('<grammar xmlns="http://relaxng.org/ns/structure/1.0" '
                'datatypeLibrary="http://www.w3.org/2001/XMLSchema-datatypes">'
                '<start><ref name="interface"/></start><include href="domaincommon.rng"/></grammar>')
-    # A trusted file of libvirt's package; its includes resolve against its own folder.
-    return etree.RelaxNG(etree.fromstring(wrapper, base_url=str(LIBVIRT_SCHEMA_DIR / "interface-only.rng")))
+    try:
+        # A trusted file of libvirt's package; its includes resolve against its own folder.
+        base = str(LIBVIRT_SCHEMA_DIR / "interface-only.rng")
+        return etree.RelaxNG(etree.fromstring(wrapper, base_url=base))
+    except (etree.RelaxNGParseError, etree.XMLSyntaxError):
+        return None   # a broken or partial install: our own grammar and checks still judge
 
 
 def native_vlan(wish: VlanWish, where: str) -> Vlan:
