@@ -20,10 +20,12 @@ else:
     from xmltools.record import dataclass
 
 if TYPE_CHECKING:   # the adapters import the ports module themselves when they are needed
+    from hooks.adapters.firewall import FirewallPort
     from hooks.ports import NetlinkPort, OvsPort, SysfsPort
 
 OVS_TIMEOUT = 5.0   # upper bound for one ovs-vsctl call
 SYSFS_TIMEOUT = 3.0  # upper bound for one unbind / drivers_probe
+FIREWALL_TIMEOUT = 5.0  # upper bound for one nft / iptables run
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,8 @@ class Context:
                  netlink_factory: Callable[[], NetlinkPort] = _real_netlink,
                  ovs_factory: Callable[[], OvsPort] | None = None,
                  sysfs_factory: Callable[[], SysfsPort] = _real_sysfs,
-                 ovs_db: str | None = None, daemon_pid: int | None = None) -> None:
+                 ovs_db: str | None = None, daemon_pid: int | None = None,
+                 firewall: FirewallPort | None = None) -> None:
         self.owner = owner
         # The libvirt daemon that ran this hook: the hook's parent (the wrapper execs Python).
         self.daemon_pid = daemon_pid if daemon_pid is not None else os.getppid()
@@ -67,6 +70,7 @@ class Context:
         self.state = state
         self.deadline = deadline
         self._netlink, self._ovs, self._sysfs = netlink, ovs, sysfs
+        self._firewall = firewall
         self._netlink_factory, self._ovs_factory, self._sysfs_factory = (
             netlink_factory, ovs_factory, sysfs_factory)
         self.output: list[str] = []   # what the hook prints on stdout (migrate/restore only)
@@ -95,6 +99,15 @@ class Context:
         if self._sysfs is None:
             self._sysfs = self._sysfs_factory()
         return self._sysfs
+
+    @property
+    def firewall(self) -> FirewallPort:
+        """nft and iptables, for port forwards (built on first use)."""
+        if self._firewall is None:
+            from hooks.adapters.firewall import FirewallAdapter
+
+            self._firewall = FirewallAdapter(timeout=self.deadline.timeout(FIREWALL_TIMEOUT))
+        return self._firewall
 
     def sysfs_timeout(self) -> float:
         return self.deadline.timeout(SYSFS_TIMEOUT)

@@ -112,7 +112,10 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
               fail_exit=0, work=_PORT_WORK),
         _qemu("attach", True, "attaching to the external QEMU process fails", work=_PORT_WORK),
         _net("start", True, "the network does not start", work=((TEXT, META), (TEXT, "dev="))),
-        _net("started", True, "the network is stopped again", work=((TEXT, META),)),
+        # libvirt has built the network's firewall afresh: port forwards of its running guests
+        # (recorded in their domains' records) go back in
+        _net("started", True, "the network is stopped again",
+             work=((TEXT, META), (RECORDS, "domains", "mode='nat'"))),
         _net("stopped", False, "only logged", work=((STATE, "networks"),), best_effort=True),
         # a VF libvirt picked from a pool (a network the hook recorded) is claimed here
         _net("port-created", True, "the interface is not plugged (the domain does not start)",

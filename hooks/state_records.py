@@ -94,17 +94,20 @@ class DomainState(_Record):
     ``drivers``: PCI address -> the driver the function was bound to before vfio-pci;
     ``claims``: device key -> what was claimed (the claim itself lives in ``claims/``);
     ``port_wishes``: MAC -> the VLAN a network's portgroup wants on that port;
-    ``starting``: {pid, since}: the libvirt daemon that is starting the domain.
+    ``starting``: {pid, since}: the libvirt daemon that is starting the domain;
+    ``forwards``: interface key -> the port forwards applied for it (``hooks.actions.forward``).
     """
 
     KIND = "domains"
     TAPS, VFS, DRIVERS, CLAIMS, PORT_WISHES, STARTING = (
         "taps", "vfs", "drivers", "claims", "port_wishes", "starting")
-    PARTS = (TAPS, VFS, DRIVERS, CLAIMS, PORT_WISHES, STARTING)
+    FORWARDS = "forwards"
+    PARTS = (TAPS, VFS, DRIVERS, CLAIMS, PORT_WISHES, STARTING, FORWARDS)
     __slots__ = ()
 
     taps, vfs, drivers = _Part(TAPS), _Part(VFS), _Part(DRIVERS)
     claims, port_wishes = _Part(CLAIMS), _Part(PORT_WISHES)
+    forwards = _Part(FORWARDS)
 
     @property
     def starting(self) -> dict[str, Any] | None:

@@ -36,6 +36,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "sriov": ("SetSriovNumVfs", "BindVfio", "RestoreDriver", "SetVfMacVlan", "RestoreNumVfs",
               "ForgetNumVfs", "RestoreVf"),
     "records": ("RecordPortWish", "ForgetDomain", "MarkStarting", "RecordPool", "ForgetPool", "RewriteXml"),
+    "forward": ("ForwardPorts", "RemoveForwards"),
 }
 
 _WHERE = {name: module for module, names in ACTIONS.items() for name in names}
@@ -56,6 +57,7 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:   # one line per module of ACTIONS: type checkers see each action's class
     from hooks.actions.bridge import *  # noqa: F403
     from hooks.actions.claims import *  # noqa: F403
+    from hooks.actions.forward import *  # noqa: F403
     from hooks.actions.macvtap import *  # noqa: F403
     from hooks.actions.ovs import *  # noqa: F403
     from hooks.actions.records import *  # noqa: F403

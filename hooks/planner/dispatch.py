@@ -12,6 +12,7 @@ from hooks import actions as A
 from hooks.planner import network as events
 from hooks.planner.domain import port_vlan_actions, prepare_actions, release_actions
 from hooks.planner.facts import HostFacts
+from hooks.planner.forwards import forward_actions, network_forward_actions
 from hooks.planner.interfaces import uuid_of
 from hooks.planner.sriov import hostdev_vlan_actions
 from hooks.protocol import Operation
@@ -32,11 +33,12 @@ def _rewrite(root: etree._Element, facts: HostFacts, record: dict[str, Any], map
 
 
 def _start(root: etree._Element, facts: HostFacts, record: dict[str, Any], mapping: Any) -> list[A.Action]:
-    return port_vlan_actions(root, facts, record) + hostdev_vlan_actions(root, facts)
+    return (port_vlan_actions(root, facts, record) + hostdev_vlan_actions(root, facts)
+            + forward_actions(root, facts))
 
 
 def _ports(root: etree._Element, facts: HostFacts, record: dict[str, Any], mapping: Any) -> list[A.Action]:
-    return port_vlan_actions(root, facts, record)
+    return port_vlan_actions(root, facts, record) + forward_actions(root, facts)
 
 
 def _prepare(root: etree._Element, facts: HostFacts, record: dict[str, Any], mapping: Any) -> list[A.Action]:
@@ -91,4 +93,8 @@ def plan(op: Operation, root: etree._Element | None, facts: HostFacts, record: d
         return domain(root, facts, record, mapping) if domain is not None else []
     net, port = events.network_parts(root)
     network = NETWORK.get(op.name) if op.work else None
-    return network(net, port, record) if network is not None else []
+    plan_ = network(net, port, record) if network is not None else []
+    if op.name == "started" and op.work:
+        # libvirt has (re)built its firewall for the network: the forwards of its guests again
+        plan_ += network_forward_actions(net, facts)
+    return plan_

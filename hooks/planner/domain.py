@@ -174,6 +174,7 @@ def release_actions(record: dict[str, Any]) -> list[A.Action]:
     """Undo, from the state record alone, what earlier calls did for a domain."""
     state = DomainState(record)
     plan: list[A.Action] = [A.DeleteTap(name) for name in sorted(state.taps)]
+    plan += [A.RemoveForwards(key) for key in sorted(state.forwards)]
     plan += [A.RestoreVf(v["pf"], int(v["index"])) for _, v in sorted(state.vfs.items())]
     plan += [A.RestoreDriver(addr) for addr in sorted(state.drivers)]
     plan += [A.ReleaseClaim(dev) for dev in sorted(state.claims)]

@@ -37,6 +37,9 @@ class HostFacts(Protocol):
     def vf_pool(self, network: str) -> str | None: ...   # the PF of a hostdev network's pool
     def tap_conflict(self, name: str, ovs_bridge: bool) -> str | None: ...  # why TAP name is not ours to use
     def libvirt_version(self) -> tuple[int, int, int] | None: ...   # the libvirt the hook runs beside
+    def network_definition(self, name: str) -> Any: ...   # libvirt's <network> from its files, or None
+    # domain -> (its UUID, key -> the port forwards recorded for it)
+    def forward_records(self) -> dict[str, tuple[str | None, dict[str, Any]]]: ...
 
 
 def _id_of(value: str, table: dict[str, int], lookup: Callable[[str], int], what: str) -> int:
@@ -48,6 +51,18 @@ def _id_of(value: str, table: dict[str, int], lookup: Callable[[str], int], what
         return lookup(value)
     except KeyError:
         raise InvalidValue(what=what, value=value, reason="no such name on this host") from None
+
+
+def forward_records(store: Any) -> dict[str, tuple[str | None, dict[str, Any]]]:
+    """The port forwards the state records hold, by domain: (its UUID, key -> forwards)."""
+    from hooks.state_records import DomainState
+
+    found = {}
+    for name in store.names(DomainState.KIND):
+        state = DomainState(store.read(DomainState.KIND, name))
+        if state.forwards:
+            found[name] = (state.uuid, state.forwards)
+    return found
 
 
 def pool_pf(store: Any, network: str) -> str | None:
@@ -66,9 +81,17 @@ class StaticFacts:
     pools: dict[str, str] = field(default_factory=dict)            # network -> PF
     taken: dict[str, str] = field(default_factory=dict)            # device -> why no TAP of it
     libvirt: tuple[int, int, int] | None = None                    # None: not known (as before 11.0)
+    networks: dict[str, Any] = field(default_factory=dict)         # name -> libvirt's <network>
+    forwarded: dict[str, tuple[str | None, dict[str, Any]]] = field(default_factory=dict)
 
     def libvirt_version(self) -> tuple[int, int, int] | None:
         return self.libvirt
+
+    def network_definition(self, name: str) -> Any:
+        return self.networks.get(name)
+
+    def forward_records(self) -> dict[str, tuple[str | None, dict[str, Any]]]:
+        return self.forwarded
 
     def tap_conflict(self, name: str, ovs_bridge: bool) -> str | None:
         return self.taken.get(name)
@@ -126,6 +149,14 @@ class LiveFacts:
 
     def vf_address(self, pf: str, index: int) -> str | None:
         return self.ctx.sysfs.vf_address(pf, index)
+
+    def network_definition(self, name: str) -> Any:
+        from hooks.adapters.libvirt_files import network_xml
+
+        return network_xml(name)
+
+    def forward_records(self) -> dict[str, tuple[str | None, dict[str, Any]]]:
+        return forward_records(self.ctx.state)
 
     def vf_pool(self, network: str) -> str | None:
         return pool_pf(self.ctx.state, network)
@@ -196,6 +227,17 @@ class PlanFacts:
 
     def vf_pool(self, network: str) -> str | None:
         return pool_pf(self.store, network)
+
+    def network_definition(self, name: str) -> Any:
+        try:
+            from hooks.adapters.libvirt_files import network_xml
+
+            return network_xml(name)
+        except Exception:  # noqa: BLE001 - not readable here: planned without it
+            return None
+
+    def forward_records(self) -> dict[str, tuple[str | None, dict[str, Any]]]:
+        return forward_records(self.store)
 
     def uid_of(self, user: str) -> int:
         return self.static.uid_of(user)
