@@ -46,14 +46,21 @@ Examples:
 """)
 @click.option("--root", default="/", show_default=True, type=click.Path(file_okay=False), help=ROOT_HELP)
 @click.option("--reload", "reload_", is_flag=True, help=RELOAD_HELP)
+@click.option("--watch", is_flag=True, help="Also install the 'hooks watch' systemd unit (NICs hot-plugged "
+              "into running guests) and, when systemd runs this host, enable and start it.")
 @run_command
-def install(root: str, reload_: bool) -> None:
+def install(root: str, reload_: bool, watch: bool) -> None:
     """Write the hook programs into qemu.d/ and network.d/ (idempotent)."""
     from hooks.install import install as do_install
     from hooks.install import reload_daemons
 
     for change in do_install(root):
         click.echo(str(change))
+    if watch:
+        from hooks.watch_unit import install_unit
+
+        for change in install_unit(root):
+            click.echo(str(change))
     if reload_:
         click.echo(_reloaded(reload_daemons(root)))
     else:
@@ -74,6 +81,11 @@ def uninstall(root: str, reload_: bool) -> None:
 
     for change in do_uninstall(root):
         click.echo(str(change))
+    from hooks.watch_unit import uninstall_unit
+
+    for change in uninstall_unit(root):
+        if str(change).startswith("removed"):
+            click.echo(str(change))
     if reload_:
         click.echo(_reloaded(reload_daemons(root)))
 
@@ -95,6 +107,7 @@ def status(root: str, as_json: bool) -> None:
     from hooks.config import load_config, state_dir
     from hooks.install import daemon_versions, find_libvirtd, hook_path, installed, libvirt_version
     from hooks.state import StateStore
+    from hooks.watch_unit import unit_status
 
     store = StateStore(state_dir(load_config()))
     daemons = daemon_versions(root)
@@ -106,6 +119,7 @@ def status(root: str, as_json: bool) -> None:
         "libvirt": {"installed": installed_libvirt},
         "state_dir": store.root,
         "state": store.snapshot(),
+        "watch": unit_status(root),
     }
     if as_json:
         click.echo(json.dumps(info, indent=2, sort_keys=True))
@@ -122,6 +136,10 @@ def status(root: str, as_json: bool) -> None:
     if not daemons:
         click.echo(f"libvirt: {installed_libvirt or 'not found'} installed; no libvirt daemon "
                    "(libvirtd, or virtqemud and virtnetworkd) running")
+    watch = info["watch"]
+    pids = ", ".join(str(p) for p in watch["pids"])
+    running = f"running as pid {pids}" if pids else "not running (hot-plugged NICs wait for a reconnect)"
+    click.echo(f"watch: unit {watch['state']} ({watch['unit']}); {running}")
     click.echo(f"state: {store.root}")
     for line in _state_lines(info["state"]):
         click.echo("  " + line)
@@ -142,6 +160,9 @@ def _state_lines(snapshot: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
             lines.append(f"domain {name}: VF {key} set (was mac {vf.get('mac')}, vlan {vf.get('vlan')})")
         for mac, wish in sorted(rec.port_wishes.items()):
             lines.append(f"domain {name}: port {mac} VLAN from portgroup {wish.get('portgroup')}")
+        for mac, entry in sorted(rec.hotplug.items()):
+            dev = entry.get("dev") if isinstance(entry, dict) else None
+            lines.append(f"domain {name}: interface {mac} ({dev}) applied by hooks watch")
         starting = rec.starting
         if starting is not None:
             lines.append(f"domain {name}: prepared by libvirt daemon pid {starting.get('pid')}, "
@@ -201,6 +222,27 @@ def repair(only: str | None, dry_run: bool) -> None:
         failed += not rep.result.ok
     if failed:
         sys.exit(1)
+
+
+@hooks.command(epilog="""\b
+Examples:
+  virt-netxml hooks watch
+  virt-netxml hooks watch --connect qemu:///system
+  virt-netxml hooks install --watch       (as a systemd service)
+""")
+@click.option("--connect", "uri", default="qemu:///system", show_default=True, metavar="URI",
+              help="The libvirt daemon whose guests to follow.")
+@run_command
+def watch(uri: str) -> None:
+    """Apply the metadata to NICs hot-plugged into running guests (a service; runs until stopped).
+
+    libvirt runs no hook for a hot-plug: this follows libvirt's device events, applies a new
+    interface's VLANs and OVS settings as the start hook would, releases its record when it is
+    unplugged, reconnects when libvirtd restarts and catches up on what it missed.
+    """
+    from hooks.watch import main as watch_main
+
+    sys.exit(watch_main(uri))
 
 
 @hooks.command(epilog="""\b

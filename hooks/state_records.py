@@ -95,18 +95,21 @@ class DomainState(_Record):
     ``claims``: device key -> what was claimed (the claim itself lives in ``claims/``);
     ``port_wishes``: MAC -> the VLAN a network's portgroup wants on that port;
     ``starting``: {pid, since}: the libvirt daemon that is starting the domain;
+    ``hotplug``: MAC -> {dev, alias}: interfaces ``hooks watch`` applied the wishes of while the
+    guest ran (hot-plugged, or caught up after the watch was away);
     ``forwards``: interface key -> the port forwards applied for it (``hooks.actions.forward``).
     """
 
     KIND = "domains"
     TAPS, VFS, DRIVERS, CLAIMS, PORT_WISHES, STARTING = (
         "taps", "vfs", "drivers", "claims", "port_wishes", "starting")
+    HOTPLUG = "hotplug"
     FORWARDS = "forwards"
-    PARTS = (TAPS, VFS, DRIVERS, CLAIMS, PORT_WISHES, STARTING, FORWARDS)
+    PARTS = (TAPS, VFS, DRIVERS, CLAIMS, PORT_WISHES, STARTING, HOTPLUG, FORWARDS)
     __slots__ = ()
 
     taps, vfs, drivers = _Part(TAPS), _Part(VFS), _Part(DRIVERS)
-    claims, port_wishes = _Part(CLAIMS), _Part(PORT_WISHES)
+    claims, port_wishes, hotplug = _Part(CLAIMS), _Part(PORT_WISHES), _Part(HOTPLUG)
     forwards = _Part(FORWARDS)
 
     @property

@@ -93,14 +93,16 @@ class MarkStarting(Action):
 
 @dataclass(frozen=True)
 class ForgetDomain(Action):
-    """Drop what is left of a stopped domain's record: VLAN wishes of its ports, the start note."""
+    """Drop what is left of a stopped domain's record: VLAN wishes of its ports, the start note,
+    the interfaces ``hooks watch`` applied."""
 
     def describe(self) -> str:
         return "forget the domain's port records"
 
     def apply(self, ctx: Context) -> Undo | None:
         with domain_record(ctx) as rec:
-            dropped = {key: rec.drop(key) for key in (rec.PORT_WISHES, rec.STARTING) if rec.data.get(key)}
+            dropped = {key: rec.drop(key) for key in (rec.PORT_WISHES, rec.STARTING, rec.HOTPLUG)
+                       if rec.data.get(key)}
         if not dropped:
             return None
 

@@ -58,13 +58,19 @@ def _ovs_setting_actions(nic: Nic, settings: Any, ovs: bool) -> list[A.Action]:
     return plan
 
 
-def port_vlan_actions(root: etree._Element, facts: HostFacts, record: dict[str, Any]) -> list[A.Action]:
-    """Per-port VLANs and OVS settings on the devices the live XML names (start, reconnect)."""
+def port_vlan_actions(root: etree._Element, facts: HostFacts, record: dict[str, Any],
+                      only: str | None = None) -> list[A.Action]:
+    """Per-port VLANs and OVS settings on the devices the live XML names (start, reconnect).
+
+    ``only``: plan the interface with this MAC alone (a NIC hot-plugged into a running guest).
+    """
     meta = meta_of(root)
     state = DomainState(record)
     wishes = state.port_wishes
     plan: list[A.Action] = []
     for nic in nics(root):
+        if only is not None and nic.mac != only.lower():
+            continue
         mi = meta.interface(nic.mac) if meta is not None and nic.mac else None
         if nic.type in BRIDGE_PORT_TYPES and nic.dev and nic.bridge:
             bridge, ovs = nic.bridge, nic.ovs
@@ -178,7 +184,7 @@ def release_actions(record: dict[str, Any]) -> list[A.Action]:
     plan += [A.RestoreVf(v["pf"], int(v["index"])) for _, v in sorted(state.vfs.items())]
     plan += [A.RestoreDriver(addr) for addr in sorted(state.drivers)]
     plan += [A.ReleaseClaim(dev) for dev in sorted(state.claims)]
-    if state.port_wishes or state.starting:
+    if state.port_wishes or state.starting or state.hotplug:
         plan.append(A.ForgetDomain())
     return plan
 
