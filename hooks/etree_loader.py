@@ -50,7 +50,7 @@ START_PATH = (
     "hooks.daemon",
     "hooks.actions", "hooks.actions.base", "hooks.actions.bridge", "hooks.actions.claims",
     "hooks.actions.macvtap", "hooks.actions.ovs", "hooks.actions.records", "hooks.actions.sriov",
-    "hooks.actions.tap",
+    "hooks.actions.tap", "hooks.actions.forward", "hooks.planner.forwards",
     "xmltools", "xmltools.errors", "xmltools.xmlparse", "xmltools.common", "xmltools.fields",
     "xmltools.generic", "xmltools.record", "xmltools.names", "xmltools.metadata", "xmltools.rules",
     "xmltools.interface",

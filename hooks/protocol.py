@@ -113,9 +113,10 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         _qemu("attach", True, "attaching to the external QEMU process fails", work=_PORT_WORK),
         _net("start", True, "the network does not start", work=((TEXT, META), (TEXT, "dev="))),
         # libvirt has built the network's firewall afresh: port forwards of its running guests
-        # (recorded in their domains' records) go back in
+        # (recorded in their domains' records) go back in; "nat" as in <forward mode='nat'> (the
+        # wrapper's search takes no quotes; a false yes costs a parse, never a lost forward)
         _net("started", True, "the network is stopped again",
-             work=((TEXT, META), (RECORDS, "domains", "mode='nat'"))),
+             work=((TEXT, META), (RECORDS, "domains", "nat"))),
         _net("stopped", False, "only logged", work=((STATE, "networks"),), best_effort=True),
         # a VF libvirt picked from a pool (a network the hook recorded) is claimed here
         _net("port-created", True, "the interface is not plugged (the domain does not start)",
