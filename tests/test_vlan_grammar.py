@@ -36,6 +36,13 @@ RESERVED_4095 = "4095 is reserved by 802.1Q"
 
 # --------------------------------------------------------------------------- the grammar
 
+
+def _id(text: str) -> str:
+    """A test id of plain characters (tabs, newlines and other scripts spelled out), which tools that
+    select tests by id on a command line find again."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in ",-:+_") else f"<{ord(c):x}>" for c in text)
+
+
 GOOD = [
     ("10", ((10, 10),), None, None),
     ("1", ((1, 1),), None, None),
@@ -52,7 +59,7 @@ GOOD = [
 ]
 
 
-@pytest.mark.parametrize("text,ranges,native,mark", GOOD)
+@pytest.mark.parametrize("text,ranges,native,mark", GOOD, ids=[_id(g[0]) for g in GOOD])
 def test_valid_lists_are_read(text, ranges, native, mark):
     assert parse_vlan_list(text, native=True) == (ranges, native, mark)
 
@@ -86,7 +93,7 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize("text,reason", BAD)
+@pytest.mark.parametrize("text,reason", BAD, ids=[_id(b[0]) for b in BAD])
 def test_bad_lists_are_refused_with_one_line(text, reason):
     with pytest.raises(InvalidValue) as caught:
         parse_vlan_list(text, native=True)
@@ -190,7 +197,7 @@ def _run(args: list[str], value: str):
 
 
 @pytest.mark.parametrize("option", OPTIONS)
-@pytest.mark.parametrize("text,reason", CLI_BAD, ids=[t for t, _ in CLI_BAD])
+@pytest.mark.parametrize("text,reason", CLI_BAD, ids=[_id(t) for t, _ in CLI_BAD])
 def test_each_option_refuses_each_bad_class_with_one_line_and_exit_2(tmp_path, option, text, reason):
     args, edited = _options(tmp_path)[option]
     before = edited.read_bytes() if edited else None
@@ -213,7 +220,7 @@ def test_each_option_takes_a_valid_list(tmp_path, option):
                                         for v in (10, 20, 21, 22))
 
 
-@pytest.mark.parametrize("native", ["0", "4095", "1 0", "+5", "5-6", "5,6", "5:sideways"])
+@pytest.mark.parametrize("native", ["0", "4095", "1 0", "+5", "5-6", "5,6", "5:sideways"], ids=_id)
 def test_vlan_native_option_uses_the_grammar(tmp_path, native):
     path = _domain(tmp_path, LINUX_PORT)
     before = path.read_bytes()
@@ -254,7 +261,7 @@ ACCEPTED = ["1", "4094", "10", "10,20-30", "30-32,20", "1-4094", "20:untagged,30
             " 5 "]
 
 
-@pytest.mark.parametrize("text", ACCEPTED)
+@pytest.mark.parametrize("text", ACCEPTED, ids=_id)
 @pytest.mark.parametrize("port,facts", [("br0", FACTS), ("ovsbr0", FACTS)], ids=["linux", "ovs"])
 def test_what_bridge_vlan_generates_lint_passes_and_the_hook_plans(text, port, facts):
     args = ["interface", "--type", "bridge", "--source", port, "--mac", MAC, "--bridge-vlan", text,
@@ -268,7 +275,7 @@ def test_what_bridge_vlan_generates_lint_passes_and_the_hook_plans(text, port, f
     assert isinstance(action, A.OvsPortVlan if port == "ovsbr0" else A.BridgePortVlans)
 
 
-@pytest.mark.parametrize("text", ACCEPTED)
+@pytest.mark.parametrize("text", ACCEPTED, ids=_id)
 def test_what_vlan_generates_for_a_linux_bridge_on_11_lint_passes_and_the_hook_verifies(text):
     result = CliRunner().invoke(cli, ["interface", "--type", "bridge", "--source", "br0", "--mac", MAC,
                                       "--libvirt-version", "11.3", "--vlan", text, "--domain", str(MINIMAL)])
@@ -278,7 +285,7 @@ def test_what_vlan_generates_for_a_linux_bridge_on_11_lint_passes_and_the_hook_v
     assert isinstance(action, A.BridgePortVlans) and action.verify
 
 
-@pytest.mark.parametrize("text", ACCEPTED)
+@pytest.mark.parametrize("text", ACCEPTED, ids=_id)
 def test_what_a_linux_bridge_portgroup_gets_lint_passes_and_the_hook_records(text):
     result = CliRunner().invoke(cli, ["network", "n", "--mode", "bridge", "--bridge", "br0",
                                       "--uuid", "11111111-2222-3333-4444-555555555555",
@@ -356,7 +363,7 @@ def test_reserved_ids_in_libvirts_own_ovs_vlan_are_a_warning_not_a_refusal(vid):
     assert result.exit_code == 2 and "reserved by 802.1Q" in result.stderr
 
 
-@pytest.mark.parametrize("raw", ["+10", "1_0", "0x10", "\u0661\u0660", "4096"])
+@pytest.mark.parametrize("raw", ["+10", "1_0", "0x10", "\u0661\u0660", "4096"], ids=_id)
 def test_libvirt_tag_ids_int_would_read_are_errors(raw):
     # (libvirt's schema refuses them too; the semantic check no longer reads them as numbers)
     doc = _meta_domain(OVS_PORT, "", f"<vlan><tag id='{raw}'/></vlan>")

@@ -39,7 +39,8 @@ def opt(good: list[str], bad: list[str]) -> st.SearchStrategy[str]:
 BAD_NAMES = ["a" * 16, "br 0", "x/y", "br\n0"]
 name = opt(["br0", "virbr7", "ovs-br0", "a" * 15], BAD_NAMES)
 uplink = opt(["enp3s0", "ens1f0", "up0", "enp4s0f1"], BAD_NAMES)
-vlan = opt(["5", "0", "4095", "10,20", "10:untagged,20", "100-105"], ["4096", "-1", "x", "10,,20"])
+vlan = opt(["5", "1", "4094", "10,20", "10:untagged,20", "100-105"],
+           ["4096", "-1", "x", "10,,20", "0", "4095", "10 20", "20-10", "10,10"])
 mac = opt(["auto", "52:54:00:aa:bb:cc", "00:16:3e:01:02:03"], ["01:00:5e:00:00:01", "52:54:00:aa:bb"])
 bandwidth = opt(["1000", "1000,2000,256"], ["x", "-1"])
 L3 = {
