@@ -626,3 +626,43 @@ class FakeSysfs(Recorder):
         self._enter("netdev_of", address)
         dev = self.devices.get(_pci(address))
         return dev.netdev if dev else None
+
+
+# --------------------------------------------------------------------------- firewall
+
+
+class FakeFirewall(Recorder):
+    """The firewall port (``hooks.adapters.firewall``): the project's nat chains by interface key
+    (with the digest of the set written), and the allow rules in libvirt's chain by comment.
+
+    ``backend`` None: libvirt filters nothing here (nothing to allow). ``libvirt_rebuilt()``
+    drops the allow rules, as libvirt does when it builds a network's chains afresh.
+    """
+
+    def __init__(self, backend: str | None = "nftables", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.backend = backend
+        self.nat: dict[str, str] = {}
+        self.allowed: dict[str, int] = {}
+
+    def in_place(self, rules: Any) -> tuple[bool, bool]:
+        self._enter("in_place", rules.key)
+        allowed = self.backend is None or self.allowed.get(rules.comment) == len(rules.forwards)
+        return self.nat.get(rules.key) == rules.digest, allowed
+
+    def apply(self, rules: Any, nat: bool, allow: bool) -> None:
+        self._enter("apply", rules.key, nat, allow)
+        if nat:
+            self.nat[rules.key] = rules.digest
+        if allow and self.backend is not None:
+            self.allowed[rules.comment] = len(rules.forwards)
+
+    def remove(self, rules: Any, nat: bool, allow: bool) -> None:
+        self._enter("remove", rules.key, nat, allow)
+        if nat:
+            self.nat.pop(rules.key, None)
+        if allow:
+            self.allowed.pop(rules.comment, None)
+
+    def libvirt_rebuilt(self) -> None:
+        self.allowed.clear()

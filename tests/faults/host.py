@@ -13,12 +13,12 @@ import dataclasses
 import json
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hooks.actions import NO_MAC
-from tests.fakes import FakeNetlink, FakeOvs, FakeSysfs
+from tests.fakes import FakeFirewall, FakeNetlink, FakeOvs, FakeSysfs
 
 _LINK_VOLATILE = ("index", "mac")
 
@@ -29,9 +29,10 @@ class Host:
     ovs: FakeOvs
     sysfs: FakeSysfs
     state_dir: Path
+    firewall: FakeFirewall = field(default_factory=FakeFirewall)
 
     def ports(self) -> dict[str, Any]:
-        return {"netlink": self.net, "ovs": self.ovs, "sysfs": self.sysfs}
+        return {"netlink": self.net, "ovs": self.ovs, "sysfs": self.sysfs, "firewall": self.firewall}
 
     def fakes(self) -> tuple[FakeNetlink, FakeOvs, FakeSysfs]:
         return self.net, self.ovs, self.sysfs
@@ -59,6 +60,7 @@ class Host:
             "vfs": {n: [(v.index, v.mac or NO_MAC, v.vlan) for v in link.vfs]
                     for n, link in self.net.links.items() if link.vfs},
             "state": state_records(self.state_dir),
+            "firewall": {"nat": dict(self.firewall.nat), "allowed": dict(self.firewall.allowed)},
         }
 
 

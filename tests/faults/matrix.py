@@ -88,6 +88,8 @@ ACTION_SCENARIOS: dict[str, str | None] = {
     "RecordPool": "sriov_numvfs: 2 -> 0 -> 4 at network start",
     "ForgetPool": "sriov_numvfs: forget the pool and the count at network stopped",
     "RewriteXml": None,    # migrate/restore: the XML on stdout only
+    "ForwardPorts": "port forward: DNAT and libvirt's filter opened at start",
+    "RemoveForwards": "port forward: removed at release",
 }
 
 
@@ -110,6 +112,8 @@ def error_for(port: str, method: str) -> BaseException:
         return Busy(step=step, what="PCI device", name="(injected)", detail="Device or resource busy")
     if port == "sysfs":
         return HostError(step=step, detail="Input/output error")
+    if port == "firewall":
+        return HostError(step=f"run nft: {step}", detail="Operation not permitted")
     return HostError(step=f"netlink {step}", detail="Operation not permitted")
 
 
@@ -124,7 +128,8 @@ class Injector:
         self.steps: list[tuple[str, str]] = []
         self.at, self.kind, self.on_kill = at, kind, on_kill
         self.host = host
-        for port, fake in (("netlink", host.net), ("ovs", host.ovs), ("sysfs", host.sysfs)):
+        for port, fake in (("netlink", host.net), ("ovs", host.ovs), ("sysfs", host.sysfs),
+                           ("firewall", host.firewall)):
             fake._enter = self._wrap(port, fake._enter)  # type: ignore[method-assign]
         self._write = hooks.state.atomic_write
         enter = self._wrap("state", lambda method, *args: None)
@@ -160,7 +165,7 @@ class Injector:
 
 
 def unwrap(host: Host) -> None:
-    for fake in host.fakes():
+    for fake in (*host.fakes(), host.firewall):
         fake.__dict__.pop("_enter", None)
 
 
@@ -210,7 +215,7 @@ def run_killed(host: Host, event: Event, at: int) -> tuple[Host, bool]:
 
     def die() -> None:
         unwrap(host)
-        dump.write_bytes(pickle.dumps((host.net, host.ovs, host.sysfs)))
+        dump.write_bytes(pickle.dumps((host.net, host.ovs, host.sysfs, host.firewall)))
         os._exit(KILLED_EXIT)
 
     pid = os.fork()
@@ -220,16 +225,16 @@ def run_killed(host: Host, event: Event, at: int) -> tuple[Host, bool]:
             Injector(host, at, "kill", die)
             run_event(host, event)
             unwrap(host)
-            dump.write_bytes(pickle.dumps((host.net, host.ovs, host.sysfs)))
+            dump.write_bytes(pickle.dumps((host.net, host.ovs, host.sysfs, host.firewall)))
         except BaseException:  # noqa: BLE001 - the parent sees the exit status
             code = 1
         os._exit(code)
     _, status = os.waitpid(pid, 0)
     code = os.waitstatus_to_exitcode(status)
     assert code in (0, KILLED_EXIT), f"child failed with {code}"
-    net, ovs, sysfs = pickle.loads(dump.read_bytes())
+    net, ovs, sysfs, firewall = pickle.loads(dump.read_bytes())
     dump.unlink()
-    return Host(net, ovs, sysfs, host.state_dir), code == KILLED_EXIT
+    return Host(net, ovs, sysfs, host.state_dir, firewall), code == KILLED_EXIT
 
 
 @dataclass
@@ -267,7 +272,7 @@ class Matrix:
         for event in self.scenario.setup:
             rc, err = run_event(host, event)
             assert rc == 0, f"{self.scenario.label}: setup {event[:3]} failed: {err}"
-        for fake in host.fakes():
+        for fake in (*host.fakes(), host.firewall):
             fake.calls.clear()
         return host
 

@@ -134,6 +134,18 @@ WISH_PORT = network("brnet", "<forward mode='bridge'/><bridge name='br0'/><portg
                               "<plug type='bridge' bridge='br0'/></networkport></hookData>")
 
 
+FORWARD_DOMAIN = domain("fwdvm", "<vnx:interface mac='52:54:00:00:00:07'><vnx:ip address='192.168.150.7'/>"
+                        "<vnx:forward proto='tcp' host-port='2222' guest-port='22'/>"
+                        "<vnx:forward proto='udp' host-port='5000-5002' guest-port='6000-6002'/></vnx:interface>",
+                        "<interface type='network'><mac address='52:54:00:00:00:07'/>"
+                        "<source network='natnet' bridge='virbr5'/><target dev='vnet7'/></interface>")
+
+
+def nat_host(net: FakeNetlink, ovs: FakeOvs, fs: FakeSysfs) -> None:
+    net.add_bridge("virbr5", vlan_filtering=False)
+    net.add_link("vnet7", "tun", up=True, master="virbr5")
+
+
 def _q(op: str, name: str, xml: str | None) -> Event:
     return ("qemu", op, name, xml)
 
@@ -174,4 +186,8 @@ SCENARIOS: list[Scenario] = [
              _n("stopped", "vfpool", None), setup=[_n("start", "vfpool", SRIOV_NET)], teardown=True),
     Scenario("bridge VLAN", "remember a portgroup's VLAN at port-created", linux_bridge_host,
              _n("port-created", "brnet", WISH_PORT)),
+    Scenario("port forward", "DNAT and libvirt's filter opened at start", nat_host,
+             _q("start", "fwdvm", FORWARD_DOMAIN)),
+    Scenario("port forward", "removed at release", nat_host, _q("release", "fwdvm", None),
+             setup=[_q("start", "fwdvm", FORWARD_DOMAIN)], teardown=True),
 ]

@@ -45,6 +45,7 @@ UNDO_LEAVES = {
     "DeleteShim": ["state.networks/mvnet.json.shims.mvshim0.index"],
     "ReleaseClaim": ["state.claims/%7063692d303030303a30343a31302e32.json.uuid"],
     "ForgetDomain": ["state.domains/tapvm.json.uuid"],
+    "RemoveForwards": ["state.domains/fwdvm.json.uuid"],
 }
 
 
