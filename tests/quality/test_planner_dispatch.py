@@ -206,3 +206,36 @@ def test_a_network_call_needs_a_network():
     with pytest.raises(WrongDocument) as info:
         owner_of(lookup("network", "start"), _root())
     assert info.value.message == "<stdin>: expected <hookData> with a <network>, found <domain>"
+
+
+# --------------------------------------------------------------------------- network started: forwards
+
+def _forward(network: str, domain: str = "vm") -> dict:
+    return {"domain": domain, "mac": "52:54:00:00:00:07", "network": network, "bridge": "virbr0",
+            "guest": "192.168.122.7", "forwards": [["tcp", 2222, 2222, 22, 22, None, None]]}
+
+
+def test_network_started_puts_back_the_recorded_forwards_of_its_guests():
+    from hooks.actions.forward import ForwardRules
+
+    facts = StaticFacts(forwarded={"vm": ("u-1", {"k1": _forward("default"), "k2": _forward("other")})})
+    doc = b"<hookData><network><name>default</name><bridge name='virbr0'/></network></hookData>"
+    rules = ForwardRules.from_record(_forward("default"))
+    actions = plan(lookup("network", "started"), _root(doc), facts, {})
+    assert [(a, a.iface) for a in actions] == [
+        (A.ForwardPorts(rules, "u-1", reapply=True), "52:54:00:00:00:07")]
+    # VLAN filtering first, then the forwards; an operation without triggers plans neither.
+    meta = (f"<metadata><vnx:netxml xmlns:vnx='{NS}'><vnx:bridge vlan-filtering='yes'/></vnx:netxml>"
+            "</metadata>").encode()
+    both = doc.replace(b"</network>", meta + b"</network>")
+    assert plan(lookup("network", "started"), _root(both), facts, {}) == [
+        A.BridgeVlanFiltering("virbr0", True), A.ForwardPorts(rules, "u-1", reapply=True)]
+    idle = Operation("network", "started", True, False, "hookData", "x")
+    assert plan(idle, _root(both), facts, {}) == []
+
+
+@pytest.mark.parametrize("op", ["start", "port-created", "stopped", "updated"])
+def test_only_network_started_puts_back_forwards(op):
+    facts = StaticFacts(forwarded={"vm": ("u-1", {"k1": _forward("default")})})
+    doc = b"<hookData><network><name>default</name><bridge name='virbr0'/></network></hookData>"
+    assert plan(lookup("network", op), _root(doc), facts, {}) == []

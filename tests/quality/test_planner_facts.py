@@ -15,7 +15,7 @@ import pytest
 
 from hooks.errors import HostError
 from hooks.planner import LiveFacts, PlanFacts, StaticFacts
-from hooks.planner.facts import _id_of, pool_pf
+from hooks.planner.facts import _id_of, forward_records, pool_pf
 from xmltools.errors import InvalidValue
 
 ROOT_GROUP = grp.getgrgid(0).gr_name
@@ -321,3 +321,46 @@ def test_plan_facts_pools_from_the_store_and_no_tap_conflict():
     facts = PlanFacts(frozenset(), store)
     assert facts.vf_pool("vfpool") == "pf9" and facts.vf_pool("other") is None
     assert facts.tap_conflict("tap0", False) is None and facts.tap_conflict("lo", True) is None
+
+
+# --------------------------------------------------------------------------- networks and forwards
+
+def test_forward_records_by_domain_from_the_store():
+    records = {"a": {"uuid": "u-a", "forwards": {"k": {"network": "n"}}}, "b": {"uuid": "u-b"},
+               "c": {"forwards": {"k2": {"network": "m"}}}}
+    asked: list[tuple] = []
+    store = SimpleNamespace(names=lambda kind: asked.append(("names", kind)) or sorted(records),
+                            read=lambda kind, name: asked.append((kind, name)) or records[name])
+    assert forward_records(store) == {"a": ("u-a", {"k": {"network": "n"}}),
+                                      "c": (None, {"k2": {"network": "m"}})}
+    assert asked == [("names", "domains"), ("domains", "a"), ("domains", "b"), ("domains", "c")]
+
+
+def test_every_source_answers_networks_and_forwards(monkeypatch):
+    import hooks.adapters.libvirt_files as files
+
+    monkeypatch.setattr(files, "network_xml", lambda name: f"<network {name}>" if name == "default" else None)
+    store = SimpleNamespace(names=lambda kind: ["vm"],
+                            read=lambda kind, name: {"uuid": "u", "forwards": {"k": {"network": "default"}}})
+    expected = {"vm": ("u", {"k": {"network": "default"}})}
+    live = LiveFacts(SimpleNamespace(state=store))
+    assert (live.network_definition("default"), live.network_definition("x")) == ("<network default>", None)
+    assert live.forward_records() == expected
+    planned = PlanFacts(frozenset(), store)
+    assert planned.network_definition("default") == "<network default>"
+    assert planned.network_definition("x") is None
+    assert planned.forward_records() == expected
+    static = StaticFacts(networks={"default": "<net/>"}, forwarded=expected)
+    assert (static.network_definition("default"), static.network_definition("x")) == ("<net/>", None)
+    assert static.forward_records() == expected
+    assert StaticFacts().forward_records() == {}
+
+
+def test_plan_facts_plan_without_a_network_they_cannot_read(monkeypatch):
+    import hooks.adapters.libvirt_files as files
+
+    def unreadable(name):
+        raise PermissionError("/etc/libvirt/qemu/networks")
+
+    monkeypatch.setattr(files, "network_xml", unreadable)
+    assert PlanFacts(frozenset(), None).network_definition("default") is None
