@@ -134,9 +134,11 @@ WISH_PORT = network("brnet", "<forward mode='bridge'/><bridge name='br0'/><portg
                               "<plug type='bridge' bridge='br0'/></networkport></hookData>")
 
 
-FORWARD_DOMAIN = domain("fwdvm", "<vnx:interface mac='52:54:00:00:00:07'><vnx:ip address='192.168.150.7'/>"
+FORWARD_DOMAIN = domain("fwdvm", "<vnx:interface mac='52:54:00:00:00:07'>"
+                        "<vnx:ip address='192.168.150.7'/>"
                         "<vnx:forward proto='tcp' host-port='2222' guest-port='22'/>"
-                        "<vnx:forward proto='udp' host-port='5000-5002' guest-port='6000-6002'/></vnx:interface>",
+                        "<vnx:forward proto='udp' host-port='5000-5002' guest-port='6000-6002'/>"
+                        "</vnx:interface>",
                         "<interface type='network'><mac address='52:54:00:00:00:07'/>"
                         "<source network='natnet' bridge='virbr5'/><target dev='vnet7'/></interface>")
 
