@@ -221,10 +221,13 @@ def test_cli_never_imports_libvirt_outside_this_module() -> None:
     import pathlib
 
     root = pathlib.Path(__file__).resolve().parent.parent
+    # The command line's door, and the hot-plug watch (a service, not a hook: it follows
+    # libvirt's events; the hooks themselves never import libvirt).
+    doors = {"xmltools/cli/libvirt_conn.py", "hooks/watch.py"}
     offenders = []
     for folder in ("xmltools", "hooks"):
         for path in (root / folder).rglob("*.py"):
-            if path.name == "libvirt_conn.py":
+            if str(path.relative_to(root)) in doors:
                 continue
             if re.search(r"^\s*(import libvirt|from libvirt import)", path.read_text(), re.MULTILINE):
                 offenders.append(str(path.relative_to(root)))

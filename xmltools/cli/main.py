@@ -28,6 +28,8 @@ COMMANDS: dict[str, str] = {
     "lint": "xmltools.cli.lint_cmd:lint",
     "mac": "xmltools.cli.ids_cmd:mac",
     "uuid": "xmltools.cli.ids_cmd:uuid",
+    "attach": "xmltools.cli.attach_cmd:attach",
+    "detach": "xmltools.cli.attach_cmd:detach",
 }
 
 COMMAND_GROUP = "virt_netxml.commands"   # entry points of other commands (``hooks``)
