@@ -100,7 +100,8 @@ MODULES = [
                        "hooks/actions/macvtap.py", "hooks/actions/sriov.py",
                        "hooks/actions/records.py", "hooks/actions/base.py"),
            ("tests/hooks/test_actions.py", "tests/hooks/test_executor.py",
-            "tests/quality/test_undo_boundaries.py")),
+            "tests/quality/test_undo_boundaries.py", "tests/quality/test_actions_describe.py",
+            "tests/quality/test_actions_tap.py")),
 ]
 
 KILLED = {"killed", "timeout", "segfault"}

@@ -55,7 +55,8 @@ def test_link_conflict_names_why_a_device_is_not_a_free_tap(link, reason):
 
 
 def test_in_use_looks_at_persistence_first():
-    assert in_use(tap(tun_persistent=False, tun_queues=3, carrier=True)).startswith("is in use (not persistent")
+    held = tap(tun_persistent=False, tun_queues=3, carrier=True)
+    assert in_use(held).startswith("is in use (not persistent")
     assert in_use(tap(tun_queues=3, carrier=True)) == "is in use (3 queue(s) held by a process)"
 
 
