@@ -9,11 +9,17 @@ an initramfs built here: busybox, ``virtio_net`` and ``8021q`` with their depend
     vnx.vlan=MAC,VID,ADDR/PREFIX        a VLAN sub-interface NIC.VID with this address
     vnx.probe=ADDR[,ADDR...]            addresses the guest itself asks, once it is up
     vnx.probe-wait=SECONDS              how long it keeps asking a peer that does not answer (60)
+    vnx.later=MAC,ADDR/PREFIX           a NIC hot-plugged after boot: configured when it appears
 
 It brings the NICs up, serves its name over HTTP on port 80 (busybox ``httpd``), prints
 ``vnx-ready NAME`` on the serial console, then asks each probe address (``nc``, all at once,
 each until it answers or ``vnx.probe-wait`` passes) and prints ``vnx-probe ADDR ANSWER``
-(``ANSWER`` the peer's name, or ``none``). The console is a
+(``ANSWER`` the peer's name, or ``none``). A ``vnx.later`` NIC is looked for once a second
+(by MAC, in /sys/class/net) until it appears, then brought up with its address, and the
+guest prints ``vnx-nic-up MAC DEV``; probes that start before it answer once it is up, within
+``vnx.probe-wait``. Such a guest loads ``virtio_net`` with ``csum=0`` (see
+``checksums_in_guest``: a NIC attached to a running guest has no ``<host csum='off'>``). The
+console is a
 file libvirt writes (``<serial type='file'>``), which the tests read. Nothing else runs: no
 disk, no user space beyond busybox.
 """
@@ -43,17 +49,22 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 say() { echo "$*" > /dev/ttyS0; }
+# A hot-plugged NIC cannot be given <driver><host csum='off'/></driver> (checksums_in_guest):
+# a guest expecting one computes its checksums itself, on every NIC.
+grep -q 'vnx.later=' /proc/cmdline && modprobe virtio_net csum=0
 modprobe -a @MODULES@ || say "vnx-error cannot load @MODULES@"
 name=guest
 nics=
 vlans=
 probes=
+later=
 for word in $(cat /proc/cmdline); do
   case "$word" in
     vnx.name=*) name=${word#vnx.name=} ;;
     vnx.nic=*) nics="$nics ${word#vnx.nic=}" ;;
     vnx.vlan=*) vlans="$vlans ${word#vnx.vlan=}" ;;
     vnx.probe=*) probes="$probes $(echo ${word#vnx.probe=} | tr , ' ')" ;;
+    vnx.later=*) later="$later ${word#vnx.later=}" ;;
   esac
 done
 # The NIC whose MAC is $1 (the order of NICs inside the guest is not the domain's order).
@@ -81,6 +92,28 @@ done
 mkdir -p /www
 echo "$name" > /www/index.html
 httpd -p @PORT@ -h /www
+# NICs hot-plugged after boot: looked for once a second until each appears. Started as a
+# grandchild, so the "wait" for the probes below does not wait for a NIC that never comes.
+if [ -n "$later" ]; then
+  ( (
+    pending=$later
+    while [ -n "$pending" ]; do
+      left=
+      for spec in $pending; do
+        mac=${spec%%,*}; addr=${spec#*,}
+        if dev=$(nic_of $mac); then
+          ip link set $dev up
+          ip addr add $addr dev $dev
+          say "vnx-nic-up $mac $dev"
+        else
+          left="$left $spec"
+        fi
+      done
+      pending=$left
+      [ -n "$pending" ] && sleep 1
+    done
+  ) & )
+fi
 say "vnx-ready $name"
 # Each peer is asked in parallel until it answers or the deadline passes: a peer that is still
 # booting answers later, one that cannot be reached is "none" after the deadline.
@@ -161,12 +194,14 @@ class GuestSpec:
     nics: list[tuple[str, str]] = field(default_factory=list)          # (MAC, ADDR/PREFIX)
     vlans: list[tuple[str, int, str]] = field(default_factory=list)    # (MAC, VID, ADDR/PREFIX)
     probes: list[str] = field(default_factory=list)                    # addresses it asks
+    later: list[tuple[str, str]] = field(default_factory=list)         # (MAC, ADDR/PREFIX) hot-plugged
     probe_wait: int = 60                                               # seconds per silent peer
 
     def cmdline(self) -> str:
         words = ["console=ttyS0", "panic=-1", "edd=off", "loglevel=3", "quiet", f"vnx.name={self.name}"]
         words += [f"vnx.nic={mac},{addr}" for mac, addr in self.nics]
         words += [f"vnx.vlan={mac},{vid},{addr}" for mac, vid, addr in self.vlans]
+        words += [f"vnx.later={mac},{addr}" for mac, addr in self.later]
         if self.probes:
             words += ["vnx.probe=" + ",".join(self.probes), f"vnx.probe-wait={self.probe_wait}"]
         return " ".join(words)
