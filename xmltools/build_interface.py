@@ -29,13 +29,17 @@ from xmltools.interface import (
 )
 from xmltools.mac import OUIS, derived_mac, normalize_mac, random_mac
 from xmltools.metadata import (
+    MetaForward,
     MetaInterface,
+    MetaIp,
     MetaOvsSetting,
     MetaTap,
     MetaVf,
     MetaVlan,
     VlanWish,
+    check_ipv4_address,
     ovs_setting_problem,
+    parse_forward_spec,
     parse_vlan_ranges,
 )
 from xmltools.names import PciAddress, validate_bridge_name, validate_interface_name
@@ -113,12 +117,15 @@ class InterfaceSpec:
     vf_pf: str | None = None
     vf_index: int | None = None
     ovs_settings: tuple[str, ...] = ()
+    forwards: tuple[str, ...] = ()      # "tcp:[ADDR:]2222[-END]:22[-END][,source=CIDR]"
+    ip: str | None = None               # the guest's IPv4 address, for the forwards
     # the libvirt the interface is written for (xmltools.versions; the command line resolves it)
     libvirt: Version = BASELINE
 
     def wants_metadata(self) -> bool:
         return any(v is not None for v in (self.bridge_vlan, self.tap_bridge, self.vf_pf,
-                                           self.vf_index)) or bool(self.ovs_settings)
+                                           self.vf_index, self.ip)) or bool(self.ovs_settings
+                                                                            or self.forwards)
 
 
 # --------------------------------------------------------------------------- option parsers
@@ -508,6 +515,16 @@ def _check_metadata_options(spec: InterfaceSpec) -> None:
     if spec.ovs_settings and kind not in ("bridge", "network"):
         raise _bad("OVS setting", spec.ovs_settings[0],
                    "only a bridge or network interface can be an Open vSwitch port")
+    if (spec.forwards or spec.ip is not None) and kind != "network":
+        raise _bad("forward", (spec.forwards or (spec.ip,))[0],
+                   "the hooks forward host ports to guests on a libvirt NAT network (--type network)")
+    wishes = [parse_forward_spec(text) for text in spec.forwards]
+    for n, one in enumerate(wishes):
+        for other in wishes[:n]:
+            if one.overlaps(other):
+                raise _bad("forward", one.spec(), f"overlaps --forward {other.spec()}")
+    if spec.ip is not None:
+        check_ipv4_address(spec.ip, "guest address (--ip)")
 
 
 def choose_mac(spec: InterfaceSpec, rng: random.Random | None, *, used: set[str] | frozenset[str],
@@ -544,7 +561,8 @@ def build_interface(spec: InterfaceSpec, rng: random.Random | None = None, *,
     _check_type(spec)
     if spec.wants_metadata() and not for_domain:
         raise UsageError(detail="the metadata options (--bridge-vlan, --tap-bridge, --vf-pf, "
-                                "--ovs-setting) are stored in the domain: give --domain FILE")
+                                "--ovs-setting, --forward, --ip) are stored in the domain: "
+                                "give --domain FILE")
     _check_metadata_options(spec)
     iface = Interface(type=spec.type)
     mac = choose_mac(spec, rng, used=used_macs, seed_text=seed_text, index=index,
@@ -576,6 +594,10 @@ def build_metadata(spec: InterfaceSpec, mac: str, pci: str | None = None) -> Met
     if spec.vf_pf is not None:
         entry.vf = MetaVf(pf=spec.vf_pf, index=spec.vf_index,
                           address=str(PciAddress.parse(spec.pci)) if spec.pci else pci)
+    if spec.ip is not None:
+        entry.ip = MetaIp(address=check_ipv4_address(spec.ip, "guest address (--ip)"))
+    for text in spec.forwards:
+        entry.forwards.append(MetaForward.of(parse_forward_spec(text)))
     return entry
 
 

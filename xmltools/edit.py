@@ -34,7 +34,7 @@ from xmltools.domain import DocumentStyle, Domain, same_mac_key, serialize
 from xmltools.errors import InvalidValue, UsageError, WrongDocument
 from xmltools.interface import LINK_STATES, BridgeSource, DirectSource, Interface, NetworkSource
 from xmltools.mac import normalize_mac, random_mac
-from xmltools.metadata import MetaPortGroup, VlanWish
+from xmltools.metadata import MetaForward, MetaPortGroup, VlanWish, parse_forward_spec
 from xmltools.names import validate_bridge_name, validate_interface_name
 from xmltools.network import Network, PortGroup
 from xmltools.rules import LINUX_BRIDGE_VLAN_SINCE, MTU_RANGE, libvirt_applies_vlan, vlan_id_problem
@@ -66,6 +66,8 @@ class InterfaceEdits:
     link: str | None = None             # up | down
     bandwidth: tuple[str, ...] = ()     # "in=AVG[,PEAK[,BURST]]", "out=…" (or both in one), "none"
     remove: bool = False                # the interface goes, with its metadata entry
+    add_forwards: tuple[str, ...] = ()     # port forwards (metadata): "tcp:2222:22", ...
+    remove_forwards: tuple[str, ...] = ()
     libvirt: Version = BASELINE         # the libvirt the document is written for
     notes: list[str] = field(default_factory=list)   # what was dropped on the way, for stderr
 
@@ -75,7 +77,8 @@ class InterfaceEdits:
                     self.portgroup is not None, self.source_bridge is not None,
                     self.ovs is not None, self.model is not None, self.regenerate_mac,
                     self.native_vlans, self.source_dev is not None, self.set_mac is not None,
-                    self.mtu is not None, self.link is not None, bool(self.bandwidth), self.remove))
+                    self.mtu is not None, self.link is not None, bool(self.bandwidth), self.remove,
+                    bool(self.add_forwards or self.remove_forwards)))
 
     def touches_metadata(self) -> bool:
         return self.set_bridge_vlan is not None or self.clear_bridge_vlan or self.native_vlans
@@ -404,6 +407,8 @@ def edit_interfaces(ifaces: list[Interface], edits: InterfaceEdits, domain: Doma
             _native_vlan(domain, iface, where)
         elif domain is not None and edits.touches_metadata():
             _edit_bridge_vlan(domain, iface, edits, where)
+        if edits.add_forwards or edits.remove_forwards:
+            _edit_forwards(domain, iface, edits, where)
         if domain is not None and iface.type != old_type:
             _metadata_leftovers(domain, iface, where, dropped)
         if dropped:
@@ -557,6 +562,39 @@ def _edit_bridge_vlan(domain: Domain, iface: Interface, edits: InterfaceEdits, w
                                   f"--regenerate-mac to give it one")
     wish = build_meta_vlan(resolve_vlan(edits.set_bridge_vlan, edits.vlan_native, edits.vlan_mode))
     domain.meta_interface_or_create(mac).vlan = wish
+
+
+def _edit_forwards(domain: Domain | None, iface: Interface, edits: InterfaceEdits, where: str) -> None:
+    """--remove-forward, then --add-forward, on the interface's metadata entry."""
+    shown = (edits.add_forwards or edits.remove_forwards)[0]
+    if domain is None:
+        raise UsageError(detail="--add-forward/--remove-forward are stored in a domain's metadata: "
+                                "edit the domain")
+    if not iface.mac:
+        raise InvalidValue(what="forward", value=shown, reason=f"{where} has no MAC to key the metadata by")
+    entry = domain.meta_interface(iface.mac)
+    for text in edits.remove_forwards:
+        wish = parse_forward_spec(text)
+        found = [f for f in (entry.forwards if entry is not None else ()) if f.resolved() == wish]
+        if not found or entry is None:
+            raise InvalidValue(what="forward", value=text, reason=f"{where} has no such forward")
+        entry.forwards.remove(found[0])
+    if edits.add_forwards:
+        if iface.type != "network":
+            raise InvalidValue(what="forward", value=shown, reason=(
+                f"{where} is a {iface.type} interface; the hooks forward host ports to guests on a "
+                "libvirt NAT network (type network)"))
+        entry = domain.meta_interface_or_create(iface.mac)
+        have = [f.resolved() for f in entry.forwards]
+        for text in edits.add_forwards:
+            wish = parse_forward_spec(text)
+            clash = next((h for h in have if h.overlaps(wish)), None)
+            if clash is not None:
+                raise InvalidValue(what="forward", value=text,
+                                   reason=f"{where}: overlaps forward {clash.spec()}")
+            entry.forwards.append(MetaForward.of(wish))
+            have.append(wish)
+    domain.prune_meta()
 
 
 # --------------------------------------------------------------------------- network edits

@@ -58,7 +58,7 @@ SECTIONS = [
     ("What to change", ["set_vlan", "clear_vlan", "set_bridge_vlan", "clear_bridge_vlan", "vlan_native",
                         "vlan_mode", "native_vlans", "source_network", "portgroup", "source_bridge",
                         "source_dev", "ovs", "model", "set_mac", "regenerate_mac", "mtu", "link",
-                        "bandwidth", "remove"]),
+                        "bandwidth", "remove", "add_forwards", "remove_forwards"]),
     ("Network portgroups", ["add_portgroups", "portgroup_vlans", "remove_portgroups"]),
     ("Output", ["in_place", "output", "print_diff", "libvirt_version"]),
 ]
@@ -102,6 +102,11 @@ SECTIONS = [
 @click.option("--native-vlans", is_flag=True, help="Move the metadata VLANs of Linux bridge ports into "
               "libvirt's own <vlan>, which libvirt 11.0 and newer apply (needs such a target).")
 @click.option("--remove", is_flag=True, help="Remove the selected interface(s) and their metadata entries.")
+@click.option("--add-forward", "add_forwards", multiple=True, metavar="PROTO:[ADDR:]PORT[-END]:PORT[-END]",
+              help="Metadata: forward a host port (range) to the guest, e.g. tcp:2222:22 (repeatable; "
+              "interface on a NAT network).")
+@click.option("--remove-forward", "remove_forwards", multiple=True, metavar="PROTO:[ADDR:]PORT:PORT",
+              help="Metadata: drop a port forward, spelt as it was added (repeatable).")
 @click.option("--add-portgroup", "add_portgroups", multiple=True, metavar="NAME[,default]",
               help="Add a portgroup (repeatable).")
 @click.option("--portgroup-vlan", "portgroup_vlans", multiple=True, metavar="NAME=TAGS",

@@ -33,6 +33,8 @@ Examples:
   virt-netxml interface --type direct --source eno1 --mode bridge
   virt-netxml interface --type bridge --source br0 --bridge-vlan 20 --domain vm.xml -i
   virt-netxml interface --type ethernet --target tap-web0 --tap-bridge br0 --domain vm.xml -o new.xml
+  virt-netxml interface --type network --source default --ip 192.168.122.50 --forward tcp:2222:22 \
+      --forward udp:5000-5010:5000-5010,source=198.51.100.0/24 --domain vm.xml -i
 """
 SECTIONS = [
     ("Interface", ["type_", "source", "portgroup", "mode", "model", "mac", "oui", "seed", "pci",
@@ -41,7 +43,7 @@ SECTIONS = [
                             "bandwidth_out", "mtu", "link", "boot", "queues", "filter_"]),
     ("Applied by the hooks (stored in the domain's metadata, needs --domain)",
      ["bridge_vlan", "tap_bridge", "tap_owner", "tap_group", "multi_queue", "vnet_hdr", "vf_pf",
-      "vf_index", "ovs_settings"]),
+      "vf_index", "ovs_settings", "forwards", "ip"]),
     ("Output", ["domain_path", "in_place", "output", "libvirt_version"]),
 ]
 
@@ -95,6 +97,13 @@ SECTIONS = [
 @click.option("--vf-index", metavar="N", help="Metadata (hostdev): VF number on --vf-pf.")
 @click.option("--ovs-setting", "ovs_settings", multiple=True, metavar="TABLE:COLUMN:KEY=VALUE",
               help="Metadata: extra Open vSwitch port setting the hook keeps applied (repeatable).")
+@click.option("--forward", "forwards", multiple=True,
+              metavar="PROTO:[ADDR:]PORT[-END]:PORT[-END][,source=CIDR]",
+              help="Metadata (network, NAT): forward a host port (range) to the same-length range of "
+              "the guest's ports, e.g. tcp:2222:22 (repeatable). The hooks add it at start, remove it "
+              "at release.")
+@click.option("--ip", metavar="ADDR", help="Metadata: the guest's IPv4 address the forwards go to "
+              "(default: the network's static DHCP host for the MAC).")
 @click.option("--domain", "domain_path", metavar="FILE", shell_complete=completion.files,
               help="Add the interface to this domain document (- for stdin) and print the domain.")
 @click.option("-i", "--in-place", is_flag=True, help="With --domain: rewrite FILE atomically.")
@@ -103,7 +112,8 @@ SECTIONS = [
 @libvirt_version_option
 @run_command
 def interface(type_: str, mtu: str | None, boot: str | None, queues: str | None, vf_index: str | None,
-              filter_: str | None, ovs_settings: tuple[str, ...], domain_path: str | None,
+              filter_: str | None, ovs_settings: tuple[str, ...], forwards: tuple[str, ...],
+              domain_path: str | None,
               in_place: bool, output: str | None, libvirt_version: str | None, **options: Any) -> None:
     """Build a domain <interface> and print it, or add it to --domain FILE.
 
@@ -116,7 +126,7 @@ def interface(type_: str, mtu: str | None, boot: str | None, queues: str | None,
     target = versions.resolve(libvirt_version) if options.get("vlan") is not None else None
     spec = InterfaceSpec(type=type_, mtu=int_option(mtu, "MTU"), boot=int_option(boot, "boot order"),
                          queues=int_option(queues, "queues"), vf_index=int_option(vf_index, "VF index"),
-                         filter=filter_, ovs_settings=tuple(ovs_settings),
+                         filter=filter_, ovs_settings=tuple(ovs_settings), forwards=tuple(forwards),
                          libvirt=target.version if target else versions.BASELINE, **options)
     if libvirt_version is not None:
         versions.parse(libvirt_version)   # a bad value is refused even when nothing depends on it
