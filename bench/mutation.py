@@ -101,7 +101,8 @@ MODULES = [
                        "hooks/actions/records.py", "hooks/actions/base.py"),
            ("tests/hooks/test_actions.py", "tests/hooks/test_executor.py",
             "tests/quality/test_undo_boundaries.py", "tests/quality/test_actions_describe.py",
-            "tests/quality/test_actions_tap.py", "tests/quality/test_actions_sriov.py")),
+            "tests/quality/test_actions_tap.py", "tests/quality/test_actions_sriov.py",
+            "tests/quality/test_actions_vlans.py", "tests/quality/test_actions_records.py")),
 ]
 
 KILLED = {"killed", "timeout", "segfault"}
