@@ -24,6 +24,13 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
+from xmltools.checks.forwards import (
+    ForwardFact,
+    NetworkAddresses,
+    forward_facts,
+    forward_findings,
+    network_addresses,
+)
 from xmltools.checks.metadata import META_NS
 from xmltools.checks.shared import Issue, Severity, describe
 from xmltools.errors import UsageError
@@ -79,6 +86,8 @@ class CrossIndex:
 
     networks: dict[str, dict[str, NetworkFacts]] = field(default_factory=dict)
     ports: list[tuple[str, NetworkPort]] = field(default_factory=list)
+    forwards: list[tuple[str, ForwardFact]] = field(default_factory=list)
+    addresses: dict[str, dict[str, NetworkAddresses]] = field(default_factory=dict)
 
     def add(self, root: etree._Element, kind: str, path: str, host: str = "") -> None:
         """Record what a network or domain document brings to the cross-file checks."""
@@ -87,10 +96,13 @@ class CrossIndex:
             if facts is not None:
                 # A second network of the same name is reported as a duplicate; the first counts.
                 self.networks.setdefault(host, {}).setdefault(_name(root) or "", facts)
+                addresses = network_addresses(root, path)
+                self.addresses.setdefault(host, {}).setdefault(_name(root) or "", addresses)
             else:
                 self.networks.setdefault(host, {})
         elif kind == "domain":
             self.ports.extend((host, port) for port in network_ports(root, path))
+            self.forwards.extend((host, fact) for fact in forward_facts(root, path))
 
     def findings(self, libvirt: Version = NEWEST) -> list[CrossFinding]:
         """The findings of the run, in the order the interfaces were read."""
@@ -124,6 +136,9 @@ class CrossIndex:
                                f"{port.meta_vlan} on {where}, which gives the guest a {kind} port: they "
                                "set VLANs on bridge ports (NAT, routed, open, isolated networks and "
                                "bridge networks with a <bridge name>) or through a VF's PF (<vnx:vf>)"))
+        # port forwards: a host port two domains forward, guest addresses against their network
+        found = forward_findings(self.forwards, {h: self.addresses.get(h, {}) for h in self.networks})
+        out += [CrossFinding(path, issue) for path, issue in found]
         return out
 
 

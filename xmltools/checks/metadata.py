@@ -80,6 +80,9 @@ def check_metadata(root: etree._Element, kind: str, report: Report) -> None:
             if child.tag in (q + "bridge", q + "shim", q + "sriov", q + "portgroup"):
                 report.warning(child, "meta-wrong-kind",
                                f"{describe(child)}: this wish belongs in a network's metadata")
+    from xmltools.checks.forwards import check_forwards
+
+    check_forwards(root, kind, report)
     shim = meta.find(q + "shim")
     if shim is not None and shim.get("address") is not None:
         try:
