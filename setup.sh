@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 
 DEBS=(
   libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients libvirt-daemon
-  qemu-system-x86 openvswitch-switch dnsmasq-base iptables libxml2-utils
+  qemu-system-x86 openvswitch-switch dnsmasq-base iptables nftables libxml2-utils
   libvirt-dev pkg-config gcc python3-dev python3-venv
   iproute2 bridge-utils procps psmisc
   cpio busybox-static dpkg-dev xz-utils

@@ -58,7 +58,8 @@ DAEMON_ENV = {
 }
 
 REQUIRED_PROGRAMS = ("libvirtd", "virsh", "qemu-system-x86_64", "ovsdb-server", "ovs-vswitchd",
-                     "ovs-vsctl", "ovsdb-tool", "dnsmasq", "ip", "unshare", "mount", "nsenter", "iptables")
+                     "ovs-vsctl", "ovsdb-tool", "dnsmasq", "ip", "unshare", "mount", "nsenter", "iptables",
+                     "nft")
 
 
 SOURCE_DIGEST = "virt-netxml-source.sha256"   # in the Debian root's virtual environment
@@ -106,7 +107,8 @@ class Release:
             return [p for p in REQUIRED_PROGRAMS if shutil.which(p, path=DAEMON_ENV["PATH"]) is None]
         wanted = ["usr/sbin/libvirtd", "usr/sbin/virtlogd", "usr/bin/qemu-system-x86_64",
                   "usr/sbin/ovsdb-server", "usr/sbin/ovs-vswitchd", "usr/bin/ovs-vsctl",
-                  "usr/bin/ovsdb-tool", "usr/sbin/dnsmasq", f"{self.venv.lstrip('/')}/bin/virt-netxml"]
+                  "usr/bin/ovsdb-tool", "usr/sbin/dnsmasq", "usr/sbin/nft",
+                  f"{self.venv.lstrip('/')}/bin/virt-netxml"]
         missing = [f"{self.sysroot}/{p} (run setup.sh)" for p in wanted if not (self.sysroot / p).exists()]
         stamp = self.sysroot / self.venv.lstrip("/") / SOURCE_DIGEST
         if not missing and (not stamp.exists() or stamp.read_text().strip() != source_digest()):
