@@ -7,7 +7,8 @@ an initramfs built here: busybox, ``virtio_net`` and ``8021q`` with their depend
     vnx.name=NAME                       what the guest answers with
     vnx.nic=MAC,ADDR/PREFIX             an address on the NIC with this MAC (untagged)
     vnx.vlan=MAC,VID,ADDR/PREFIX        a VLAN sub-interface NIC.VID with this address
-    vnx.probe=ADDR[,ADDR...]            addresses the guest itself asks, once it is up
+    vnx.probe=ADDR[:PORT][,...]         addresses the guest itself asks (port 80 unless given), once up
+    vnx.gw=ADDR                         the default route (a NAT network's guest answering clients)
     vnx.probe-wait=SECONDS              how long it keeps asking a peer that does not answer (60)
     vnx.later=MAC,ADDR/PREFIX           a NIC hot-plugged after boot: configured when it appears
 
@@ -58,6 +59,7 @@ nics=
 vlans=
 probes=
 later=
+gw=
 for word in $(cat /proc/cmdline); do
   case "$word" in
     vnx.name=*) name=${word#vnx.name=} ;;
@@ -65,6 +67,7 @@ for word in $(cat /proc/cmdline); do
     vnx.vlan=*) vlans="$vlans ${word#vnx.vlan=}" ;;
     vnx.probe=*) probes="$probes $(echo ${word#vnx.probe=} | tr , ' ')" ;;
     vnx.later=*) later="$later ${word#vnx.later=}" ;;
+    vnx.gw=*) gw=${word#vnx.gw=} ;;
   esac
 done
 # The NIC whose MAC is $1 (the order of NICs inside the guest is not the domain's order).
@@ -89,6 +92,7 @@ for spec in $vlans; do
   ip link set $dev.$vid up
   ip addr add $addr dev $dev.$vid
 done
+[ -n "$gw" ] && ip route add default via $gw
 mkdir -p /www
 echo "$name" > /www/index.html
 httpd -p @PORT@ -h /www
@@ -125,7 +129,8 @@ for peer in $probes; do
     end=$(( $(cut -d. -f1 /proc/uptime) + probe_wait ))
     while [ $(cut -d. -f1 /proc/uptime) -lt $end ]; do
       # (busybox's static wget crashes resolving even a numeric address without NSS; nc does not)
-      got=$(printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 2 $peer @PORT@ 2>/dev/null | tail -n 1 | tr -d '\r')
+      addr=${peer%:*}; port=${peer##*:}; [ "$addr" = "$peer" ] && port=@PORT@
+      got=$(printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 2 $addr $port 2>/dev/null | tail -n 1 | tr -d '\r')
       [ -n "$got" ] && { answer=$got; break; }
       sleep 1
     done
@@ -196,12 +201,14 @@ class GuestSpec:
     probes: list[str] = field(default_factory=list)                    # addresses it asks
     later: list[tuple[str, str]] = field(default_factory=list)         # (MAC, ADDR/PREFIX) hot-plugged
     probe_wait: int = 60                                               # seconds per silent peer
+    gateway: str | None = None                                         # default route
 
     def cmdline(self) -> str:
         words = ["console=ttyS0", "panic=-1", "edd=off", "loglevel=3", "quiet", f"vnx.name={self.name}"]
         words += [f"vnx.nic={mac},{addr}" for mac, addr in self.nics]
         words += [f"vnx.vlan={mac},{vid},{addr}" for mac, vid, addr in self.vlans]
         words += [f"vnx.later={mac},{addr}" for mac, addr in self.later]
+        words += [f"vnx.gw={self.gateway}"] if self.gateway else []
         if self.probes:
             words += ["vnx.probe=" + ",".join(self.probes), f"vnx.probe-wait={self.probe_wait}"]
         return " ".join(words)
@@ -288,12 +295,13 @@ def probe_results(console_text_: str) -> dict[str, str]:
     return {peer: answer for peer, answer in _PROBE.findall(console_text_)}
 
 
-def http_name(run_in_ns: Sequence[str], address: str, timeout: float = 2.0) -> str | None:
+def http_name(run_in_ns: Sequence[str], address: str, timeout: float = 2.0,
+              port: int = HTTP_PORT) -> str | None:
     """Ask a guest for its name from a namespace (``run_in_ns``: the argv prefix, e.g. ip netns
-    exec NS); None when nothing answers."""
+    exec NS), on ``port`` (a forwarded one, say); None when nothing answers."""
     script = ("import socket,sys\n"
               "try:\n"
-              f" s=socket.create_connection(({address!r},{HTTP_PORT}),timeout={timeout})\n"
+              f" s=socket.create_connection(({address!r},{port}),timeout={timeout})\n"
               " s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n'); data=b''\n"
               " while True:\n"
               "  b=s.recv(4096)\n"
