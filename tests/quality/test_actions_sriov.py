@@ -3,6 +3,8 @@ recorded once, what is restored on which device, and the messages a refusal show
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from hooks import actions as A
@@ -164,6 +166,48 @@ def test_bind_vfio_that_never_binds_names_the_driver_it_is_on(tmp_path):
         A.BindVfio("0000:05:00.0").apply(host.ctx)
     assert info.value.message == ("bind 0000:05:00.0 to vfio-pci: 0000:05:00.0 is on no driver, not "
                                   "vfio-pci (is the vfio-pci module loaded?)")
+
+
+def _slow_host(tmp_path, seconds: float, driver: str | None = "e1000e") -> Host:
+    host = Host(tmp_path)
+    host.ctx = Context(host.owner, host.store, Deadline(seconds), netlink=host.net, ovs=host.ovs,
+                       sysfs=host.fs)
+    host.fs.add_device("0000:05:00.0", driver)
+    return host
+
+
+def test_bind_vfio_waits_for_a_driver_that_binds_late(tmp_path):
+    host = _slow_host(tmp_path, 30)
+    reads = []
+    real = host.fs.pci_device
+
+    def late(address):
+        reads.append(address)
+        if len(reads) == 4:          # the first read is BindVfio's own; bound on the third poll
+            host.fs.devices[address].driver = "vfio-pci"
+        return real(address)
+
+    host.fs.drivers_probe = lambda address, timeout: None
+    host.fs.pci_device = late
+    started = time.monotonic()
+    assert A.BindVfio("0000:05:00.0").apply(host.ctx) is not None
+    assert len(reads) == 4 and time.monotonic() - started < 0.9      # polled every 20 ms
+
+
+@pytest.mark.parametrize(("change", "now"), [
+    (lambda fs: fs.devices.pop("0000:05:00.0"), "gone"),
+    (lambda fs: setattr(fs.devices["0000:05:00.0"], "driver", "e1000e"), "e1000e"),
+])
+def test_bind_vfio_that_ends_elsewhere_names_where(tmp_path, change, now):
+    host = _slow_host(tmp_path, 0.1)
+    host.fs.drivers_probe = lambda address, timeout: change(host.fs)
+    host.fs.set_driver_override = lambda address, driver: None
+    started = time.monotonic()
+    with pytest.raises(HostError) as info:
+        A.BindVfio("0000:05:00.0").apply(host.ctx)
+    assert info.value.message.startswith(f"bind 0000:05:00.0 to vfio-pci: 0000:05:00.0 is on {now}, not "
+                                         "vfio-pci (is the vfio-pci module loaded?)")
+    assert time.monotonic() - started < 0.9
 
 
 def test_restore_driver_of_a_device_another_domain_holds_now(host):
