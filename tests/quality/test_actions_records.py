@@ -3,6 +3,8 @@ what its undo restores exactly, and the messages a refusal shows."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from hooks import actions as A
@@ -91,6 +93,40 @@ def test_forget_domain_with_only_wishes_keeps_no_empty_note(host):
     undo.run()
     assert host.record() == {"name": "vm1", "uuid": UUID, "taps": {"tap0": {}},
                              "port_wishes": {MAC: {"tag": 5}}}
+
+
+def test_a_wish_undone_after_the_record_changed_hands(tmp_path):
+    host = Host(tmp_path, owner=Owner("network", "net1"))
+    with host.store.edit("domains", "vm1") as rec:
+        rec.update(name="vm1", uuid="u-1", port_wishes={MAC: {"tag": 4}})
+    undo = A.RecordPortWish("vm1", "u-1", MAC, (("tag", 5),)).apply(host.ctx)
+    with host.store.edit("domains", "vm1") as rec:
+        rec["uuid"] = "u-other"
+    assert undo is not None
+    undo.run()
+    assert host.record("domains", "vm1") == {"name": "vm1", "uuid": "u-1", "port_wishes": {MAC: {"tag": 4}}}
+
+
+def test_undoing_a_wish_the_domain_already_forgot_is_harmless(tmp_path):
+    host = Host(tmp_path, owner=Owner("network", "net1"))
+    undo = A.RecordPortWish("vm1", "u-1", MAC, (("tag", 5),)).apply(host.ctx)
+    with host.store.edit("domains", "vm1") as rec:
+        rec["port_wishes"] = {}
+        rec["taps"] = {"tap0": {}}
+    assert undo is not None
+    undo.run()
+    assert host.record("domains", "vm1") == {"name": "vm1", "uuid": "u-1", "taps": {"tap0": {}}}
+
+
+def test_the_start_note_keeps_milliseconds(tmp_path, monkeypatch):
+    host = Host(tmp_path)
+    ctx = Context(host.owner, host.store, Deadline(30), netlink=host.net, daemon_pid=77)
+    with host.store.edit("domains", "vm1") as rec:
+        rec["taps"] = {"tap0": {}}
+    monkeypatch.setattr(time, "time", lambda: 1700000000.123456)
+    A.MarkStarting().apply(ctx)
+    monkeypatch.undo()
+    assert host.record()["starting"] == {"pid": 77, "since": 1700000000.123}
 
 
 def test_rewrite_xml_undo_step(host):
@@ -194,6 +230,21 @@ def test_delete_shim_without_an_index_deletes_the_macvlan_of_that_name(network):
     assert (link.uplink, link.addresses, link.up) == ("up0", ["10.0.0.1/24"], True)
 
 
+def test_delete_shim_that_is_already_gone_forgets_it(network):
+    A.CreateShim("mvshim0", "up0", "10.0.0.1/24").apply(network.ctx)
+    del network.net.links["mvshim0"]
+    assert A.DeleteShim("mvshim0").apply(network.ctx) is not None
+    assert network.record("networks") == {} and network.net.calls_to("delete_link") == []
+
+
+def test_delete_shim_without_an_index_leaves_a_device_of_another_kind(network):
+    network.net.add_link("mvshim0", "veth")
+    with network.store.edit("networks", "mvnet") as rec:
+        rec["shims"] = {"mvshim0": {"uplink": "up0", "address": "10.0.0.1/24"}}
+    A.DeleteShim("mvshim0").apply(network.ctx)
+    assert "mvshim0" in network.net.links and network.record("networks") == {}
+
+
 def test_create_shim_undo_after_the_record_is_gone_deletes_only_a_macvlan(network):
     undo = A.CreateShim("mvshim0", "up0", "10.0.0.1/24").apply(network.ctx)
     with network.store.edit("networks", "mvnet") as rec:
@@ -231,11 +282,23 @@ def test_an_error_inside_a_record_edit_writes_nothing(host):
     assert host.record() == {}
 
 
+class Terse(Exception):
+    """An error that carries its one-line message apart from its full text."""
+
+    message = "device busy"
+
+
 def test_undo_own_steps_notes_what_could_not_be_put_back(host):
+    def raising(exc):
+        def run():
+            raise exc
+        return run
+
     undo_own_steps(host.ctx, "first", lambda: None)
-    undo_own_steps(host.ctx, "second", lambda: (_ for _ in ()).throw(HostError(step="s", detail="d")))
-    undo_own_steps(host.ctx, "third", lambda: (_ for _ in ()).throw(OSError(5, "EIO")))
-    assert host.ctx.left_over == ["second: s: d", "third: [Errno 5] EIO"]
+    undo_own_steps(host.ctx, "second", raising(HostError(step="s", detail="d")))
+    undo_own_steps(host.ctx, "third", raising(OSError(5, "EIO")))
+    undo_own_steps(host.ctx, "fourth", raising(Terse("device busy: EBUSY from the kernel, errno 16")))
+    assert host.ctx.left_over == ["second: s: d", "third: [Errno 5] EIO", "fourth: device busy"]
 
 
 def test_a_batch_holds_its_actions_in_order_and_blames_the_first_by_default(host):

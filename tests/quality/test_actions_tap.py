@@ -399,6 +399,25 @@ def test_a_failed_move_that_cannot_be_put_back_is_left_for_repair(tmp_path):
     assert host.ctx.left_over == ["put tap0 back on OVS bridge ovsA: add-port: refused"]
 
 
+@pytest.mark.parametrize(("action", "step"), [(A.LinkUp("vnet3"), "bring vnet3 up"),
+                                             (A.EnslaveLink("vnet3", "br0"), "plug vnet3 into bridge br0")])
+def test_a_device_not_recorded_for_the_domain_is_refused_in_one_line(host, action, step):
+    host.net.add_link("vnet3", "tun")
+    with pytest.raises(ForeignDevice) as info:
+        action.apply(host.ctx)
+    assert info.value.message == (f"{step}: device 'vnet3' is not a TAP the hook created or took for this "
+                                  "domain; refusing to touch a device the hook did not create or take")
+
+
+def test_undoing_the_take_of_a_tap_already_given_back_is_harmless(host):
+    host.net.add_link("tap0", "tun")
+    undo = A.CreateTap("tap0").apply(host.ctx)
+    A.DeleteTap("tap0").apply(host.ctx)
+    assert undo is not None
+    undo.run()
+    assert host.record() == {} and "tap0" in host.net.links
+
+
 def test_link_up_of_a_recorded_tap_that_is_gone(host):
     A.CreateTap("tap0").apply(host.ctx)
     del host.net.links["tap0"]

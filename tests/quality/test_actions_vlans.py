@@ -160,6 +160,17 @@ def test_one_ovs_action_is_one_transaction_reading_its_port(host):
     assert host.ovs.calls[-1] == ("transact", (), (OvsVlanChange("vnet1", None, (), None),))
 
 
+def test_ovs_vlan_undo_restores_every_column_it_had(host):
+    ovs(host, "vnet1")
+    row = host.ovs.ports["vnet1"]
+    row.tag, row.trunks, row.vlan_mode = 5, (5, 6), "native-untagged"
+    undo = A.OvsPortVlan("vnet1", 10, (), "access").apply(host.ctx)
+    assert (row.tag, row.trunks, row.vlan_mode) == (10, (), "access")
+    assert undo is not None
+    undo.run()
+    assert (row.tag, row.trunks, row.vlan_mode) == (5, (5, 6), "native-untagged")
+
+
 def test_ovs_vlan_compare_ignores_trunk_order_and_repeats(host):
     ovs(host, "vnet1")
     host.ovs.ports["vnet1"].trunks, host.ovs.ports["vnet1"].vlan_mode = (30, 20), "trunk"
