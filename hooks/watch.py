@@ -12,7 +12,8 @@ folder and log file checks):
   executor (undo on failure), under the domain's own lock, and note the interface in the
   domain's state record (``hotplug``: MAC -> device and alias);
 * device-removed: the port went with the device (libvirt deletes the TAP, or the OVS port), so
-  what is left to release is the record: the interface's note and its portgroup VLAN wish;
+  what is left to release is the interface's port forwards and its record: the note and its
+  portgroup VLAN wish;
 * on every (re)connection, for every running guest, each interface with work that the record
   does not list is applied: a NIC attached while the watch was away (libvirtd restarting, the
   service stopped) is caught up;
@@ -40,7 +41,7 @@ from hooks.deadline import Deadline
 from hooks.executor import Executor
 from hooks.log import HookLog
 from hooks.planner.facts import LiveFacts
-from hooks.planner.hotplug import alias_of, nic_by_alias, pending, plug_actions, unplugged
+from hooks.planner.hotplug import alias_of, nic_by_alias, pending, plug_actions, unplug_actions, unplugged
 from hooks.planner.interfaces import Nic, nics, uuid_of
 from hooks.state import StateStore
 from hooks.state_records import DomainState
@@ -54,12 +55,21 @@ DEFAULT_URI = "qemu:///system"
 
 
 class WatchFacts(LiveFacts):
-    """The hooks' live facts, except the libvirt version: the hook reads it from its parent
-    daemon's memory map; the watch asks the daemon it is connected to."""
+    """The hooks' live facts, except what the watch may ask libvirt itself: the version (the
+    hook reads it from its parent daemon's memory map) and a network's definition (the hook
+    reads libvirt's files), from the daemon it is connected to."""
 
-    def __init__(self, ctx: Context, version: tuple[int, int, int] | None) -> None:
+    def __init__(self, ctx: Context, version: tuple[int, int, int] | None,
+                 network_xml: Callable[[str], bytes | None] | None = None) -> None:
         super().__init__(ctx)
         self._libvirt.append(version)
+        self._network_xml = network_xml
+
+    def network_definition(self, name: str) -> Any:
+        if self._network_xml is None:
+            return super().network_definition(name)
+        xml = self._network_xml(name)
+        return parse_bytes(xml, source=f"network {name}").getroot() if xml else None
 
 
 class Watcher:
@@ -70,8 +80,10 @@ class Watcher:
     """
 
     def __init__(self, store: StateStore, config: dict[str, str], *, ports: dict[str, Any] | None = None,
-                 say: Callable[[str], object] | None = None, use_syslog: bool = True) -> None:
+                 say: Callable[[str], object] | None = None, use_syslog: bool = True,
+                 network_xml: Callable[[str], bytes | None] | None = None) -> None:
         self.store = store
+        self.network_xml = network_xml   # a network's live definition, from libvirt
         self.config = config
         self.ports = ports or {}
         self.say = say or (lambda line: None)
@@ -117,17 +129,30 @@ class Watcher:
             return []
         log = self._log(name, "unplug")
         deadline = Deadline(deadline_seconds(self.config))
+        ctx: Context | None = None
         try:
             with self.store.serialised(DomainState.KIND, name, deadline.remaining()):
-                mac = mac or unplugged(self.store.read(DomainState.KIND, name), alias)
+                record = self.store.read(DomainState.KIND, name)
+                mac = mac or unplugged(record, alias)
                 if mac is None:
                     return []
+                summary = ""
+                actions = unplug_actions(record, mac)
+                if actions:
+                    ctx = Context(Owner("domain", name, DomainState(record).uuid), self.store, deadline,
+                                  ovs_db=ovs_db(self.config), **self.ports)
+                    # A clean-up: every step is tried, as at release; what fails stays recorded
+                    # for the domain's release or 'hooks repair'.
+                    result = Executor(ctx, log).run(actions, best_effort=True)
+                    summary = f"; {result.summary()}"
+                    if not result.ok:
+                        self.failures += 1
                 with self.store.edit(DomainState.KIND, name) as data:
                     rec = DomainState(data)
                     rec.part_for_update(rec.HOTPLUG).pop(mac, None)
                     rec.part_for_update(rec.PORT_WISHES).pop(mac, None)
-            line = f"domain {name}: interface {mac} ({alias}) unplugged: its record released"
-            log.event(f"iface={mac} unplugged ({alias}): record released")
+            line = f"domain {name}: interface {mac} ({alias}) unplugged: its record released{summary}"
+            log.event(f"iface={mac} unplugged ({alias}): record released{summary}")
             return [line]
         except NetXmlError as exc:
             self.failures += 1
@@ -135,6 +160,9 @@ class Watcher:
             return [f"domain {name}: unplug {alias}: {exc.message}"]
         finally:
             log.close()
+            if ctx is not None:
+                with contextlib.suppress(Exception):
+                    ctx.close()
 
     def _apply(self, name: str, root: Any, only: list[Nic] | None, operation: str,
                version: tuple[int, int, int] | None) -> list[str]:
@@ -151,7 +179,7 @@ class Watcher:
             with self.store.serialised(DomainState.KIND, name, deadline.remaining()):
                 record = self.store.read(DomainState.KIND, name)
                 nics = pending(root, record) if only is None else only
-                facts = WatchFacts(ctx, version)
+                facts = WatchFacts(ctx, version, self.network_xml)
                 for nic in nics:
                     lines += self._one(name, uuid, root, nic, record, facts, ctx, log)
         except NetXmlError as exc:
@@ -290,6 +318,15 @@ class Service:
                 out.append((dom.name(), dom.XMLDesc(0).encode()))
         return out
 
+    def network(self, name: str) -> bytes | None:
+        libvirt = self.libvirt
+        if self.conn is None:
+            return None
+        try:
+            return str(self.conn.networkLookupByName(name).XMLDesc(0)).encode()
+        except libvirt.libvirtError:
+            return None
+
     def live_xml(self, name: str) -> bytes | None:
         libvirt = self.libvirt
         try:
@@ -371,6 +408,7 @@ def main(uri: str, *, stderr: TextIO | None = None) -> int:
     watcher = Watcher(store, config, say=lambda line: None)
     service = Service(uri, watcher, stderr=err)
     watcher.say = service.say
+    watcher.network_xml = service.network
     return service.run()
 
 

@@ -1,6 +1,6 @@
 """NICs that come and go while a guest runs: libvirt runs no hook for a hot-plug, so
 ``hooks watch`` (``hooks.watch``) asks here what one interface needs, as the ``start`` and
-``reconnect`` hooks would plan it.
+``reconnect`` hooks would plan it, and what to undo when it leaves.
 
 Nothing here touches the host or libvirt: the live domain XML, the host facts and the domain's
 state record in, actions out, like every other planner.
@@ -13,7 +13,8 @@ from lxml import etree
 from hooks import actions as A
 from hooks.planner.domain import port_vlan_actions
 from hooks.planner.facts import HostFacts
-from hooks.planner.interfaces import Nic, nics
+from hooks.planner.forwards import interface_forward_actions
+from hooks.planner.interfaces import Nic, meta_of, nics, uuid_of
 from hooks.state_records import DomainState
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
@@ -32,9 +33,24 @@ def nic_by_alias(root: etree._Element, alias: str) -> Nic | None:
 
 
 def plug_actions(root: etree._Element, facts: HostFacts, record: dict[str, Any], mac: str) -> list[A.Action]:
-    """What the interface with ``mac`` needs on its port now that it is in the running guest:
-    its VLANs and OVS settings, exactly as ``start``/``reconnect`` plan them for it."""
-    return port_vlan_actions(root, facts, record, only=mac)
+    """What the interface with ``mac`` needs now that it is in the running guest: its VLANs and
+    OVS settings on its port, and its port forwards, exactly as ``start``/``reconnect`` plan them."""
+    mac = mac.lower()
+    plan = port_vlan_actions(root, facts, record, only=mac)
+    meta = meta_of(root)
+    nic = next((n for n in nics(root) if n.mac == mac), None)
+    if meta is not None and nic is not None:
+        plan += interface_forward_actions(root.findtext("name") or "", uuid_of(root), nic,
+                                          meta.interface(mac), facts)
+    return plan
+
+
+def unplug_actions(record: dict[str, Any], mac: str) -> list[A.Action]:
+    """What to undo when the interface with ``mac`` has left the guest: its port forwards (their
+    rules name its address). Its VLANs and OVS settings went with its port, which libvirt deleted."""
+    forwards = DomainState(record).forwards
+    return [A.RemoveForwards(key) for key, entry in sorted(forwards.items())
+            if isinstance(entry, dict) and (entry.get("mac") or "").lower() == mac.lower()]
 
 
 def pending(root: etree._Element, record: dict[str, Any]) -> list[Nic]:

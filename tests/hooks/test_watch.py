@@ -22,7 +22,7 @@ from hooks.state import StateStore
 from hooks.state_records import DomainState
 from hooks.watch import Watcher
 from hooks.watch_unit import render, systemd_quote, systemd_unquote, unit_path
-from tests.fakes import FakeNetlink, FakeOvs
+from tests.fakes import FakeFirewall, FakeNetlink, FakeOvs
 from xmltools.errors import InputError
 
 MAC1, MAC2 = "52:54:00:aa:00:01", "52:54:00:aa:00:02"
@@ -172,6 +172,55 @@ def test_libvirt_11_linux_bridge_vlan_is_verified_not_applied(host):
     lines = watcher.plugged("vm", xml, "net0", version=(9, 0, 0))
     assert lines == [f"domain vm: interface {MAC1} (vnet5): 1 changed, 0 already in place"]
     assert {v.vid for v in net.bridge_vlans("vnet5")} == {40}
+
+
+NAT_NET = b"""<network><name>default</name><forward mode='nat'/><bridge name='virbr0'/>
+  <ip address='192.168.122.1' netmask='255.255.255.0'/></network>"""
+
+
+def forward_nic(mac: str, dev: str, alias: str) -> str:
+    return f"""
+    <interface type='network'>
+      <mac address='{mac}'/>
+      <source network='default' bridge='virbr0'/>
+      <target dev='{dev}'/>
+      <alias name='{alias}'/>
+    </interface>"""
+
+
+def test_a_hot_plugged_nic_gets_its_port_forwards_and_unplug_removes_them(host):
+    watcher, ovs, store = host
+    firewall = FakeFirewall()
+    watcher.ports["firewall"] = firewall
+    asked: list[str] = []
+    watcher.network_xml = lambda name: asked.append(name) or NAT_NET   # from libvirt, not its files
+    entry = wish(MAC1, '<vnx:ip address="192.168.122.50"/>'
+                       '<vnx:forward proto="tcp" host-port="2222" guest-port="22"/>')
+    xml = domain(forward_nic(MAC1, "vnet6", "net0"), forward_nic(MAC2, "vnet7", "net1"), meta=entry)
+    lines = watcher.plugged("vm", xml, "net0")
+    assert lines == [f"domain vm: interface {MAC1} (vnet6): 1 changed, 0 already in place"]
+    assert asked == ["default"] and len(firewall.nat) == 1
+    (key, recorded), = record(store).forwards.items()
+    assert (recorded["mac"], recorded["guest"], recorded["forwards"]) == (
+        MAC1, "192.168.122.50", [["tcp", 2222, 2222, 22, 22, None, None]])
+    assert watcher.plugged("vm", xml, "net1") == []   # no wishes: no forwards, no record
+    lines = watcher.unplugged("vm", "net0")
+    assert lines == [f"domain vm: interface {MAC1} (net0) unplugged: its record released; "
+                     "1 changed, 0 already in place"]
+    assert firewall.nat == {} and ("remove", key, True, True) in firewall.calls
+    assert store.read("domains", "vm") == {}
+
+
+def test_a_forward_to_an_address_outside_the_network_is_refused(host):
+    watcher, ovs, store = host
+    firewall = FakeFirewall()
+    watcher.ports["firewall"] = firewall
+    watcher.network_xml = lambda name: NAT_NET
+    entry = wish(MAC1, '<vnx:ip address="10.9.9.9"/>'
+                       '<vnx:forward proto="tcp" host-port="2222" guest-port="22"/>')
+    lines = watcher.plugged("vm", domain(forward_nic(MAC1, "vnet6", "net0"), meta=entry), "net0")
+    assert len(lines) == 1 and "10.9.9.9" in lines[0] and "192.168.122.0/24" in lines[0]
+    assert firewall.calls == [] and store.read("domains", "vm") == {}
 
 
 def test_release_at_domain_stop_drops_the_watch_records():
