@@ -1,0 +1,189 @@
+"""Port forwarding to guests on a NAT network, proven by traffic on both libvirt releases.
+
+The sandbox host gets an "uplink" (a veth, 10.231.0.1) whose peer lives in a client namespace
+(10.231.0.2); libvirt runs a NAT network ``fwnat`` (virbr7, 192.168.157.0/24). Tiny guests
+(tests/guests/tiny.py) answer HTTP on port 80 with their name; their port forwards are the
+project's metadata (``virt-netxml interface --forward``), applied by the installed hooks at
+``start`` and removed at ``release``. libvirt's own filter rejects new connections to NAT
+guests (its iptables ``LIBVIRT_FWI`` chain, or ``guest_input`` of its nftables backend), so a
+connection only gets through where the hooks opened it. Every address is private and lives in
+the test's namespaces.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from subprocess import CompletedProcess
+
+import pytest
+
+from tests.e2e.conftest import Host
+from tests.e2e.harness import NS_PREFIX, Netns, vnx
+from tests.guests.tiny import (
+    BootFiles,
+    GuestSpec,
+    boot_files,
+    console_text,
+    domain_xml,
+    probe_results,
+    wait_console,
+)
+from tests.guests.tiny import http_name as ask
+from tests.kernel_lab.lab import find_kernel
+from tests.support import require
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+
+UPLINK, CLIENT = "10.231.0.1", "10.231.0.2"
+SUBNET = "192.168.157"
+GUESTS = {"fwa": ("52:54:00:57:00:01", f"{SUBNET}.11"), "fwb": ("52:54:00:57:00:02", f"{SUBNET}.12"),
+          "fwc": ("52:54:00:57:00:03", f"{SUBNET}.13")}
+OURS = "virt-netxml "    # the comment every rule of ours carries: "virt-netxml <domain> <mac> <key>"
+
+
+@pytest.fixture(scope="session")
+def boot(tmp_path_factory: pytest.TempPathFactory) -> BootFiles:
+    require(find_kernel() is not None, "the kernel lab's kernel under .cache/kernel (setup.sh)")
+    return boot_files(tmp_path_factory.mktemp("tiny-guest-fw"))
+
+
+@pytest.fixture
+def client(hooks: Host) -> Iterator[Netns]:
+    """The uplink of the sandbox host and a client namespace on its far end."""
+    hooks.veth("vnxfwup0", "vnxfwup0p")
+    ns = Netns.create(NS_PREFIX + "cl-")
+    try:
+        hooks.ns.ip("link", "set", "vnxfwup0p", "netns", ns.name)
+        hooks.ns.ip("addr", "add", f"{UPLINK}/24", "dev", "vnxfwup0")
+        ns.ip("addr", "add", f"{CLIENT}/24", "dev", "vnxfwup0p")
+        ns.ip("link", "set", "vnxfwup0p", "up")
+        yield ns
+    finally:
+        ns.delete()
+
+
+def nat_network(host: Host) -> None:
+    vnx("network", "fwnat", "--mode", "nat", "--bridge", "virbr7", "--ip", f"{SUBNET}.1/24",
+        "--dhcp-range", f"{SUBNET}.100,{SUBNET}.200",
+        "--dhcp-host", f"{GUESTS['fwb'][0]},{GUESTS['fwb'][1]}",   # fwb's address comes from here
+        "--connect", host.libvirtd.uri, "--define", "--start")
+
+
+def start_guest(host: Host, boot: BootFiles, name: str, forwards: list[str], ip: bool = True,
+                probes: list[str] | None = None) -> tuple[Path, CompletedProcess[str]]:
+    mac, address = GUESTS[name]
+    spec = GuestSpec(name, nics=[(mac, f"{address}/24")], probes=probes or [], probe_wait=90,
+                     gateway=f"{SUBNET}.1")
+    console, path = host.tmp / f"{name}.console", host.tmp / f"{name}.xml"
+    path.write_text(domain_xml(spec, boot, console))
+    args = ["interface", "--type", "network", "--source", "fwnat", "--model", "virtio", "--mac", mac]
+    for spec_ in forwards:
+        args += ["--forward", spec_]
+    if ip:
+        args += ["--ip", address]
+    vnx(*args, "--domain", path, "-i")
+    host.virsh("define", str(path))
+    return console, host.virsh("start", name, check=False)
+
+
+def answer(ns: Netns | Host, port: int, expected: str | None, timeout: float = 60.0) -> str | None:
+    """What UPLINK:port answers from ``ns``, waiting up to ``timeout`` for ``expected``."""
+    argv = (ns.ns if isinstance(ns, Host) else ns).exec_argv([])
+    end = time.monotonic() + timeout
+    while True:
+        got = ask(argv, UPLINK, timeout=2.0, port=port)
+        if got == expected or time.monotonic() > end:
+            return got
+        time.sleep(0.5)
+
+
+def our_rules(host: Host) -> list[str]:
+    text = host.ns.run("nft", "list", "ruleset").stdout + host.ns.run("iptables-save", check=False).stdout
+    return [line.strip() for line in text.splitlines() if OURS in line]
+
+
+def libvirt_backend(host: Host) -> str:
+    tables = host.ns.run("nft", "list", "tables").stdout
+    return "nftables" if "libvirt_network" in tables else "iptables"
+
+
+def forwarding_scenario(host: Host, client: Netns, boot: BootFiles, backend: str) -> None:
+    nat_network(host)
+    assert libvirt_backend(host) == backend
+    console_a, started = start_guest(host, boot, "fwa", ["tcp:8080:80"])
+    assert started.returncode == 0, started.stderr
+    # fwb: its address from the network's static DHCP host; it asks fwa through the host's
+    # uplink address (hairpin) once it is up
+    console_b, started = start_guest(host, boot, "fwb", ["tcp:8081-8082:80-81"], ip=False,
+                                     probes=[f"{UPLINK}:8080"])
+    assert started.returncode == 0, started.stderr
+    wait_console(console_a, "vnx-ready fwa", timeout=240)
+    shown = console_text(console_a)[-800:]
+    assert answer(client, 8080, "fwa") == "fwa", shown + "\n".join(our_rules(host))
+    assert answer(host, 8080, "fwa") == "fwa"            # from the host itself
+    assert answer(client, 8081, "fwb") == "fwb"          # 8081 -> 80 of fwb (DHCP host address)
+    # without a forward libvirt's filter still rejects new connections to its guests
+    assert ask(client.exec_argv([]), GUESTS["fwa"][1], timeout=2.0) is None
+    hairpin = probe_results(wait_console(console_b, "vnx-probes-done fwb", timeout=240))
+    assert hairpin == {f"{UPLINK}:8080": "fwa"}, console_text(console_b)[-1500:]
+
+    # a second guest asking for a host port fwa forwards: refused at its start, naming fwa
+    _, refused = start_guest(host, boot, "fwc", ["tcp:8000-8080:8000-8080"])
+    assert refused.returncode != 0
+    ours_line = [line for line in refused.stderr.splitlines() if "virt-netxml: domain fwc" in line]
+    assert ours_line and "host port 'tcp (any address):8000-8080' is busy (forwarded to domain fwa " \
+        "already)" in refused.stderr, refused.stderr
+    assert host.virsh("domstate", "fwc").stdout.strip() == "shut off"
+
+    # libvirt builds its firewall afresh when the daemon restarts: reconnect puts ours back
+    per_guest = len(our_rules(host))
+    host.libvirtd.restart()
+    assert answer(client, 8080, "fwa") == "fwa"
+    assert answer(client, 8081, "fwb") == "fwb"
+    assert len(our_rules(host)) == per_guest           # in place once, not twice
+
+    # and when the network starts again (network started): the guests' ports are plugged back
+    # by hand, as libvirt 9.0 does not re-plug a running guest's port
+    taps = {name: host.virsh("domiflist", name).stdout.split()[-5] for name in ("fwa", "fwb")}
+    host.virsh("net-destroy", "fwnat")
+    assert answer(client, 8080, None, timeout=2) is None
+    host.virsh("net-start", "fwnat")
+    for tap in taps.values():
+        host.ns.ip("link", "set", tap, "master", "virbr7")
+    assert answer(client, 8080, "fwa") == "fwa"
+    assert answer(client, 8081, "fwb") == "fwb"
+
+    # release removes exactly the guest's own rules
+    host.virsh("destroy", "fwa")
+    assert answer(client, 8080, None, timeout=2) is None
+    assert answer(client, 8081, "fwb") == "fwb"
+    left = our_rules(host)
+    assert left and not [line for line in left if " fwa " in line], left
+    host.virsh("destroy", "fwb")
+    assert answer(client, 8081, None, timeout=2) is None
+    assert our_rules(host) == []
+
+
+def test_forwarded_ports_reach_nat_guests_from_a_client_the_host_and_another_guest(
+        hooks: Host, client: Netns, boot: BootFiles) -> None:
+    """With libvirt's default firewall backend on these machines, iptables (libvirt 9.0 has no
+    other; Debian 13's libvirt 11.3 tries iptables before nftables, as its network.conf says),
+    and on libvirt 10.0 and later also with ``firewall_backend = "nftables"``, where the hooks
+    open ``guest_input`` of libvirt's own table."""
+    host = hooks
+    forwarding_scenario(host, client, boot, "iptables")
+    if host.release.version < (10, 0):
+        return
+    host.box.clear_libvirt()
+    conf = host.libvirtd.etc / "network.conf"
+    before = conf.read_text()
+    conf.write_text(before + '\nfirewall_backend = "nftables"\n')
+    try:
+        host.libvirtd.restart()
+        forwarding_scenario(host, client, boot, "nftables")
+    finally:
+        host.box.clear_libvirt()
+        conf.write_text(before)
+        host.libvirtd.restart()
