@@ -230,6 +230,15 @@ def test_delete_shim_without_an_index_deletes_the_macvlan_of_that_name(network):
     assert (link.uplink, link.addresses, link.up) == ("up0", ["10.0.0.1/24"], True)
 
 
+def test_create_shim_undo_leaves_a_macvlan_that_took_the_name(network):
+    undo = A.CreateShim("mvshim0", "up0", "10.0.0.1/24").apply(network.ctx)
+    del network.net.links["mvshim0"]
+    network.net.add_link("mvshim0", "macvlan")                  # someone else's, another ifindex
+    assert undo is not None
+    undo.run()
+    assert "mvshim0" in network.net.links and network.record("networks") == {}
+
+
 def test_delete_shim_that_is_already_gone_forgets_it(network):
     A.CreateShim("mvshim0", "up0", "10.0.0.1/24").apply(network.ctx)
     del network.net.links["mvshim0"]

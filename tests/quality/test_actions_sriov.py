@@ -140,6 +140,49 @@ def test_bind_vfio_accepts_a_group_of_unbound_stub_vfio_bridge_and_vanished_memb
     assert host.fs.devices[address].driver == "vfio-pci"
 
 
+def test_bind_vfio_checks_every_member_of_the_group(host):
+    address = vf(host, 0)
+    group = host.fs.devices[address].iommu_group
+    host.fs.add_device("0000:00:01.0", "pcieport", group=group, is_bridge=True)     # sorts first
+    host.fs.add_device("0000:04:00.4", None, group=group)
+    host.fs.add_device("0000:05:00.0", "snd_hda_intel", group=group)                # sorts after the VF
+    with pytest.raises(HostError) as info:
+        A.BindVfio(address).apply(host.ctx)
+    assert info.value.message == (f"bind {address} to vfio-pci: IOMMU group of {address} is not viable: "
+                                  "0000:05:00.0 is bound to snd_hda_intel")
+    assert host.record() == {} and host.fs.devices[address].driver == "igbvf"
+
+
+def test_bind_vfio_without_an_iommu_group_says_so(tmp_path):
+    host = Host(tmp_path, fs=FakeSysfs(iommu=False))
+    host.fs.add_device("0000:05:00.0", "e1000e")
+    with pytest.raises(HostError) as info:
+        A.BindVfio("0000:05:00.0").apply(host.ctx)
+    assert info.value.message == ("bind 0000:05:00.0 to vfio-pci: 0000:05:00.0 has no IOMMU group "
+                                  "(is the IOMMU enabled?)")
+
+
+def test_bind_and_restore_bound_their_sysfs_waits(host):
+    address = vf(host, 0)
+    A.BindVfio(address).apply(host.ctx)
+    assert host.fs.calls_to("unbind") == [(address, 3.0)]
+    assert host.fs.calls_to("drivers_probe") == [(address, 3.0)]
+    host.fs.calls.clear()
+    A.RestoreDriver(address).apply(host.ctx)
+    assert host.fs.calls_to("set_driver_override") == [(address, None)]
+    assert host.fs.calls_to("unbind") == [(address, 3.0)]
+    assert host.fs.calls_to("drivers_probe") == [(address, 3.0)]
+
+
+def test_restore_driver_of_an_unbound_device_only_probes(host):
+    address = vf(host, 0)
+    A.BindVfio(address).apply(host.ctx)
+    host.fs.devices[address].driver = None                       # unbound by someone meanwhile
+    host.fs.calls.clear()
+    A.RestoreDriver(address).apply(host.ctx)
+    assert host.fs.calls_to("unbind") == [] and host.fs.devices[address].driver == "igbvf"
+
+
 def test_bind_vfio_of_an_unbound_device_does_not_unbind(host):
     host.fs.add_device("0000:05:00.0", None)
     host.fs.devices["0000:05:00.0"].native_driver = "e1000e"
@@ -387,6 +430,18 @@ def test_restore_vf_undo_sets_mac_and_vlan_again_only_where_it_set_them(host):
     assert undo is not None
     undo.run()
     assert host.net.links[PF].vfs[1] == VfInfo(1, "52:54:00:00:0f:08", 42)
+
+
+def test_restore_vf_puts_back_a_vlan_it_had(host):
+    host.net.links[PF].vfs[1] = VfInfo(1, "00:00:00:00:00:00", 7)
+    A.SetVfMacVlan(PF, 1, None, 100).apply(host.ctx)
+    A.RestoreVf(PF, 1).apply(host.ctx)
+    assert host.net.links[PF].vfs[1] == VfInfo(1, "00:00:00:00:00:00", 7)
+
+
+def test_an_empty_wished_mac_on_a_vf_without_one_changes_nothing(host):
+    host.net.links[PF].vfs[1] = VfInfo(1, None, 0)
+    assert A.SetVfMacVlan(PF, 1, "", 0).apply(host.ctx) is None
 
 
 def test_restore_vf_with_a_record_without_vlan_clears_it(host):

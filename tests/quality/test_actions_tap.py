@@ -317,6 +317,36 @@ def test_enslave_ovs_failure_clears_plugged_again(tmp_path):
     assert host.record()["taps"]["tap0"]["plugged"] is False and "tap0" not in host.ovs.ports
 
 
+def _edits_fail_from(host: Host, monkeypatch, first: int) -> None:
+    """Record edits number ``first`` and later fail (counted from now)."""
+    real = host.store.edit
+    calls = []
+
+    def edit(kind, name):
+        calls.append(kind)
+        if len(calls) >= first:
+            raise HostError(step="write state", detail="disk full")
+        return real(kind, name)
+
+    monkeypatch.setattr(host.store, "edit", edit)
+
+
+@pytest.mark.parametrize("on_ovs", [False, True], ids=["bridge", "ovs"])
+def test_a_failed_plug_whose_note_cannot_be_cleared_is_left_for_repair(tmp_path, monkeypatch, on_ovs):
+    boom = HostError(step="plug", detail="EBUSY")
+    host = Host(tmp_path, net=FakeNetlink(fail_on={"set_master": boom}),
+                ovs=FakeOvs(fail_on={"add_port": boom}))
+    host.net.add_bridge("br0")
+    host.ovs.add_bridge("br0")
+    A.CreateTap("tap0", bridge="br0", ovs=on_ovs).apply(host.ctx)
+    _edits_fail_from(host, monkeypatch, 2)          # noting "plugged" works, clearing it does not
+    with pytest.raises(HostError, match="EBUSY"):
+        A.EnslaveLink("tap0", "br0", on_ovs).apply(host.ctx)
+    assert host.ctx.left_over == ["note tap0 unplugged: write state: disk full"]
+    monkeypatch.undo()
+    assert host.record()["taps"]["tap0"]["plugged"] is True       # release will look there
+
+
 def test_enslave_undo_steps_are_named(host):
     host.net.add_bridge("br0")
     host.ovs.add_bridge("ovsbr0")

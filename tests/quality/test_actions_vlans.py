@@ -101,6 +101,15 @@ def test_verify_reports_what_the_port_holds_and_changes_nothing(host):
     assert host.net.calls_to("bridge_vlan_add") == [] and host.net.calls_to("bridge_vlan_del") == []
 
 
+def test_verify_lists_the_vlans_by_id_whatever_order_the_port_gives(host):
+    port(host)
+    host.net.links["vnet0"].vlans = {30: BridgeVlan(30), 1: BridgeVlan(1, pvid=True, untagged=True),
+                                     20: BridgeVlan(20, untagged=True)}
+    host.net.bridge_vlans = lambda name: list(host.net.links[name].vlans.values())
+    with pytest.raises(HostError, match="vnet0 holds VLANs 1 pvid untagged, 20 untagged, 30, not what"):
+        A.BridgePortVlans("vnet0", (10,), pvid=10, verify=True).apply(host.ctx)
+
+
 def test_verify_of_a_port_without_vlans_says_none(host):
     port(host)
     host.net.links["vnet0"].vlans = {}
