@@ -296,6 +296,36 @@ def test_give_back_of_a_taken_tap_never_plugged_by_the_hook_leaves_its_master(ho
     assert host.net.links["tap0"].master == "br0" and host.net.calls_to("set_master") == []
 
 
+def test_a_created_tap_on_a_linux_bridge_is_deleted_not_unplugged_first(host):
+    host.net.add_bridge("br0")
+    A.CreateTap("tap0", bridge="br0").apply(host.ctx)
+    A.EnslaveLink("tap0", "br0").apply(host.ctx)
+    host.net.calls.clear()
+    A.DeleteTap("tap0").apply(host.ctx)
+    assert host.net.calls_to("set_master") == [] and host.net.calls_to("delete_link") == [("tap0",)]
+
+
+def test_a_created_tap_plugged_into_a_linux_bridge_and_gone_is_forgotten(host):
+    host.net.add_bridge("br0")
+    A.CreateTap("tap0", bridge="br0").apply(host.ctx)
+    A.EnslaveLink("tap0", "br0").apply(host.ctx)
+    del host.net.links["tap0"]
+    A.DeleteTap("tap0").apply(host.ctx)
+    assert host.record() == {} and host.net.calls_to("delete_link") == []
+
+
+@pytest.mark.parametrize("ovs", [False, True])
+def test_give_back_of_a_record_without_a_bridge_unplugs_nothing(host, ovs):
+    host.net.add_link("tap0", "tun")
+    A.CreateTap("tap0", ovs=ovs).apply(host.ctx)
+    with host.store.edit("domains", "vm1") as rec:
+        rec["taps"]["tap0"]["plugged"] = True
+    host.net.calls.clear()
+    A.DeleteTap("tap0").apply(host.ctx)
+    assert host.net.calls_to("set_master") == [] and host.ovs.calls_to("del_port") == []
+    assert "tap0" in host.net.links and host.record() == {}
+
+
 # --------------------------------------------------------------------------- EnslaveLink and LinkUp
 
 
