@@ -3,9 +3,10 @@
 libvirt runs no hook for a hot-plug. With the watch running (started here against the sandbox,
 stopped by PID), a NIC attached with ``--bridge-vlan 10`` gets tag 10 on its OVS port without a
 reconnect, proven by traffic between tiny guests (tests/guests/tiny.py); ``detach`` removes the
-NIC, its metadata entry and the watch's record. The watch reconnects after a libvirtd restart
-and catches up on a NIC attached while it was away; killed with SIGKILL it leaves the guests as
-they were.
+NIC, its metadata entry and the watch's record. A NIC attached with a port forward on a NAT
+network answers a client on the host's uplink at once, and no more once detached. The watch
+reconnects after a libvirtd restart and catches up on a NIC attached while it was away; killed
+with SIGKILL it leaves the guests as they were.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import Host
-from tests.e2e.harness import build_domain, domain_interfaces, vnx
+from tests.e2e.harness import NS_PREFIX, Netns, build_domain, domain_interfaces, vnx
 from tests.e2e.watch import WatchProcess
 from tests.guests.tiny import (
     BootFiles,
@@ -28,6 +29,7 @@ from tests.guests.tiny import (
     checksums_in_guest,
     console_text,
     domain_xml,
+    http_name,
     probe_results,
     wait_console,
 )
@@ -163,7 +165,7 @@ def test_the_watch_reconnects_after_a_libvirtd_restart_catches_up_and_a_kill_lea
     watch.wait_for("closed; reconnecting", timeout=30)
     watch.wait_for("connected to ", count=2, timeout=30)
     wait_until(lambda: host.ovs.port_column(first_dev, "tag") == "20", 10, f"tag 20 on {first_dev}")
-    assert f"domain hpr: interface {first} ({first_dev}): 1 changed" in watch.text()
+    watch.wait_for(f"domain hpr: interface {first} ({first_dev}): 1 changed", timeout=10)
     cold_dev = target_of(host, "hpr", cold)
     assert host.ovs.port_column(cold_dev, "tag") == "5"
     assert set(record(host, "hpr")["hotplug"]) == {cold, first}   # the cold one noted, unchanged
@@ -198,3 +200,58 @@ def test_the_watch_reconnects_after_a_libvirtd_restart_catches_up_and_a_kill_lea
         assert again.stop() == 0
     # destroy: the release hook drops the watch's record with the rest (the host fixture checks
     # that no record is left)
+
+
+UPLINK, CLIENT, NAT = "10.232.0.1", "10.232.0.2", "192.168.158"
+
+
+@pytest.fixture
+def client(hooks: Host) -> Iterator[Netns]:
+    """An uplink of the sandbox host (a veth) and a client namespace on its far end."""
+    hooks.veth("vnxhpup0", "vnxhpup0p")
+    ns = Netns.create(NS_PREFIX + "hc-")
+    try:
+        hooks.ns.ip("link", "set", "vnxhpup0p", "netns", ns.name)
+        hooks.ns.ip("addr", "add", f"{UPLINK}/24", "dev", "vnxhpup0")
+        ns.ip("addr", "add", f"{CLIENT}/24", "dev", "vnxhpup0p")
+        ns.ip("link", "set", "vnxhpup0p", "up")
+        yield ns
+    finally:
+        ns.delete()
+
+
+def answers(client: Netns, port: int, expected: str | None, timeout: float = 60.0) -> str | None:
+    """What UPLINK:port answers the client, waiting up to ``timeout`` for ``expected``."""
+    end = time.monotonic() + timeout
+    while True:
+        got = http_name(client.exec_argv([]), UPLINK, timeout=2.0, port=port)
+        if got == expected or time.monotonic() > end:
+            return got
+        time.sleep(0.5)
+
+
+def test_a_hot_plugged_nic_on_a_nat_network_gets_its_port_forward_and_detach_removes_it(
+        hooks: Host, watch: WatchProcess, boot: BootFiles, client: Netns) -> None:
+    host = hooks
+    vnx("network", "hpnat", "--mode", "nat", "--bridge", "virbr8", "--ip", f"{NAT}.1/24",
+        "--dhcp-range", f"{NAT}.100,{NAT}.200", "--connect", host.libvirtd.uri, "--define", "--start")
+    mac, address = "52:54:00:83:00:01", f"{NAT}.11"
+    console = start_guest(host, boot, GuestSpec("hpfw", later=[(mac, f"{address}/24")], gateway=f"{NAT}.1"))
+    wait_console(console, "vnx-ready hpfw", timeout=240)
+    assert answers(client, 8090, None, timeout=0) is None   # nothing forwards 8090 yet
+
+    vnx("attach", "hpfw", "--type", "network", "--source", "hpnat", "--model", "virtio", "--mac", mac,
+        "--forward", "tcp:8090:80", "--ip", address, "--connect", host.libvirtd.uri, "--live")
+    dev = target_of(host, "hpfw", mac)
+    watch.wait_for(f"domain hpfw: interface {mac} ({dev}): 1 changed")
+    assert not [c for c in host.box.calls() if c.argv[:2] == ["hpfw", "reconnect"]]
+    wait_console(console, f"vnx-nic-up {mac}", timeout=60)
+    assert answers(client, 8090, "hpfw") == "hpfw", console_text(console)[-1500:] + watch.text()[-1500:]
+    assert list(record(host, "hpfw")["forwards"].values())[0]["mac"] == mac
+
+    vnx("detach", "hpfw", "--mac", mac, "--connect", host.libvirtd.uri, "--live")
+    wait_until(lambda: target_of(host, "hpfw", mac) is None, 60, "the NIC to leave the guest")
+    watch.wait_for(f"domain hpfw: interface {mac} (net0) unplugged: its record released; 1 changed",
+                   timeout=30)
+    assert answers(client, 8090, None, timeout=0) is None
+    assert record(host, "hpfw") == {}

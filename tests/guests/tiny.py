@@ -108,6 +108,8 @@ if [ -n "$later" ]; then
         if dev=$(nic_of $mac); then
           ip link set $dev up
           ip addr add $addr dev $dev
+          # the default route needs a NIC in the gateway's subnet: this may be the first
+          [ -n "$gw" ] && ip route replace default via $gw 2>/dev/null
           say "vnx-nic-up $mac $dev"
         else
           left="$left $spec"
