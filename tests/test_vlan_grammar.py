@@ -22,7 +22,7 @@ from hooks.protocol import lookup
 from xmltools.cli.main import cli
 from xmltools.errors import InvalidValue
 from xmltools.lint import Linter
-from xmltools.rules import format_vlan_ranges, parse_vlan_id, parse_vlan_list
+from xmltools.rules import format_vlan_ranges, parse_vlan_id, parse_vlan_list, vid_digits
 from xmltools.xmlparse import parse_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,6 +136,27 @@ def test_single_id_refusals(text, reason):
     with pytest.raises(InvalidValue) as caught:
         parse_vlan_id(text)
     assert reason in caught.value.message
+
+
+@pytest.mark.parametrize("text,message", [
+    ("x", "invalid VLAN id 'x': not a number (ASCII digits only)"),
+    ("0", "invalid VLAN id '0': 0 is reserved by 802.1Q for priority-tagged frames, which belong to no "
+          "VLAN (Open vSwitch reads it as untagged, a Linux bridge refuses it); VLAN ids are 1 to 4094"),
+    ("40960", "invalid VLAN id '40960': 40960 is out of range; VLAN ids are 1 to 4094"),
+    (" 5000 ", "invalid VLAN id ' 5000 ': 5000 is out of range; VLAN ids are 1 to 4094"),
+], ids=["letters", "zero", "five-digits", "padded"])
+def test_single_id_messages_in_full(text, message):
+    with pytest.raises(InvalidValue) as caught:
+        parse_vlan_id(text)
+    assert caught.value.message == message
+
+
+@pytest.mark.parametrize("text,vid", [
+    ("10", 10), ("0010", 10), ("00000010", 10), ("0000", 0), ("4095", 4095), ("9999", 9999),
+    ("99999", 4096), ("9" * 50, 4096), ("+1", None), ("1_0", None), ("", None), ("\u0661", None),
+], ids=lambda v: _id(str(v)))
+def test_digits_read_as_a_number_a_huge_one_as_just_out_of_range(text, vid):
+    assert vid_digits(text) == vid
 
 
 def test_canonical_spelling_round_trips():

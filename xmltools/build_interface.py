@@ -157,7 +157,7 @@ def resolve_vlan(tags: str, native_text: str | None = None, mode: str | None = N
     """Combine ``TAGS`` (the VLAN list grammar, where one id may carry ``:tagged``/``:untagged``,
     as ``virt-netxml network`` spells it), ``--vlan-native ID[:tagged|untagged]`` and
     ``--vlan-mode``. ``tags`` of the result is the list in its canonical spelling."""
-    ranges, native, how = parse_vlan_list(tags, "VLAN list", native=True)
+    ranges, native, how = parse_vlan_list(tags, native=True)
     implied = f"native-{how}" if how else None
     if native_text is not None:
         if native is not None:
