@@ -107,7 +107,11 @@ class Watcher:
     def catch_up(self, name: str, xml: bytes, version: tuple[int, int, int] | None = None) -> list[str]:
         """(Re)connected: apply every interface of the running guest the record lacks."""
         root = parse_bytes(xml, source=f"domain {name} live XML").getroot()
-        lines = self._forget_gone(name, root)
+        try:
+            lines = self._forget_gone(name, root)
+        except NetXmlError as exc:
+            self.failures += 1
+            lines = [f"domain {name}: catch-up: {exc.message}"]
         return lines + self._apply(name, root, None, "catch-up", version)
 
     def _forget_gone(self, name: str, root: Any) -> list[str]:
@@ -347,7 +351,10 @@ class Service:
             self.say(f"cannot list the running domains: {exc.get_error_message()}")
             return
         for name, xml in domains:
-            self.report(self.watcher.catch_up(name, xml, self.version))
+            try:
+                self.report(self.watcher.catch_up(name, xml, self.version))
+            except Exception as exc:  # noqa: BLE001 - one domain must not end the service
+                self.say(f"domain {name}: catch-up: {getattr(exc, 'message', None) or exc}")
 
     def handle(self) -> None:
         while self.queue and not self.closed:
