@@ -251,6 +251,17 @@ def test_a_vf_already_held_whose_reservation_was_elsewhere_still_moves(net):
     assert net.store.holder(f"pci-{vf(net, 1)}") == "vm1"     # it was held before: kept
 
 
+def test_undoing_a_plugged_vf_labels_the_record_with_the_domains_uuid_again(net):
+    A.ClaimPoolVf("pool1", "enp4s0f0", MAC2).apply(net.ctx)
+    undo = plugged(net, 1).apply(net.net_ctx)
+    with net.store.edit("domains", "vm1") as rec:
+        rec["uuid"] = "u-other"
+    assert undo is not None
+    undo.run()
+    assert net.record() == {"name": "vm1", "uuid": UUID,
+                            "claims": {f"pci-{vf(net, 0)}": pool_claim_what("pool1", MAC2)}}
+
+
 def test_a_plugged_vf_another_domain_holds_is_refused_and_nothing_moves(net):
     A.ClaimPoolVf("pool1", "enp4s0f0", MAC).apply(net.ctx)
     other = net.context(Owner("domain", "vm2", "u-2"))
