@@ -15,7 +15,7 @@ from tests.support import require
 from xmltools.build_interface import InterfaceSpec
 from xmltools.cli.attach_cmd import attach_interface, detach_interface, merged_metadata
 from xmltools.cli.main import cli
-from xmltools.errors import InvalidValue
+from xmltools.errors import InvalidValue, UsageError
 from xmltools.metadata import NS
 from xmltools.xmlparse import parse_bytes
 
@@ -129,6 +129,16 @@ def test_a_mac_in_use_is_refused_before_anything_changes():
     with pytest.raises(InvalidValue, match="already used"):
         attach_interface(LIBVIRT, dom, spec(mac="52:54:00:00:00:10"), [1], (9, 0, 0))
     assert dom.calls == []
+
+
+def test_what_only_a_guest_start_prepares_is_refused_for_a_running_guest():
+    dom = FakeDom()
+    ethernet = InterfaceSpec(type="ethernet", target="tap-hp0", managed=False, tap_bridge="br0")
+    with pytest.raises(UsageError, match="--tap-bridge is prepared when the guest starts"):
+        attach_interface(LIBVIRT, dom, ethernet, [1, 2], (9, 0, 0))
+    assert dom.calls == []
+    attach_interface(LIBVIRT, dom, ethernet, [2], (9, 0, 0))   # the next start makes the TAP
+    assert [c[:2] for c in dom.calls] == [("setMetadata", 2), ("attach", 2)]
 
 
 def test_detach_removes_the_device_then_only_its_entry():

@@ -136,6 +136,12 @@ def attach_interface(libvirt: Any, dom: Any, spec: InterfaceSpec, flags: list[in
     Returns the interface's MAC."""
     from xmltools.domain import Domain
 
+    if libvirt.VIR_DOMAIN_AFFECT_LIVE in flags and (spec.tap_bridge is not None or spec.vf_pf is not None):
+        option = "--tap-bridge" if spec.tap_bridge is not None else "--vf-pf"
+        # Both are made ready at the guest's prepare (TAP created, VF bound to vfio-pci), which a
+        # running guest has had already; nothing does it for a device attached later.
+        raise UsageError(detail=f"{option} is prepared when the guest starts; a running guest cannot "
+                                "get it: attach with --config (it applies at the next start)")
     docs = [Domain.from_xml(_xml(libvirt, dom, flag), source=f"domain {dom.name()}") for flag in flags]
     used = set().union(*(d.used_macs() for d in docs))
     first = docs[0]
@@ -187,7 +193,20 @@ def detach_interface(libvirt: Any, dom: Any, mac: str, flags: list[int]) -> None
 
 
 def _interface_params() -> list[click.Parameter]:
-    return [p for p in interface_command.params if p.name not in _FILE_OPTIONS]
+    """The interface command's options (copies: their help speaks of the domain, not a file)."""
+    import copy
+
+    params = []
+    for param in interface_command.params:
+        if param.name in _FILE_OPTIONS:
+            continue
+        param = copy.copy(param)
+        if isinstance(param, click.Option) and param.help:
+            param.help = (param.help.replace(" Needs --domain.", "")
+                          .replace("auto with --domain, else none (libvirt assigns one)", "auto")
+                          .replace("default with --domain: the domain's UUID", "default: the domain's UUID"))
+        params.append(param)
+    return params
 
 
 def _libvirt_params() -> list[click.Parameter]:
@@ -242,7 +261,7 @@ attach = OneLineCommand(
     "attach", callback=_attach, epilog=ATTACH_EPILOG,
     params=[click.Argument(["domain"]), *_libvirt_params(), *_interface_params()],
     sections=[("libvirt", ["uri", "live", "config"]),
-              *[(t, n) for t, n in INTERFACE_SECTIONS if t != "Output"]],
+              *[(t.replace(", needs --domain", ""), n) for t, n in INTERFACE_SECTIONS if t != "Output"]],
     help="Build an <interface> and attach it to DOMAIN through libvirt, its metadata entry "
          "written into the domain first (as 'virt-netxml interface' builds it).",
 )
