@@ -224,3 +224,76 @@ def test_the_firewall_rules_name_the_project_and_the_guest_and_map_port_ranges_o
     assert allow_nft_rules(rules) == [f'oifname "virbr5" ip daddr 192.168.150.7 udp dport 6000-6001 '
                                       f'ct status dnat counter accept comment "{rules.comment}"']
     assert allow_iptables_rules(rules)[0][:6] == ["-d", "192.168.150.7/32", "-o", "virbr5", "-p", "udp"]
+
+
+def test_a_call_without_forwards_never_asks_the_firewall(host: Host) -> None:
+    vlan_only = domain("vlanvm",
+                       "<vnx:interface mac='52:54:00:00:00:07'><vnx:vlan tag='10'/></vnx:interface>",
+                       "<interface type='network'><mac address='52:54:00:00:00:07'/>"
+                       "<source network='natnet' bridge='virbr5'/><target dev='vnet7'/></interface>")
+    host.net.set_bridge_vlan_filtering("virbr5", True)
+    assert run_event(host, ("qemu", "start", "vlanvm", vlan_only)) == (0, "")
+    assert run_event(host, ("network", "started", "natnet",
+                            network("natnet", "<forward mode='nat'/><bridge name='virbr5'/>"))) == (0, "")
+    assert host.firewall.calls == []
+
+
+# --------------------------------------------------------------------------- libvirt's network files
+
+
+STATUS = ("<networkstatus><class_id bitmap='0'/><network><name>natnet</name><forward mode='nat'/>"
+          "<ip address='192.168.150.1' netmask='255.255.255.0'/></network></networkstatus>")
+
+
+def test_the_running_networks_status_comes_before_its_definition(tmp_path: Path) -> None:
+    from hooks.adapters.libvirt_files import network_xml
+
+    run, etc = tmp_path / "run", tmp_path / "etc"
+    run.mkdir(mode=0o755)
+    etc.mkdir(mode=0o755)
+    (etc / "natnet.xml").write_text("<network><name>natnet</name></network>")
+    dirs = (str(run), str(etc))
+    defined = network_xml("natnet", dirs)
+    assert defined is not None and defined.find("forward") is None
+    (run / "natnet.xml").write_text(STATUS)
+    live = network_xml("natnet", dirs)
+    assert live is not None and live.find("forward").get("mode") == "nat"
+    assert network_xml("other", dirs) is None
+
+
+@pytest.mark.parametrize("name", ["../natnet", "a/b", ".hidden", ""])
+def test_a_network_name_that_could_name_another_file_is_refused(tmp_path: Path, name: str) -> None:
+    from hooks.adapters.libvirt_files import network_xml
+
+    with pytest.raises(InvalidValue, match="not a libvirt network name"):
+        network_xml(name, (str(tmp_path),))
+
+
+def test_a_network_file_others_could_have_written_or_too_big_is_refused(tmp_path: Path) -> None:
+    import os
+
+    from hooks.adapters.libvirt_files import MAX_FILE, network_xml
+    from xmltools.errors import NetXmlError
+
+    folder = tmp_path / "net"
+    folder.mkdir(mode=0o755)
+    path = folder / "natnet.xml"
+    path.write_text(STATUS)
+    os.chmod(path, 0o666)
+    with pytest.raises(NetXmlError, match="writable"):
+        network_xml("natnet", (str(folder),))
+    os.chmod(path, 0o644)
+    os.chown(path, 65534, 65534)
+    with pytest.raises(NetXmlError, match="owned by uid 65534"):
+        network_xml("natnet", (str(folder),))
+    os.chown(path, 0, 0)
+    path.write_text("<network>" + " " * MAX_FILE + "</network>")
+    with pytest.raises(NetXmlError, match="larger than"):
+        network_xml("natnet", (str(folder),))
+    path.unlink()
+    (folder / "real.xml").write_text(STATUS)
+    os.symlink(folder / "real.xml", path)
+    os.lchown(path, 65534, 65534)       # a link someone else made is not followed
+    with pytest.raises(NetXmlError) as exc:
+        network_xml("natnet", (str(folder),))
+    assert "link" in exc.value.message
