@@ -239,3 +239,28 @@ def test_only_network_started_puts_back_forwards(op):
     facts = StaticFacts(forwarded={"vm": ("u-1", {"k1": _forward("default")})})
     doc = b"<hookData><network><name>default</name><bridge name='virbr0'/></network></hookData>"
     assert plan(lookup("network", op), _root(doc), facts, {}) == []
+
+
+# --------------------------------------------------------------------------- domain calls: forwards
+
+FORWARD_DOMAIN = f"""<domain><name>vm</name><uuid>u-9</uuid>
+  <metadata><vnx:netxml xmlns:vnx='{NS}'><vnx:interface mac='52:54:00:00:00:07'>
+    <vnx:forward proto='tcp' host-port='2222' guest-port='22'/></vnx:interface></vnx:netxml></metadata>
+  <devices><interface type='network'><mac address='52:54:00:00:00:07'/>
+    <source network='default' bridge='virbr0'/><target dev='vnet7'/></interface>
+  </devices></domain>""".encode()
+DEFAULT_NET = parse_bytes(b"<network><name>default</name><forward mode='nat'/><ip address='192.168.122.1' "
+                          b"prefix='24'><dhcp><host mac='52:54:00:00:00:07' ip='192.168.122.7'/></dhcp></ip>"
+                          b"</network>").getroot()
+
+
+@pytest.mark.parametrize("op", ["start", "reconnect", "attach"])
+def test_port_calls_forward_to_the_address_the_hosts_network_gives(op):
+    from hooks.actions.forward import ForwardRules
+
+    facts = StaticFacts(networks={"default": DEFAULT_NET})
+    rules = ForwardRules("vm", "52:54:00:00:00:07", "default", "virbr0", "192.168.122.7",
+                         (("tcp", 2222, 2222, 22, 22, None, None),))
+    actions = plan(lookup("qemu", op), _root(FORWARD_DOMAIN), facts, {})
+    assert [(a, a.iface) for a in actions] == [
+        (A.ForwardPorts(rules, "u-9"), "52:54:00:00:00:07 (vnet7)")]
