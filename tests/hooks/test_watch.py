@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from hooks.actions.forward import ForwardRules
 from hooks.errors import HostError
 from hooks.state import StateStore
 from hooks.state_records import DomainState
@@ -201,8 +202,9 @@ def test_a_hot_plugged_nic_gets_its_port_forwards_and_unplug_removes_them(host):
     assert lines == [f"domain vm: interface {MAC1} (vnet6): 1 changed, 0 already in place"]
     assert asked == ["default"] and len(firewall.nat) == 1
     (key, recorded), = record(store).forwards.items()
-    assert (recorded["mac"], recorded["guest"], recorded["forwards"]) == (
-        MAC1, "192.168.122.50", [["tcp", 2222, 2222, 22, 22, None, None]])
+    rules = ForwardRules.from_record(recorded)
+    assert (rules.mac, rules.guest, rules.forwards) == (
+        MAC1, "192.168.122.50", (("tcp", 2222, 2222, 22, 22, None, None),))
     assert watcher.plugged("vm", xml, "net1") == []   # no wishes: no forwards, no record
     lines = watcher.unplugged("vm", "net0")
     assert lines == [f"domain vm: interface {MAC1} (net0) unplugged: its record released; "
