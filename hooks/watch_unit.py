@@ -37,8 +37,7 @@ run_service()
 
 TEMPLATE = """{marker}; reinstalling overwrites it.
 [Unit]
-Description=virt-netxml: VLANs and OVS settings for NICs hot-plugged into running guests
-Documentation=man:virt-netxml(1)
+Description=virt-netxml: VLANs, OVS settings and port forwards for NICs hot-plugged into running guests
 After=libvirtd.service virtqemud.service openvswitch-switch.service
 
 [Service]
