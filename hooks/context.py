@@ -62,7 +62,7 @@ class Context:
                  ovs_factory: Callable[[], OvsPort] | None = None,
                  sysfs_factory: Callable[[], SysfsPort] = _real_sysfs,
                  ovs_db: str | None = None, daemon_pid: int | None = None,
-                 firewall: FirewallPort | None = None) -> None:
+                 firewall: FirewallPort | None = None, libvirt_files: Any = None) -> None:
         self.owner = owner
         # The libvirt daemon that ran this hook: the hook's parent (the wrapper execs Python).
         self.daemon_pid = daemon_pid if daemon_pid is not None else os.getppid()
@@ -71,6 +71,7 @@ class Context:
         self.deadline = deadline
         self._netlink, self._ovs, self._sysfs = netlink, ovs, sysfs
         self._firewall = firewall
+        self._libvirt_files = libvirt_files
         self._netlink_factory, self._ovs_factory, self._sysfs_factory = (
             netlink_factory, ovs_factory, sysfs_factory)
         self.output: list[str] = []   # what the hook prints on stdout (migrate/restore only)
@@ -108,6 +109,15 @@ class Context:
 
             self._firewall = FirewallAdapter(timeout=self.deadline.timeout(FIREWALL_TIMEOUT))
         return self._firewall
+
+    @property
+    def libvirt_files(self) -> Any:
+        """libvirt's own files about networks (``hooks.adapters.libvirt_files``), read only."""
+        if self._libvirt_files is None:
+            from hooks.adapters.libvirt_files import LibvirtFiles
+
+            self._libvirt_files = LibvirtFiles()
+        return self._libvirt_files
 
     def sysfs_timeout(self) -> float:
         return self.deadline.timeout(SYSFS_TIMEOUT)

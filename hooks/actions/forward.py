@@ -81,7 +81,7 @@ class ForwardRules:
 
     def record(self) -> dict[str, Any]:
         return {"domain": self.domain, "mac": self.mac, "network": self.network, "bridge": self.bridge,
-                "guest": self.guest, "forwards": [list(f) for f in self.forwards]}
+                "guest": self.guest, "rules": [list(f) for f in self.forwards]}
 
     @classmethod
     def from_record(cls, data: dict[str, Any]) -> ForwardRules:
@@ -90,7 +90,7 @@ class ForwardRules:
         from xmltools.names import validate_bridge_name
 
         forwards = []
-        for f in data.get("forwards") or []:
+        for f in data.get("rules") or []:
             proto, h_lo, h_hi, g_lo, g_hi, address, source = f
             if proto not in cls.protos or not all(isinstance(p, int) and 0 < p < 65536
                                                   for p in (h_lo, h_hi, g_lo, g_hi)):
@@ -122,7 +122,7 @@ def taken_by(ctx: Context, rules: ForwardRules) -> tuple[str, str] | None:
         if name == rules.domain:
             continue
         for entry in DomainState(ctx.state.read(DomainState.KIND, name)).forwards.values():
-            for theirs in entry.get("forwards") or []:
+            for theirs in entry.get("rules") or []:
                 for ours in rules.forwards:
                     if _overlap(tuple(ours), tuple(theirs)):
                         return name, _label(tuple(ours))

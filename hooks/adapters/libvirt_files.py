@@ -48,3 +48,13 @@ def network_xml(name: str, dirs: tuple[str, ...] = NETWORK_DIRS) -> etree._Eleme
         if net is not None:
             return net
     return None
+
+
+class LibvirtFiles:
+    """The port a hook call reads libvirt's files through (``Context.libvirt_files``)."""
+
+    def __init__(self, dirs: tuple[str, ...] = NETWORK_DIRS) -> None:
+        self.dirs = dirs
+
+    def network_xml(self, name: str) -> etree._Element | None:
+        return network_xml(name, self.dirs)

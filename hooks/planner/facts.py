@@ -151,9 +151,7 @@ class LiveFacts:
         return self.ctx.sysfs.vf_address(pf, index)
 
     def network_definition(self, name: str) -> Any:
-        from hooks.adapters.libvirt_files import network_xml
-
-        return network_xml(name)
+        return self.ctx.libvirt_files.network_xml(name)
 
     def forward_records(self) -> dict[str, tuple[str | None, dict[str, Any]]]:
         return forward_records(self.ctx.state)

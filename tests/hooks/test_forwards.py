@@ -56,7 +56,7 @@ def test_start_forwards_and_release_removes_exactly_what_was_recorded(host: Host
     assert (rc, err) == (0, "")
     (entry,) = record(host, "web1")["forwards"].values()
     assert entry["guest"] == "192.168.150.7" and entry["bridge"] == "virbr5"
-    assert entry["forwards"] == [["tcp", 2222, 2222, 22, 22, None, None]]
+    assert entry["rules"] == [["tcp", 2222, 2222, 22, 22, None, None]]
     rules = ForwardRules.from_record(entry)
     assert host.firewall.nat == {rules.key: rules.digest}
     assert host.firewall.allowed == {rules.comment: 1}

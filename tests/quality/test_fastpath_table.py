@@ -237,8 +237,12 @@ def test_wrapper_with_state_and_mapping(wrapper, folders):
     for op in QEMU_OPS:
         assert wrapper("qemu", ["vm", op, "begin", "-"], KINDS["none"]) is (op in STATE_WORK), op
     for op in NETWORK_OPS:
-        assert wrapper("network", ["net", op, "begin", "-"], NETWORKS["nat"]) is (op == "stopped"), op
+        # started: a NAT network and a domain record (port forwards to put back into libvirt's chains)
+        needed = op in ("stopped", "started")
+        assert wrapper("network", ["net", op, "begin", "-"], NETWORKS["nat"]) is needed, op
     (state / "domains" / "vm.json").unlink()
+    for op in NETWORK_OPS:
+        assert wrapper("network", ["net", op, "begin", "-"], NETWORKS["nat"]) is (op == "stopped"), op
     (conf / "migrate-map.conf").write_text("bridge a = b\n")
     for op in QEMU_OPS:
         expected = op in ("migrate", "restore")

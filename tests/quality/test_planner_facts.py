@@ -339,11 +339,12 @@ def test_forward_records_by_domain_from_the_store():
 def test_every_source_answers_networks_and_forwards(monkeypatch):
     import hooks.adapters.libvirt_files as files
 
-    monkeypatch.setattr(files, "network_xml", lambda name: f"<network {name}>" if name == "default" else None)
+    monkeypatch.setattr(files, "network_xml", lambda name, dirs=files.NETWORK_DIRS:
+                        f"<network {name}>" if name == "default" else None)
     store = SimpleNamespace(names=lambda kind: ["vm"],
                             read=lambda kind, name: {"uuid": "u", "forwards": {"k": {"network": "default"}}})
     expected = {"vm": ("u", {"k": {"network": "default"}})}
-    live = LiveFacts(SimpleNamespace(state=store))
+    live = LiveFacts(SimpleNamespace(state=store, libvirt_files=files.LibvirtFiles()))   # the call's port
     assert (live.network_definition("default"), live.network_definition("x")) == ("<network default>", None)
     assert live.forward_records() == expected
     planned = PlanFacts(frozenset(), store)
@@ -359,7 +360,7 @@ def test_every_source_answers_networks_and_forwards(monkeypatch):
 def test_plan_facts_plan_without_a_network_they_cannot_read(monkeypatch):
     import hooks.adapters.libvirt_files as files
 
-    def unreadable(name):
+    def unreadable(name, dirs=files.NETWORK_DIRS):
         raise PermissionError("/etc/libvirt/qemu/networks")
 
     monkeypatch.setattr(files, "network_xml", unreadable)
