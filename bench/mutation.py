@@ -60,7 +60,7 @@ MODULES = [
            ("tests/test_checks.py", "tests/test_lint.py", "tests/quality/test_boundaries_dhcp.py",
             "tests/quality/test_check_messages.py", "tests/quality/test_boundaries_checks.py",
             "tests/quality/test_checks_metadata.py", "tests/quality/test_checks_interface.py",
-            "tests/quality/test_checks_network.py")),
+            "tests/quality/test_checks_network.py", "tests/quality/test_checks_values.py")),
     Module("mac", ("xmltools/mac.py",),
            ("tests/test_mac.py", "tests/quality/test_boundaries_ids.py",
             "tests/quality/test_messages_ids.py")),
