@@ -285,7 +285,8 @@ def _with_wishes(tmp_path: Path, second: list[str]) -> Path:
 
 def test_native_vlans_moves_linux_bridge_wishes_into_libvirts_vlan(tmp_path):
     path = _with_wishes(tmp_path, ["--set-bridge-vlan", "20-21", "--vlan-native", "10:tagged"])
-    result = CliRunner().invoke(cli, ["edit", str(path), "--native-vlans", "--libvirt-version", "11.3"])
+    result = CliRunner().invoke(cli, ["edit", str(path), "--all", "--native-vlans",
+                                      "--libvirt-version", "11.3"])
     assert result.exit_code == 0, result.stderr
     out = result.stdout
     assert '<vlan>\n        <tag id="5"/>\n      </vlan>' in out
@@ -301,7 +302,8 @@ def test_native_vlans_moves_linux_bridge_wishes_into_libvirts_vlan(tmp_path):
 @pytest.mark.parametrize("version", ["9.0", "10.10"])
 def test_native_vlans_refused_for_a_target_before_11(tmp_path, version):
     path = _with_wishes(tmp_path, ["--set-bridge-vlan", "20"])
-    result = CliRunner().invoke(cli, ["edit", str(path), "--native-vlans", "--libvirt-version", version])
+    result = CliRunner().invoke(cli, ["edit", str(path), "--all", "--native-vlans",
+                                      "--libvirt-version", version])
     assert result.exit_code == 2
     assert result.stderr == (f"virt-netxml: error: --native-vlans: libvirt {version}.0 applies no <vlan> "
                              "on a Linux bridge port (libvirt 11.0 does); give --libvirt-version 11.0 or "
@@ -326,7 +328,8 @@ def test_native_vlans_refuses_what_libvirt_cannot_express(tmp_path, wish, reason
             f'<vnx:interface mac="52:54:00:40:00:02"><vnx:vlan {wish}/></vnx:interface>'
             '</vnx:netxml></metadata>')
     path.write_text(DOMAIN.replace("<memory>", meta + "<memory>", 1))
-    result = CliRunner().invoke(cli, ["edit", str(path), "-i", "--native-vlans", "--libvirt-version", "11.0"])
+    result = CliRunner().invoke(cli, ["edit", str(path), "-i", "--all", "--native-vlans",
+                                      "--libvirt-version", "11.0"])
     assert result.exit_code == 2
     port = "interface 1 (52:54:00:40:00:02)"
     assert result.stderr == f"virt-netxml: error: invalid --native-vlans '{port}': {reason}\n"
