@@ -61,7 +61,7 @@ MODULES = [
             "tests/quality/test_check_messages.py", "tests/quality/test_boundaries_checks.py",
             "tests/quality/test_checks_metadata.py", "tests/quality/test_checks_interface.py",
             "tests/quality/test_checks_network.py", "tests/quality/test_checks_values.py",
-            "tests/quality/test_checks_unique.py")),
+            "tests/quality/test_checks_unique.py", "tests/quality/test_checks_forward.py")),
     Module("mac", ("xmltools/mac.py",),
            ("tests/test_mac.py", "tests/quality/test_boundaries_ids.py",
             "tests/quality/test_messages_ids.py")),
