@@ -12,6 +12,7 @@ from hooks.actions.base import Batch, DomainRecord, NetworkRecord, undo_own_step
 from hooks.context import Context, Owner
 from hooks.deadline import Deadline
 from hooks.errors import HostError, NotFound
+from tests.fakes import FakeNetlink
 from tests.hooks.test_actions import Host
 
 UUID = "11111111-2222-3333-4444-555555555555"
@@ -200,6 +201,17 @@ def test_create_shim_whose_device_cannot_be_found_after_creation(network):
     assert info.value.message == ("create host shim mvshim0 (macvlan bridge on up0, 10.0.0.1/24): shim "
                                   "'mvshim0' does not exist")
     assert network.record("networks") == {}
+
+
+def test_create_shim_whose_failure_cannot_be_undone_is_left_for_repair(tmp_path):
+    net = FakeNetlink(fail_on={"add_address": HostError(step="addr", detail="EADDRINUSE"),
+                               "delete_link": HostError(step="del", detail="EBUSY")})
+    host = Host(tmp_path, owner=Owner("network", "mvnet"), net=net)
+    host.net.add_link("up0", "veth", up=True)
+    with pytest.raises(HostError, match="EADDRINUSE"):
+        A.CreateShim("mvshim0", "up0", "10.0.0.1/24").apply(host.ctx)
+    assert host.ctx.left_over == ["delete host shim mvshim0: del: EBUSY"]
+    assert "mvshim0" in host.record("networks")["shims"]
 
 
 def test_delete_shim_leaves_a_device_that_took_the_name(network):

@@ -253,6 +253,39 @@ def test_bind_vfio_that_ends_elsewhere_names_where(tmp_path, change, now):
     assert time.monotonic() - started < 0.9
 
 
+class Clock:
+    """time for hooks.actions.sriov: monotonic() reads the ticks given, sleep() only counts."""
+
+    def __init__(self, *ticks: float) -> None:
+        self.ticks, self.sleeps = list(ticks), 0
+
+    def monotonic(self) -> float:
+        return self.ticks.pop(0) if len(self.ticks) > 1 else self.ticks[0]
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+
+
+def test_bind_vfio_gives_up_at_its_deadline_not_a_poll_later(tmp_path, monkeypatch):
+    import hooks.actions.sriov as sriov
+
+    host = _slow_host(tmp_path, 30)
+    host.fs.drivers_probe = lambda address, timeout: None
+    clock = Clock(100.0, 103.0, 200.0)       # start; the first poll is exactly at start + 3 s
+    monkeypatch.setattr(sriov, "time", clock)
+    with pytest.raises(HostError, match="is on no driver, not vfio-pci"):
+        A.BindVfio("0000:05:00.0").apply(host.ctx)
+    assert clock.sleeps == 0
+
+
+def test_bind_vfio_failure_whose_restore_fails_too_is_left_for_repair(tmp_path):
+    host = Host(tmp_path, fs=FakeSysfs(fail_on={"drivers_probe": HostError(step="probe", detail="EBUSY")}))
+    host.fs.add_device("0000:05:00.0", "e1000e")
+    with pytest.raises(HostError, match="EBUSY"):
+        A.BindVfio("0000:05:00.0").apply(host.ctx)
+    assert host.ctx.left_over == ["restore driver of 0000:05:00.0: probe: EBUSY"]
+
+
 def test_restore_driver_of_a_device_another_domain_holds_now(host):
     address = vf(host, 0)
     A.BindVfio(address).apply(host.ctx)
@@ -419,6 +452,16 @@ def test_restore_vf_after_its_claim_was_released_still_restores(host):
     undo = A.RestoreVf(PF, 1).apply(host.ctx)
     assert host.net.links[PF].vfs[1] == VfInfo(1, "00:00:00:00:00:00", 0) and host.record() == {}
     assert undo is not None and undo.step == f"set VF 1 of {PF} again"
+
+
+def test_restore_vf_undo_keeps_to_the_vf_it_holds(host):
+    address = vf(host, 1)
+    A.ClaimDevice(f"pci-{address}", "VF").apply(host.ctx)
+    A.SetVfMacVlan(PF, 1, "52:54:00:00:0f:01", 100, address).apply(host.ctx)
+    undo = A.RestoreVf(PF, 1).apply(host.ctx)
+    assert undo is not None
+    undo.run()
+    assert host.record()["vfs"][f"{PF}/1"]["address"] == address
 
 
 def test_restore_vf_undo_sets_mac_and_vlan_again_only_where_it_set_them(host):

@@ -79,6 +79,20 @@ def test_ovs_conflict_rows_of_the_name(host):
     assert ovs_conflict(host.ovs, "patch0", UUID, link=False) == "is an Open vSwitch interface"
 
 
+def test_ovs_conflict_assumes_a_device_of_the_name_unless_told(host):
+    host.ovs.add_bridge("ovsbr0")
+    host.ovs.add_port("ovsbr0", "tap0", owner=UUID)
+    assert ovs_conflict(host.ovs, "tap0", UUID) == "is an Open vSwitch port"
+
+
+def test_tap_conflict_lets_the_domain_take_back_its_own_row_without_a_device(host):
+    host.ovs.add_bridge("ovsbr0")
+    host.ovs.add_port("ovsbr0", "tap0", owner=UUID)             # left from before a reboot
+    assert tap_conflict(host.ctx, "tap0", True) is None
+    other = host.context(Owner("domain", "vm2", "u-2"))
+    assert tap_conflict(other, "tap0", True) == "is an Open vSwitch port"
+
+
 def test_ovs_conflict_without_open_vswitch_running_and_when_it_hangs():
     down = FakeOvs(fail_on={"port_or_interface": HostError(step="ovs-vsctl", detail="no database")})
     assert ovs_conflict(down, "tap0") is None
@@ -223,6 +237,24 @@ def test_create_tap_whose_index_cannot_be_noted_deletes_the_new_tap(tmp_path, mo
     with pytest.raises(HostError, match="disk full"):
         A.CreateTap("tap0").apply(host.ctx)
     assert "tap0" not in host.net.links and host.record() == {} and host.ctx.left_over == []
+
+
+def test_create_tap_whose_index_and_undo_both_fail_is_left_for_repair(tmp_path, monkeypatch):
+    host = Host(tmp_path)
+    real = host.store.edit
+    calls = []
+
+    def edit(kind, name):
+        calls.append(kind)
+        if len(calls) >= 2:
+            raise HostError(step="write state", detail="disk full")
+        return real(kind, name)
+
+    monkeypatch.setattr(host.store, "edit", edit)
+    with pytest.raises(HostError, match="disk full"):
+        A.CreateTap("tap0").apply(host.ctx)
+    assert host.ctx.left_over == ["delete TAP tap0: write state: disk full"]
+    assert "tap0" not in host.net.links
 
 
 # --------------------------------------------------------------------------- DeleteTap and give back
@@ -398,6 +430,26 @@ def test_enslave_a_tap_on_the_right_bridge_not_plugged_by_the_hook_is_refused(ho
         A.EnslaveLink("tap0", "br0").apply(host.ctx)
     assert info.value.message == ("plug tap0 into bridge br0: device 'tap0' is attached to br0; "
                                   "refusing to touch a device the hook did not create or take")
+
+
+def test_a_port_of_another_ovs_bridge_is_refused_in_one_line(host):
+    host.ovs.add_bridge("ovsA")
+    host.ovs.add_bridge("ovsB")
+    host.ovs.add_port("ovsA", "tap0", owner="vm9")
+    A.CreateTap("tap0", bridge="ovsB", ovs=True).apply(host.ctx)
+    with pytest.raises(ForeignDevice) as info:
+        A.EnslaveLink("tap0", "ovsB", True).apply(host.ctx)
+    assert info.value.message == ("plug tap0 into OVS bridge ovsB: device 'tap0' is already a port of OVS "
+                                  "bridge ovsA; refusing to touch a device the hook did not create or take")
+
+
+def test_unplugging_from_ovs_notes_the_tap_unplugged(host):
+    host.ovs.add_bridge("ovsbr0")
+    A.CreateTap("tap0", bridge="ovsbr0", ovs=True).apply(host.ctx)
+    undo = A.EnslaveLink("tap0", "ovsbr0", True).apply(host.ctx)
+    assert host.record()["taps"]["tap0"]["plugged"] is True and undo is not None
+    undo.run()
+    assert host.record()["taps"]["tap0"]["plugged"] is False and "tap0" not in host.ovs.ports
 
 
 def _rebooted(host: Host, bridge: str) -> None:

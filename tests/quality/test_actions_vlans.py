@@ -141,6 +141,17 @@ def test_undo_puts_back_the_pvid_flag_the_change_moved(host):
                                                     ("vnet0", 1, True, True)]
 
 
+def test_undo_leaves_vlans_the_change_did_not_touch(host):
+    port(host)
+    host.net.bridge_vlan_add("vnet0", 30, False, False)
+    undo = A.BridgePortVlans("vnet0", (30, 10), pvid=10, remove_default=False).apply(host.ctx)
+    host.net.calls.clear()
+    assert undo is not None
+    undo.run()
+    assert host.net.calls_to("bridge_vlan_del") == [("vnet0", 10)]
+    assert host.net.calls_to("bridge_vlan_add") == [("vnet0", 1, True, True)]
+
+
 def test_a_failure_midway_whose_undo_fails_too_is_left_for_repair(tmp_path):
     net = FakeNetlink(fail_on={"bridge_vlan_del": HostError(step="vlan del", detail="EPERM")})
     host = Host(tmp_path, net=net)
