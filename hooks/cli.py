@@ -163,6 +163,18 @@ def _state_lines(snapshot: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
         for mac, entry in sorted(rec.hotplug.items()):
             dev = entry.get("dev") if isinstance(entry, dict) else None
             lines.append(f"domain {name}: interface {mac} ({dev}) applied by hooks watch")
+        for entry in rec.forwards.values():
+            if isinstance(entry, dict):
+                from hooks.actions.forward import ForwardRules
+                from xmltools.errors import NetXmlError
+
+                try:
+                    rules = ForwardRules.from_record(entry)
+                except (KeyError, TypeError, ValueError, NetXmlError):
+                    lines.append(f"domain {name}: port forwards (unreadable record entry)")
+                    continue
+                lines.append(f"domain {name}: port forwards on {rules.bridge} "
+                             f"(network {rules.network or '-'}): {rules.describe_forwards()}")
         starting = rec.starting
         if starting is not None:
             lines.append(f"domain {name}: prepared by libvirt daemon pid {starting.get('pid')}, "

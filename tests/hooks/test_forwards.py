@@ -297,3 +297,15 @@ def test_a_network_file_others_could_have_written_or_too_big_is_refused(tmp_path
     with pytest.raises(NetXmlError) as exc:
         network_xml("natnet", (str(folder),))
     assert "link" in exc.value.message
+
+
+def test_hooks_status_lists_the_forwards_of_each_domain() -> None:
+    from hooks.cli import _state_lines
+
+    rules = ForwardRules("web1", "52:54:00:00:00:07", "natnet", "virbr5", "192.168.150.7",
+                         (("tcp", 2222, 2222, 22, 22, None, None),))
+    snapshot = {"domains": {"web1": {"forwards": {rules.key: rules.record(), "bad": {"bridge": "x"}}}},
+                "claims": {}, "networks": {}}
+    assert _state_lines(snapshot) == [
+        "domain web1: port forwards on virbr5 (network natnet): tcp *:2222 -> 192.168.150.7:22",
+        "domain web1: port forwards (unreadable record entry)"]
