@@ -70,6 +70,15 @@ def test_mac_selection_ignores_case(asked, target):
     assert iface.target_dev == target
 
 
+@pytest.mark.parametrize("written", ["52-54-00-AA-BB-0C", "52:54:0:aa:bb:c"])
+@pytest.mark.parametrize("asked", ["52:54:00:aa:bb:0c", "52-54-00-aa-bb-0c", "52:54:00:AA:BB:C"])
+def test_mac_selection_matches_any_spelling_libvirt_reads(written, asked):
+    # libvirt reads '-' as well as ':' and one-digit octets in a document; the user may type either
+    dom = Domain.from_xml(DOMAIN.replace("52:54:00:aa:bb:02", written))
+    [iface] = dom.select(mac=asked)
+    assert iface.target_dev == "vnet1"
+
+
 def test_mac_selection_of_an_absent_mac_is_refused():
     with pytest.raises(InvalidValue, match="no interface of the domain matches"):
         Domain.from_xml(DOMAIN).select(mac="52:54:00:aa:bb:03")
