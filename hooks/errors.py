@@ -28,6 +28,11 @@ class ForeignDevice(HostError):
     template = "{step}: {what} {name!r} {reason}; refusing to touch a device the hook did not create or take"
 
 
+class ForeignAddress(HostError):
+    template = ("{step}: {address} is the guest address of domain {holder}; a domain forwards ports to "
+                "its own guest only")
+
+
 class DeadlineExceeded(HostError):
     template = "{step}: the hook's deadline of {seconds:g}s passed"
 

@@ -12,7 +12,7 @@ lock, and the second start is refused with a line naming the first domain.
 from __future__ import annotations
 
 from hooks.actions.base import Action, DomainRecord, Undo, undo_own_steps
-from hooks.errors import Busy
+from hooks.errors import Busy, ForeignAddress
 from hooks.state_records import DomainState
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
@@ -116,12 +116,15 @@ def _overlap(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
     return bool(a[1] <= b[2] and b[1] <= a[2])
 
 
-def taken_by(ctx: Context, rules: ForwardRules) -> tuple[str, str] | None:
-    """(the first other domain forwarding one of these host ports, which) or None."""
+def taken_by(ctx: Context, rules: ForwardRules, step: str) -> tuple[str, str] | None:
+    """(the first other domain forwarding one of these host ports, which) or None; an address
+    another domain's forwards go to is refused outright (ForeignAddress): it is that guest's."""
     for name in ctx.state.names(DomainState.KIND):
         if name == rules.domain:
             continue
         for entry in DomainState(ctx.state.read(DomainState.KIND, name)).forwards.values():
+            if entry.get("guest") == rules.guest:
+                raise ForeignAddress(step=step, address=rules.guest, holder=name)
             for theirs in entry.get("rules") or []:
                 for ours in rules.forwards:
                     if _overlap(tuple(ours), tuple(theirs)):
@@ -151,7 +154,7 @@ class ForwardPorts(Action):
             if self.reapply and recorded != rules.record():
                 return None   # released (or changed) since the plan was made
             if not self.reapply:
-                taken = taken_by(ctx, rules)
+                taken = taken_by(ctx, rules, self.describe())
                 if taken is not None:
                     raise Busy(step=self.describe(), what="host port", name=taken[1],
                                detail=f"forwarded to domain {taken[0]} already")

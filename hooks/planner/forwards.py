@@ -105,6 +105,18 @@ def interface_forward_actions(domain: str, uuid: str | None, nic: Nic, mi: MetaI
     if net is not None:
         import ipaddress  # forwards only
 
+        # The address is the definer's to write: it must not be another guest's (a static DHCP
+        # host of another MAC) or the host's own on the network.
+        if guest in {ip.get("address") for ip in net.iterfind("ip")}:
+            raise InvalidValue(what="guest address", value=guest, reason=(
+                f"interface {nic.label}: {guest} is the network's own address (the host on network "
+                f"{network}), not a guest's"))
+        other = next(((h.get("mac") or "").lower() for h in net.iterfind("ip/dhcp/host")
+                      if h.get("ip") == guest and (h.get("mac") or "").lower() != nic.mac), None)
+        if other is not None:
+            raise InvalidValue(what="guest address", value=guest, reason=(
+                f"interface {nic.label}: {guest} is the static DHCP host of {other} in network "
+                f"{network}: another guest's address"))
         nets = subnets(net)
         if nets and not any(ipaddress.IPv4Address(guest) in n for n in nets):
             raise InvalidValue(what="guest address", value=guest, reason=(
