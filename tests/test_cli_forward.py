@@ -125,9 +125,12 @@ def test_lint_finds_a_host_port_two_domains_forward_and_addresses_outside_the_ne
         "b.xml": with_forward(tmp_path, "b", "52:54:00:00:00:02", "tcp:2200-2230:2200-2230"),   # DHCP host
         "c.xml": with_forward(tmp_path, "c", "52:54:00:00:00:03", "udp:53:53"),                 # no address
         "d.xml": with_forward(tmp_path, "d", "52:54:00:00:00:04", "udp:54:53", "10.0.0.4"),
+        "e.xml": with_forward(tmp_path, "e", "52:54:00:00:00:05", "udp:55:53", "192.168.150.12"),  # b's
+        "f.xml": with_forward(tmp_path, "f", "52:54:00:00:00:06", "udp:56:53", "192.168.150.1"),   # host
     }
     assert sorted(lint_run(run_dir, files)) == [
-        ("b.xml", "forward-duplicate"), ("c.xml", "forward-no-address"), ("d.xml", "forward-address")]
+        ("b.xml", "forward-duplicate"), ("c.xml", "forward-no-address"), ("d.xml", "forward-address"),
+        ("e.xml", "forward-address"), ("f.xml", "forward-address")]
 
 
 def test_lint_without_the_network_file_checks_only_the_duplicates(tmp_path: Path) -> None:

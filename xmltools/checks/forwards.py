@@ -49,6 +49,7 @@ class NetworkAddresses:
     mode: str
     subnets: tuple[ipaddress.IPv4Network, ...]
     dhcp: dict[str, str]
+    own: frozenset[str] = frozenset()     # the network's own addresses (the host's on it)
 
 
 def _interfaces(root: etree._Element) -> dict[str, etree._Element]:
@@ -134,7 +135,8 @@ def network_addresses(root: etree._Element, path: str) -> NetworkAddresses:
         for host in ip.iterfind("dhcp/host"):
             if host.get("mac") and host.get("ip"):
                 dhcp[(host.get("mac") or "").lower()] = host.get("ip") or ""
-    return NetworkAddresses(path, root.sourceline or 1, mode, tuple(subnets), dhcp)
+    own = frozenset(ip.get("address") or "" for ip in root.iterfind("ip"))
+    return NetworkAddresses(path, root.sourceline or 1, mode, tuple(subnets), dhcp, own)
 
 
 def forward_findings(forwards: list[tuple[str, ForwardFact]],
@@ -171,6 +173,13 @@ def forward_findings(forwards: list[tuple[str, ForwardFact]],
             address = ipaddress.IPv4Address(guest)
         except ValueError:
             continue   # reported in the domain's own checks
+        other = next((mac for mac, ip in net.dhcp.items() if ip == guest and mac != fact.mac), None)
+        if guest in net.own or other is not None:
+            whose = "the network's own address" if other is None else f"the static DHCP host of {other}"
+            out.append((fact.path, Issue(fact.line, "error", "forward-address", (
+                f"{fact.label}: guest address {guest} is {whose} in {where}, not this guest's; the hooks "
+                "refuse it"))))
+            continue
         if net.subnets and not any(address in s for s in net.subnets):
             out.append((fact.path, Issue(fact.line, "error", "forward-address", (
                 f"{fact.label}: guest address {guest} is not inside {where}'s subnet "
