@@ -220,8 +220,12 @@ def test_class_d_and_e_have_no_default_prefix(address):
 def test_an_ipv6_address_without_a_prefix_is_a_64():
     body = "<ip address='fd00::1'/>\n<route address='fd01::' prefix='64' gateway='fd00::ffff:1'/>"
     assert _network(body) == []
-    body = "<ip address='fd00::1'/>\n<route address='fd01::' prefix='64' gateway='fd00:0:0:1::1'/>"
-    assert [f[2] for f in _network(body)] == ["route-gateway-unreachable"]
+    for outside in ("fd00:0:0:1::1", "fd00:0:0:ffff::1"):
+        body = f"<ip address='fd00::1'/>\n<route address='fd01::' prefix='64' gateway='{outside}'/>"
+        assert [f[2] for f in _network(body)] == ["route-gateway-unreachable"]
+    # the upper half of the /64: inside it, outside a /65
+    body = "<ip address='fd00::1'/>\n<route address='fd01::' prefix='64' gateway='fd00::8000:0:0:1'/>"
+    assert _network(body) == []
 
 
 @pytest.mark.parametrize("address,found", [
