@@ -346,3 +346,48 @@ def test_the_first_of_three_duplicates_stays_the_one_named():
 def test_an_unparsable_host_address_is_no_duplicate():
     hosts = ["<host name='a' ip='x'/>", "<host name='b' ip='x'/>"]
     assert [f[1] for f in _findings(NET24, hosts)] == ["ip-invalid", "ip-invalid"]
+
+
+# --------------------------------------------------------------------------- one DHCP server per family
+
+
+def _per_family(*ips: str) -> list[tuple[int, str]]:
+    report = checks.Report()
+    doc = "<network>\n<name>n</name>\n" + "\n".join(ips) + "\n</network>"
+    checks.check_network(etree.fromstring(doc), report)
+    return [(i.line, i.message) for i in report.issues if i.code == "dhcp-multiple"]
+
+
+V4A = "<ip address='192.168.50.1' prefix='24'><dhcp>{}</dhcp></ip>"
+V4B = "<ip address='192.168.51.1' prefix='24'><dhcp>{}</dhcp></ip>"
+V6 = "<ip family='ipv6' address='fd00::1' prefix='64'><dhcp>{}</dhcp></ip>"
+
+
+@pytest.mark.parametrize("first,second,found", [
+    (V4A.format(_range("192.168.50.2", "192.168.50.9")),
+     V4B.format(_range("192.168.51.2", "192.168.51.9")),
+     [(4, "<ip address='192.168.51.1'>: DHCP is already served on line 3; libvirt supports DHCP on one IPv4 "
+          "address per network")]),
+    (V4A.format(_range("192.168.50.2", "192.168.50.9")), V4B.format("<host name='a' ip='192.168.51.2'/>"),
+     [(4, "<ip address='192.168.51.1'>: DHCP is already served on line 3; libvirt supports DHCP on one IPv4 "
+          "address per network")]),
+    (V6.format(_range("fd00::2", "fd00::9")), V6.format(_range("fd00::12", "fd00::19")),
+     [(4, "<ip address='fd00::1'>: DHCP is already served on line 3; libvirt supports DHCP on one IPv6 "
+          "address per network")]),
+    (V4A.format(_range("192.168.50.2", "192.168.50.9")), V4B.format(""), []),    # an empty <dhcp/>
+    (V4A.format(""), V4B.format(_range("192.168.51.2", "192.168.51.9")), []),
+    (V4A.format(_range("192.168.50.2", "192.168.50.9")), V6.format(_range("fd00::2", "fd00::9")), []),
+    (V4A.format(_range("192.168.50.2", "192.168.50.9")), "<ip address='192.168.51.1' prefix='24'/>", []),
+    ("<ip address='x'><dhcp><range start='192.168.50.2' end='192.168.50.9'/></dhcp></ip>",
+     V4B.format(_range("192.168.51.2", "192.168.51.9")), []),
+])
+def test_dhcp_on_one_address_per_family(first, second, found):
+    assert _per_family(first, second) == found
+
+
+def test_a_third_dhcp_server_names_the_first():
+    third = "<ip address='192.168.52.1' prefix='24'><dhcp><host name='b' ip='192.168.52.2'/></dhcp></ip>"
+    found = _per_family(V4A.format(_range("192.168.50.2", "192.168.50.9")),
+                        V4B.format(_range("192.168.51.2", "192.168.51.9")), third)
+    assert [line for line, _ in found] == [4, 5]
+    assert found[1][1].startswith("<ip address='192.168.52.1'>: DHCP is already served on line 3;")
