@@ -8,6 +8,7 @@ is refused before anything is written, naming the element.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -447,3 +448,324 @@ def test_a_broken_libvirt_schema_install_leaves_our_checks(tmp_path: Path,
         assert _libvirt_interface_schema() is None
     finally:
         _libvirt_interface_schema.cache_clear()
+
+
+# --------------------------------------------------------------------------- the core, exactly
+
+def _msg(func, *args, **kwargs) -> str:  # type: ignore[no-untyped-def]
+    from xmltools.errors import NetXmlError
+
+    with pytest.raises(NetXmlError) as caught:
+        func(*args, **kwargs)
+    return caught.value.message
+
+
+def test_selection_messages_exactly() -> None:
+    from xmltools.edit import select_interfaces
+
+    dom = Domain.from_xml(f"<domain><name>vm</name><devices>{TWO}</devices></domain>")
+    assert _msg(select_interfaces, dom, source="vm.xml") == (
+        "vm.xml: the domain has 2 interfaces: select one with --mac, --target or --index, or all with "
+        "--all; its interfaces: 0 (52:54:00:30:00:01, bridge br0), 1 (52:54:00:30:00:02, network default)")
+    assert _msg(select_interfaces, dom, mac="52:54:00:30:00:01", index=0, every=True) == \
+        "--all selects every interface: drop --mac, --index"
+    assert _msg(select_interfaces, dom, target="t", every=True) == \
+        "--all selects every interface: drop --target"
+    assert [i.mac for i in select_interfaces(dom, every=True)] == ["52:54:00:30:00:01", "52:54:00:30:00:02"]
+    assert [i.mac for i in select_interfaces(dom, index=1)] == ["52:54:00:30:00:02"]
+    empty = Domain.from_xml("<domain><name>vm</name><devices/></domain>")
+    assert _msg(select_interfaces, empty) == "the domain: the domain has no interface to edit"
+    assert _msg(select_interfaces, empty, every=True) == "the domain: the domain has no interface to edit"
+    solo = Domain.from_xml("<domain><devices><interface type='user'/></devices></domain>")
+    assert len(select_interfaces(solo)) == 1
+
+
+@pytest.mark.parametrize(("xml", "summary"), [
+    ("<interface type='hostdev'><source><address type='pci' domain='0x0000' bus='0x04' slot='0x10' "
+     "function='0x1'/></source></interface>", "no MAC, hostdev 0000:04:10.1"),
+    ("<interface type='hostdev'><source><address type='pci' bus='0x1ff'/></source></interface>",
+     "no MAC, hostdev"),
+    ("<interface type='vhostuser'><mac address='52:54:00:00:00:01'/><source type='unix' "
+     "path='/run/s.sock'/><target dev='vhu0'/></interface>",
+     "52:54:00:00:00:01, vhostuser /run/s.sock, target vhu0"),
+    ("<interface type='direct'><source dev='eno1' mode='vepa'/></interface>", "no MAC, direct eno1"),
+    ("<interface type='internal'><source name='intnet'/></interface>", "no MAC, internal intnet"),
+    ("<interface><source/></interface>", "no MAC, no type"),
+    ("<interface type='ethernet'><source><ip address='10.0.0.1'/></source></interface>", "no MAC, ethernet"),
+])
+def test_interface_summaries(xml: str, summary: str) -> None:
+    from xmltools.domain import summarize
+
+    assert summarize(Interface.from_xml(xml)) == summary
+
+
+def test_same_mac_key() -> None:
+    from xmltools.domain import same_mac_key
+    from xmltools.errors import InvalidValue
+
+    assert same_mac_key("52-54-00-0A-b-c") == "52:54:00:0a:0b:0c"
+    assert same_mac_key(" Not-A-Mac ") == "not-a-mac"
+    assert same_mac_key("01:00:5E:00:00:01") == "01:00:5e:00:00:01"
+    with pytest.raises(InvalidValue):
+        same_mac_key("01:00:5E:00:00:01", strict=True)
+
+
+@pytest.mark.parametrize(("values", "parsed"), [
+    ((), {}),
+    (("none",), None),
+    (("  none  ",), None),
+    (("in=1",), {"inbound": {"average": 1}}),
+    (("in=1,2 out=3,4,5",), {"inbound": {"average": 1, "peak": 2},
+                             "outbound": {"average": 3, "peak": 4, "burst": 5}}),
+    (("out=7", "in=8"), {"outbound": {"average": 7}, "inbound": {"average": 8}}),
+])
+def test_parse_bandwidth_edit(values: tuple[str, ...], parsed: object) -> None:
+    from xmltools.edit import parse_bandwidth_edit
+
+    assert parse_bandwidth_edit(values) == parsed
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    (("",), "invalid bandwidth '': empty"),
+    ((" ", ""), "invalid bandwidth '  ': empty"),
+    (("none", "in=1"), "invalid bandwidth 'none in=1': 'none' removes the limits: give it alone"),
+    (("in",), "invalid bandwidth 'in': expected in=AVG[,PEAK[,BURST]] or out=AVG[,PEAK[,BURST]], or none"),
+    (("inbound=5",), "invalid bandwidth 'inbound=5': expected in=AVG[,PEAK[,BURST]] or "
+                     "out=AVG[,PEAK[,BURST]], or none"),
+    (("out=1", "out=2"), "invalid bandwidth 'out=2': out= given twice"),
+])
+def test_parse_bandwidth_edit_messages(values: tuple[str, ...], message: str) -> None:
+    from xmltools.edit import parse_bandwidth_edit
+
+    assert _msg(parse_bandwidth_edit, values) == message
+
+
+def test_set_bandwidth_replaces_one_direction_and_removes_all() -> None:
+    from xmltools.edit import set_bandwidth
+
+    iface = Interface.from_xml("<interface type='bridge'><source bridge='br0'/><bandwidth>"
+                               "<inbound average='5' peak='6' burst='7'/><outbound average='1'/>"
+                               "</bandwidth></interface>")
+    set_bandwidth(iface, {"inbound": {"average": 9}}, "here")
+    assert etree.tostring(iface.node.find("bandwidth"), with_tail=False) == \
+        b'<bandwidth><inbound average="9"/><outbound average="1"/></bandwidth>'
+    set_bandwidth(iface, {}, "here")
+    assert iface.node.find("bandwidth") is not None
+    set_bandwidth(iface, None, "here")
+    assert iface.node.find("bandwidth") is None
+    hostdev = Interface.from_xml("<interface type='hostdev'/>")
+    assert _msg(set_bandwidth, hostdev, None, "here") == \
+        "invalid bandwidth 'here': libvirt sets no bandwidth limits on a hostdev interface"
+
+
+@pytest.mark.parametrize(("xml", "new", "dropped", "left"), [
+    ("<interface type='vhostuser'><source type='unix' path='/s' mode='client'><reconnect enabled='yes'/>"
+     "<!-- keep --></source></interface>", "network", ["<reconnect> of <source>"],
+     "<interface type=\"network\"><source network=\"n\"><!-- keep --></source></interface>"),
+    ("<interface type='hostdev' managed='no'><driver name='vfio'/><source><vendor id='1'/><product id='2'/>"
+     "</source></interface>", "network",
+     ["managed='no'", "<driver name='vfio'>", "<vendor> of <source>", "<product> of <source>"],
+     "<interface type=\"network\"><source network=\"n\"/></interface>"),
+    ("<interface type='hostdev'><driver name='kvm'/><source><address type='pci' bus='1'/></source>"
+     "</interface>",
+     "bridge", ["<address> of <source>"],
+     "<interface type=\"bridge\"><source bridge=\"n\"/><driver name=\"kvm\"/></interface>"),
+    ("<interface type='network'><source network='a'/><virtualport><parameters profileid='p'/></virtualport>"
+     "</interface>", "bridge", ["<virtualport>"],
+     "<interface type=\"bridge\"><source bridge=\"n\"/></interface>"),
+    ("<interface type='network'><source network='a'/><virtualport type='802.1Qbh'/></interface>",
+     "direct", [],
+     "<interface type=\"direct\"><source dev=\"n\"/><virtualport type=\"802.1Qbh\"/></interface>"),
+    ("<interface type='bridge'><source bridge='a'/><virtualport type='midonet'/></interface>",
+     "network", [], "<interface type=\"network\"><source network=\"n\"/><virtualport type=\"midonet\"/>"
+                    "</interface>"),
+    ("<interface type='bridge'><source bridge='a'/><virtualport type='x-future'/></interface>",
+     "direct", [],
+     "<interface type=\"direct\"><source dev=\"n\"/><virtualport type=\"x-future\"/></interface>"),
+    ("<interface type='ethernet'><target dev='tap0'/></interface>", "bridge", [],
+     "<interface type=\"bridge\"><source bridge=\"n\"/><target dev=\"tap0\"/></interface>"),
+    ("<interface type='ethernet'><target dev='tap0' managed='yes'/></interface>", "bridge", [],
+     "<interface type=\"bridge\"><source bridge=\"n\"/><target dev=\"tap0\" managed=\"yes\"/></interface>"),
+    ("<interface type='network'><source network='a'/><bandwidth><inbound floor='5'/>"
+     "<outbound average='1'/></bandwidth></interface>", "bridge", ["the floor of <inbound>"],
+     "<interface type=\"bridge\"><source bridge=\"n\"/><bandwidth><outbound average=\"1\"/></bandwidth>"
+     "</interface>"),
+    ("<interface type='network'><source network='a'/><bandwidth classID='3'><inbound floor='5'/></bandwidth>"
+     "</interface>", "bridge", ["the floor of <inbound>"],
+     "<interface type=\"bridge\"><source bridge=\"n\"/><bandwidth classID=\"3\"/></interface>"),
+    ("<interface type='network'><source network='a'/><bandwidth><inbound floor='5'/></bandwidth></interface>",
+     "bridge", ["the floor of <inbound>"], "<interface type=\"bridge\"><source bridge=\"n\"/></interface>"),
+    ("<interface type='network'><source network='a'/><bandwidth><inbound floor='5'/></bandwidth></interface>",
+     "network", [], "<interface type=\"network\"><source network=\"n\"/><bandwidth><inbound floor=\"5\"/>"
+                    "</bandwidth></interface>"),
+    ("<interface type='user'><backend type='passt'/><backend type='other'/><portForward proto='tcp'/>"
+     "<portForward proto='udp'/></interface>", "network",
+     ["<backend> (passt)", "<portForward>", "<portForward>"],
+     "<interface type=\"network\"><source network=\"n\"/><backend type=\"other\"/></interface>"),
+    ("<interface type='user'><backend type='passt'/><portForward proto='tcp'/></interface>", "vhostuser",
+     [], None),
+])
+def test_change_type_drops_exactly(xml: str, new: str, dropped: list[str], left: str | None) -> None:
+    iface = Interface.from_xml(xml)
+    said: list[str] = []
+    src = iface.change_type(new, said)
+    assert said == dropped
+    if left is None:
+        return
+    attr = {"network": "network", "bridge": "bridge", "direct": "dev"}[new]
+    assert src is not None
+    src.node.set(attr, "n")
+    assert re.sub(r">\s+<", "><", etree.tostring(iface.node, with_tail=False).decode()) == left
+
+
+def test_change_type_without_a_list_still_drops() -> None:
+    iface = Interface.from_xml("<interface type='ethernet'><target dev='t' managed='no'/></interface>")
+    iface.change_type("bridge")
+    assert iface.node.find("target") is None
+
+
+def test_notes_name_the_interface_and_what_went() -> None:
+    from xmltools.edit import InterfaceEdits, edit_interfaces
+
+    dom = Domain.from_xml("<domain><devices><interface type='ethernet'><mac address='52:54:00:00:00:01'/>"
+                          "<target dev='tap0' managed='no'/></interface><interface type='user'>"
+                          "<backend type='passt'/><portForward proto='tcp'/></interface></devices></domain>")
+    edits = InterfaceEdits(source_bridge="br0")
+    edit_interfaces(list(dom.interfaces), edits, dom)
+    assert edits.notes == [
+        "interface 0 (52:54:00:00:00:01): dropped <target dev='tap0' managed='no'>: a bridge interface "
+        "does not take it",
+        "interface 1 (no MAC): dropped <backend> (passt), <portForward>: a bridge interface does not take "
+        "them"]
+
+
+def test_metadata_leftovers_exactly() -> None:
+    from xmltools.edit import InterfaceEdits, edit_interfaces
+
+    meta = (f"<metadata><vnx:netxml xmlns:vnx='{VNX}'>"
+            "<vnx:interface mac='52:54:00:00:00:01'><vnx:tap bridge='br0'/></vnx:interface>"
+            "<vnx:interface mac='52:54:00:00:00:02'><vnx:vf pf='eth0' index='1'/></vnx:interface>"
+            "<vnx:interface mac='52:54:00:00:00:03'><vnx:ovs-setting table='Interface' column='external_ids' "
+            "key='k' value='v'/></vnx:interface>"
+            "<vnx:interface mac='52:54:00:00:00:04'><vnx:vlan tag='5'/></vnx:interface>"
+            "</vnx:netxml></metadata>")
+    dom = Domain.from_xml(f"<domain>{meta}<devices>"
+                          "<interface type='ethernet'><mac address='52:54:00:00:00:01'/></interface>"
+                          "<interface type='hostdev'><mac address='52:54:00:00:00:02'/><source><address "
+                          "type='pci' domain='0' bus='4' slot='16' function='0'/></source></interface>"
+                          "<interface type='bridge'><mac address='52:54:00:00:00:03'/><source bridge='b'/>"
+                          "</interface>"
+                          "<interface type='bridge'><mac address='52:54:00:00:00:04'/><source bridge='b'/>"
+                          "</interface></devices></domain>")
+    edits = InterfaceEdits(source_network="default")
+    edit_interfaces(dom.select(index=0), edits, dom)
+    edit_interfaces(dom.select(index=1), edits, dom)
+    assert edits.notes == [
+        "interface 0 (52:54:00:00:00:01): dropped the pre-created TAP (<vnx:tap>) from the metadata: a "
+        "network interface does not take it",
+        "interface 1 (52:54:00:00:00:02): dropped <address> of <source>, the VF (<vnx:vf>) from the "
+        "metadata: "
+        "a network interface does not take them"]
+    assert dom.meta_interface("52:54:00:00:00:01") is None and dom.meta_interface("52:54:00:00:00:02") is None
+    assert _msg(edit_interfaces, dom.select(index=2), InterfaceEdits(source_dev="eno1"), dom) == (
+        "invalid edit 'interface 2 (52:54:00:00:00:03)': it keeps Open vSwitch settings (<vnx:ovs-setting> "
+        "in the metadata), which a direct interface cannot have")
+    assert _msg(edit_interfaces, dom.select(index=3), InterfaceEdits(source_dev="eno1"), dom) == (
+        "invalid edit 'interface 3 (52:54:00:00:00:04)': it keeps the hook's VLAN (<vnx:vlan> in the "
+        "metadata), which the hook applies on bridge, network and ethernet ports, not on direct; add "
+        "--clear-bridge-vlan")
+    # the same type again is no change of type: nothing is judged
+    edit_interfaces(dom.select(index=3), InterfaceEdits(source_bridge="b2"), dom)
+    assert dom.meta_interface("52:54:00:00:00:04").vlan.tag == 5
+
+
+def test_set_mac_messages_exactly() -> None:
+    from xmltools.edit import InterfaceEdits, edit_interfaces, set_mac
+
+    dom = Domain.from_xml(f"<domain><devices>\n{TWO}<hostdev mode='subsystem'>"
+                          "<mac address='52:54:00:30:00:0f'/>"
+                          "</hostdev>\n</devices></domain>")
+    first = dom.interfaces[0]
+    assert _msg(set_mac, dom, first, "52:54:00:30:00:02", "x") == \
+        "invalid MAC address '52:54:00:30:00:02': another device of the domain has it (line 7)"
+    assert _msg(set_mac, dom, first, "52:54:00:30:00:0F", "x").startswith(
+        "invalid MAC address '52:54:00:30:00:0F': another device of the domain has it")
+    assert set_mac(dom, first, "52-54-00-30-00-01", "x") == "52:54:00:30:00:01"   # its own, respelt
+    assert set_mac(None, first, "52:54:00:30:00:AA", "x") == "52:54:00:30:00:aa"
+    assert first.mac == "52:54:00:30:00:aa"
+    assert _msg(edit_interfaces, list(dom.interfaces), InterfaceEdits(set_mac="52:54:00:01:01:01"), dom) == \
+        "--set-mac gives one interface its address, 2 are selected"
+    assert _msg(edit_interfaces, [first], InterfaceEdits(set_mac="52:54:00:01:01:01", regenerate_mac=True),
+                dom) == "--set-mac and --regenerate-mac contradict each other"
+
+
+def test_check_messages_exactly() -> None:
+    from xmltools.edit import InterfaceEdits, edit_interfaces
+
+    iface = Interface.from_xml("<interface type='bridge'><source bridge='br0'/></interface>")
+    cases = [
+        (InterfaceEdits(source_network="n", source_dev="d"),
+         "--source-network and --source-dev contradict each other"),
+        (InterfaceEdits(source_bridge="b", source_dev="d"),
+         "--source-bridge and --source-dev contradict each other"),
+        (InterfaceEdits(source_network="n", source_bridge="b", source_dev="d"),
+         "--source-network and --source-bridge and --source-dev contradict each other"),
+        (InterfaceEdits(remove=True, link="up"),
+         "--remove takes the interface out: give no other change with it"),
+        (InterfaceEdits(mtu=67), "invalid MTU '67': must be 68 to 65535"),
+        (InterfaceEdits(mtu=65536), "invalid MTU '65536': must be 68 to 65535"),
+        (InterfaceEdits(link="UP"), "invalid link state 'UP': expected up or down"),
+        (InterfaceEdits(source_dev="a b"), "invalid uplink device 'a b': contains ' ', which is not allowed"),
+        (InterfaceEdits(set_mac="zz"), "invalid MAC address 'zz': expected 6 octets separated by ':' or '-', "
+                                       "found 1"),
+        (InterfaceEdits(bandwidth=("up=1",)), "invalid bandwidth 'up=1': expected in=AVG[,PEAK[,BURST]] or "
+                                              "out=AVG[,PEAK[,BURST]], or none"),
+        (InterfaceEdits(remove=True), "--remove takes an interface out of a domain; a standalone <interface> "
+                                      "file is the interface itself"),
+    ]
+    for edits, message in cases:
+        assert _msg(edit_interfaces, [iface], edits) == message
+    for edits in (InterfaceEdits(mtu=68), InterfaceEdits(mtu=65535), InterfaceEdits(link="down")):
+        edit_interfaces([iface], edits)
+    assert (iface.mtu, iface.link_state) == (65535, "down")
+    hostdev = Interface.from_xml("<interface type='hostdev'><source><address type='pci' domain='0' bus='4' "
+                                 "slot='16' function='0'/></source></interface>")
+    assert _msg(edit_interfaces, [hostdev], InterfaceEdits(mtu=1500)) == (
+        "invalid MTU '1500': interface (no MAC) is a hostdev interface: a VF's MTU is the guest driver's")
+    edit_interfaces([hostdev], InterfaceEdits(link="down"))
+    assert hostdev.link_state == "down"
+    assert _msg(edit_interfaces, [Interface.from_xml("<interface type='bridge'><target dev='t' managed='no'/>"
+                                                     "</interface>")], InterfaceEdits(model="virtio")) == (
+        "invalid edit 'interface (no MAC)': it would keep <target managed='no'>, which libvirt takes only on "
+        "an ethernet interface, not on bridge")
+
+
+def test_an_edit_keeps_every_any_flag() -> None:
+    from xmltools.edit import InterfaceEdits
+
+    for edits in (InterfaceEdits(source_dev="d"), InterfaceEdits(set_mac="m"), InterfaceEdits(mtu=1),
+                  InterfaceEdits(link="up"), InterfaceEdits(bandwidth=("none",)),
+                  InterfaceEdits(remove=True)):
+        assert edits.any()
+    assert not InterfaceEdits().any()
+
+
+def test_problems_are_named_by_source_and_compared_by_kind() -> None:
+    from xmltools.edit import _refuse_new_problems, interface_problems
+    from xmltools.errors import InvalidValue
+
+    bad = Interface.from_xml("<interface type='bridge'><source bridge='br0' x='1'/>"
+                             "<mac address='01:00:00:00:00:01'/>"
+                             "</interface>")
+    problems = interface_problems(bad, (99, 0, 0))
+    assert problems == ["<interface> schema: <source> does not take attribute 'x'",
+                        "mac-multicast: <interface type='bridge'>: MAC address '01:00:00:00:00:01' is "
+                        "multicast "
+                        "(the low bit of the first octet, 0x01, is set)"]
+    _refuse_new_problems(problems, problems, "here")
+    _refuse_new_problems(["mac-multicast: other words"], ["mac-multicast: new words"], "here")
+    _refuse_new_problems([], [], "here")
+    with pytest.raises(InvalidValue, match="^invalid edit 'here': libvirt would refuse the result: "
+                                           "<interface> schema: boom$"):
+        _refuse_new_problems(["mac-multicast: x"], ["mac-multicast: x", "<interface> schema: boom"], "here")
+    assert interface_problems(Interface.from_xml("<interface type='user'/>"), (99, 0, 0)) == []
