@@ -278,7 +278,7 @@ def test_an_ipv6_hosts_mac_is_not_judged_as_a_mac():
 
 
 @pytest.mark.parametrize("name,ok", [
-    ("web", True), ("1web", True), ("W", True),
+    ("web", True), ("1web", True), ("W", True), ("w-1", True), ("w\u00e9", True), ("9.x", True),
     ("-web", False), ("_web", False), ("", False), ("\u00e9cole", False), ("\u0661web", False),
 ])
 def test_a_static_host_name_starts_with_an_ascii_letter_or_digit(name, ok):
