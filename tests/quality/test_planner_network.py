@@ -377,3 +377,29 @@ def test_a_pool_plug_with_a_bad_address_is_refused():
     plug = "<plug type='hostdev-pci'><address domain='0' bus='0x100' slot='0' function='0'/></plug>"
     with pytest.raises(InvalidValue, match="PCI address"):
         _plan("port-created", _net(HOSTDEV_PF, port=_port(plug=plug)), POOL)
+
+
+# --------------------------------------------------------------------------- names in refusals
+
+@pytest.mark.parametrize("doc,what,value", [
+    (_net("<forward mode='vepa'><interface dev='up/0'/></forward>"), "uplink", "up/0"),
+    (_net(MACVTAP, "<vnx:shim name='s/0' address='10.0.0.1/24'/>"), "shim name", "s/0"),
+    (_net("<bridge name='br/5'/>", "<vnx:bridge vlan-filtering='yes'/>"), "bridge name", "br/5"),
+], ids=["uplink", "shim", "bridge"])
+def test_a_bad_name_is_refused_naming_what_it_is(doc, what, value):
+    op = "started" if what == "bridge name" else "start"
+    with pytest.raises(InvalidValue) as info:
+        _plan(op, doc)
+    assert info.value.message == f"invalid {what} '{value}': contains '/', which is not allowed"
+
+
+def test_a_port_without_a_group_takes_no_nameless_portgroup():
+    meta = "<vnx:portgroup><vnx:vlan tag='5'/></vnx:portgroup>"
+    assert _plan("port-created", _net("", meta, port=_port(group=None))) == []
+    assert _plan("port-created", _net("", meta, port=_port(group=""))) == []
+
+
+def test_a_pool_plug_of_a_port_whose_mac_has_no_address_claims_for_an_empty_mac():
+    port = _port(plug=PLUG).replace("<mac address='52:54:00:AB:CD:EF'/>", "<mac/>")
+    actions = _plan("port-created", _net(HOSTDEV_PF, port=port), POOL)
+    assert [(a.mac, a.iface) for a in actions] == [("", "")]

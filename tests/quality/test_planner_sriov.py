@@ -226,3 +226,56 @@ def test_a_pools_recorded_pf_name_is_checked():
     with pytest.raises(InvalidValue) as info:
         _plan("prepare", _net_iface("badpool"))
     assert info.value.message.startswith("invalid PF name 'a/b'")
+
+
+# --------------------------------------------------------------------------- a VF element naming nothing
+
+def test_a_hostdev_whose_vf_element_names_no_function_is_not_compared_with_its_source():
+    assert _plan("prepare", _hostdev("yes"), "<vnx:vf pf='pf0'/>") == []
+    _refused("start", _hostdev("yes"), "<vnx:vf pf='pf0'/><vnx:vlan tag='42'/>",
+             f"invalid VF '{MAC}': cannot tell its PF: add pf and index")
+
+
+def test_a_macvtap_vf_without_a_mac_leaves_the_mac_alone():
+    macvtap = ("<interface type='direct'><source dev='pf0v1' mode='passthrough'/>"
+               "<target dev='macvtap0'/></interface>")
+    doc = (f"<domain><name>vm</name><metadata><vnx:netxml xmlns:vnx='{NS}'><vnx:interface>"
+           "<vnx:vf pf='pf0' index='1'/></vnx:interface></vnx:netxml></metadata>"
+           f"<devices>{macvtap}</devices></domain>")
+    root = parse_bytes(doc.encode()).getroot()
+    # an interface without a MAC takes no metadata: nothing is set through the PF for it
+    planned = plan(lookup("qemu", "prepare"), root, FACTS, {})
+    assert [a for a in planned if isinstance(a, A.SetVfMacVlan)] == []
+    from hooks.planner.interfaces import nics
+    from hooks.planner.sriov import vf_actions
+    from xmltools.metadata import find_meta
+
+    [nic] = nics(root)
+    [mi] = find_meta(root).interfaces
+    assert vf_actions(nic, mi, FACTS) == [A.ClaimDevice("pci-0000:04:10.1", "VF"),
+                                          A.SetVfMacVlan("pf0", 1, None, 0, "0000:04:10.1")]
+
+
+def test_a_hostdev_without_a_mac_takes_no_nameless_metadata():
+    hostdev = f"<interface type='hostdev' managed='yes'>{SOURCE}</interface>"
+    doc = (f"<domain><name>vm</name><metadata><vnx:netxml xmlns:vnx='{NS}'><vnx:interface>"
+           "<vnx:vf pf='pf0' index='1'/><vnx:vlan tag='42'/></vnx:interface></vnx:netxml></metadata>"
+           f"<devices>{hostdev}</devices></domain>")
+    assert plan(lookup("qemu", "start"), parse_bytes(doc.encode()).getroot(), FACTS, {}) == []
+
+
+class _PoolFacts(StaticFacts):
+    def __init__(self, **tables) -> None:
+        super().__init__(**tables)
+        self.asked: list = []
+
+    def vf_pool(self, network):
+        self.asked.append(network)
+        return super().vf_pool(network)
+
+
+def test_the_pool_of_an_interface_without_a_network_is_not_asked():
+    facts = _PoolFacts(pools={"vfpool": "pf0"})
+    for interface in (_net_iface(None), _net_iface(""), _net_iface("vfpool")):
+        _plan("prepare", interface, facts=facts)
+    assert facts.asked == ["vfpool"]
