@@ -193,6 +193,12 @@ class Linter:
             self.skipped.append((path, str(exc.fields["detail"])))
             return []
         if data is None:
+            if named:
+                # A file given by name is meant to be a document: corrupt bytes (a NUL, no
+                # markup) are an error there. In a folder, a *.xml that is not XML at all (a
+                # template, a binary) is passed over.
+                return [Finding(shown, 1, "error", "xml-malformed",
+                                "malformed XML: not XML at all (no markup at the start, or a NUL byte)")]
             self.passed_over.append((path, "not XML"))
             return []
         return self.lint_bytes(data, shown)

@@ -136,8 +136,10 @@ def test_valid_base_is_accepted(entry: EntryPoint, tmp_path: Path) -> None:
 def test_hostile_payloads_refused(entry: EntryPoint, tmp_path: Path, secret: Path, listener) -> None:
     payloads = hostile_payloads(entry.base, secret, listener.port)
     for name in REFUSED:
-        if entry.how == "dir" and name == "non-libvirt-root":
-            continue  # a folder scan skips documents of other kinds by design (checked below)
+        if name == "non-libvirt-root" and (entry.how == "dir" or entry.lint):
+            # a folder scan skips documents of other kinds by design (checked below); lint
+            # passes over XML that is not a libvirt document (test_lint_passes_over_other_xml)
+            continue
         folder = tmp_path / name
         folder.mkdir()
         result, inp, out = _invoke(entry, payloads[name], folder)
@@ -220,3 +222,14 @@ def test_lint_unreadable_file_is_reported(tmp_path: Path) -> None:
     result = run_cli(["lint", str(folder)])  # a folder named *.xml: scanned as a folder, empty
     assert "Traceback" not in result.stderr
     assert result.code in (0, 2)
+
+
+@pytest.mark.parametrize("entry", [e for e in ENTRY_POINTS if e.lint], ids=lambda e: e.name)
+def test_lint_passes_over_other_xml(entry: EntryPoint, tmp_path: Path, secret: Path, listener) -> None:
+    """XML whose root is not a libvirt document (a web page, a Maven pom.xml) is not lint's
+    business: exit 0 and no finding (JSON: an empty array), nothing of it printed."""
+    payloads = hostile_payloads(entry.base, secret, listener.port)
+    result, inp, out = _invoke(entry, payloads["non-libvirt-root"], tmp_path)
+    assert result.code == 0, result
+    assert result.stdout.strip() in (b"", b"[]")
+    assert b"hello" not in result.stdout and "hello" not in result.stderr
