@@ -769,3 +769,27 @@ def test_problems_are_named_by_source_and_compared_by_kind() -> None:
                                            "<interface> schema: boom$"):
         _refuse_new_problems(["mac-multicast: x"], ["mac-multicast: x", "<interface> schema: boom"], "here")
     assert interface_problems(Interface.from_xml("<interface type='user'/>"), (99, 0, 0)) == []
+
+
+def test_a_new_bridge_on_a_bridge_port_keeps_the_rest_of_its_source() -> None:
+    from xmltools.edit import set_source_bridge
+
+    iface = Interface.from_xml("<interface type='bridge'><source bridge='br0' macTableManager='libvirt'/>"
+                               "<virtualport type='openvswitch'/></interface>")
+    said: list[str] = []
+    set_source_bridge(iface, "br1", said)
+    assert dict(iface.node.find("source").attrib) == {"bridge": "br1", "macTableManager": "libvirt"}
+    assert said == [] and iface.is_ovs
+
+
+def test_problems_know_the_domain_type_and_compare_by_first_field() -> None:
+    from xmltools.edit import _refuse_new_problems, interface_problems
+    from xmltools.errors import InvalidValue
+
+    esx = Interface.from_xml("<interface type='bridge'><source bridge='VM Network'/></interface>")
+    assert interface_problems(esx, (99, 0, 0), "vmware") == []
+    assert [p.partition(":")[0] for p in interface_problems(esx, (99, 0, 0))] == ["bridge-name"]
+    # a message with colons of its own is still one kind of problem
+    _refuse_new_problems(["bridge-name: a: b"], ["bridge-name: c: d"], "here")
+    with pytest.raises(InvalidValue):
+        _refuse_new_problems(["bridge-name: a"], ["mac-multicast: a"], "here")
