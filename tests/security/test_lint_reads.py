@@ -93,11 +93,18 @@ def test_libvirt_autostart_links_are_linted_once_not_as_duplicates(tmp_path: Pat
 
 
 def test_autostart_folder_alone_is_not_read_through(tmp_path: Path) -> None:
+    """An autostart entry is judged by what it points at (a definition beside the folder), never
+    read: the definition here is not even XML, and nothing of it is reported."""
     qemu = _libvirt_layout(tmp_path)
+    (qemu / "web.xml").write_text("not xml: were it read through the link, lint would say so")
     proc = lint(str(qemu / "autostart"))
     assert proc.returncode == 0, proc.stdout
-    assert notes(proc) == [f"virt-netxml: note: {qemu / 'autostart' / 'web.xml'}: skipped: a symbolic link "
-                           "to a file this run does not lint; links in folders are not followed"]
+    assert proc.stdout == "" and notes(proc) == []
+    # the same entry without its definition is a finding about the entry, still without reading it
+    (qemu / "web.xml").unlink()
+    proc = lint(str(qemu / "autostart"))
+    assert proc.returncode == 1
+    assert "[autostart-missing]" in proc.stdout and "not xml" not in proc.stdout
 
 
 def test_a_link_named_on_the_command_line_is_followed(tmp_path: Path) -> None:

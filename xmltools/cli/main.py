@@ -201,4 +201,6 @@ class ProjectError(click.ClickException):
 
 
 if __name__ == "__main__":
-    main()
+    # click hands a command's exit status back as main's result (standalone_mode=False): the
+    # console script passes it to sys.exit, and so must ``python -m xmltools.cli.main``
+    sys.exit(main())
