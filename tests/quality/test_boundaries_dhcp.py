@@ -391,3 +391,9 @@ def test_a_third_dhcp_server_names_the_first():
                         V4B.format(_range("192.168.51.2", "192.168.51.9")), third)
     assert [line for line, _ in found] == [4, 5]
     assert found[1][1].startswith("<ip address='192.168.52.1'>: DHCP is already served on line 3;")
+
+
+def test_the_ranges_after_one_that_is_not_an_address_are_still_checked():
+    ranges = ["<range start='192.168.50.x' end='192.168.50.9'/>",
+              "<range start='192.168.50.9' end='192.168.50.2'/>"]
+    assert [(f[0], f[1]) for f in _findings(NET24, ranges)] == [(4, "ip-invalid"), (5, "dhcp-range-reversed")]
