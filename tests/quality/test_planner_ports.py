@@ -307,3 +307,27 @@ def test_an_ovs_setting_outside_the_allowlist_is_refused_naming_the_interface(se
     with pytest.raises(InvalidValue) as info:
         _start(OVS_PORT, (MAC, f"<vnx:ovs-setting {setting}/>"))
     assert info.value.message == message
+
+
+# --------------------------------------------------------------------------- one hot-plugged NIC
+
+def test_only_the_named_nic_is_planned_whatever_the_case_of_its_mac():
+    from hooks.planner.domain import port_vlan_actions
+
+    meta = _meta((MAC, "<vnx:vlan tag='10'/>"), AFTER_META)
+    doc = f"<domain><name>vm</name>{meta}<devices>{_bridge()}{AFTER}</devices></domain>"
+    root = parse_bytes(doc.encode()).getroot()
+    assert port_vlan_actions(root, OLD, {}, only=MAC2.upper()) == [AFTER_PLAN[0]]
+    assert port_vlan_actions(root, OLD, {}, only=MAC) == [A.BridgePortVlans("vnet0", (10,), pvid=10)]
+    assert port_vlan_actions(root, OLD, {}, only="52:54:00:00:00:09") == []
+
+
+def test_only_a_nic_with_letters_in_its_mac_is_found_in_any_case():
+    from hooks.planner.domain import port_vlan_actions
+
+    mac = "52:54:00:ab:cd:ef"
+    meta = _meta((mac, "<vnx:vlan tag='12'/>"))
+    doc = f"<domain><name>vm</name>{meta}<devices>{_bridge(mac=mac.upper())}</devices></domain>"
+    root = parse_bytes(doc.encode()).getroot()
+    for only in (mac, mac.upper()):
+        assert port_vlan_actions(root, OLD, {}, only=only) == [A.BridgePortVlans("vnet0", (12,), pvid=12)]

@@ -259,3 +259,9 @@ def test_release_undoes_everything_the_record_lists_in_a_fixed_order():
 ])
 def test_release_forgets_the_domain_only_when_wishes_or_a_start_are_recorded(record, forget):
     assert release_actions(record) == ([A.ForgetDomain()] if forget else [])
+
+
+def test_release_removes_recorded_forwards_by_key():
+    record = {"forwards": {"k2": {}, "k1": {}}}
+    assert [(type(a).__name__, a.key) for a in release_actions(record)] == [
+        ("RemoveForwards", "k1"), ("RemoveForwards", "k2")]
