@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
 from tests.support import require
@@ -172,3 +173,17 @@ def test_the_bash_function_completes_for_real(tmp_path: Path) -> None:
                           timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["private", "passthrough"]
+
+
+@pytest.mark.parametrize("command", ["interface", "network", "edit"])
+def test_grouped_help_lists_every_option_once_and_leaves_only_help_ungrouped(command: str) -> None:
+    from xmltools.cli.main import cli
+
+    cmd = cli.get_command(click.Context(cli), command)
+    sections = getattr(cmd, "sections", None)
+    assert cmd is not None and sections, f"{command}: options not grouped"
+    grouped = [name for _, names in sections for name in names]
+    params = {p.name for p in cmd.params if isinstance(p, click.Option)}
+    assert len(grouped) == len(set(grouped)), "an option in two groups"
+    assert set(grouped) <= params, "a group names an option the command does not have"
+    assert params - set(grouped) <= {"help"}, sorted(params - set(grouped))

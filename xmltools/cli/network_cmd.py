@@ -29,7 +29,19 @@ Examples:
 """
 
 
-@click.command(cls=OneLineCommand, epilog=EPILOG)
+SECTIONS = [
+    ("Forwarding and bridge", ["mode", "bridge", "forward_dev", "uplinks", "pf", "vf_addresses",
+                               "managed", "driver", "mtu", "stp", "delay", "nat_ports",
+                               "nat_addresses", "virtualport", "mac"]),
+    ("Addresses, DHCP, DNS", ["ips", "dhcp_ranges", "dhcp_hosts", "domain_name", "dns_hosts"]),
+    ("Port groups, VLANs, bandwidth", ["portgroups", "vlan", "vlan_trunk", "bandwidth_in",
+                                       "bandwidth_out"]),
+    ("Identity and output", ["uuid_", "seed", "output", "connect", "define", "start", "autostart",
+                             "libvirt_version"]),
+]
+
+
+@click.command(cls=OneLineCommand, epilog=EPILOG, sections=SECTIONS)
 @click.argument("name")
 @click.option("--mode", default="nat", show_default=True,
               metavar="nat|route|open|isolated|bridge|private|vepa|passthrough|hostdev",
