@@ -397,3 +397,11 @@ def test_the_ranges_after_one_that_is_not_an_address_are_still_checked():
     ranges = ["<range start='192.168.50.x' end='192.168.50.9'/>",
               "<range start='192.168.50.9' end='192.168.50.2'/>"]
     assert [(f[0], f[1]) for f in _findings(NET24, ranges)] == [(4, "ip-invalid"), (5, "dhcp-range-reversed")]
+
+
+@pytest.mark.parametrize("first", ["<ip address='192.168.49.1' prefix='24'/>",
+                                   V4A.replace("50", "49").format("")])
+def test_an_address_without_dhcp_does_not_end_the_count(first):
+    found = _per_family(first, V4A.format(_range("192.168.50.2", "192.168.50.9")),
+                        V4B.format(_range("192.168.51.2", "192.168.51.9")))
+    assert [line for line, _ in found] == [5]
