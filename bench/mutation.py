@@ -68,11 +68,12 @@ MODULES = [
             "tests/quality/test_messages_ids.py")),
     Module("uuids", ("xmltools/uuids.py",),
            ("tests/test_uuids.py", "tests/quality/test_messages_ids.py")),
-    Module("edit", ("xmltools/edit.py", "xmltools/domain.py"),
+    # (not tests/robustness/test_preserve_property.py: ten seconds for each mutant it covers)
+    Module("edit", ("xmltools/edit.py", "xmltools/domain.py", "xmltools/preserve.py"),
            ("tests/test_edit.py", "tests/test_cli_edit.py", "tests/quality/test_boundaries_ids.py",
             "tests/quality/test_boundaries_edit.py", "tests/quality/test_boundaries_domain.py",
             "tests/quality/test_boundaries_style.py", "tests/test_cli_edit_select.py",
-            "tests/test_edit_new.py", "tests/test_versions.py")),
+            "tests/test_edit_new.py", "tests/test_versions.py", "tests/test_preserve.py")),
     Module("vlan-grammar", ("xmltools/metadata.py", "xmltools/build_network.py",
                             "xmltools/build_interface.py", "xmltools/rules.py"),
            # (not tests/test_rules.py: it inspects the module's functions, which mutmut wraps)
@@ -227,6 +228,7 @@ def mutmut(work: Path, *args: str, timeout: float = 3600) -> subprocess.Complete
 
 def run_module(work: Path, module: Module, jobs: int, equivalents: dict[str, Equivalent]) -> Result:
     shutil.rmtree(work / "mutants", ignore_errors=True)
+    _FUNCTIONS.clear()
     # The tests run inside mutants/: libvirt's source tree is linked there, not copied.
     if (work / ".cache").exists():
         (work / "mutants").mkdir()
@@ -265,24 +267,48 @@ def run_module(work: Path, module: Module, jobs: int, equivalents: dict[str, Equ
 def mutant_diff(work: Path, name: str) -> str:
     """The mutant's function against the original, as a unified diff (what ``mutmut show`` prints,
     without starting mutmut once per survivor)."""
-    import ast
     import difflib
 
     module, _, function = name.rpartition(".")
     path = work / "mutants" / (module.replace(".", "/") + ".py")
     if not path.exists():
         path = path.with_suffix("") / "__init__.py"
-    source = path.read_text()
+    functions = _functions_of(path)
     orig_name = function.rsplit("__mutmut_", 1)[0] + "__mutmut_orig"
-    found: dict[str, list[str]] = {}
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in (function, orig_name):
-            text = ast.get_source_segment(source, node) or ""
-            found[node.name] = text.replace(node.name, "FUNCTION", 1).splitlines()
-    if function not in found or orig_name not in found:
+    if function not in functions or orig_name not in functions:
         return f"(no source found for {name})"
-    return "\n".join(difflib.unified_diff(found[orig_name], found[function], str(path.relative_to(work)),
-                                          str(path.relative_to(work)), lineterm="", n=1))
+    return "\n".join(difflib.unified_diff(functions[orig_name], functions[function],
+                                          str(path.relative_to(work)), str(path.relative_to(work)),
+                                          lineterm="", n=1))
+
+
+# A mutated file holds every mutant of every function: parsing it (and splitting it into lines,
+# which ast.get_source_segment does on each call) once per survivor made this step quadratic.
+_FUNCTIONS: dict[Path, dict[str, list[str]]] = {}
+
+
+def _functions_of(path: Path) -> dict[str, list[str]]:
+    """Each function's source lines in ``path``, its name replaced by FUNCTION: the text
+    ``ast.get_source_segment`` gives, cut from the file's lines by the node's positions."""
+    import ast
+
+    if path not in _FUNCTIONS:
+        source = path.read_text()
+        # Lines as the parser splits them (only \r\n, \r and \n end a line), ends kept.
+        lines = re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$", source)
+        found: dict[str, list[str]] = {}
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno is not None:
+                first, last = node.lineno - 1, node.end_lineno - 1
+                start, end = node.col_offset, node.end_col_offset
+                if first == last:
+                    text = lines[first].encode()[start:end].decode()
+                else:
+                    text = (lines[first].encode()[start:].decode() + "".join(lines[first + 1:last])
+                            + lines[last].encode()[:end].decode())
+                found[node.name] = text.replace(node.name, "FUNCTION", 1).splitlines()
+        _FUNCTIONS[path] = found
+    return _FUNCTIONS[path]
 
 
 def _selected(name: str, module: Module) -> bool:
