@@ -107,6 +107,12 @@ MODULES = [
             "tests/quality/test_undo_boundaries.py", "tests/quality/test_actions_describe.py",
             "tests/quality/test_actions_tap.py", "tests/quality/test_actions_sriov.py",
             "tests/quality/test_actions_vlans.py", "tests/quality/test_actions_records.py")),
+    Module("planner-forwards", ("hooks/planner/forwards.py", "hooks/planner/hotplug.py"),
+           ("tests/hooks/test_forwards.py", "tests/hooks/test_watch.py",
+            "tests/security/test_forward_targets.py", "tests/quality/test_planner_forwards.py")),
+    Module("actions-forward", ("hooks/actions/forward.py",),
+           ("tests/hooks/test_forwards.py", "tests/hooks/test_watch.py",
+            "tests/security/test_forward_targets.py", "tests/quality/test_actions_forward.py")),
 ]
 
 KILLED = {"killed", "timeout", "segfault"}

@@ -148,7 +148,9 @@ def network_forward_actions(net: etree._Element, facts: HostFacts) -> list[A.Act
     records hold for domains on this network."""
     from hooks.actions.forward import ForwardRules
 
-    name = net.findtext("name") or ""
+    name = net.findtext("name")
+    if not name:      # the forwards of a plain bridge interface are recorded with no network
+        return []
     plan: list[A.Action] = []
     for domain, (uuid, forwards) in sorted(facts.forward_records().items()):
         for _key, entry in sorted(forwards.items()):
