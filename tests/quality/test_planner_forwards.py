@@ -80,6 +80,17 @@ def test_every_interface_of_the_domain_is_planned() -> None:
         (MAC, "192.168.150.7", 2222), ("52:54:00:00:00:09", "192.168.150.9", 2223)]
 
 
+def test_an_interface_without_a_mac_is_not_matched_to_an_entry_without_one() -> None:
+    root = etree.fromstring(
+        f"<domain><name>w</name><metadata><vnx:netxml {NS}><vnx:interface>"
+        f"<vnx:ip address='192.168.150.7'/>{SSH}</vnx:interface></vnx:netxml></metadata>"
+        f"<devices><interface type='network'><source {NET_SOURCE}/><target dev='vnet7'/></interface>"
+        "</devices></domain>")
+    meta = meta_of(root)
+    assert meta is not None and meta.interface("") is not None     # the entry is there, MAC-less
+    assert forward_actions(root, facts()) == []
+
+
 def test_a_domain_without_a_name_plans_under_the_empty_name() -> None:
     (action,) = forward_actions(dom(name=None), facts())
     assert action.rules.domain == "" and action.uuid == UUID
