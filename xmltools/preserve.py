@@ -395,7 +395,15 @@ class _Writer:
             found = _FIRST_QUOTE.search(raw)
             q = found.group(1) if found else self.quote_for(node)
             for key, value in added:
-                pieces.append(f" {_attribute_name(key, node)}={q}{escape_attribute(value, q)}{q}")
+                name = _attribute_name(key, node)
+                prefix = name.partition(":")[0] if ":" in name else ""
+                # A prefix lxml made up for the new attribute is declared nowhere in the file.
+                parent = node.getparent()
+                if prefix and prefix != "xml" and not re.search(rf"\sxmlns:{re.escape(prefix)}\s*=", raw) \
+                        and (parent is None or prefix not in parent.nsmap):
+                    uri = key[1:].partition("}")[0]
+                    pieces.append(f" xmlns:{prefix}={q}{escape_attribute(uri, q)}{q}")
+                pieces.append(f" {name}={q}{escape_attribute(value, q)}{q}")
         pieces.append(raw[match.end(6):])
         return "".join(pieces)
 
