@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from xmltools.domain import Domain, DocumentStyle, _restyle, _same_start_tag, _single_quoted
+from xmltools.domain import DocumentStyle, Domain, _restyle, _same_start_tag, _single_quoted
 from xmltools.interface import Interface
 from xmltools.preserve import capture, escape_text, restyle_whole, splice
 from xmltools.xmlparse import parse_bytes
@@ -116,7 +116,8 @@ def test_attribute_in_a_namespace_with_no_prefix_in_the_file_declares_one() -> N
         root[0].set("{urn:d}x", "1")
 
     out = _spliced(data, change)
-    assert out == '<domain xmlns:a="urn:a" type="kvm"><name xmlns="urn:d" xmlns:ns0="urn:d" ns0:x="1">a</name></domain>'
+    assert out == ('<domain xmlns:a="urn:a" type="kvm">'
+                   '<name xmlns="urn:d" xmlns:ns0="urn:d" ns0:x="1">a</name></domain>')
     assert parse_bytes(out.encode()).getroot()[0].get("{urn:d}x") == "1"
 
 
