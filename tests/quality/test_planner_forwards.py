@@ -280,10 +280,10 @@ def test_unplug_removes_only_that_macs_forwards_and_ignores_odd_entries() -> Non
 
 
 def test_pending_lists_what_the_watch_has_not_applied() -> None:
-    extra = ("<interface type='network'><mac address='52:54:00:00:00:09'/>"
-             f"<source {NET_SOURCE}/><target dev='vnet9'/></interface>"
-             "<interface type='network'><mac address='52:54:00:00:00:0a'/>"
-             f"<source {NET_SOURCE}/></interface>")
+    extra = ("<interface type='network'><mac address='52:54:00:00:00:0a'/>"
+             f"<source {NET_SOURCE}/></interface>"
+             "<interface type='network'><mac address='52:54:00:00:00:09'/>"
+             f"<source {NET_SOURCE}/><target dev='vnet9'/></interface>")
     root = dom(extra=extra)
     assert [n.mac for n in pending(root, {})] == [MAC, "52:54:00:00:00:09"]   # no device yet: not ready
     done = {"hotplug": {MAC: {"dev": "vnet7", "alias": "net0"}}}
