@@ -168,3 +168,40 @@ def test_devices_order_is_only_for_the_domains_own_devices() -> None:
     parent = domain.node.find("metadata/devices")
     assert domain._order_for(parent) == ()
     assert domain._order_for(domain.node)[:3] == ("name", "uuid", "genid")
+
+
+# ---------------------------------------------------------------------------- start tags
+
+TAGGED = """<domain xmlns:q="urn:q" type="kvm">
+  <q:item xmlns="urn:d" xmlns:r='urn:r' a='1' b="x&#65;" q:c='3' d="4" r:e='5'/>
+</domain>
+"""
+
+
+def test_changed_start_tag_rewrites_only_the_changed_attributes() -> None:
+    def change(root):
+        item = root[0]
+        del item.attrib["a"]
+        item.set("{urn:q}c", "it's")
+        item.set("d", 'say "hi"')
+
+    assert _spliced(TAGGED, change) == TAGGED.replace(
+        "xmlns:r='urn:r' a='1' b=\"x&#65;\" q:c='3' d=\"4\"",
+        "xmlns:r='urn:r' b=\"x&#65;\" q:c='it&apos;s' d=\"say &quot;hi&quot;\"")
+
+
+def test_new_attribute_takes_the_quote_of_its_own_tag() -> None:
+    data = "<domain a=\"1\">\n  <name b='2'/>\n</domain>"
+
+    def change(root):
+        root[0].set("c", "3")
+
+    assert _spliced(data, change) == "<domain a=\"1\">\n  <name b='2' c='3'/>\n</domain>"
+
+
+def test_preserve_single_quoted_touches_start_tags_only() -> None:
+    from xmltools.preserve import single_quoted
+
+    text = '<a b="it\'s (x)"><!-- c="d" --><![CDATA[ e="f" ]]>g="h"<i j="k"/></a>'
+    assert single_quoted(text) == \
+        "<a b='it&apos;s (x)'><!-- c=\"d\" --><![CDATA[ e=\"f\" ]]>g=\"h\"<i j='k'/></a>"

@@ -1,0 +1,132 @@
+"""Edits of one interface, checked to the exact value and message: a portgroup set alone, a
+macvtap uplink refused by name, a virtualport of no type, a MAC taken by another device or by a
+metadata entry, a regenerated MAC that avoids the addresses in use, and what a change of type
+keeps in the metadata."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from xmltools.domain import Domain
+from xmltools.edit import (
+    InterfaceEdits,
+    edit_interfaces,
+    regenerate_mac,
+    set_mac,
+    set_ovs,
+    set_portgroup,
+    set_source_dev,
+)
+from xmltools.errors import NetXmlError
+from xmltools.interface import Interface
+from xmltools.mac import random_mac
+
+VNX = "urn:virt-netxml:hooks:1"
+
+
+def _msg(func, *args, **kwargs) -> str:  # type: ignore[no-untyped-def]
+    with pytest.raises(NetXmlError) as caught:
+        func(*args, **kwargs)
+    return caught.value.message
+
+
+def test_portgroup_alone_is_set() -> None:
+    iface = Interface.from_xml("<interface type='network'><source network='default'/></interface>")
+    set_portgroup(iface, "vlan-5")
+    assert iface.source.portgroup == "vlan-5"
+    assert iface.node.find("source").attrib == {"network": "default", "portgroup": "vlan-5"}
+
+
+def test_portgroup_of_a_bridge_is_refused() -> None:
+    iface = Interface.from_xml("<interface type='bridge'><source bridge='br0'/></interface>")
+    assert _msg(set_portgroup, iface, "pg") == (
+        "invalid portgroup 'pg': only a network interface has a portgroup")
+
+
+def test_uplink_device_name_is_checked_as_such() -> None:
+    iface = Interface.from_xml("<interface type='bridge'><source bridge='br0'/></interface>")
+    assert _msg(set_source_dev, iface, "a/b").startswith("invalid uplink device 'a/b': ")
+    assert iface.type == "bridge"
+
+
+def test_virtualport_without_type_is_not_made_openvswitch() -> None:
+    iface = Interface.from_xml("<interface type='bridge'><source bridge='br0'/><virtualport/></interface>")
+    assert _msg(set_ovs, iface, True) == (
+        "invalid virtualport '': the interface already has another virtualport type")
+
+
+DOMAIN = (f"<domain><metadata><vnx:netxml xmlns:vnx='{VNX}'>"
+          "<vnx:interface mac='52:54:00:00:00:01'><vnx:vlan tag='5'/></vnx:interface>"
+          "<vnx:interface mac='52:54:00:00:00:09'><vnx:vlan tag='9'/></vnx:interface>"
+          "</vnx:netxml></metadata><devices>\n"
+          "<interface type='bridge'><mac address='52:54:00:00:00:01'/><source bridge='br0'/></interface>\n"
+          "<interface type='bridge'><mac address='52:54:00:00:00:02'/><source bridge='br0'/></interface>\n"
+          "<interface type='user'/>\n"
+          "</devices></domain>")
+
+
+def test_mac_of_another_device_is_refused_with_its_line() -> None:
+    dom = Domain.from_xml(DOMAIN)
+    first = dom.select(index=0)[0]
+    assert _msg(set_mac, dom, first, "52:54:00:00:00:02", "interface 0") == (
+        "invalid MAC address '52:54:00:00:00:02': another device of the domain has it (line 3)")
+
+
+def test_mac_with_a_wish_in_the_metadata_is_refused() -> None:
+    dom = Domain.from_xml(DOMAIN)
+    second = dom.select(index=1)[0]
+    assert _msg(set_mac, dom, second, "52-54-00-00-00-09", "interface 1") == (
+        "invalid MAC address '52-54-00-00-00-09': the domain's metadata already holds a wish for this "
+        "MAC; remove that entry first")
+    assert second.mac == "52:54:00:00:00:02"
+
+
+def test_own_mac_respelled_keeps_its_wish() -> None:
+    dom = Domain.from_xml(DOMAIN)
+    first = dom.select(index=0)[0]
+    assert set_mac(dom, first, "52-54-00-00-00-01", "interface 0") == "52:54:00:00:00:01"
+    assert first.mac == "52:54:00:00:00:01"
+    assert dom.meta_interface("52:54:00:00:00:01").vlan.tag == 5
+
+
+def test_interface_without_mac_is_given_one() -> None:
+    dom = Domain.from_xml(DOMAIN)
+    user = dom.select(index=2)[0]
+    assert set_mac(dom, user, "52:54:00:00:00:03", "interface 2") == "52:54:00:00:00:03"
+    assert user.mac == "52:54:00:00:00:03"
+
+
+def test_regenerated_mac_avoids_the_excluded_addresses() -> None:
+    first = random_mac(random.Random(7))
+    iface = Interface.from_xml("<interface type='user'/>")
+    new = regenerate_mac(None, iface, random.Random(7), {first})
+    assert new != first and iface.mac == new
+    assert regenerate_mac(None, iface, random.Random(7), set()) == first
+
+
+LEFTOVERS = (f"<domain><metadata><vnx:netxml xmlns:vnx='{VNX}'>"
+             "<vnx:interface mac='52:54:00:00:00:01'><vnx:forward proto='tcp' host-port='2222' "
+             "guest-port='22'/></vnx:interface>"
+             "<vnx:interface mac='52:54:00:00:00:02'><vnx:ovs-setting table='Interface' "
+             "column='external_ids' key='k' value='v'/></vnx:interface>"
+             "</vnx:netxml></metadata><devices>"
+             "<interface type='bridge'><mac address='52:54:00:00:00:01'/><source bridge='br0'/></interface>"
+             "<interface type='network'><mac address='52:54:00:00:00:02'/><source network='n'/></interface>"
+             "<interface type='bridge'><source bridge='br0'/></interface>"
+             "</devices></domain>")
+
+
+def test_change_of_type_keeps_what_the_new_type_can_have() -> None:
+    dom = Domain.from_xml(LEFTOVERS)
+    before = len(dom.meta_interface("52:54:00:00:00:01").forwards)
+    edit_interfaces(dom.select(index=0), InterfaceEdits(source_dev="eno1"), dom)
+    assert dom.select(index=0)[0].type == "direct"
+    assert len(dom.meta_interface("52:54:00:00:00:01").forwards) == before == 1
+    edit_interfaces(dom.select(index=1), InterfaceEdits(source_bridge="br1"), dom)
+    assert dom.select(index=1)[0].type == "bridge"
+    assert len(dom.meta_interface("52:54:00:00:00:02").ovs_settings) == 1
+    edits = InterfaceEdits(source_network="default")
+    edit_interfaces(dom.select(index=2), edits, dom)
+    assert dom.select(index=2)[0].type == "network" and edits.notes == []
