@@ -179,7 +179,10 @@ def serialize(tree: etree._ElementTree, style: DocumentStyle | None = None) -> s
             if style.root_tag and _same_start_tag(style.root_tag, root):
                 first = _START_TAG.match(text)
                 if first is not None and not first.group(0).endswith("/>"):
-                    text = style.root_tag + text[first.end():]
+                    tag = style.root_tag
+                    if tag.endswith("/>"):      # an empty root that has content now
+                        tag = tag[:-2].rstrip() + ">"
+                    text = tag + text[first.end():]
         parts.append(text)
     head = style.declaration + "\n" if style.declaration else ""
     whole = head + "\n".join(parts) + "\n"

@@ -70,6 +70,17 @@ def test_whole_reserialisation_keeps_the_root_tag_and_quotes() -> None:
     assert domain.to_xml() == "<?xml version='1.0'?>\n<domain  type='kvm' >\n  <name>b</name>\n</domain>\n"
 
 
+def test_whole_reserialisation_of_an_empty_root_that_gained_children() -> None:
+    """The root's original spelling stands in for lxml's, but ``<domain/>`` cannot open a
+    domain that now has children: the document would not be well-formed."""
+    domain = Domain.from_xml("<domain  type='kvm'/>")
+    domain.style = DocumentStyle.of("<domain  type='kvm'/>")
+    domain.add_interface(Interface(type="user"))
+    out = domain.to_xml()
+    assert out.startswith("<domain  type='kvm'>\n  <devices>\n")
+    assert Domain.from_xml(out).interfaces[0].type == "user"
+
+
 # ---------------------------------------------------------------------------- splice
 
 def test_escape_text() -> None:
