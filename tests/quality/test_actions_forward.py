@@ -259,3 +259,13 @@ def test_remove_of_the_last_entry_empties_the_forwards(tmp_path: Path) -> None:
     assert undo is not None
     undo.run()
     assert h.record()["uuid"] == UUID and h.record()["forwards"] == {r.key: r.record()}
+
+
+def test_undo_after_the_entry_is_already_gone_still_removes_the_rules(host: Host) -> None:
+    r = rules()
+    undo = ForwardPorts(r, UUID).apply(host.ctx)
+    with host.store.edit("domains", "web1") as data:
+        data["forwards"] = {}                     # removed meanwhile (hooks repair, by hand)
+    assert undo is not None
+    undo.run()
+    assert host.fw.nat == {} and host.fw.allowed == {} and host.record().get("forwards", {}) == {}
