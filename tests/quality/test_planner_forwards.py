@@ -49,6 +49,12 @@ def facts(net: etree._Element | None = None) -> StaticFacts:
     return StaticFacts(networks={"natnet": nat() if net is None else net})
 
 
+def planned(root: etree._Element, f: StaticFacts) -> list[ForwardPorts]:
+    plan = forward_actions(root, f)
+    assert all(isinstance(a, ForwardPorts) for a in plan)
+    return [a for a in plan if isinstance(a, ForwardPorts)]
+
+
 def refusal(root: etree._Element, f: StaticFacts | None = None) -> str:
     with pytest.raises(InvalidValue) as exc:
         forward_actions(root, f or facts())
@@ -60,7 +66,7 @@ def refusal(root: etree._Element, f: StaticFacts | None = None) -> str:
 
 def test_the_planned_action_carries_the_domain_uuid_label_and_exact_rules() -> None:
     ranges = "<vnx:forward proto='udp' host-port='5000-5010' guest-port='6000-6010'/>"
-    (action,) = forward_actions(dom(forwards=ranges), facts())
+    (action,) = planned(dom(forwards=ranges), facts())
     assert action == ForwardPorts(ForwardRules("web1", MAC, "natnet", "virbr5", "192.168.150.7",
                                                (("udp", 5000, 5010, 6000, 6010, None, None),)), UUID)
     assert action.uuid == UUID and action.reapply is False
@@ -75,7 +81,7 @@ def test_every_interface_of_the_domain_is_planned() -> None:
     meta.append(etree.fromstring(
         f"<vnx:interface {NS} mac='52:54:00:00:00:09'>"
         "<vnx:forward proto='tcp' host-port='2223' guest-port='22'/></vnx:interface>"))
-    plan = forward_actions(root, facts())
+    plan = planned(root, facts())
     assert [(a.rules.mac, a.rules.guest, a.rules.forwards[0][1]) for a in plan] == [
         (MAC, "192.168.150.7", 2222), ("52:54:00:00:00:09", "192.168.150.9", 2223)]
 
@@ -92,7 +98,7 @@ def test_an_interface_without_a_mac_is_not_matched_to_an_entry_without_one() -> 
 
 
 def test_a_domain_without_a_name_plans_under_the_empty_name() -> None:
-    (action,) = forward_actions(dom(name=None), facts())
+    (action,) = planned(dom(name=None), facts())
     assert action.rules.domain == "" and action.uuid == UUID
 
 
@@ -104,7 +110,7 @@ def test_a_plain_bridge_interface_is_planned_without_a_network() -> None:
             calls.append(name)
             return super().network_definition(name)
 
-    (action,) = forward_actions(dom(kind="bridge", source="bridge='br0'"), Watching())
+    (action,) = planned(dom(kind="bridge", source="bridge='br0'"), Watching())
     assert action.rules.network == "" and action.rules.bridge == "br0"
     assert action.rules.guest == "192.168.150.7"
     assert calls == []      # no network: libvirt's files are not read
@@ -112,12 +118,12 @@ def test_a_plain_bridge_interface_is_planned_without_a_network() -> None:
 
 def test_a_bridge_interface_with_a_stray_network_attribute_is_not_looked_up() -> None:
     routed = nat("<forward mode='route'/>")
-    (action,) = forward_actions(dom(kind="bridge", source="bridge='br0' network='natnet'"), facts(routed))
+    (action,) = planned(dom(kind="bridge", source="bridge='br0' network='natnet'"), facts(routed))
     assert action.rules.network == ""
 
 
 def test_a_forward_element_without_mode_is_nat() -> None:
-    (action,) = forward_actions(dom(), facts(nat("<forward/>")))
+    (action,) = planned(dom(), facts(nat("<forward/>")))
     assert action.rules.network == "natnet"
 
 
@@ -127,7 +133,7 @@ def test_the_guest_address_from_dhcp_skips_an_ipv6_host_of_the_same_mac() -> Non
                   "<ip address='192.168.150.1' prefix='24'><dhcp>"
                   f"<host mac='{MAC.upper()}' ip='192.168.150.8'/></dhcp></ip>")
     assert dhcp_address(net, MAC) == "192.168.150.8"
-    (action,) = forward_actions(dom(ip=None), facts(net))
+    (action,) = planned(dom(ip=None), facts(net))
     assert action.rules.guest == "192.168.150.8"
 
 
@@ -262,6 +268,7 @@ def test_plug_plans_the_forwards_of_that_interface_with_the_domain_name_and_uuid
     assert isinstance(action, ForwardPorts) and action.uuid == UUID
     assert action.rules.domain == "web1" and action.rules.mac == MAC
     (nameless,) = plug_actions(dom(name=None), facts(), {}, MAC)
+    assert isinstance(nameless, ForwardPorts)
     assert nameless.rules.domain == ""
 
 
