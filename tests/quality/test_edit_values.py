@@ -130,3 +130,35 @@ def test_change_of_type_keeps_what_the_new_type_can_have() -> None:
     edits = InterfaceEdits(source_network="default")
     edit_interfaces(dom.select(index=2), edits, dom)
     assert dom.select(index=2)[0].type == "network" and edits.notes == []
+
+
+# ---------------------------------------------------------------------------- port forwards
+
+FORWARDS = ("<domain><devices>"
+            "<interface type='network'><mac address='52:54:00:00:00:01'/><source network='n'/></interface>"
+            "<interface type='network'><source network='n'/></interface>"
+            "</devices></domain>")
+
+
+def test_forwards_of_a_standalone_interface_are_refused() -> None:
+    iface = Interface.from_xml("<interface type='network'><source network='n'/></interface>")
+    assert _msg(edit_interfaces, [iface], InterfaceEdits(add_forwards=("tcp:2222:22",))) == (
+        "--add-forward/--remove-forward are stored in a domain's metadata: edit the domain")
+
+
+def test_forward_of_an_interface_without_mac_is_refused() -> None:
+    dom = Domain.from_xml(FORWARDS)
+    assert _msg(edit_interfaces, dom.select(index=1), InterfaceEdits(remove_forwards=("tcp:2222:22",)),
+                dom) == "invalid forward 'tcp:2222:22': interface 1 (no MAC) has no MAC to key the metadata by"
+
+
+def test_removing_a_forward_that_is_not_there_is_refused() -> None:
+    dom = Domain.from_xml(FORWARDS)
+    edits = InterfaceEdits(remove_forwards=("tcp:2222:22",))
+    assert _msg(edit_interfaces, dom.select(index=0), edits, dom) == (
+        "invalid forward 'tcp:2222:22': interface 0 (52:54:00:00:00:01) has no such forward")
+    edit_interfaces(dom.select(index=0), InterfaceEdits(add_forwards=("tcp:2222:22",)), dom)
+    assert _msg(edit_interfaces, dom.select(index=0), InterfaceEdits(remove_forwards=("udp:2222:22",)),
+                dom) == "invalid forward 'udp:2222:22': interface 0 (52:54:00:00:00:01) has no such forward"
+    edit_interfaces(dom.select(index=0), edits, dom)
+    assert dom.meta_interface("52:54:00:00:00:01") is None
