@@ -29,7 +29,8 @@ from tests.guests.tiny import BootFiles, boot_files
 pytestmark = pytest.mark.timeout(2700)
 
 RELEASE = RELEASES["libvirt-11.3.0"]
-LAB = Pace(boot=1500.0, probe_wait=1500, answer=300.0, connect=10.0, still=True)
+LAB = Pace(boot=1500.0, probe_wait=1500, answer=600.0, connect=60.0, still=True)
+# connect: one ask is a Python started in the client namespace, seconds of start-up inside the lab
 
 
 @pytest.fixture(scope="module")
