@@ -149,7 +149,8 @@ def test_forwards_of_a_standalone_interface_are_refused() -> None:
 def test_forward_of_an_interface_without_mac_is_refused() -> None:
     dom = Domain.from_xml(FORWARDS)
     assert _msg(edit_interfaces, dom.select(index=1), InterfaceEdits(remove_forwards=("tcp:2222:22",)),
-                dom) == "invalid forward 'tcp:2222:22': interface 1 (no MAC) has no MAC to key the metadata by"
+                dom) == ("invalid forward 'tcp:2222:22': interface 1 (no MAC) has no MAC to key the "
+                         "metadata by")
 
 
 def test_removing_a_forward_that_is_not_there_is_refused() -> None:
@@ -162,3 +163,71 @@ def test_removing_a_forward_that_is_not_there_is_refused() -> None:
                 dom) == "invalid forward 'udp:2222:22': interface 0 (52:54:00:00:00:01) has no such forward"
     edit_interfaces(dom.select(index=0), edits, dom)
     assert dom.meta_interface("52:54:00:00:00:01") is None
+
+
+# ---------------------------------------------------------------------------- --native-vlans
+
+def _native(wish: str, mac: str = "<mac address='52:54:00:00:00:01'/>", vlan: str = "") -> Domain:
+    dom = Domain.from_xml(
+        f"<domain><metadata><vnx:netxml xmlns:vnx='{VNX}'><vnx:interface mac='52:54:00:00:00:01'>"
+        f"<vnx:vlan {wish}/></vnx:interface></vnx:netxml></metadata><devices><interface type='bridge'>"
+        f"{mac}<source bridge='br0'/>{vlan}</interface></devices></domain>")
+    edit_interfaces(list(dom.interfaces), InterfaceEdits(native_vlans=True, libvirt=(11, 0)), dom)
+    return dom
+
+
+def _vlan_of(dom: Domain) -> list[tuple[str, dict[str, str]]]:
+    vlan = dom.node.find("devices/interface/vlan")
+    return [(vlan.tag, dict(vlan.attrib))] + [(t.tag, dict(t.attrib)) for t in vlan]
+
+
+TRUNK = ("vlan", {"trunk": "yes"})
+
+
+@pytest.mark.parametrize("wish,expected", [
+    ("tag='5'", [("vlan", {}), ("tag", {"id": "5"})]),
+    ("trunks='10,20' mode='trunk'", [TRUNK, ("tag", {"id": "10"}), ("tag", {"id": "20"})]),
+    ("trunks='20,30' native='10'", [TRUNK, ("tag", {"id": "10", "nativeMode": "untagged"}),
+                                    ("tag", {"id": "20"}), ("tag", {"id": "30"})]),
+    ("trunks='20,30' native='30'", [TRUNK, ("tag", {"id": "30", "nativeMode": "untagged"}),
+                                    ("tag", {"id": "20"})]),
+    ("trunks='20,30' native='20' mode='native-tagged'",
+     [TRUNK, ("tag", {"id": "20", "nativeMode": "tagged"}), ("tag", {"id": "30"})]),
+])
+def test_native_vlans_become_libvirts_vlan(wish: str, expected: list) -> None:
+    dom = _native(wish)
+    assert _vlan_of(dom) == expected
+    assert dom.meta() is None
+
+
+def test_native_vlan_refuses_an_id_a_linux_bridge_does_not_take() -> None:
+    from xmltools.edit import native_vlan
+    from xmltools.metadata import VlanWish
+
+    wish = VlanWish(tag=None, trunks=((20, 20), (4095, 4095)), native=None, mode="trunk")
+    assert _msg(native_vlan, wish, "interface 3") == (
+        "invalid --native-vlans 'interface 3': its VLAN 4095 is reserved by 802.1Q and never sent in a "
+        "tag (libvirt and Open vSwitch would pass it on, a Linux bridge refuses it); VLAN ids are 1 to 4094")
+
+
+def test_native_vlans_refuse_two_vlans_for_one_port() -> None:
+    with pytest.raises(NetXmlError) as caught:
+        _native("tag='5'", vlan="<vlan><tag id='6'/></vlan>")
+    assert caught.value.message == (
+        "invalid --native-vlans 'interface 0 (52:54:00:00:00:01)': it has both libvirt's <vlan> and a "
+        "metadata VLAN; keep one (--clear-vlan or --clear-bridge-vlan)")
+
+
+def test_native_vlans_pass_over_an_interface_without_mac() -> None:
+    dom = _native("tag='5'", mac="")
+    assert dom.node.find("devices/interface/vlan") is None
+    assert dom.meta_interface("52:54:00:00:00:01").vlan.tag == 5
+
+
+def test_clear_bridge_vlan_of_an_interface_without_mac_changes_nothing() -> None:
+    dom = Domain.from_xml(
+        f"<domain><metadata><vnx:netxml xmlns:vnx='{VNX}'><vnx:interface mac='52:54:00:00:00:01'>"
+        "<vnx:vlan tag='5'/></vnx:interface></vnx:netxml></metadata><devices><interface type='bridge'>"
+        "<source bridge='br0'/></interface></devices></domain>")
+    edit_interfaces(list(dom.interfaces), InterfaceEdits(clear_bridge_vlan=True), dom)
+    assert dom.meta_interface("52:54:00:00:00:01").vlan.tag == 5

@@ -216,3 +216,32 @@ def test_preserve_single_quoted_touches_start_tags_only() -> None:
     text = '<a b="it\'s (x)"><!-- c="d" --><![CDATA[ e="f" ]]>g="h"<i j="k"/></a>'
     assert single_quoted(text) == \
         "<a b='it&apos;s (x)'><!-- c=\"d\" --><![CDATA[ e=\"f\" ]]>g=\"h\"<i j='k'/></a>"
+
+
+# ---------------------------------------------------------------------------- escaping, encoding
+
+def test_escape_attribute() -> None:
+    from xmltools.preserve import escape_attribute
+
+    value = "a&b<c>d\ne\rf\tg\"h'i"
+    assert escape_attribute(value, '"') == "a&amp;b&lt;c&gt;d&#10;e&#13;f&#9;g&quot;h'i"
+    assert escape_attribute(value, "'") == "a&amp;b&lt;c&gt;d&#10;e&#13;f&#9;g\"h&apos;i"
+
+
+@pytest.mark.parametrize("codec", ["UTF-16", "UTF-32"])
+def test_encode_document_writes_one_byte_order_mark(codec: str) -> None:
+    from xmltools.preserve import encode_document
+
+    body = f"<?xml version='1.0' encoding='{codec}'?>\n<a>é</a>\n"
+    assert encode_document("\ufeff" + body) == body.encode(codec.lower())
+    assert encode_document(body) == body.encode(codec.lower())
+
+
+def test_encode_document_in_the_declared_encoding() -> None:
+    from xmltools.preserve import encode_document
+
+    assert encode_document("<?xml version='1.0' encoding='ISO-8859-1'?><a>é€</a>") == \
+        "<?xml version='1.0' encoding='ISO-8859-1'?><a>é&#8364;</a>".encode("latin-1")
+    assert encode_document("\ufeff<a>é</a>") == "\ufeff<a>é</a>".encode()
+    assert encode_document("<?xml version='1.0' encoding='no-such'?><a>é</a>") == \
+        "<?xml version='1.0' encoding='no-such'?><a>é</a>".encode()
