@@ -9,10 +9,9 @@ guests (its iptables ``LIBVIRT_FWI`` chain, or ``guest_input`` of its nftables b
 connection only gets through where the hooks opened it. Every address is private and lives in
 the test's namespaces.
 
-Here both releases run with their default firewall backend, iptables. The same scenario with
-libvirt 11.3's nftables backend runs in the kernel lab
-(tests/kernel_lab/guest/test_port_forward_nftables.py): that backend puts the TC ``csum``
-action on each NAT network's bridge, which this machine's kernel lacks and Debian's has.
+Here both releases run with their default firewall backend, iptables. libvirt 11.3's nftables
+backend puts the TC ``csum`` action on each NAT network's bridge, which this machine's kernel
+lacks: its rules are tested against a copy of libvirt's chains (tests/netns/test_firewall_adapter.py).
 """
 
 from __future__ import annotations

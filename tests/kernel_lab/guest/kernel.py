@@ -11,11 +11,8 @@ from pathlib import Path
 from tests.kernel_lab.lab import GUEST_FLAG
 
 # Modules of the lab kernel the guest tests use, loaded from the unpacked package (nothing loads
-# them on demand inside the lab). The nftables and TC pieces are what libvirt's nftables backend
-# and the hooks' port forwards use (test_port_forward_nftables).
-MODULES = ("bridge", "8021q", "dummy", "veth", "tun", "macvlan", "vfio-pci", "e1000e", "e1000",
-           "nf_tables", "nft_chain_nat", "nft_nat", "nft_masq", "nft_ct", "nft_fib_ipv4",
-           "nft_reject_ipv4", "nft_reject_ipv6", "sch_htb", "cls_u32", "act_csum")
+# them on demand inside the lab).
+MODULES = ("bridge", "8021q", "dummy", "veth", "tun", "macvlan", "vfio-pci", "e1000e", "e1000")
 # The lab's PCI layout (tests/kernel_lab/lab.py): an e1000e alone in its IOMMU group, and two
 # e1000 functions sharing one.
 PCI_SOLO = os.environ.get("KERNEL_LAB_PCI_SOLO", "")
