@@ -254,7 +254,8 @@ def test_read_only_filesystem_is_one_line_and_leaves_the_file(tmp_path: Path) ->
     proc = _in_private_mounts(tmp_path, """
         mount -t tmpfs none "$1/ro"; cp "$3/fixtures/domains/keepsake.xml" "$1/ro/"
         mount -o remount,ro "$1/ro"
-        cd "$3"; set +e; "$2" -m xmltools.cli.main edit "$1/ro/keepsake.xml" --all --model e1000 -i; echo "rc=$?"
+        cd "$3"; set +e
+        "$2" -m xmltools.cli.main edit "$1/ro/keepsake.xml" --all --model e1000 -i; echo "rc=$?"
         cmp "$1/ro/keepsake.xml" "$3/fixtures/domains/keepsake.xml"; ls -A "$1/ro"
     """)
     out, err = proc.stdout.decode(), proc.stderr.decode()
@@ -269,7 +270,8 @@ def test_full_filesystem_is_one_line_and_leaves_no_half_file(tmp_path: Path) -> 
     (tmp_path / "small").mkdir()
     proc = _in_private_mounts(tmp_path, """
         mount -t tmpfs -o size=4k none "$1/small"; cp "$3/fixtures/domains/keepsake.xml" "$1/small/"
-        cd "$3"; set +e; "$2" -m xmltools.cli.main edit "$1/small/keepsake.xml" --all --model e1000 -i; echo "rc=$?"
+        cd "$3"; set +e
+        "$2" -m xmltools.cli.main edit "$1/small/keepsake.xml" --all --model e1000 -i; echo "rc=$?"
         cmp "$1/small/keepsake.xml" "$3/fixtures/domains/keepsake.xml"; ls -A "$1/small"
     """)
     out, err = proc.stdout.decode(), proc.stderr.decode()
