@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from hooks.actions.base import Action, DomainRecord, Undo, undo_own_steps
 from hooks.errors import Busy, ForeignAddress
+from hooks.state import LOCK_TIMEOUT
 from hooks.state_records import DomainState
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
@@ -27,7 +28,6 @@ else:
 # One lock for every domain's forwards: the check for a port another domain forwards and the
 # record of this domain's must not interleave with another start.
 LOCK = ("forwards", "host")
-LOCK_TIMEOUT = 5.0
 SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-:")
 
 

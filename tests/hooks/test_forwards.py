@@ -152,7 +152,7 @@ def test_the_guest_address_comes_from_the_networks_static_dhcp_host() -> None:
      "not inside network natnet's subnet 192.168.150.0/24"),
     (fwd_domain("w", "52:54:00:00:00:07", SSH, ip="10.9.9.9"), "not inside network natnet's subnet"),
     (fwd_domain("w", "52:54:00:00:00:07", SSH + SSH), "overlaps forward tcp:2222:22"),
-    (fwd_domain("w", "52:54:00:00:00:07", SSH, source="dev='eth0' mode='bridge'", kind="direct"),
+    (fwd_domain("w", "52:54:00:00:00:07", SSH, source="dev='uplink0' mode='bridge'", kind="direct"),
      "needs an interface on a libvirt NAT network"),
 ])
 def test_the_planner_refuses_what_cannot_work(xml: str, words: str) -> None:

@@ -61,16 +61,16 @@ def nat_lab(backend: str) -> Iterator[dict[str, str]]:
         ip("addr", "add", f"{BRIDGE_IP}/24", "dev", "vnxbr9", ns=host)
         ip("link", "set", "vnxbr9", "up", ns=host)
         for n, (ns, addr) in enumerate(((guest, GUEST), (other, OTHER))):
-            ip("link", "add", f"vnet{n}", "type", "veth", "peer", "name", "eth0", "netns", ns, ns=host)
+            ip("link", "add", f"vnet{n}", "type", "veth", "peer", "name", "gst0", "netns", ns, ns=host)
             ip("link", "set", f"vnet{n}", "master", "vnxbr9", "up", ns=host)
-            ip("addr", "add", f"{addr}/24", "dev", "eth0", ns=ns)
-            ip("link", "set", "eth0", "up", ns=ns)
+            ip("addr", "add", f"{addr}/24", "dev", "gst0", ns=ns)
+            ip("link", "set", "gst0", "up", ns=ns)
             ip("route", "add", "default", "via", BRIDGE_IP, ns=ns)
-        ip("link", "add", "up0", "type", "veth", "peer", "name", "eth0", "netns", client, ns=host)
+        ip("link", "add", "up0", "type", "veth", "peer", "name", "gst0", "netns", client, ns=host)
         ip("addr", "add", f"{UPLINK}/24", "dev", "up0", ns=host)
         ip("link", "set", "up0", "up", ns=host)
-        ip("addr", "add", f"{CLIENT_IP}/24", "dev", "eth0", ns=client)
-        ip("link", "set", "eth0", "up", ns=client)
+        ip("addr", "add", f"{CLIENT_IP}/24", "dev", "gst0", ns=client)
+        ip("link", "set", "gst0", "up", ns=client)
         sh(host, "sysctl", "-qw", "net.ipv4.ip_forward=1")
         if backend == "iptables":
             for rule in (["-N", "LIBVIRT_FWX"], ["-N", "LIBVIRT_FWI"], ["-A", "FORWARD", "-j", "LIBVIRT_FWX"],

@@ -20,9 +20,9 @@ from lxml import etree
 
 from xmltools.checks.shared import Issue, Report, describe
 from xmltools.errors import InvalidValue
+from xmltools.metadata import NS as META_NS
 from xmltools.metadata import ForwardWish, MetaForward, check_ipv4_address
 
-META_NS = "urn:virt-netxml:hooks:1"
 Q = f"{{{META_NS}}}"
 
 
