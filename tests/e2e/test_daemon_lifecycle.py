@@ -48,7 +48,9 @@ def test_restart_with_running_domain_keeps_state_and_reruns_hooks(hooks: Host) -
     qemu_pid = (host.libvirtd.root / "run/libvirt/qemu/life-vm.pid").read_text()
 
     since = host.box.call_count()
+    forced_before = host.libvirtd.forced_exits()
     host.libvirtd.restart()
+    forced = host.libvirtd.forced_exits() - forced_before
 
     assert host.virsh("domstate", "life-vm").stdout.strip() == "running"
     assert (host.libvirtd.root / "run/libvirt/qemu/life-vm.pid").read_text() == qemu_pid
@@ -60,7 +62,13 @@ def test_restart_with_running_domain_keeps_state_and_reruns_hooks(hooks: Host) -
     assert host.ovs.port_column(ovs_dev, "tag") == "5"
 
     calls = [c.key for c in host.box.calls(since)]
-    assert calls[:2] == [("daemon", "-", "shutdown", "-"), ("daemon", "-", "start", "-")]
+    if forced:
+        # libvirt 11.3's node-device driver can deadlock its own shutdown (its wait for the udev
+        # thread holds the lock that thread needs); after 30 s libvirt exits without the
+        # ``shutdown`` hook. Only libvirt's own log line excuses the missing call.
+        assert calls[:1] == [("daemon", "-", "start", "-")]
+    else:
+        assert calls[:2] == [("daemon", "-", "shutdown", "-"), ("daemon", "-", "start", "-")]
     reconnect = calls.index(("qemu", "life-vm", "reconnect", "begin"))
     ports = [i for i, key in enumerate(calls) if key[2] == "port-created"]
     assert sorted(calls[i][1] for i in ports) == ["lifenat", "lifeovs"]
