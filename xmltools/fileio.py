@@ -63,6 +63,18 @@ def read_regular(path: str, limit: int, *, follow: bool = True) -> bytes:
     Anything else (FIFO, device, socket, folder; with ``follow=False`` also a symbolic link)
     raises NotRegularFile without being read, and without blocking on a FIFO nobody writes.
     """
+    fd, _st = open_regular(path, follow=follow)
+    try:
+        return read_to_limit(fd, path, limit)
+    finally:
+        os.close(fd)
+
+
+def open_regular(path: str, *, follow: bool = True) -> tuple[int, os.stat_result]:
+    """A read-only descriptor of the regular file ``path`` and its status; the caller closes it.
+
+    O_NONBLOCK: opening a FIFO nobody writes does not block before fstat refuses it.
+    """
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
     try:
         fd = os.open(path, flags)
@@ -72,10 +84,20 @@ def read_regular(path: str, limit: int, *, follow: bool = True) -> bytes:
         raise InputError(source=path, detail=exc.strerror or str(exc)) from None
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise NotRegularFile(source=path, detail=f"{kind_of(st.st_mode)}, not a regular file")
-        chunks: list[bytes] = []
-        size = 0
+    except OSError as exc:
+        os.close(fd)
+        raise InputError(source=path, detail=exc.strerror or str(exc)) from None
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise NotRegularFile(source=path, detail=f"{kind_of(st.st_mode)}, not a regular file")
+    return fd, st
+
+
+def read_to_limit(fd: int, path: str, limit: int, head: bytes = b"") -> bytes:
+    """``head`` and the rest of ``fd`` up to ``limit`` bytes in all; InputTooLarge past it."""
+    chunks = [head]
+    size = len(head)
+    try:
         while size <= limit:
             chunk = os.read(fd, limit + 1 - size)
             if not chunk:
@@ -84,8 +106,6 @@ def read_regular(path: str, limit: int, *, follow: bool = True) -> bytes:
             size += len(chunk)
     except OSError as exc:
         raise InputError(source=path, detail=exc.strerror or str(exc)) from None
-    finally:
-        os.close(fd)
     if size > limit:
         raise InputTooLarge(source=path, limit=limit)
     return b"".join(chunks)

@@ -33,7 +33,6 @@ limit is refused from its size, without being read.
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
 from dataclasses import dataclass, field
@@ -41,8 +40,8 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from xmltools.checks import Severity
-from xmltools.errors import InputError, InputTooLarge, NotRegularFile
-from xmltools.fileio import kind_of
+from xmltools.errors import InputError, InputTooLarge
+from xmltools.fileio import kind_of, open_regular, read_to_limit
 
 AUTOSTART = "autostart"
 NWFILTER = "nwfilter"
@@ -76,37 +75,19 @@ def read_document(path: str, limit: int, *, follow: bool = True) -> bytes | None
     for anything but a regular file), and: a file larger than ``limit`` is InputTooLarge from
     its size alone, and only the first SNIFF_BYTES are read before deciding it is XML.
     """
-    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
+    fd, st = open_regular(path, follow=follow)
     try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP and not follow:
-            raise NotRegularFile(source=path, detail="a symbolic link, not followed") from None
-        raise InputError(source=path, detail=exc.strerror or str(exc)) from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise NotRegularFile(source=path, detail=f"{kind_of(st.st_mode)}, not a regular file")
         if st.st_size > limit:
             raise InputTooLarge(source=path, limit=limit)
-        head = os.read(fd, SNIFF_BYTES)
+        try:
+            head = os.read(fd, SNIFF_BYTES)
+        except OSError as exc:
+            raise InputError(source=path, detail=exc.strerror or str(exc)) from None
         if not looks_like_xml(head):
             return None
-        chunks = [head]
-        size = len(head)
-        while head and size <= limit:
-            chunk = os.read(fd, limit + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    except OSError as exc:
-        raise InputError(source=path, detail=exc.strerror or str(exc)) from None
+        return read_to_limit(fd, path, limit, head)   # InputTooLarge if it grew since fstat
     finally:
         os.close(fd)
-    if size > limit:   # grew since fstat
-        raise InputTooLarge(source=path, limit=limit)
-    return b"".join(chunks)
 
 
 # -- the layout ---------------------------------------------------------------------------
