@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from subprocess import CompletedProcess
@@ -29,8 +30,10 @@ import pytest
 
 from tests.e2e.harness import (
     CREATED_NAMESPACES,
+    NS_PREFIX,
     RELEASES,
     VNX,
+    Netns,
     Release,
     Sandbox,
     missing_programs,
@@ -38,6 +41,8 @@ from tests.e2e.harness import (
     sweep_stale_sandboxes,
     vnx,
 )
+from tests.guests.tiny import BootFiles, boot_files
+from tests.kernel_lab.lab import find_kernel
 from tests.support import require
 
 
@@ -114,6 +119,22 @@ class Host:
         self.links.append(name)
         return name
 
+    @contextmanager
+    def uplink_client(self, link: str, uplink: str, client: str) -> Iterator[Netns]:
+        """A veth uplink ``link`` of this host with address ``uplink`` (CIDR), and a client
+        namespace on its far end with address ``client``; the namespace is removed after."""
+        far = f"{link}p"
+        self.veth(link, far)
+        ns = Netns.create(NS_PREFIX + "cl-")
+        try:
+            self.ns.ip("link", "set", far, "netns", ns.name)
+            self.ns.ip("addr", "add", uplink, "dev", link)
+            ns.ip("addr", "add", client, "dev", far)
+            ns.ip("link", "set", far, "up")
+            yield ns
+        finally:
+            ns.delete()
+
     def ovs_bridge(self, name: str) -> str:
         self.ovs.add_bridge(name)
         self.ovs_bridges.append(name)
@@ -154,3 +175,10 @@ def hooks(host: Host) -> Host:
     assert installed, ("the project's hooks are not installed in the sandbox "
                        "(virt-netxml hooks install failed or is missing)")
     return host
+
+
+@pytest.fixture(scope="session")
+def boot(tmp_path_factory: pytest.TempPathFactory) -> BootFiles:
+    """The tiny guests' kernel and initramfs (tests/guests/tiny.py), built once per session."""
+    require(find_kernel() is not None, "the kernel lab's kernel under .cache/kernel (setup.sh)")
+    return boot_files(tmp_path_factory.mktemp("tiny-guest"))

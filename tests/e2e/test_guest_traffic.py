@@ -16,7 +16,6 @@ from tests.e2e.harness import vnx
 from tests.guests.tiny import (
     BootFiles,
     GuestSpec,
-    boot_files,
     checksums_in_guest,
     console_text,
     domain_xml,
@@ -24,18 +23,10 @@ from tests.guests.tiny import (
     probe_results,
     wait_console,
 )
-from tests.kernel_lab.lab import find_kernel
-from tests.support import require
 from xmltools.metadata import MetaShim, meta_or_create
 from xmltools.xmlparse import parse_bytes, to_string
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
-
-
-@pytest.fixture(scope="session")
-def boot(tmp_path_factory: pytest.TempPathFactory) -> BootFiles:
-    require(find_kernel() is not None, "the kernel lab's kernel under .cache/kernel (setup.sh)")
-    return boot_files(tmp_path_factory.mktemp("tiny-guest"))
 
 
 def start_guest(host: Host, boot: BootFiles, spec: GuestSpec, *interfaces: list[str]) -> Path:

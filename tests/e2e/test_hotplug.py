@@ -20,12 +20,11 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import Host
-from tests.e2e.harness import NS_PREFIX, Netns, build_domain, domain_interfaces, vnx
+from tests.e2e.harness import Netns, build_domain, domain_interfaces, vnx
 from tests.e2e.watch import WatchProcess
 from tests.guests.tiny import (
     BootFiles,
     GuestSpec,
-    boot_files,
     checksums_in_guest,
     console_text,
     domain_xml,
@@ -33,18 +32,10 @@ from tests.guests.tiny import (
     probe_results,
     wait_console,
 )
-from tests.kernel_lab.lab import find_kernel
-from tests.support import require
 from xmltools.metadata import find_meta
 from xmltools.xmlparse import parse_bytes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
-
-
-@pytest.fixture(scope="session")
-def boot(tmp_path_factory: pytest.TempPathFactory) -> BootFiles:
-    require(find_kernel() is not None, "the kernel lab's kernel under .cache/kernel (setup.sh)")
-    return boot_files(tmp_path_factory.mktemp("tiny-guest-hotplug"))
 
 
 @pytest.fixture
@@ -208,16 +199,8 @@ UPLINK, CLIENT, NAT = "10.232.0.1", "10.232.0.2", "192.168.158"
 @pytest.fixture
 def client(hooks: Host) -> Iterator[Netns]:
     """An uplink of the sandbox host (a veth) and a client namespace on its far end."""
-    hooks.veth("vnxhpup0", "vnxhpup0p")
-    ns = Netns.create(NS_PREFIX + "hc-")
-    try:
-        hooks.ns.ip("link", "set", "vnxhpup0p", "netns", ns.name)
-        hooks.ns.ip("addr", "add", f"{UPLINK}/24", "dev", "vnxhpup0")
-        ns.ip("addr", "add", f"{CLIENT}/24", "dev", "vnxhpup0p")
-        ns.ip("link", "set", "vnxhpup0p", "up")
+    with hooks.uplink_client("vnxhpup0", f"{UPLINK}/24", f"{CLIENT}/24") as ns:
         yield ns
-    finally:
-        ns.delete()
 
 
 def answers(client: Netns, port: int, expected: str | None, timeout: float = 60.0) -> str | None:

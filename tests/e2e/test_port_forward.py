@@ -26,19 +26,16 @@ from subprocess import CompletedProcess
 import pytest
 
 from tests.e2e.conftest import Host
-from tests.e2e.harness import NS_PREFIX, Netns, run, vnx
+from tests.e2e.harness import Netns, run, vnx
 from tests.guests.tiny import (
     BootFiles,
     GuestSpec,
-    boot_files,
     console_text,
     domain_xml,
     probe_results,
     wait_console,
 )
 from tests.guests.tiny import http_name as ask
-from tests.kernel_lab.lab import find_kernel
-from tests.support import require
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -65,30 +62,9 @@ class Pace:
 E2E = Pace()
 
 
-@pytest.fixture(scope="session")
-def boot(tmp_path_factory: pytest.TempPathFactory) -> BootFiles:
-    require(find_kernel() is not None, "the kernel lab's kernel under .cache/kernel (setup.sh)")
-    return boot_files(tmp_path_factory.mktemp("tiny-guest-fw"))
-
-
-@contextmanager
-def uplink_client(host: Host) -> Iterator[Netns]:
-    """The uplink of the sandbox host and a client namespace on its far end."""
-    host.veth("vnxfwup0", "vnxfwup0p")
-    ns = Netns.create(NS_PREFIX + "cl-")
-    try:
-        host.ns.ip("link", "set", "vnxfwup0p", "netns", ns.name)
-        host.ns.ip("addr", "add", f"{UPLINK}/24", "dev", "vnxfwup0")
-        ns.ip("addr", "add", f"{CLIENT}/24", "dev", "vnxfwup0p")
-        ns.ip("link", "set", "vnxfwup0p", "up")
-        yield ns
-    finally:
-        ns.delete()
-
-
 @pytest.fixture
 def client(hooks: Host) -> Iterator[Netns]:
-    with uplink_client(hooks) as ns:
+    with hooks.uplink_client("vnxfwup0", f"{UPLINK}/24", f"{CLIENT}/24") as ns:
         yield ns
 
 
