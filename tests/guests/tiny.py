@@ -315,3 +315,21 @@ def http_name(run_in_ns: Sequence[str], address: str, timeout: float = 2.0,
     done = subprocess.run([*run_in_ns, "python3", "-c", script], capture_output=True, text=True,
                           timeout=timeout + 10)
     return done.stdout.strip() if done.returncode == 0 else None
+
+
+def qemu_argv(spec: GuestSpec, boot: BootFiles, console: Path,
+              nics: Sequence[tuple[str, str]]) -> list[str]:
+    """A plain QEMU command line (no libvirt) that boots the tiny guest under TCG.
+
+    ``nics`` are (MAC, QEMU ``-netdev`` option string without its id), one virtio NIC each, e.g.
+    ``("52:54:00:..", "socket,udp=127.0.0.1:A,localaddr=127.0.0.1:B")``: a UDP "wire" on the
+    loopback. The console goes to the file ``console``; there is no monitor, display or disk.
+    """
+    argv = ["qemu-system-x86_64", "-accel", "tcg", "-machine", "pc", "-m", str(MEMORY_MIB),
+            "-smp", "1", "-nodefaults", "-nographic", "-no-reboot", "-vga", "none",
+            "-monitor", "none", "-serial", f"file:{console}",
+            "-kernel", str(boot.vmlinuz), "-initrd", str(boot.initrd), "-append", spec.cmdline()]
+    for n, (mac, netdev) in enumerate(nics):
+        # romfile= skips iPXE's option ROM: nothing boots from the network, and it costs seconds.
+        argv += ["-netdev", f"{netdev},id=n{n}", "-device", f"virtio-net-pci,netdev=n{n},mac={mac},romfile="]
+    return argv

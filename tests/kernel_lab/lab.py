@@ -174,8 +174,9 @@ def build_initramfs(kernel: Kernel, dest: Path) -> Path:
     return dest
 
 
-def qemu_argv(kernel: Kernel, initrd: Path, out: Path) -> list[str]:
-    """The QEMU command line: q35 with an emulated IOMMU, three NIC functions, two 9p exports."""
+def qemu_argv(kernel: Kernel, initrd: Path, out: Path, extra: Sequence[str] = ()) -> list[str]:
+    """The QEMU command line: q35 with an emulated IOMMU, three NIC functions, two 9p exports,
+    and ``extra`` arguments last (tests/kernel_lab/wires.py: NICs wired to guests on the host)."""
     append = f"console=ttyS0 panic=-1 edd=off intel_iommu=on loglevel=4 {GUEST_FLAG}"
     argv = [
         QEMU, "-accel", "tcg", "-machine", "q35,kernel-irqchip=split",
@@ -198,7 +199,7 @@ def qemu_argv(kernel: Kernel, initrd: Path, out: Path) -> list[str]:
             device += ",multifunction=on"
         # restrict=on: the user network reaches nothing outside the guest.
         argv += ["-device", device, "-netdev", f"user,id=n{n},restrict=on"]
-    return argv
+    return argv + list(extra)
 
 
 RUN_SH = """#!/bin/sh
@@ -234,7 +235,8 @@ class LabRun:
         return "\n".join(_ESCAPES.sub("", self.console).splitlines()[-lines:])
 
 
-def run(argv: Sequence[str], kernel: Kernel, workdir: Path, timeout: float = 1200.0) -> LabRun:
+def run(argv: Sequence[str], kernel: Kernel, workdir: Path, timeout: float = 1200.0,
+        extra_qemu_args: Sequence[str] = ()) -> LabRun:
     """Boot the lab, run ``argv`` in the repository folder inside the guest, and power off.
 
     QEMU is killed (by its PID) when ``timeout`` seconds pass. ``workdir`` receives the initramfs,
@@ -251,7 +253,7 @@ def run(argv: Sequence[str], kernel: Kernel, workdir: Path, timeout: float = 120
     started = time.monotonic()
     timed_out = False
     with console_path.open("wb") as console:
-        proc = subprocess.Popen(qemu_argv(kernel, initrd, out), stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(qemu_argv(kernel, initrd, out, extra_qemu_args), stdin=subprocess.DEVNULL,
                                 stdout=console, stderr=subprocess.STDOUT)
         try:
             proc.wait(timeout=timeout)

@@ -8,6 +8,7 @@ report. ``test_lab_reported_every_guest_test`` checks the report as a whole.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kernel_lab import lab
+from tests.kernel_lab import lab, wires
 from tests.kernel_lab.conftest import LAB_SUMMARY
 from tests.kernel_lab.report import GuestResult, guest_test_ids, read_junit
 from tests.support import require
@@ -73,10 +74,14 @@ def lab_report(request: pytest.FixtureRequest) -> LabReport:
     selected = _selected_guest_ids(request.session)
     # Only what this session selected runs inside (e.g. ``-k vfio``); everything when all is.
     tests = [] if set(selected) == set(GUEST_IDS) else [_node_id(t) for t in selected]
-    with tempfile.TemporaryDirectory(prefix="kernel-lab-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="kernel-lab-") as tmp, contextlib.ExitStack() as stack:
         workdir = Path(tmp)
+        extra: list[str] = []
+        if wires.wanted(selected):
+            # Tiny guests on this machine, wired into the lab; stopped by PID when this block ends.
+            extra = stack.enter_context(wires.host_guests(workdir / "out")).lab_args
         run = lab.run(lab.guest_pytest_argv(f"{lab.GUEST_OUT}/junit.xml", tests=tests), kernel, workdir,
-                      timeout)
+                      timeout, extra)
         lab.keep_last_run(run, workdir)
         junit = run.out / "junit.xml"
         results = read_junit(junit) if junit.is_file() else []

@@ -1,0 +1,224 @@
+"""Linux-bridge port VLANs proven by traffic between real guests, with libvirtd of each release.
+
+The tiny guests run on the host (tests/kernel_lab/wires.py): booting them here, TCG inside TCG,
+takes longer than any run may. Each one's NIC is wired to a NIC of the lab. Here, a libvirt domain
+per guest is started paused on a VLAN-filtering bridge in the sandbox's namespace (the hooks run at
+its start as always; QEMU holds its TAP; none of its guest code runs), and the guest's wire NIC is
+joined to that TAP with tc: what arrives on the wire enters the bridge as if the domain sent it on
+its TAP, and what the bridge sends to the TAP leaves on the wire. The VLANs on the TAP port are the
+real ones: the hook's from the project's metadata on 9.0, libvirt's own ``<vlan>`` on 11.3.
+
+Each guest asks the others for their name (its ``vnx.probe``, for as long as the lab runs) and
+prints each answer on its console, which the host writes into the results folder. Claims:
+- the same two guests in different VLANs (10, 20), and a third in VLAN 30: no guest hears from
+  any other (the control: without it, the claims below could hold on a bridge that filters nothing);
+- the second guest's domain restarted in VLAN 10: the first two answer each other, and the third,
+  still in VLAN 30, hears from neither.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import RELEASES, Sandbox, build_domain, domain_interfaces, domain_skeleton, run
+from tests.guests.tiny import console_text, probe_results
+from tests.kernel_lab.guest.kernel import modprobe
+from tests.kernel_lab.wires import PLAN_FILE, PlannedGuest, read_plan
+
+pytestmark = pytest.mark.timeout(900)   # libvirtd probes QEMU under TCG inside TCG: minutes
+
+BRIDGE = "labbrt"
+OUT = Path(os.environ.get("KERNEL_LAB_OUT", "/run/kernel-lab"))
+# tc's ingress/egress hook, its match-all filter and its redirect action; virtio_net for the wires.
+TC_MODULES = ("sch_ingress", "cls_matchall", "act_mirred", "virtio_net")
+# A guest asks a silent peer again every 1-4 s (nc's 2 s timeout, ARP's 3 s, a 1 s pause): a
+# window of this many seconds holds several tries of each.
+SILENCE = 12.0
+BOOT = 240.0            # a host guest reaching vnx-ready (they boot while the lab boots)
+REACH = 60.0            # a probe answered once the path is there
+
+
+@pytest.fixture(scope="module")
+def planned() -> dict[str, list[PlannedGuest]]:
+    assert (OUT / PLAN_FILE).is_file(), (
+        f"no {PLAN_FILE} in {OUT}: the host guests were not started (tests/kernel_lab/wires.py, "
+        "started by tests/kernel_lab/test_lab.py when this module is selected)")
+    for name in TC_MODULES:
+        modprobe(name)
+    return read_plan(OUT)
+
+
+@pytest.fixture(scope="module", params=list(RELEASES), ids=str)
+def box(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
+    release = RELEASES[request.param]
+    missing = release.missing()
+    assert not missing, "the lab cannot run this release: " + ", ".join(missing)
+    sandbox = Sandbox.create(release)
+    try:
+        sandbox.start()
+        yield sandbox
+    finally:
+        try:
+            sandbox.teardown()
+        finally:
+            left = sandbox.leftovers()
+    assert not left, "teardown left: " + "; ".join(left)
+
+
+def lab_nic(mac: str) -> str | None:
+    """The lab's link with this MAC in the lab's own namespace, if it is there."""
+    for dev in Path("/sys/class/net").iterdir():
+        try:
+            if (dev / "address").read_text().strip() == mac:
+                return dev.name
+        except OSError:
+            continue
+    return None
+
+
+class Wiring:
+    """The release's guests: their wire NICs moved into the sandbox's namespace, each joined to
+    its domain's TAP while the domain runs."""
+
+    def __init__(self, box: Sandbox, guests: list[PlannedGuest]) -> None:
+        self.box = box
+        self.guests = {g.name[:2]: g for g in guests}
+        self.wires: dict[str, str] = {}
+
+    def take_wires(self) -> None:
+        deadline = time.monotonic() + 30
+        for short, guest in self.guests.items():
+            while (dev := lab_nic(guest.lab_mac)) is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert dev is not None, f"no lab NIC with MAC {guest.lab_mac} (the wire of {guest.name})"
+            run(["ip", "link", "set", "dev", dev, "netns", self.box.ns.name])
+            # The wire carries other guests' frames: its NIC must take every destination MAC.
+            self.box.ns.ip("link", "set", dev, "promisc", "on", "up")
+            self.wires[short] = dev
+
+    def give_back(self) -> None:
+        for dev in self.wires.values():
+            self.box.ns.ip("link", "set", "dev", dev, "netns", "1", check=False)
+
+    def console(self, short: str) -> str:
+        return console_text(OUT / self.guests[short].console)
+
+    def probes(self, short: str) -> dict[str, str]:
+        return probe_results(self.console(short))
+
+    def consoles(self) -> str:
+        return "\n".join(f"--- {g.name} console:\n" + "\n".join(self.console(s).splitlines()[-8:])
+                         for s, g in self.guests.items())
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + BOOT
+        for short, guest in self.guests.items():
+            while f"vnx-ready {guest.name}" not in self.console(short):
+                assert time.monotonic() < deadline, f"{guest.name} not ready:\n{self.consoles()}"
+                time.sleep(0.5)
+
+    def start(self, short: str, vid: int) -> str:
+        """Define and start (paused) the domain of guest ``short`` on the bridge in VLAN ``vid``
+        the way its release allows, and join its TAP to the guest's wire; return the TAP."""
+        guest = self.guests[short]
+        name = f"wired-{guest.name}"
+        path = self.box.tmp / f"{name}.xml"
+        if self.box.release.version >= (11, 0):
+            path.write_text(domain_skeleton(name).replace("<devices>", (
+                f"<devices><interface type='bridge'><mac address='{guest.mac}'/>"
+                f"<source bridge='{BRIDGE}'/><vlan><tag id='{vid}'/></vlan><model type='virtio'/>"
+                "</interface>")))
+        else:
+            build_domain(path, name, ["--type", "bridge", "--source", BRIDGE, "--model", "virtio",
+                                      "--mac", guest.mac, "--bridge-vlan", str(vid)])
+        virsh = self.box.libvirtd.virsh
+        virsh("define", str(path))
+        virsh("start", "--paused", name)
+        (nic,) = domain_interfaces(virsh("dumpxml", name).stdout)
+        tap, wire = nic["target"], self.wires[short]
+        assert vlan_show(self.box, tap) == [(vid, PVID_UNTAGGED)], (tap, vlan_show(self.box, tap))
+        tc = self.box.ns.run
+        for dev in (wire, tap):
+            tc("tc", "qdisc", "del", "dev", dev, "clsact", check=False)
+            tc("tc", "qdisc", "add", "dev", dev, "clsact")
+        # Frames from the guest enter the bridge as if the domain sent them on its TAP ...
+        tc("tc", "filter", "add", "dev", wire, "ingress", "matchall",
+           "action", "mirred", "ingress", "redirect", "dev", tap)
+        # ... and what the bridge sends to the TAP goes to the guest.
+        tc("tc", "filter", "add", "dev", tap, "egress", "matchall",
+           "action", "mirred", "egress", "redirect", "dev", wire)
+        return tap
+
+    def stop(self, short: str) -> None:
+        name = f"wired-{self.guests[short].name}"
+        self.box.libvirtd.virsh("destroy", name)
+        self.box.libvirtd.virsh("undefine", name)
+        self.box.ns.run("tc", "qdisc", "del", "dev", self.wires[short], "clsact", check=False)
+
+    def wait_answer(self, short: str, peer: str, timeout: float = REACH) -> None:
+        address = self.guests[peer].address.split("/")[0]
+        deadline = time.monotonic() + timeout
+        while self.probes(short).get(address) != self.guests[peer].name:
+            assert time.monotonic() < deadline, (
+                f"{self.guests[short].name} did not reach {self.guests[peer].name} in {timeout:.0f} s:\n"
+                + self.consoles() + "\n" + self.box.ns.run("bridge", "fdb", "show", "br", BRIDGE).stdout)
+            time.sleep(0.5)
+
+    def assert_silent(self, shorts: list[str], seconds: float) -> None:
+        """Watch ``shorts``' consoles for ``seconds``: none of them hears from any guest."""
+        deadline = time.monotonic() + seconds
+        while True:
+            heard = {self.guests[s].name: self.probes(s) for s in shorts if self.probes(s)}
+            assert not heard, f"heard across VLANs: {heard}\n{self.consoles()}"
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.5)
+
+
+PVID_UNTAGGED = frozenset({"PVID", "Egress Untagged"})
+
+
+def vlan_show(box: Sandbox, port: str) -> list[tuple[int, frozenset[str]]]:
+    data = json.loads(box.ns.run("bridge", "-j", "vlan", "show", "dev", port).stdout or "[]")
+    return sorted((v["vlan"], frozenset(v.get("flags", ()))) for entry in data
+                  if entry.get("ifname") == port for v in entry["vlans"])
+
+
+@pytest.fixture
+def wiring(box: Sandbox, planned: dict[str, list[PlannedGuest]]) -> Iterator[Wiring]:
+    box.ns.ip("link", "add", BRIDGE, "type", "bridge", "vlan_filtering", "1")
+    box.ns.ip("link", "set", BRIDGE, "up")
+    wiring = Wiring(box, planned[box.release.name])
+    try:
+        wiring.take_wires()
+        yield wiring
+    finally:
+        box.clear_libvirt()
+        wiring.give_back()
+        box.ns.ip("link", "del", BRIDGE, check=False)
+
+
+def test_access_vlans_carry_traffic_between_real_guests_on_a_linux_bridge(wiring: Wiring) -> None:
+    w = wiring
+    w.wait_ready()
+    # Before any port exists nobody has heard from anybody (a stale answer would prove nothing).
+    w.assert_silent(["ga", "gb", "gc"], 0)
+    # The control: the same guests, each in a VLAN of its own.
+    w.start("ga", 10)
+    w.start("gb", 20)
+    w.start("gc", 30)
+    w.assert_silent(["ga", "gb", "gc"], SILENCE)
+    # The second guest's port in the first one's VLAN: they answer each other; the third does not.
+    w.stop("gb")
+    w.start("gb", 10)
+    w.wait_answer("ga", "gb")
+    w.wait_answer("gb", "ga")
+    assert w.probes("ga") == {w.guests["gb"].address.split("/")[0]: w.guests["gb"].name}, w.consoles()
+    assert w.probes("gb") == {w.guests["ga"].address.split("/")[0]: w.guests["ga"].name}, w.consoles()
+    w.assert_silent(["gc"], SILENCE)

@@ -1,0 +1,145 @@
+"""Tiny guests on this machine wired into the kernel lab, to prove Linux-bridge VLANs by traffic.
+
+Tiny guests (tests/guests/tiny.py) boot in seconds under TCG here, but not inside the lab (TCG
+inside TCG). So they run here, as plain QEMU processes, each NIC a "wire": a pair of UDP sockets on
+the loopback, one end the guest's NIC, the other a virtio NIC of the lab VM. Nothing else is on a
+wire, and nothing leaves the machine. Inside the lab, a guest test joins each wire NIC to the TAP
+libvirt made for a paused domain (tc mirred both ways), so the guest's frames enter the bridge
+through a port whose VLANs are set the way libvirt and the hooks set them.
+
+The host test that boots the lab (tests/kernel_lab/test_lab.py) starts the guests before the lab
+and stops them by PID afterwards. The plan (which guests, which wire NIC, where each console is) is
+written as ``wires.json`` into the lab's results folder, which the guest test reads at
+``/run/kernel-lab``; the consoles are written there too, so the guest reads them uncached.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tests.guests.tiny import BootFiles, GuestSpec, boot_files, qemu_argv
+
+PLAN_FILE = "wires.json"
+# The guest tests that need wires; the lab gets its wire NICs only when one of them runs.
+WIRED_GUEST_MODULES = ("test_libvirt_bridge_traffic",)
+# The lab's wire NICs sit at these PCI slots, away from the functions the VFIO tests use (00:03,
+# 00:04) and from the slots QEMU fills on its own: each is a device of its own, in its own group.
+FIRST_SLOT = 0x10
+MAX_WIRES = 12
+# Seconds a guest keeps asking a silent peer: longer than any lab run, so a peer that becomes
+# reachable while the lab runs is answered, and "none" never appears within a run.
+PROBE_WAIT = 1800
+
+SUBNET = "10.77.0"
+RELEASE_SETS = ("libvirt-9.0.0", "libvirt-11.3.0")
+
+
+@dataclass(frozen=True)
+class PlannedGuest:
+    """One host guest with one wire, as the guest test sees it in wires.json."""
+
+    name: str
+    mac: str              # the guest's own NIC (the source of its frames on the bridge)
+    address: str          # ADDR/PREFIX on that NIC
+    probes: tuple[str, ...]
+    lab_mac: str          # the lab's NIC at the other end of the wire
+    console: str          # file name of its console in the results folder
+
+
+def plan(release: str, index: int) -> list[PlannedGuest]:
+    """Three guests for one release's test: ga and gb ask each other, gc asks both."""
+    out = []
+    names = ("ga", "gb", "gc")
+    for n, short in enumerate(names, start=1):
+        name = f"{short}{index}"
+        probes = tuple(f"{SUBNET}.{m}" for m in range(1, len(names) + 1) if m != n)
+        out.append(PlannedGuest(
+            name=name, mac=f"52:54:00:77:{index:02x}:{n:02x}", address=f"{SUBNET}.{n}/24",
+            probes=probes, lab_mac=f"52:54:00:78:{index:02x}:{n:02x}", console=f"{name}.console"))
+    return out
+
+
+def full_plan() -> dict[str, list[PlannedGuest]]:
+    return {release: plan(release, index) for index, release in enumerate(RELEASE_SETS, start=1)}
+
+
+def read_plan(folder: Path) -> dict[str, list[PlannedGuest]]:
+    """The plan a host run wrote into ``folder`` (the guest test's view of it)."""
+    data = json.loads((folder / PLAN_FILE).read_text())
+    return {release: [PlannedGuest(**{**g, "probes": tuple(g["probes"])}) for g in guests]
+            for release, guests in data.items()}
+
+
+def wanted(selected_test_ids: Sequence[str]) -> bool:
+    """Whether any selected guest test (``module::test``) needs the wires."""
+    return any(t.split("::", 1)[0] in WIRED_GUEST_MODULES for t in selected_test_ids)
+
+
+def _free_udp_ports(count: int) -> list[int]:
+    """Distinct loopback UDP ports free right now (bound together, then released)."""
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+@dataclass
+class Wires:
+    """Running host guests and the lab's side of their wires."""
+
+    lab_args: list[str]
+    pids: list[int]
+    folder: Path
+
+
+@contextmanager
+def host_guests(folder: Path, boot: BootFiles | None = None) -> Iterator[Wires]:
+    """Start every planned guest on this machine, consoles and wires.json in ``folder``; yield
+    the QEMU arguments that give the lab VM the other end of each wire. Every guest is stopped by
+    its PID on the way out, also when the lab run fails."""
+    folder.mkdir(parents=True, exist_ok=True)
+    boot = boot or boot_files(folder / "boot")
+    planned = full_plan()
+    guests = [g for gs in planned.values() for g in gs]
+    assert len(guests) <= MAX_WIRES
+    ports = _free_udp_ports(2 * len(guests))
+    lab_args: list[str] = []
+    procs: list[subprocess.Popen[bytes]] = []
+    with ExitStack() as stack:
+        @stack.callback
+        def stop() -> None:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.kill()
+            for proc in procs:
+                proc.wait()
+
+        for n, guest in enumerate(guests):
+            here, there = ports[2 * n], ports[2 * n + 1]
+            spec = GuestSpec(guest.name, nics=[(guest.mac, guest.address)], probes=list(guest.probes),
+                             probe_wait=PROBE_WAIT)
+            console = folder / guest.console
+            console.write_bytes(b"")
+            wire = f"socket,udp=127.0.0.1:{there},localaddr=127.0.0.1:{here}"
+            with (folder / f"{guest.name}.qemu.log").open("wb") as log:
+                procs.append(subprocess.Popen(qemu_argv(spec, boot, console, [(guest.mac, wire)]),
+                                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                              stderr=log))
+            lab_args += ["-netdev", f"socket,id=w{n},udp=127.0.0.1:{here},localaddr=127.0.0.1:{there}",
+                         "-device", f"virtio-net-pci,netdev=w{n},mac={guest.lab_mac},"
+                                    f"addr={FIRST_SLOT + n:#x}.0,romfile="]
+        (folder / PLAN_FILE).write_text(json.dumps(
+            {release: [asdict(g) for g in gs] for release, gs in planned.items()}, indent=1))
+        yield Wires(lab_args, [p.pid for p in procs], folder)
