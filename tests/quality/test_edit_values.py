@@ -165,6 +165,26 @@ def test_removing_a_forward_that_is_not_there_is_refused() -> None:
     assert dom.meta_interface("52:54:00:00:00:01") is None
 
 
+def test_forward_of_an_interface_not_on_a_network_is_refused_by_name() -> None:
+    dom = Domain.from_xml(FORWARDS.replace("type='network'><mac", "type='bridge'><mac", 1)
+                          .replace("<source network='n'/>", "<source bridge='br0'/>", 1))
+    assert _msg(edit_interfaces, dom.select(index=0), InterfaceEdits(add_forwards=("tcp:2222:22",)),
+                dom) == ("invalid forward 'tcp:2222:22': interface 0 (52:54:00:00:00:01) is a bridge "
+                         "interface; the hooks forward host ports to guests on a libvirt NAT network "
+                         "(type network)")
+    assert dom.meta() is None
+
+
+def test_overlapping_forward_is_refused_naming_the_one_it_overlaps() -> None:
+    dom = Domain.from_xml(FORWARDS)
+    edit_interfaces(dom.select(index=0), InterfaceEdits(add_forwards=("tcp:2222:22",)), dom)
+    edits = InterfaceEdits(add_forwards=("tcp:2220-2230:20-30",))
+    assert _msg(edit_interfaces, dom.select(index=0), edits, dom) == (
+        "invalid forward 'tcp:2220-2230:20-30': interface 0 (52:54:00:00:00:01): overlaps forward "
+        "tcp:2222:22")
+    assert [f.resolved().spec() for f in dom.meta_interface("52:54:00:00:00:01").forwards] == ["tcp:2222:22"]
+
+
 # ---------------------------------------------------------------------------- --native-vlans
 
 def _native(wish: str, mac: str = "<mac address='52:54:00:00:00:01'/>", vlan: str = "") -> Domain:
