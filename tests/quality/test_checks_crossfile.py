@@ -14,7 +14,7 @@ import pytest
 from lxml import etree
 
 from xmltools import checks
-from xmltools.checks.crossfile import CrossIndex, NetworkFacts, network_facts, network_ports
+from xmltools.checks.crossfile import CrossIndex, HostScope, NetworkFacts, network_facts, network_ports
 from xmltools.checks.forwards import (
     ForwardFact,
     NetworkAddresses,
@@ -22,6 +22,7 @@ from xmltools.checks.forwards import (
     forward_facts,
     network_addresses,
 )
+from xmltools.errors import UsageError
 from xmltools.metadata import NS, ForwardWish
 from xmltools.versions import BASELINE, NEWEST
 
@@ -471,3 +472,46 @@ def test_the_metadata_vlan_on_a_port_the_hooks_do_not_set():
                       "bridge networks with a <bridge name>) or through a VF's PF (<vnx:vf>)")]
     isolated = "<network>\n<name>lan</name>\n<bridge name='virbr5'/>\n</network>"
     assert _run([("lan.xml", "", isolated), ("vm.xml", "", guest)]) == []
+
+
+def test_a_vlan_on_an_isolated_network_names_it_isolated():
+    net = "<network>\n<name>lan</name>\n<bridge name='virbr5'/>\n</network>"
+    assert _run([("lan.xml", "", net), ("vm.xml", "", _port_domain("network='lan'", VLAN))]) == [
+        ("vm.xml", 5, "warning", "vlan-unsupported",
+         "<interface type='network'>: libvirt 11.3.0 refuses its <vlan> when the guest starts on network "
+         "'lan' (no <forward> (isolated), lan.xml:1): it applies <vlan> only on hostdev, passthrough, Open "
+         "vSwitch and Linux bridge networks")]
+
+
+def test_every_forward_of_a_run_is_judged_whatever_the_findings_before_it():
+    isolated = "<network>\n<name>iso</name>\n<bridge name='virbr6'/>\n</network>"
+    found = _run([("net.xml", "", NATNET), ("iso.xml", "", isolated),
+                  ("a.xml", "", _guest("a", MAC1, ("tcp", "1", "1"), network="other")),   # no such network
+                  ("b.xml", "", _guest("b", MAC1, ("tcp", "2", "2"), network="iso")),     # not NAT
+                  ("c.xml", "", _guest("c", MAC1, ("tcp", "3", "3"))),                    # no address
+                  ("d.xml", "", _guest("d", MAC1, ("tcp", "4", "4"), "192.168.150.300")), # not IPv4
+                  ("e.xml", "", _guest("e", MAC1, ("tcp", "5", "5"), "192.168.150.1")),   # the network's
+                  ("f.xml", "", _guest("f", MAC1, ("tcp", "6", "6"), "10.0.0.4")),        # outside
+                  ("g.xml", "", _guest("g", MAC1, ("tcp", "7", "7"), "10.0.0.5"))])
+    assert [(path, code) for path, _, _, code, _ in found] == [
+        ("a.xml", "network-unknown"), ("b.xml", "forward-not-nat"), ("c.xml", "forward-no-address"),
+        ("e.xml", "forward-address"), ("f.xml", "forward-address"), ("g.xml", "forward-address")]
+
+
+def test_a_scope_that_does_not_exist_is_refused_by_name():
+    with pytest.raises(UsageError) as refused:
+        HostScope.of([], "host")
+    assert refused.value.message == "--scope must be one of run, dir, not 'host'"
+
+
+def test_scope_dir_makes_hosts_of_the_folders_given_not_of_files_or_standard_input(tmp_path, monkeypatch):
+    (tmp_path / "h1").mkdir()
+    (tmp_path / "h2" / "sub").mkdir(parents=True)
+    (tmp_path / "-").mkdir()      # a folder named like standard input is not looked at
+    (tmp_path / "h2" / "alone.xml").write_text("<domain/>")
+    monkeypatch.chdir(tmp_path)
+    scope = HostScope.of(["h1", "h2/alone.xml", "-", str(tmp_path / "h2" / "sub")], "dir")
+    assert scope.folders == (str(tmp_path / "h1"), str(tmp_path / "h2" / "sub"))
+    assert scope.host("h2/alone.xml") == str(tmp_path / "h2")
+    assert scope.host("-") == scope.host("<stdin>") == str(tmp_path)
+    assert scope.host("h1/x.xml") == str(tmp_path / "h1")
