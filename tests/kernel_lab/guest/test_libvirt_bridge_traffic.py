@@ -90,6 +90,13 @@ class Wiring:
         self.box = box
         self.guests = {g.name[:2]: g for g in guests}
         self.wires: dict[str, str] = {}
+        self.started = time.monotonic()
+        self.log = OUT / f"bridge-traffic-{box.release.name}.log"
+
+    def mark(self, what: str) -> None:
+        """Note how long the run took to get here (kept with the lab's reports, for tuning)."""
+        with self.log.open("a") as f:
+            f.write(f"{time.monotonic() - self.started:6.1f} s  {what}\n")
 
     def take_wires(self) -> None:
         deadline = time.monotonic() + 30
@@ -195,6 +202,7 @@ def wiring(box: Sandbox, planned: dict[str, list[PlannedGuest]]) -> Iterator[Wir
     box.ns.ip("link", "add", BRIDGE, "type", "bridge", "vlan_filtering", "1")
     box.ns.ip("link", "set", BRIDGE, "up")
     wiring = Wiring(box, planned[box.release.name])
+    wiring.mark("sandbox up")
     try:
         wiring.take_wires()
         yield wiring
@@ -207,18 +215,23 @@ def wiring(box: Sandbox, planned: dict[str, list[PlannedGuest]]) -> Iterator[Wir
 def test_access_vlans_carry_traffic_between_real_guests_on_a_linux_bridge(wiring: Wiring) -> None:
     w = wiring
     w.wait_ready()
+    w.mark("guests ready")
     # Before any port exists nobody has heard from anybody (a stale answer would prove nothing).
     w.assert_silent(["ga", "gb", "gc"], 0)
     # The control: the same guests, each in a VLAN of its own.
     w.start("ga", 10)
     w.start("gb", 20)
     w.start("gc", 30)
+    w.mark("control ports up")
     w.assert_silent(["ga", "gb", "gc"], SILENCE)
+    w.mark("control: silent")
     # The second guest's port in the first one's VLAN: they answer each other; the third does not.
     w.stop("gb")
     w.start("gb", 10)
     w.wait_answer("ga", "gb")
     w.wait_answer("gb", "ga")
+    w.mark("same VLAN: answered")
     assert w.probes("ga") == {w.guests["gb"].address.split("/")[0]: w.guests["gb"].name}, w.consoles()
     assert w.probes("gb") == {w.guests["ga"].address.split("/")[0]: w.guests["ga"].name}, w.consoles()
     w.assert_silent(["gc"], SILENCE)
+    w.mark("other VLAN: silent")
