@@ -132,6 +132,17 @@ def test_change_of_type_keeps_what_the_new_type_can_have() -> None:
     assert dom.select(index=2)[0].type == "network" and edits.notes == []
 
 
+def test_change_of_type_to_network_keeps_open_vswitch_settings() -> None:
+    dom = Domain.from_xml(LEFTOVERS.replace("<interface type='network'><mac address='52:54:00:00:00:02'/>"
+                                            "<source network='n'/>",
+                                            "<interface type='bridge'><mac address='52:54:00:00:00:02'/>"
+                                            "<source bridge='br0'/>"))
+    edits = InterfaceEdits(source_network="default")
+    edit_interfaces(dom.select(index=1), edits, dom)
+    assert dom.select(index=1)[0].type == "network"
+    assert len(dom.meta_interface("52:54:00:00:00:02").ovs_settings) == 1
+
+
 # ---------------------------------------------------------------------------- port forwards
 
 FORWARDS = ("<domain><devices>"
