@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from subprocess import CompletedProcess
 
@@ -46,20 +44,10 @@ GUESTS = {"fwa": ("52:54:00:57:00:01", f"{SUBNET}.11"), "fwb": ("52:54:00:57:00:
 OURS = "virt-netxml "    # the comment every rule of ours carries: "virt-netxml <domain> <mac> <key>"
 
 
-@dataclass(frozen=True)
-class Pace:
-    """How long the scenario waits for guests and answers, and whether it keeps the guests
-    paused while libvirt and the hooks work (``still``): on a host with one slow CPU (nested
-    TCG in the kernel lab) a running guest starves a hook past its deadline."""
-
-    boot: float = 240.0      # until a guest's console shows it is up, or its probes are done
-    probe_wait: int = 90     # how long a guest keeps asking a peer that does not answer
-    answer: float = 60.0     # until a forwarded port answers as expected
-    connect: float = 2.0     # one connection attempt
-    still: bool = False
-
-
-E2E = Pace()
+BOOT_WAIT = 240.0      # until a guest's console shows it is up, or its probes are done
+PROBE_WAIT = 90        # how long a guest keeps asking a peer that does not answer
+ANSWER_WAIT = 60.0     # until a forwarded port answers as expected
+CONNECT = 2.0          # one connection attempt
 
 
 @pytest.fixture
@@ -75,11 +63,11 @@ def nat_network(host: Host) -> None:
         "--connect", host.libvirtd.uri, "--define", "--start")
 
 
-def start_guest(host: Host, boot: BootFiles, name: str, forwards: list[str], pace: Pace, ip: bool = True,
+def start_guest(host: Host, boot: BootFiles, name: str, forwards: list[str], ip: bool = True,
                 probes: list[str] | None = None) -> tuple[Path, CompletedProcess[str]]:
-    """Define and start a guest (paused when ``pace.still``: resume it once the others started)."""
+    """Define and start a guest; its console file and the start's result."""
     mac, address = GUESTS[name]
-    spec = GuestSpec(name, nics=[(mac, f"{address}/24")], probes=probes or [], probe_wait=pace.probe_wait,
+    spec = GuestSpec(name, nics=[(mac, f"{address}/24")], probes=probes or [], probe_wait=PROBE_WAIT,
                      gateway=f"{SUBNET}.1")
     console, path = host.tmp / f"{name}.console", host.tmp / f"{name}.xml"
     path.write_text(domain_xml(spec, boot, console))
@@ -90,32 +78,15 @@ def start_guest(host: Host, boot: BootFiles, name: str, forwards: list[str], pac
         args += ["--ip", address]
     vnx(*args, "--domain", path, "-i")
     host.virsh("define", str(path))
-    paused = ["--paused"] if pace.still else []
-    return console, host.virsh("start", *paused, name, check=False)
+    return console, host.virsh("start", name, check=False)
 
 
-@contextmanager
-def still(host: Host, pace: Pace, names: tuple[str, ...] = ("fwa", "fwb")) -> Iterator[None]:
-    """With ``pace.still``, the running guests among ``names`` paused for the block's duration."""
-    running = [n for n in names if pace.still and host.virsh("domstate", n).stdout.strip() == "running"]
-    for name in running:
-        host.virsh("suspend", name)
-    try:
-        yield
-    finally:
-        for name in running:
-            if host.virsh("domstate", name, check=False).stdout.strip() == "paused":
-                host.virsh("resume", name)
-
-
-def answer(ns: Netns | Host, port: int, expected: str | None, pace: Pace,
-           timeout: float | None = None) -> str | None:
-    """What UPLINK:port answers from ``ns``, waiting up to ``timeout`` (else ``pace.answer``)
-    for ``expected``."""
+def answer(ns: Netns | Host, port: int, expected: str | None, timeout: float = ANSWER_WAIT) -> str | None:
+    """What UPLINK:port answers from ``ns``, waiting up to ``timeout`` for ``expected``."""
     argv = (ns.ns if isinstance(ns, Host) else ns).exec_argv([])
-    end = time.monotonic() + (pace.answer if timeout is None else timeout)
+    end = time.monotonic() + timeout
     while True:
-        got = ask(argv, UPLINK, timeout=pace.connect, port=port)
+        got = ask(argv, UPLINK, timeout=CONNECT, port=port)
         if got == expected or time.monotonic() > end:
             return got
         time.sleep(0.5)
@@ -136,32 +107,28 @@ def libvirt_backend(host: Host) -> str:
     return "nftables" if "libvirt_network" in firewall(host, "nft", "list", "tables") else "iptables"
 
 
-def forwarding_scenario(host: Host, client: Netns, boot: BootFiles, backend: str, pace: Pace = E2E) -> None:
+def forwarding_scenario(host: Host, client: Netns, boot: BootFiles, backend: str) -> None:
     nat_network(host)
     assert libvirt_backend(host) == backend
-    console_a, started = start_guest(host, boot, "fwa", ["tcp:8080:80"], pace)
+    console_a, started = start_guest(host, boot, "fwa", ["tcp:8080:80"])
     assert started.returncode == 0, started.stderr
     # fwb: its address from the network's static DHCP host; it asks fwa through the host's
     # uplink address (hairpin) once it is up
-    console_b, started = start_guest(host, boot, "fwb", ["tcp:8081-8082:80-81"], pace, ip=False,
+    console_b, started = start_guest(host, boot, "fwb", ["tcp:8081-8082:80-81"], ip=False,
                                      probes=[f"{UPLINK}:8080"])
     assert started.returncode == 0, started.stderr
-    if pace.still:       # both started (hooks and all): now both run
-        for name in ("fwa", "fwb"):
-            host.virsh("resume", name)
-    wait_console(console_a, "vnx-ready fwa", timeout=pace.boot)
+    wait_console(console_a, "vnx-ready fwa", timeout=BOOT_WAIT)
     shown = console_text(console_a)[-800:]
-    assert answer(client, 8080, "fwa", pace) == "fwa", shown + "\n".join(our_rules(host))
-    assert answer(host, 8080, "fwa", pace) == "fwa"            # from the host itself
-    assert answer(client, 8081, "fwb", pace) == "fwb"          # 8081 -> 80 of fwb (DHCP host address)
+    assert answer(client, 8080, "fwa") == "fwa", shown + "\n".join(our_rules(host))
+    assert answer(host, 8080, "fwa") == "fwa"            # from the host itself
+    assert answer(client, 8081, "fwb") == "fwb"          # 8081 -> 80 of fwb (DHCP host address)
     # without a forward libvirt's filter still rejects new connections to its guests
-    assert ask(client.exec_argv([]), GUESTS["fwa"][1], timeout=pace.connect) is None
-    hairpin = probe_results(wait_console(console_b, "vnx-probes-done fwb", timeout=pace.boot))
+    assert ask(client.exec_argv([]), GUESTS["fwa"][1], timeout=CONNECT) is None
+    hairpin = probe_results(wait_console(console_b, "vnx-probes-done fwb", timeout=BOOT_WAIT))
     assert hairpin == {f"{UPLINK}:8080": "fwa"}, console_text(console_b)[-1500:]
 
     # a second guest asking for a host port fwa forwards: refused at its start, naming fwa
-    with still(host, pace):
-        _, refused = start_guest(host, boot, "fwc", ["tcp:8000-8080:8000-8080"], pace)
+    _, refused = start_guest(host, boot, "fwc", ["tcp:8000-8080:8000-8080"])
     assert refused.returncode != 0
     ours_line = [line for line in refused.stderr.splitlines() if "virt-netxml: domain fwc" in line]
     assert ours_line and "host port 'tcp (any address):8000-8080' is busy (forwarded to domain fwa " \
@@ -170,34 +137,30 @@ def forwarding_scenario(host: Host, client: Netns, boot: BootFiles, backend: str
 
     # libvirt builds its firewall afresh when the daemon restarts: reconnect puts ours back
     per_guest = len(our_rules(host))
-    with still(host, pace):
-        host.libvirtd.restart()
-    assert answer(client, 8080, "fwa", pace) == "fwa"
-    assert answer(client, 8081, "fwb", pace) == "fwb"
+    host.libvirtd.restart()
+    assert answer(client, 8080, "fwa") == "fwa"
+    assert answer(client, 8081, "fwb") == "fwb"
     assert len(our_rules(host)) == per_guest           # in place once, not twice
 
     # and when the network starts again (network started): the guests' ports are plugged back
     # by hand, as libvirt 9.0 does not re-plug a running guest's port
     taps = {name: host.virsh("domiflist", name).stdout.split()[-5] for name in ("fwa", "fwb")}
-    with still(host, pace):
-        host.virsh("net-destroy", "fwnat")
-    assert answer(client, 8080, None, pace, timeout=2) is None
-    with still(host, pace):
-        host.virsh("net-start", "fwnat")
-        for tap in taps.values():
-            host.ns.ip("link", "set", tap, "master", "virbr7")
-    assert answer(client, 8080, "fwa", pace) == "fwa"
-    assert answer(client, 8081, "fwb", pace) == "fwb"
+    host.virsh("net-destroy", "fwnat")
+    assert answer(client, 8080, None, timeout=2) is None
+    host.virsh("net-start", "fwnat")
+    for tap in taps.values():
+        host.ns.ip("link", "set", tap, "master", "virbr7")
+    assert answer(client, 8080, "fwa") == "fwa"
+    assert answer(client, 8081, "fwb") == "fwb"
 
     # release removes exactly the guest's own rules
-    with still(host, pace, ("fwb",)):
-        host.virsh("destroy", "fwa")
-    assert answer(client, 8080, None, pace, timeout=2) is None
-    assert answer(client, 8081, "fwb", pace) == "fwb"
+    host.virsh("destroy", "fwa")
+    assert answer(client, 8080, None, timeout=2) is None
+    assert answer(client, 8081, "fwb") == "fwb"
     left = our_rules(host)
     assert left and not [line for line in left if " fwa " in line], left
     host.virsh("destroy", "fwb")
-    assert answer(client, 8081, None, pace, timeout=2) is None
+    assert answer(client, 8081, None, timeout=2) is None
     assert our_rules(host) == []
 
 
