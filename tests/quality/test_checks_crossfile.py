@@ -26,9 +26,10 @@ from xmltools.errors import UsageError
 from xmltools.metadata import NS, ForwardWish
 from xmltools.versions import BASELINE, NEWEST
 
-MAC1 = "52:54:00:50:00:01"
-MAC2 = "52:54:00:50:00:02"
-MAC3 = "52:54:00:50:00:03"
+# hex letters in each, so that a MAC in capitals differs from it
+MAC1 = "52:54:00:5a:00:01"
+MAC2 = "52:54:00:5b:00:02"
+MAC3 = "52:54:00:5c:00:03"
 
 
 def _domain(name: str, nics: list[tuple[str, str, str]], entries: list[str]) -> etree._Element:
@@ -199,20 +200,29 @@ def _net(body: str) -> etree._Element:
 
 def test_a_networks_addresses_ipv4_only_with_their_static_dhcp_hosts():
     root = _net("<forward/>\n"
-                "<ip address='192.168.5.1' netmask='255.255.255.0'><dhcp>"
+                "<ip address='192.168.5.1' netmask='255.255.255.128'><dhcp>"
                 f"<host mac='{MAC1.upper()}' ip='192.168.5.11'/><host mac='{MAC2}'/><host ip='192.168.5.13'/>"
                 "</dhcp></ip>\n"
                 "<ip family='ipv6' address='fd00::1' prefix='64'/>\n"
+                "<ip family='ipv6' address='10.6.0.1' prefix='24'/>\n"      # the family decides
                 f"<ip address='fd01::1' prefix='64'><dhcp><host mac='{MAC3}' ip='fd01::3'/></dhcp></ip>\n"
+                f"<ip address='10.7.0.1' prefix='33'><dhcp><host mac='{MAC2}' ip='10.7.0.2'/></dhcp></ip>\n"
                 "<ip address='10.9.0.1' prefix='30'/>\n"
-                "<ip address='10.8.0.1'/>\n"
-                f"<ip address='10.7.0.1' prefix='33'><dhcp><host mac='{MAC2}' ip='10.7.0.2'/></dhcp></ip>")
+                "<ip address='10.8.0.1'/>")
     assert network_addresses(root, "n.xml") == NetworkAddresses(
         "n.xml", 2, "nat",
-        (ipaddress.IPv4Network("192.168.5.0/24"), ipaddress.IPv4Network("10.9.0.0/30"),
+        (ipaddress.IPv4Network("192.168.5.0/25"), ipaddress.IPv4Network("10.9.0.0/30"),
          ipaddress.IPv4Network("10.8.0.0/24")),
-        {MAC1: "192.168.5.11"},
-        frozenset({"192.168.5.1", "fd00::1", "fd01::1", "10.9.0.1", "10.8.0.1", "10.7.0.1"}))
+        {MAC1.lower(): "192.168.5.11"},
+        frozenset({"192.168.5.1", "fd00::1", "10.6.0.1", "fd01::1", "10.9.0.1", "10.8.0.1", "10.7.0.1"}))
+
+
+def test_a_network_built_in_memory_is_placed_on_line_1():
+    root = etree.Element("network")
+    etree.SubElement(root, "name").text = "n"
+    assert network_addresses(root, "n.xml").line == 1
+    facts = network_facts(root, "n.xml")
+    assert facts is not None and facts.line == 1
 
 
 @pytest.mark.parametrize("forward,mode", [
@@ -515,3 +525,19 @@ def test_scope_dir_makes_hosts_of_the_folders_given_not_of_files_or_standard_inp
     assert scope.host("h2/alone.xml") == str(tmp_path / "h2")
     assert scope.host("-") == scope.host("<stdin>") == str(tmp_path)
     assert scope.host("h1/x.xml") == str(tmp_path / "h1")
+
+
+OVS_DEFAULT = ("<network>\n<name>lan</name>\n<forward mode='bridge'/>\n<bridge name='br0'/>\n"
+               "<portgroup name='plain'/>\n"
+               "<portgroup name='ovs' default='yes'><virtualport type='openvswitch'/></portgroup>\n"
+               "</network>")
+
+
+@pytest.mark.parametrize("source,codes", [
+    ("network='lan'", []),                                      # the default portgroup: Open vSwitch
+    ("network='lan' portgroup='nosuch'", ["portgroup-unknown"]),  # unknown: the default one still
+    ("network='lan' portgroup='plain'", ["vlan-unsupported"]),    # a Linux bridge port before 11.0
+])
+def test_an_interface_without_a_known_portgroup_gets_the_default_ones_port(source, codes):
+    found = _run([("lan.xml", "", OVS_DEFAULT), ("vm.xml", "", _port_domain(source, VLAN))], BASELINE)
+    assert [code for _, _, _, code, _ in found] == codes
