@@ -354,3 +354,39 @@ def test_a_disabled_dns_server_names_its_first_record():
     found = _dns("<txt name='a' value='b'/>\n<srv service='ldap' protocol='tcp'/>", " enable='no'")
     assert found == [(4, "error", "dns-disabled-extra",
                       "<dns enable='no'> cannot also carry <txt name='a'>: the DNS server is off")]
+
+
+# --------------------------------------------------------------------------- versions, forward dev
+
+
+@pytest.mark.parametrize("libvirt,found", [
+    ((9, 6, 0), [(3, "error", "needs-libvirt",
+                  "<title> of a network needs libvirt 9.7.0 or newer; the target is libvirt 9.6.0")]),
+    ((9, 7, 0), []),
+])
+def test_a_network_feature_is_judged_against_the_target_libvirt(libvirt, found):
+    report = checks.Report(libvirt=libvirt)
+    checks.check_network(etree.fromstring("<network>\n<name>n</name>\n<title>t</title>\n</network>"), report)
+    assert [(i.line, i.severity, i.code, i.message) for i in report.issues] == found
+
+
+@pytest.mark.parametrize("dev,found", [
+    ("eth0", []),
+    ("eth 0", [(3, "error", "device-name", "<forward mode='passthrough' dev='eth 0'>: forward dev 'eth 0' "
+                                           "is not a valid Linux interface name: contains ' ', which is not "
+                                           "allowed")]),
+])
+def test_the_forward_dev_is_a_linux_interface_name(dev, found):
+    assert _network(f"<forward mode='passthrough' dev='{dev}'/>") == found
+
+
+@pytest.mark.parametrize("uplinks,found", [
+    # an uplink without dev is the schema's finding; it is no duplicate of another without one
+    ("<interface/>\n<interface/>", []),
+    ("<interface dev='eth0'/>\n<interface/>", []),
+    ("<interface dev='eth0'/>\n<interface dev='eth0'/>",
+     [(5, "error", "uplink-duplicate",
+       "<interface dev='eth0'>: uplink eth0 is listed twice (first on line 4)")]),
+])
+def test_only_uplinks_that_name_a_device_can_be_duplicates(uplinks, found):
+    assert _network(f"<forward mode='vepa'>\n{uplinks}\n</forward>") == found

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 
 from lxml import etree
 
@@ -35,15 +34,6 @@ L3_MODES = ("nat", "route", "open")
 # dnsmasq's limits on an SRV record's service name, as libvirt enforces them.
 SRV_SERVICE_MAX = 512 - 30
 SRV_SERVICE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+/*")
-
-
-@dataclass
-class _Subnet:
-    """One <ip> element of a network, understood."""
-
-    node: etree._Element
-    address: IPAddress
-    network: IPNetwork
 
 
 def check_network(root: etree._Element, report: Report) -> None:
@@ -87,7 +77,8 @@ def check_network(root: etree._Element, report: Report) -> None:
         check_vlan(vlan, report, describe(vlan.getparent()), linux_bridge and pg_vport is None)
 
 
-def _check_ip(ip: etree._Element, report: Report) -> _Subnet | None:
+def _check_ip(ip: etree._Element, report: Report) -> IPNetwork | None:
+    """The subnet of one <ip> element, or None when the element is refused."""
     where = describe(ip)
     text = ip.get("address")
     if text is None:
@@ -135,7 +126,7 @@ def _check_ip(ip: etree._Element, report: Report) -> _Subnet | None:
     dhcp = ip.find("dhcp")
     if dhcp is not None:
         _check_dhcp(dhcp, addr, net, report)
-    return _Subnet(ip, addr, net)
+    return net
 
 
 def _check_lease(node: etree._Element, report: Report) -> None:
@@ -252,14 +243,14 @@ def _check_dhcp_per_family(root: etree._Element, report: Report) -> None:
             seen[addr.version] = ip
 
 
-def _check_routes(root: etree._Element, subnets: list[_Subnet], report: Report) -> None:
+def _check_routes(root: etree._Element, subnets: list[IPNetwork], report: Report) -> None:
     for route in root.iterfind("route"):
         where = describe(route)
         dest, gw = parse_ip(route.get("address")), parse_ip(route.get("gateway"))
         if dest is None or gw is None:
             report.error(route, "ip-invalid", f"{where}: address and gateway must be IP addresses")
             continue
-        if not any(gw.version == s.network.version and gw in s.network for s in subnets):
+        if not any(gw.version == s.version and gw in s for s in subnets):
             report.error(route, "route-gateway-unreachable",
                          f"{where}: gateway {gw} is not inside any <ip> subnet of the network")
 
@@ -313,8 +304,10 @@ def _check_forward(forward: etree._Element, mode: str, report: Report) -> None:
                          + ("" if listed else " (it is not in the list at all)"))
     seen: dict[str, etree._Element] = {}
     for uplink in uplinks:
-        name = uplink.get("dev") or ""
+        name = uplink.get("dev")
         check_device_name(uplink, "dev", report, "uplink")
+        if name is None:     # libvirt's schema requires the dev; nothing to compare here
+            continue
         if name in seen:
             report.error(uplink, "uplink-duplicate",
                          f"{describe(uplink)}: uplink {name} is listed twice "
