@@ -14,8 +14,9 @@ from lxml import etree
 from xmltools import checks
 
 NS = "urn:virt-netxml:hooks:1"
-MAC1 = "52:54:00:40:00:01"
-MAC2 = "52:54:00:40:00:02"
+# hex letters in each, so that a MAC in capitals differs from it
+MAC1 = "52:54:00:4a:00:01"
+MAC2 = "52:54:00:4b:00:02"
 
 
 def _domain(meta: str, devices: str = "") -> str:
@@ -123,6 +124,19 @@ def test_a_tap_wish_for_a_nic_in_capitals_is_matched_to_it():
     assert [f[2] for f in found] == ["meta-tap-type"]
 
 
+@pytest.mark.parametrize("entry,nic_mac", [
+    ("", "<mac/>"),                      # neither names a MAC
+    ("", "<mac address=''/>"),
+    ("", "<mac address='xxxx'/>"),
+    (" mac='xxxx'", "<mac/>"),           # a malformed MAC is no MAC either
+])
+def test_a_tap_wish_is_matched_only_to_a_nic_with_its_mac(entry, nic_mac):
+    meta = f"<vnx:interface{entry}>\n<vnx:tap/>\n</vnx:interface>"
+    found = _findings(_domain(meta, f"<interface type='bridge'>{nic_mac}<source bridge='br0'/></interface>"),
+                      "domain")
+    assert [f[2] for f in found] == (["mac-malformed"] if entry else [])
+
+
 def test_a_tap_wish_for_no_nic_at_all_is_only_the_unknown_mac():
     meta = f"<vnx:interface mac='{MAC2}'>\n<vnx:tap/>\n</vnx:interface>"
     assert [f[2] for f in _findings(_domain(meta, _nic(MAC1)), "domain")] == ["meta-unknown-mac"]
@@ -152,6 +166,9 @@ def test_ovs_settings_outside_the_allowed_list_are_refused():
     ("<vnx:vf index='3'/>", [(6, "error", "meta-vf", "<vnx:vf>: give the VF's PCI address, or its pf and "
                                                      "index")]),
     ("<vnx:vf/>", [(6, "error", "meta-vf", "<vnx:vf>: give the VF's PCI address, or its pf and index")]),
+    ("<vnx:vf address=''/>",
+     [(6, "error", "meta-vf", "<vnx:vf address=''>: invalid PCI address '': expected DDDD:BB:SS.F, e.g. "
+                              "0000:04:10.0")]),
     ("<vnx:vf address='0000:zz:10.1'/>",
      [(6, "error", "meta-vf", "<vnx:vf address='0000:zz:10.1'>: invalid PCI address '0000:zz:10.1': "
                               "expected DDDD:BB:SS.F, e.g. 0000:04:10.0")]),
@@ -171,6 +188,23 @@ def test_a_native_vlan_outside_the_trunk_list_is_a_warning():
     assert _findings(_domain(outside, _nic(MAC1)), "domain") == [
         (6, "warning", "meta-vlan-native",
          "<vnx:vlan trunks='20,30-40'>: native VLAN 41 is not in the trunk list")]
+
+
+@pytest.mark.parametrize("tag,found", [
+    ("1", []),
+    ("4094", []),
+    ("4095", [(6, "error", "meta-vlan",
+               "<vnx:vlan tag='4095'>: invalid VLAN id '4095': 4095 is reserved by 802.1Q and never sent in "
+               "a tag (libvirt and Open vSwitch would pass it on, a Linux bridge refuses it); VLAN ids are 1 "
+               "to 4094")]),
+    ("0", [(6, "error", "meta-vlan",
+            "<vnx:vlan tag='0'>: invalid VLAN id '0': 0 is reserved by 802.1Q for priority-tagged frames, "
+            "which belong to no VLAN (Open vSwitch reads it as untagged, a Linux bridge refuses it); VLAN "
+            "ids are 1 to 4094")]),
+])
+def test_a_vlan_wish_is_refused_with_the_hooks_reason(tag, found):
+    meta = f"<vnx:interface mac='{MAC1}'>\n<vnx:vlan tag='{tag}'/>\n</vnx:interface>"
+    assert _findings(_domain(meta, _nic(MAC1)), "domain") == found
 
 
 @pytest.mark.parametrize("vlan", ["<vnx:vlan tag='5000'/>", "<vnx:vlan tag='ten'/>",

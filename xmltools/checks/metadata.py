@@ -36,7 +36,8 @@ def check_metadata(root: etree._Element, kind: str, report: Report) -> None:
         elif mac:
             check_mac_attr(entry, report, describe(entry), "mac")
         tap = entry.find(q + "tap")
-        if tap is not None and kind == "domain":
+        # (an entry without a MAC names no NIC, not even one whose <mac> lacks its address)
+        if tap is not None and kind == "domain" and mac:
             nic = next((m.getparent() for m in root.iterfind("devices/interface/mac")
                         if (m.get("address") or "").lower() == mac), None)
             if nic is not None and nic.get("type") != "ethernet":
