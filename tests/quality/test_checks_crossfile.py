@@ -541,3 +541,21 @@ OVS_DEFAULT = ("<network>\n<name>lan</name>\n<forward mode='bridge'/>\n<bridge n
 def test_an_interface_without_a_known_portgroup_gets_the_default_ones_port(source, codes):
     found = _run([("lan.xml", "", OVS_DEFAULT), ("vm.xml", "", _port_domain(source, VLAN))], BASELINE)
     assert [code for _, _, _, code, _ in found] == codes
+
+
+@pytest.mark.parametrize("entry,nic_mac", [
+    ("", "<mac/>"),                      # neither names a MAC
+    ("", "<mac address=''/>"),
+    ("", "<mac address='XXXX'/>"),
+])
+def test_a_forward_of_an_entry_without_a_mac_is_matched_to_no_interface(entry, nic_mac):
+    def guest(nic: str) -> etree._Element:
+        return etree.fromstring(
+            f"<domain>\n<name>d</name>\n<metadata>\n<vnx:netxml xmlns:vnx='{NS}'>\n<vnx:interface{entry}>\n"
+            f"{_fwd('tcp', '2222', '22')}\n</vnx:interface>\n</vnx:netxml>\n</metadata>\n<devices>\n{nic}\n"
+            "</devices>\n</domain>")
+
+    assert _found(guest(f"<interface type='bridge'>{nic_mac}<source bridge='br0'/></interface>")) == []
+    facts = forward_facts(guest(f"<interface type='network'>{nic_mac}<source network='natnet'/></interface>"),
+                          "d.xml")
+    assert [(fact.mac, fact.network) for fact in facts] == [("", None)]

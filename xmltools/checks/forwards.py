@@ -53,8 +53,10 @@ class NetworkAddresses:
 
 
 def _interfaces(root: etree._Element) -> dict[str, etree._Element]:
+    """The domain's NICs by MAC; a <mac> without an address names none (an entry without a MAC
+    must not find it)."""
     return {(m.get("address") or "").lower(): m.getparent() for m in root.iterfind("devices/interface/mac")
-            if m.getparent() is not None}
+            if m.get("address") and m.getparent() is not None}
 
 
 def _wishes(root: etree._Element) -> Iterable[tuple[etree._Element, etree._Element, ForwardWish | None, str]]:
