@@ -199,3 +199,15 @@ def test_ovs_off_leaves_another_virtualport():
                                "<virtualport type='802.1Qbg'/></interface>")
     edit_interfaces([iface], InterfaceEdits(ovs=False), None)
     assert iface.virtualport.type == "802.1Qbg"
+
+
+def test_pruning_the_metadata_keeps_a_metadata_element_that_still_holds_text() -> None:
+    dom = Domain.from_xml(f"<domain><metadata>note<vnx:netxml xmlns:vnx='{NS}'><vnx:interface "
+                          "mac='52:54:00:00:00:01'/></vnx:netxml></metadata></domain>")
+    dom.prune_meta()
+    assert dom.node.find("metadata") is not None and dom.node.find("metadata").text == "note"
+    assert len(dom.node.find("metadata")) == 0
+    dom = Domain.from_xml(f"<domain><metadata><vnx:netxml xmlns:vnx='{NS}'><vnx:interface "
+                          "mac='52:54:00:00:00:01'/></vnx:netxml></metadata></domain>")
+    dom.prune_meta()
+    assert dom.node.find("metadata") is None

@@ -224,6 +224,9 @@ TRUNK = ("vlan", {"trunk": "yes"})
                                     ("tag", {"id": "20"})]),
     ("trunks='20,30' native='20' mode='native-tagged'",
      [TRUNK, ("tag", {"id": "20", "nativeMode": "tagged"}), ("tag", {"id": "30"})]),
+    # one id is still a trunk port when the wish says trunk or names a native VLAN
+    ("trunks='10' mode='trunk'", [TRUNK, ("tag", {"id": "10"})]),
+    ("trunks='10' native='10'", [TRUNK, ("tag", {"id": "10", "nativeMode": "untagged"})]),
 ])
 def test_native_vlans_become_libvirts_vlan(wish: str, expected: list) -> None:
     dom = _native(wish)
@@ -239,6 +242,24 @@ def test_native_vlan_refuses_an_id_a_linux_bridge_does_not_take() -> None:
     assert _msg(native_vlan, wish, "interface 3") == (
         "invalid --native-vlans 'interface 3': its VLAN 4095 is reserved by 802.1Q and never sent in a "
         "tag (libvirt and Open vSwitch would pass it on, a Linux bridge refuses it); VLAN ids are 1 to 4094")
+
+
+def test_native_vlan_names_a_bad_native_id_before_the_trunks() -> None:
+    from xmltools.edit import native_vlan
+    from xmltools.metadata import VlanWish
+
+    wish = VlanWish(tag=None, trunks=((4095, 4095),), native=0, mode=None)
+    assert _msg(native_vlan, wish, "interface 3").startswith(
+        "invalid --native-vlans 'interface 3': its VLAN 0 is reserved by 802.1Q for priority-tagged frames")
+
+
+def test_bridge_vlan_of_an_interface_without_mac_is_refused() -> None:
+    dom = Domain.from_xml("<domain><devices><interface type='bridge'><source bridge='br0'/></interface>"
+                          "</devices></domain>")
+    assert _msg(edit_interfaces, dom.select(index=0), InterfaceEdits(set_bridge_vlan="10"), dom) == (
+        "invalid bridge VLAN '10': interface 0 (no MAC) has no MAC to key the metadata by; add "
+        "--regenerate-mac to give it one")
+    assert dom.meta() is None
 
 
 def test_native_vlans_refuse_two_vlans_for_one_port() -> None:
