@@ -184,6 +184,14 @@ def test_the_facts_of_a_domains_forwards():
                     MAC3, None, None, web)]
 
 
+def test_a_domain_built_in_memory_places_its_forwards_on_line_1():
+    root = etree.Element("domain")
+    meta = etree.SubElement(etree.SubElement(root, "metadata"), f"{{{NS}}}netxml")
+    entry = etree.SubElement(meta, f"{{{NS}}}interface", mac=MAC1)
+    etree.SubElement(entry, f"{{{NS}}}forward", {"proto": "tcp", "host-port": "22", "guest-port": "22"})
+    assert [fact.line for fact in forward_facts(root, "d.xml")] == [1]
+
+
 def test_a_network_interface_without_a_source_forwards_to_no_network():
     root = etree.fromstring(
         f"<domain><metadata><vnx:netxml xmlns:vnx='{NS}'><vnx:interface mac='{MAC1}'>"

@@ -224,6 +224,16 @@ def test_a_mac_without_an_address_is_no_duplicate():
     assert _domain(devices) == []
 
 
+def test_a_nic_without_a_mac_hides_no_duplicate_after_it():
+    devices = ("<interface type='user'><mac/></interface>\n<interface type='user'/>\n"
+               "<interface type='user'><mac address='52:54:00:00:0a:01'/></interface>\n"
+               "<interface type='user'><mac address='52:54:00:00:0A:01'/></interface>")
+    assert _domain(devices) == [
+        (7, "warning", "mac-duplicate-in-domain",
+         "<interface type='user'>: MAC 52:54:00:00:0a:01 is also used by the interface on line 6 of this "
+         "domain")]
+
+
 def test_a_mac_shared_by_three_nics_names_the_first_each_time():
     devices = "\n".join("<interface type='user'><mac address='52:54:00:00:00:01'/></interface>"
                         for _ in range(3))
