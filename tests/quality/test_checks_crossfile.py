@@ -293,6 +293,16 @@ def test_the_ports_a_domain_asks_of_its_networks():
         ("d.xml", 24, "<interface type='network'>", "d", None, None, False, None)]
 
 
+def test_interfaces_not_on_a_network_hide_none_after_them_and_an_entry_without_a_mac_names_none():
+    root = etree.fromstring(
+        f"<domain>\n<metadata><vnx:netxml xmlns:vnx='{NS}'><vnx:interface><vnx:vlan tag='7'/></vnx:interface>"
+        "</vnx:netxml></metadata>\n<devices>\n<interface type='bridge'><source bridge='br0'/></interface>\n"
+        "<interface type='network'><source/></interface>\n"
+        "<interface type='network'><mac address='XXXX'/><source network='n'/></interface>\n</devices>\n"
+        "</domain>")
+    assert [(p.line, p.network, p.meta_vlan) for p in network_ports(root, "d.xml")] == [(6, "n", None)]
+
+
 # --------------------------------------------------------------------------- across files
 
 NATNET = ("<network>\n<name>natnet</name>\n<forward mode='nat'/>\n<bridge name='virbr5'/>\n"
