@@ -303,6 +303,21 @@ def test_interfaces_not_on_a_network_hide_none_after_them_and_an_entry_without_a
     assert [(p.line, p.network, p.meta_vlan) for p in network_ports(root, "d.xml")] == [(6, "n", None)]
 
 
+def test_a_network_interface_without_a_mac_address_takes_no_vlan_wish():
+    root = etree.fromstring(
+        f"<domain><metadata><vnx:netxml xmlns:vnx='{NS}'><vnx:interface mac='XXXX'><vnx:vlan tag='7'/>"
+        "</vnx:interface></vnx:netxml></metadata><devices>"
+        "<interface type='network'><mac/><source network='n'/></interface></devices></domain>")
+    assert [(p.network, p.meta_vlan) for p in network_ports(root, "d.xml")] == [("n", None)]
+
+
+def test_a_network_interface_built_in_memory_is_placed_on_line_1():
+    root = etree.Element("domain")
+    iface = etree.SubElement(etree.SubElement(root, "devices"), "interface", type="network")
+    etree.SubElement(iface, "source", network="n")
+    assert [p.line for p in network_ports(root, "d.xml")] == [1]
+
+
 # --------------------------------------------------------------------------- across files
 
 NATNET = ("<network>\n<name>natnet</name>\n<forward mode='nat'/>\n<bridge name='virbr5'/>\n"
