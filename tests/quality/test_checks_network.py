@@ -390,3 +390,27 @@ def test_the_forward_dev_is_a_linux_interface_name(dev, found):
 ])
 def test_only_uplinks_that_name_a_device_can_be_duplicates(uplinks, found):
     assert _network(f"<forward mode='vepa'>\n{uplinks}\n</forward>") == found
+
+
+@pytest.mark.parametrize("record", ["<forwarder addr='192.0.2.53'/>",
+                                    "<host ip='192.168.60.9'><hostname>a</hostname></host>",
+                                    "<srv service='ldap' protocol='tcp'/>", "<txt name='a' value='b'/>"])
+@pytest.mark.parametrize("enable,refused", [("no", True), ("yes", False)])
+def test_each_kind_of_dns_record_alone_needs_the_server(record, enable, refused):
+    found = _dns(record, f" enable='{enable}'")
+    first = checks.describe(etree.fromstring(record))
+    expected = [(4, "error", "dns-disabled-extra",
+                 f"<dns enable='no'> cannot also carry {first}: the DNS server is off")]
+    assert found == (expected if refused else [])
+
+
+# --------------------------------------------------------------------------- routes, lines
+
+
+def test_a_route_that_is_not_addresses_is_found_on_its_line_and_the_next_route_still_checked():
+    body = (f"{NAT_IP}\n<route address='10.9.0.x' gateway='192.168.60.9'/>\n"
+            "<route address='10.8.0.0' prefix='16' gateway='10.0.0.2'/>")
+    assert _network(body) == [
+        (4, "error", "ip-invalid", "<route address='10.9.0.x'>: address and gateway must be IP addresses"),
+        (5, "error", "route-gateway-unreachable",
+         "<route address='10.8.0.0'>: gateway 10.0.0.2 is not inside any <ip> subnet of the network")]
