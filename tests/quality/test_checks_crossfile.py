@@ -560,6 +560,14 @@ def test_scope_dir_makes_hosts_of_the_folders_given_not_of_files_or_standard_inp
     assert scope.host("h1/x.xml") == str(tmp_path / "h1")
 
 
+def test_scope_dir_a_folder_holds_only_the_files_inside_it_not_a_sibling_of_a_longer_name(tmp_path):
+    for name in ("h1", "h10"):
+        (tmp_path / name).mkdir()
+    scope = HostScope.of([str(tmp_path / "h1"), str(tmp_path / "h10")], "dir")
+    assert scope.host(str(tmp_path / "h10" / "x.xml")) == str(tmp_path / "h10")
+    assert scope.host(str(tmp_path / "h1" / "x.xml")) == str(tmp_path / "h1")
+
+
 OVS_DEFAULT = ("<network>\n<name>lan</name>\n<forward mode='bridge'/>\n<bridge name='br0'/>\n"
                "<portgroup name='plain'/>\n"
                "<portgroup name='ovs' default='yes'><virtualport type='openvswitch'/></portgroup>\n"
@@ -592,3 +600,20 @@ def test_a_forward_of_an_entry_without_a_mac_is_matched_to_no_interface(entry, n
     facts = forward_facts(guest(f"<interface type='network'>{nic_mac}<source network='natnet'/></interface>"),
                           "d.xml")
     assert [(fact.mac, fact.network) for fact in facts] == [("", None)]
+
+
+def test_scope_dir_standard_input_belongs_to_the_current_folder_even_in_a_host_folder(tmp_path, monkeypatch):
+    (tmp_path / "h1" / "sub").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "h1" / "sub")
+    scope = HostScope.of([str(tmp_path / "h1")], "dir")
+    assert scope.host("-") == scope.host("<stdin>") == str(tmp_path / "h1" / "sub")
+    assert scope.host("x.xml") == str(tmp_path / "h1")
+
+
+def test_a_file_added_without_a_host_is_on_the_runs_one_host():
+    index = CrossIndex()
+    index.add(etree.fromstring(NATNET), "network", "net.xml")
+    index.add(etree.fromstring(_port_domain("network='natnet'")), "domain", "vm.xml", "")
+    index.add(etree.fromstring(_port_domain("network='wan'")), "domain", "vm2.xml", "")
+    index.add(etree.fromstring(_port_domain("network='wan'")), "domain", "vm3.xml", "other")
+    assert [(f.path, f.issue.code) for f in index.findings()] == [("vm2.xml", "network-unknown")]

@@ -102,3 +102,20 @@ def test_claim_returns_the_first_place_and_keeps_it():
     assert index.claim("c", "k", "c.xml", 7) == ("a.xml", 3)
     assert index.claim("c", "k", "d.xml", 9, host="other") is None
     assert index.claim("c2", "k", "e.xml", 1) is None
+    assert index.claim("c", "k", "f.xml", 2, host="") == ("a.xml", 3)    # the default: the run's one host
+
+
+def test_check_unique_without_a_host_is_the_runs_one_host():
+    index, report = checks.RunIndex(), checks.Report()
+    checks.check_unique(etree.fromstring(_net("n")), "network", "a.xml", index, report)
+    checks.check_unique(etree.fromstring(_net("n")), "network", "b.xml", index, report, "")
+    assert [i.line for i in report.issues] == [2, 3, 4]
+
+
+def test_a_tree_built_in_memory_is_placed_on_line_1():
+    index, report = checks.RunIndex(), checks.Report()
+    for path in ("a.xml", "b.xml"):
+        root = etree.Element("network")
+        etree.SubElement(root, "name").text = "n"
+        checks.check_unique(root, "network", path, index, report)
+    assert [i.message for i in report.issues] == ["network name n is already used at a.xml:1"]
