@@ -50,18 +50,39 @@ class PlannedGuest:
     probes: tuple[str, ...]
     lab_mac: str          # the lab's NIC at the other end of the wire
     console: str          # file name of its console in the results folder
+    more: tuple[str, ...] = ()                # more ADDR/PREFIX on the same NIC, untagged
+    vlans: tuple[tuple[int, str], ...] = ()   # (VID, ADDR/PREFIX): sub-interfaces NIC.VID
+
+    def spec(self, probe_wait: int) -> GuestSpec:
+        return GuestSpec(self.name, nics=[(self.mac, a) for a in (self.address, *self.more)],
+                         vlans=[(self.mac, vid, a) for vid, a in self.vlans], probes=list(self.probes),
+                         probe_wait=probe_wait)
+
+
+# The trunk guest's VLANs: tagged 10 and 20 (sub-interfaces), native 30 (untagged); each VLAN
+# has a subnet of its own there, 10.77.VID.0/24, which ga (10), gb (20) and gc (30) also have.
+TRUNK_TAGGED = (10, 20)
+TRUNK_NATIVE = 30
 
 
 def plan(release: str, index: int) -> list[PlannedGuest]:
-    """Three guests for one release's test: ga and gb ask each other, gc asks both."""
+    """Four guests for one release's test: ga, gb and gc in one subnet ask each other; gt, the
+    trunk guest, asks ga in VLAN 10, gb in VLAN 20 and gc in its native VLAN 30."""
     out = []
     names = ("ga", "gb", "gc")
-    for n, short in enumerate(names, start=1):
+    for n, (short, vid) in enumerate(zip(names, (*TRUNK_TAGGED, TRUNK_NATIVE), strict=True), start=1):
         name = f"{short}{index}"
         probes = tuple(f"{SUBNET}.{m}" for m in range(1, len(names) + 1) if m != n)
         out.append(PlannedGuest(
             name=name, mac=f"52:54:00:77:{index:02x}:{n:02x}", address=f"{SUBNET}.{n}/24",
-            probes=probes, lab_mac=f"52:54:00:78:{index:02x}:{n:02x}", console=f"{name}.console"))
+            probes=probes, lab_mac=f"52:54:00:78:{index:02x}:{n:02x}", console=f"{name}.console",
+            more=(f"10.77.{vid}.{n}/24",)))
+    name = f"gt{index}"
+    out.append(PlannedGuest(
+        name=name, mac=f"52:54:00:77:{index:02x}:09", address=f"10.77.{TRUNK_NATIVE}.9/24",
+        probes=tuple(f"10.77.{vid}.{n}" for n, vid in enumerate((*TRUNK_TAGGED, TRUNK_NATIVE), start=1)),
+        lab_mac=f"52:54:00:78:{index:02x}:09", console=f"{name}.console",
+        vlans=tuple((vid, f"10.77.{vid}.9/24") for vid in TRUNK_TAGGED)))
     return out
 
 
@@ -72,7 +93,8 @@ def full_plan() -> dict[str, list[PlannedGuest]]:
 def read_plan(folder: Path) -> dict[str, list[PlannedGuest]]:
     """The plan a host run wrote into ``folder`` (the guest test's view of it)."""
     data = json.loads((folder / PLAN_FILE).read_text())
-    return {release: [PlannedGuest(**{**g, "probes": tuple(g["probes"])}) for g in guests]
+    return {release: [PlannedGuest(**{**g, "probes": tuple(g["probes"]), "more": tuple(g["more"]),
+                                      "vlans": tuple((v, a) for v, a in g["vlans"])}) for g in guests]
             for release, guests in data.items()}
 
 
@@ -128,8 +150,7 @@ def host_guests(folder: Path, boot: BootFiles | None = None) -> Iterator[Wires]:
 
         for n, guest in enumerate(guests):
             here, there = ports[2 * n], ports[2 * n + 1]
-            spec = GuestSpec(guest.name, nics=[(guest.mac, guest.address)], probes=list(guest.probes),
-                             probe_wait=PROBE_WAIT)
+            spec = guest.spec(PROBE_WAIT)
             console = folder / guest.console
             console.write_bytes(b"")
             wire = f"socket,udp=127.0.0.1:{there},localaddr=127.0.0.1:{here}"

@@ -9,11 +9,13 @@ its TAP, and what the bridge sends to the TAP leaves on the wire. The VLANs on t
 real ones: the hook's from the project's metadata on 9.0, libvirt's own ``<vlan>`` on 11.3.
 
 Each guest asks the others for their name (its ``vnx.probe``, for as long as the lab runs) and
-prints each answer on its console, which the host writes into the results folder. Claims:
-- the same two guests in different VLANs (10, 20), and a third in VLAN 30: no guest hears from
-  any other (the control: without it, the claims below could hold on a bridge that filters nothing);
-- the second guest's domain restarted in VLAN 10: the first two answer each other, and the third,
-  still in VLAN 30, hears from neither.
+prints each answer on its console, which the host writes into the results folder. One paused
+domain per release has four ports: ga's in VLAN 10, gb's in 20, gc's in 30, and a second one for
+gb in VLAN 10. Claims:
+- the control: ga, gb and gc each on a port of its own VLAN, none hears from any other (without
+  it, the claims below could hold on a bridge that filters nothing);
+- gb's wire moved to its port in VLAN 10: ga and gb answer each other, and gc, still in VLAN 30,
+  hears from neither.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import pytest
 from tests.e2e.harness import RELEASES, Sandbox, build_domain, domain_interfaces, domain_skeleton, run
 from tests.guests.tiny import console_text, probe_results
 from tests.kernel_lab.guest.kernel import modprobe
-from tests.kernel_lab.wires import PLAN_FILE, PlannedGuest, read_plan
+from tests.kernel_lab.wires import PLAN_FILE, TRUNK_NATIVE, TRUNK_TAGGED, PlannedGuest, read_plan
 
 pytestmark = pytest.mark.timeout(900)   # libvirtd probes QEMU under TCG inside TCG: minutes
 
@@ -39,7 +41,7 @@ OUT = Path(os.environ.get("KERNEL_LAB_OUT", "/run/kernel-lab"))
 TC_MODULES = ("sch_ingress", "cls_matchall", "act_mirred", "virtio_net")
 # A guest asks a silent peer again every 1-4 s (nc's 2 s timeout, ARP's 3 s, a 1 s pause): a
 # window of this many seconds holds several tries of each.
-SILENCE = 12.0
+SILENCE = 10.0
 BOOT = 240.0            # a host guest reaching vnx-ready (they boot while the lab boots)
 REACH = 60.0            # a probe answered once the path is there
 
@@ -90,6 +92,7 @@ class Wiring:
         self.box = box
         self.guests = {g.name[:2]: g for g in guests}
         self.wires: dict[str, str] = {}
+        self.joined: dict[str, str] = {}
         self.started = time.monotonic()
         self.log = OUT / f"bridge-traffic-{box.release.name}.log"
 
@@ -130,29 +133,40 @@ class Wiring:
                 assert time.monotonic() < deadline, f"{guest.name} not ready:\n{self.consoles()}"
                 time.sleep(0.5)
 
-    def start(self, short: str, vid: int) -> str:
-        """Define and start (paused) the domain of guest ``short`` on the bridge in VLAN ``vid``
-        the way its release allows, and join its TAP to the guest's wire; return the TAP."""
-        guest = self.guests[short]
-        name = f"wired-{guest.name}"
+    def start_domain(self, ports: dict[str, tuple[str, Vlan]]) -> dict[str, str]:
+        """Define and start, paused, one domain with a port on the bridge for each of ``ports``
+        (label -> (MAC, VLAN)), each VLAN asked for the way the release allows; return each
+        label's TAP. One domain: each QEMU start costs tens of seconds under TCG inside TCG."""
+        name = f"wired-{self.box.release.version[0]}"
         path = self.box.tmp / f"{name}.xml"
         if self.box.release.version >= (11, 0):
-            path.write_text(domain_skeleton(name).replace("<devices>", (
-                f"<devices><interface type='bridge'><mac address='{guest.mac}'/>"
-                f"<source bridge='{BRIDGE}'/><vlan><tag id='{vid}'/></vlan><model type='virtio'/>"
-                "</interface>")))
+            path.write_text(domain_skeleton(name).replace("<devices>", "<devices>" + "".join(
+                f"<interface type='bridge'><mac address='{mac}'/><source bridge='{BRIDGE}'/>"
+                f"{libvirt_vlan(vlan)}<model type='virtio'/></interface>" for mac, vlan in ports.values())))
         else:
-            build_domain(path, name, ["--type", "bridge", "--source", BRIDGE, "--model", "virtio",
-                                      "--mac", guest.mac, "--bridge-vlan", str(vid)])
+            build_domain(path, name, *(["--type", "bridge", "--source", BRIDGE, "--model", "virtio",
+                                        "--mac", mac, *metadata_vlan(vlan)] for mac, vlan in ports.values()))
         virsh = self.box.libvirtd.virsh
         virsh("define", str(path))
         virsh("start", "--paused", name)
-        (nic,) = domain_interfaces(virsh("dumpxml", name).stdout)
-        tap, wire = nic["target"], self.wires[short]
-        assert vlan_show(self.box, tap) == [(vid, PVID_UNTAGGED)], (tap, vlan_show(self.box, tap))
+        taps = {nic["mac"]: nic["target"] for nic in domain_interfaces(virsh("dumpxml", name).stdout)}
+        out = {label: taps[mac] for label, (mac, _) in ports.items()}
+        for label, (_, vlan) in ports.items():
+            # The port's VLANs are what the hook (9.0) or libvirt (11.3) set: the traffic below is
+            # decided by exactly these.
+            shown = vlan_show(self.box, out[label])
+            assert shown == bridge_entries(vlan), (label, out[label], shown)
+        return out
+
+    def join(self, short: str, tap: str) -> None:
+        """Join guest ``short``'s wire to ``tap`` (and only to it) with tc."""
         tc = self.box.ns.run
+        wire = self.wires[short]
+        old = self.joined.get(short)
+        for dev in (wire, old):
+            if dev is not None:
+                tc("tc", "qdisc", "del", "dev", dev, "clsact", check=False)
         for dev in (wire, tap):
-            tc("tc", "qdisc", "del", "dev", dev, "clsact", check=False)
             tc("tc", "qdisc", "add", "dev", dev, "clsact")
         # Frames from the guest enter the bridge as if the domain sent them on its TAP ...
         tc("tc", "filter", "add", "dev", wire, "ingress", "matchall",
@@ -160,16 +174,10 @@ class Wiring:
         # ... and what the bridge sends to the TAP goes to the guest.
         tc("tc", "filter", "add", "dev", tap, "egress", "matchall",
            "action", "mirred", "egress", "redirect", "dev", wire)
-        return tap
+        self.joined[short] = tap
 
-    def stop(self, short: str) -> None:
-        name = f"wired-{self.guests[short].name}"
-        self.box.libvirtd.virsh("destroy", name)
-        self.box.libvirtd.virsh("undefine", name)
-        self.box.ns.run("tc", "qdisc", "del", "dev", self.wires[short], "clsact", check=False)
-
-    def wait_answer(self, short: str, peer: str, timeout: float = REACH) -> None:
-        address = self.guests[peer].address.split("/")[0]
+    def wait_answer(self, short: str, peer: str, timeout: float = REACH, address: str = "") -> None:
+        address = (address or self.guests[peer].address).split("/")[0]
         deadline = time.monotonic() + timeout
         while self.probes(short).get(address) != self.guests[peer].name:
             assert time.monotonic() < deadline, (
@@ -189,6 +197,35 @@ class Wiring:
 
 
 PVID_UNTAGGED = frozenset({"PVID", "Egress Untagged"})
+# A port's VLAN: an access VLAN, or a trunk (tagged VLANs, native VLAN untagged).
+Vlan = int | tuple[tuple[int, ...], int]
+
+
+def libvirt_vlan(vlan: Vlan) -> str:
+    """libvirt's own <vlan> for the port (11.x on a Linux bridge)."""
+    if isinstance(vlan, int):
+        return f"<vlan><tag id='{vlan}'/></vlan>"
+    tagged, native = vlan
+    return ("<vlan trunk='yes'>" + "".join(f"<tag id='{vid}'/>" for vid in tagged)
+            + f"<tag id='{native}' nativeMode='untagged'/></vlan>")
+
+
+def metadata_vlan(vlan: Vlan) -> list[str]:
+    """``virt-netxml interface`` options for the project's metadata VLAN (what 9.0 needs)."""
+    if isinstance(vlan, int):
+        return ["--bridge-vlan", str(vlan)]
+    tagged, native = vlan
+    return ["--bridge-vlan", ",".join(str(v) for v in (*tagged, native)), "--vlan-native", str(native)]
+
+
+def bridge_entries(vlan: Vlan) -> list[tuple[int, frozenset[str]]]:
+    """What ``bridge vlan show`` must read back on the port."""
+    if isinstance(vlan, int):
+        return [(vlan, PVID_UNTAGGED)]
+    tagged, native = vlan
+    return sorted([(vid, frozenset()) for vid in tagged] + [(native, PVID_UNTAGGED)])
+# gb's second port (in ga's VLAN): a MAC of its own, as every port of a domain has.
+SECOND_PORT_MAC = {"libvirt-9.0.0": "52:54:00:79:01:02", "libvirt-11.3.0": "52:54:00:79:02:02"}
 
 
 def vlan_show(box: Sandbox, port: str) -> list[tuple[int, frozenset[str]]]:
@@ -214,24 +251,34 @@ def wiring(box: Sandbox, planned: dict[str, list[PlannedGuest]]) -> Iterator[Wir
 
 def test_access_vlans_carry_traffic_between_real_guests_on_a_linux_bridge(wiring: Wiring) -> None:
     w = wiring
+    g = w.guests
+    # One paused domain, a port for each guest, and a second port for gb in ga's VLAN.
+    taps = w.start_domain({"ga": (g["ga"].mac, 10), "gb": (g["gb"].mac, 20), "gc": (g["gc"].mac, 30),
+                           "gb-in-10": (SECOND_PORT_MAC[w.box.release.name], 10),
+                           "gt": (g["gt"].mac, (TRUNK_TAGGED, TRUNK_NATIVE))})
+    w.mark("domain started, ports up")
     w.wait_ready()
     w.mark("guests ready")
-    # Before any port exists nobody has heard from anybody (a stale answer would prove nothing).
+    # Before any wire is joined nobody has heard from anybody (a stale answer would prove nothing).
     w.assert_silent(["ga", "gb", "gc"], 0)
     # The control: the same guests, each in a VLAN of its own.
-    w.start("ga", 10)
-    w.start("gb", 20)
-    w.start("gc", 30)
-    w.mark("control ports up")
+    for short in ("ga", "gb", "gc"):
+        w.join(short, taps[short])
     w.assert_silent(["ga", "gb", "gc"], SILENCE)
     w.mark("control: silent")
-    # The second guest's port in the first one's VLAN: they answer each other; the third does not.
-    w.stop("gb")
-    w.start("gb", 10)
+    # The trunk guest (joined now, while gb is still in VLAN 20) reaches ga in VLAN 10 and gb in
+    # VLAN 20 through its sub-interfaces, and gc in the native VLAN 30 untagged: each address
+    # is in a subnet that only that VLAN's link of the trunk guest has.
+    w.join("gt", taps["gt"])
+    for peer in ("ga", "gb", "gc"):
+        w.wait_answer("gt", peer, address=w.guests[peer].more[0])
+    w.mark("trunk: answered")
+    # gb on its port in ga's VLAN: they answer each other; gc, in a third VLAN, hears neither.
+    w.join("gb", taps["gb-in-10"])
     w.wait_answer("ga", "gb")
     w.wait_answer("gb", "ga")
     w.mark("same VLAN: answered")
-    assert w.probes("ga") == {w.guests["gb"].address.split("/")[0]: w.guests["gb"].name}, w.consoles()
-    assert w.probes("gb") == {w.guests["ga"].address.split("/")[0]: w.guests["ga"].name}, w.consoles()
+    assert w.probes("ga") == {g["gb"].address.split("/")[0]: g["gb"].name}, w.consoles()
+    assert w.probes("gb") == {g["ga"].address.split("/")[0]: g["ga"].name}, w.consoles()
     w.assert_silent(["gc"], SILENCE)
     w.mark("other VLAN: silent")
