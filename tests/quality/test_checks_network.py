@@ -414,3 +414,32 @@ def test_a_route_that_is_not_addresses_is_found_on_its_line_and_the_next_route_s
         (4, "error", "ip-invalid", "<route address='10.9.0.x'>: address and gateway must be IP addresses"),
         (5, "error", "route-gateway-unreachable",
          "<route address='10.8.0.0'>: gateway 10.0.0.2 is not inside any <ip> subnet of the network")]
+
+
+# --------------------------------------------------------------------------- portgroups
+
+
+@pytest.mark.parametrize("portgroups,found", [
+    # a portgroup without a name is the schema's finding; it is no duplicate of another
+    ("<portgroup/>\n<portgroup/>", []),
+    ("<portgroup name='XXXX'/>\n<portgroup/>", []),
+    ("<portgroup name='web'/>\n<portgroup name='web'/>",
+     [(5, "error", "portgroup-duplicate",
+       "<portgroup name='web'>: a portgroup of that name is already on line 4")]),
+])
+def test_only_portgroups_with_a_name_can_be_duplicates(portgroups, found):
+    assert _network(f"<forward mode='bridge'/><bridge name='br0'/>\n{portgroups}") == found
+
+
+@pytest.mark.parametrize("libvirt,where", [
+    ((10, 10, 0), "Open vSwitch bridges, hostdev and passthrough networks (Linux bridges from libvirt 11.0)"),
+    ((11, 0, 0), "Open vSwitch and Linux bridge networks (forward mode='bridge'), hostdev and passthrough "
+                 "networks"),
+])
+def test_where_libvirt_applies_a_vlan_changes_at_11_0(libvirt, where):
+    report = checks.Report(libvirt=libvirt)
+    checks.check_network(etree.fromstring(f"<network>\n<name>n</name>\n<forward mode='nat'/>{NAT_IP}\n"
+                                          "<vlan><tag id='10'/></vlan>\n</network>"), report)
+    version = ".".join(map(str, libvirt))
+    assert [(i.line, i.code, i.message) for i in report.issues] == [
+        (4, "vlan-unsupported", f"<vlan> on a nat network: libvirt {version} applies it only on {where}")]

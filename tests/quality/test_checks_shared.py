@@ -8,6 +8,7 @@ import pytest
 from lxml import etree
 
 from xmltools import checks
+from xmltools.checks.shared import check_mac_attr
 
 
 def _vlan(vlan: str) -> list[tuple[int, str, str, str]]:
@@ -34,3 +35,34 @@ def test_a_native_tag_under_trunk_no_points_at_the_vlan(trunk, found):
 ])
 def test_several_tags_under_trunk_no_point_at_the_vlan(tags, found):
     assert _vlan(f"<vlan trunk='no'>\n{tags}\n</vlan>") == found
+
+
+# --------------------------------------------------------------------------- describe
+
+
+@pytest.mark.parametrize("xml,shown", [
+    ("<vlan tag='10'/>", "<vlan tag='10'>"),
+    ("<vlan trunks='10-20'/>", "<vlan trunks='10-20'>"),
+    ("<vlan tag='10' trunks='20' native='10'/>", "<vlan tag='10' trunks='20'>"),     # two keys at most
+    ("<vlan native='10'/>", "<vlan>"),
+    ("<x name='a' type='b' mode='c'/>", "<x name='a' type='b'>"),
+])
+def test_describe_names_an_element_by_its_first_two_identifying_attributes(xml, shown):
+    assert checks.describe(etree.fromstring(xml)) == shown
+
+
+# --------------------------------------------------------------------------- MAC attributes
+
+
+@pytest.mark.parametrize("mac,returned,found", [
+    ("52:54:00:AB:CD:EF", "52:54:00:ab:cd:ef", []),
+    ("52:54:00:ab:cd:ef", "52:54:00:ab:cd:ef", []),
+    ("00:00:00:00:00:00", None, [("warning", "mac-zero")]),
+    ("53:54:00:ab:cd:ef", None, [("error", "mac-multicast")]),
+    ("52:54:00:ab:cd", None, [("error", "mac-malformed")]),
+])
+def test_a_usable_mac_comes_back_in_lower_case(mac, returned, found):
+    report = checks.Report()
+    node = etree.fromstring(f"<mac address='{mac}'/>")
+    assert check_mac_attr(node, report, "here") == returned
+    assert [(i.severity, i.code) for i in report.issues] == found

@@ -450,8 +450,10 @@ def _check_portgroups(root: etree._Element, mode: str, report: Report) -> None:
                 "networks" if report.libvirt >= LINUX_BRIDGE_VLAN_SINCE else
                 "Open vSwitch bridges, hostdev and passthrough networks (Linux bridges from libvirt 11.0)")
     for pg in root.iterfind("portgroup"):
-        name = pg.get("name") or ""
-        if name in names:
+        name = pg.get("name")
+        if name is None:     # libvirt's schema requires the name; nothing to compare here
+            pass
+        elif name in names:
             report.error(pg, "portgroup-duplicate",
                          f"{describe(pg)}: a portgroup of that name is already on line "
                          f"{names[name].sourceline}")
