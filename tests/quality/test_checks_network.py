@@ -443,3 +443,10 @@ def test_where_libvirt_applies_a_vlan_changes_at_11_0(libvirt, where):
     version = ".".join(map(str, libvirt))
     assert [(i.line, i.code, i.message) for i in report.issues] == [
         (4, "vlan-unsupported", f"<vlan> on a nat network: libvirt {version} applies it only on {where}")]
+
+
+def test_each_srv_without_a_target_is_reported():
+    found = _dns("<srv service='ldap' protocol='tcp' port='389'/>\n"
+                 "<srv service='kdc' protocol='udp' weight='1'/>")
+    assert found == [(4, "error", "dns-srv", "<srv>: port needs a target"),
+                     (5, "error", "dns-srv", "<srv>: weight needs a target")]
