@@ -10,10 +10,12 @@ real ones: the hook's from the project's metadata on 9.0, libvirt's own ``<vlan>
 
 Each guest asks the others for their name (its ``vnx.probe``, for as long as the lab runs) and
 prints each answer on its console, which the host writes into the results folder. One paused
-domain per release has four ports: ga's in VLAN 10, gb's in 20, gc's in 30, and a second one for
-gb in VLAN 10. Claims:
-- the control: ga, gb and gc each on a port of its own VLAN, none hears from any other (without
-  it, the claims below could hold on a bridge that filters nothing);
+domain per release has five ports: ga's in VLAN 10, gb's in 20, gc's in 30, a second one for gb in
+VLAN 10, and gt's, a trunk of 10 and 20 tagged with 30 native (untagged). Claims:
+- the control: ga, gb and gc, in one subnet, each on a port of its own VLAN: none hears from any
+  other (without it, the claims below could hold on a bridge that filters nothing);
+- the trunk guest reaches ga in VLAN 10 and gb in VLAN 20 through its sub-interfaces, and gc in
+  VLAN 30 untagged (each through a subnet only that VLAN's link of the trunk guest has);
 - gb's wire moved to its port in VLAN 10: ga and gb answer each other, and gc, still in VLAN 30,
   hears from neither.
 """
