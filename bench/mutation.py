@@ -62,7 +62,8 @@ MODULES = [
            ("tests/test_checks.py", "tests/test_lint.py", "tests/quality/test_boundaries_dhcp.py",
             "tests/quality/test_check_messages.py", "tests/quality/test_boundaries_checks.py",
             "tests/quality/test_checks_network.py", "tests/quality/test_checks_values.py",
-            "tests/quality/test_checks_forward.py", "tests/quality/test_checks_vlan.py"),
+            "tests/quality/test_checks_forward.py", "tests/quality/test_checks_vlan.py",
+            "tests/quality/test_checks_shared.py"),
            # (every attribute of every fixture replaced by junk: seconds for each mutant it covers,
            # and it asserts only that lint does not crash, which the other tests see as well)
            deselect=("tests/test_lint.py::test_garbage_attribute_values_never_crash_lint",)),
