@@ -240,15 +240,16 @@ def splice(tree: etree._ElementTree, original: Original, quote: str = '"',
 
 
 def _changed(root: etree._Element, recs: dict[etree._Element, _Rec]) -> set[etree._Element]:
-    """The nodes that changed (their attributes, text, tail, children or parent; a new node
-    counts for its parent) and all their ancestors: everything else is copied whole."""
+    """The nodes that changed (their name, attributes, text, tail, children or parent; a new
+    node counts for its parent) and all their ancestors: everything else is copied whole."""
     changed: set[etree._Element] = set()
     for node in root.iter():
         rec = recs.get(node)
         if rec is None:
             node = node.getparent()
-        elif rec.text == node.text and rec.tail == node.tail and rec.attrs == _attributes(node) \
-                and rec.children == tuple(node) and rec.parent is node.getparent():
+        elif rec.tag == node.tag and rec.text == node.text and rec.tail == node.tail \
+                and rec.attrs == _attributes(node) and rec.children == tuple(node) \
+                and rec.parent is node.getparent():
             continue
         while node is not None and node not in changed:
             changed.add(node)
