@@ -250,7 +250,8 @@ def test_new_last_child_without_a_tail_closes_its_parent_on_its_line() -> None:
 
 
 def test_changed_whitespace_takes_the_indentation_of_the_element_after_it() -> None:
-    data = "<domain type='kvm'>\n  <devices>\n    <disk/>\n      <interface type='user'/>\n  </devices>\n</domain>\n"
+    data = ("<domain type='kvm'>\n  <devices>\n    <disk/>\n      <interface type='user'/>\n  </devices>\n"
+            "</domain>\n")
 
     def change(root: etree._Element) -> None:
         root[0][0].tail = "\n\n"
@@ -297,7 +298,8 @@ def test_new_element_takes_the_quote_of_the_sibling_before_it() -> None:
 def test_new_element_looks_for_a_quote_only_inside_start_tags() -> None:
     """Neither the siblings nor the parent have attributes: the quote is the nearest ancestor's
     with one, not the next one in the text after them."""
-    data = "<domain type=\"kvm\">\n  <devices>\n    <disk/>\n    <input/>\n  </devices>\n  <c z='3'/>\n</domain>\n"
+    data = ("<domain type=\"kvm\">\n  <devices>\n    <disk/>\n    <input/>\n  </devices>\n  <c z='3'/>\n"
+            "</domain>\n")
 
     def change(root: etree._Element) -> None:
         new = etree.Element("interface", type="user")
