@@ -384,6 +384,9 @@ def test_the_forward_dev_is_a_linux_interface_name(dev, found):
     # an uplink without dev is the schema's finding; it is no duplicate of another without one
     ("<interface/>\n<interface/>", []),
     ("<interface dev='eth0'/>\n<interface/>", []),
+    ("<interface/>\n<interface dev='eth0'/>\n<interface dev='eth0'/>",     # and the next ones are compared
+     [(6, "error", "uplink-duplicate",
+       "<interface dev='eth0'>: uplink eth0 is listed twice (first on line 5)")]),
     ("<interface dev='eth0'/>\n<interface dev='eth0'/>",
      [(5, "error", "uplink-duplicate",
        "<interface dev='eth0'>: uplink eth0 is listed twice (first on line 4)")]),
