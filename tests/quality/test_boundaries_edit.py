@@ -179,3 +179,59 @@ def test_portgroups_added_as_default_and_removed():
     assert [(g.name, bool(g.default)) for g in net.portgroups] == [("a", False), ("b", True), ("c", False)]
     edit_network(net, NetworkEdits(remove_portgroups=("a", "c")))
     assert [g.name for g in net.portgroups] == ["b"]
+
+
+# ---------------------------------------------------------------------------- added checks
+
+
+def test_summary_of_a_hostdev_without_an_address_names_no_source() -> None:
+    from xmltools.domain import summarize
+
+    iface = Interface.from_xml("<interface type='hostdev'><source/></interface>")
+    assert summarize(iface) == "no MAC, hostdev"
+
+
+def test_load_document_of_a_standalone_interface() -> None:
+    from xmltools.edit import load_document
+
+    data = b"<interface type='user'><mac address='52:54:00:00:00:01'/></interface>"
+    iface, _ = load_document(data, "i.xml")
+    assert isinstance(iface, Interface) and iface.type == "user" and iface.mac == "52:54:00:00:00:01"
+
+
+@pytest.mark.parametrize("value,message", [
+    ("in=1=2", "invalid inbound bandwidth '1=2': average '1=2' is not a whole number"),
+    ("out=0", "invalid outbound bandwidth '0': average must be at least 1"),
+])
+def test_bandwidth_edit_names_the_direction_and_the_value(value: str, message: str) -> None:
+    from xmltools.edit import parse_bandwidth_edit
+    from xmltools.errors import NetXmlError
+
+    with pytest.raises(NetXmlError) as caught:
+        parse_bandwidth_edit((value,))
+    assert caught.value.message == message
+
+
+def test_remove_with_notes_of_an_earlier_document_is_no_other_change() -> None:
+    from xmltools.domain import Domain
+    from xmltools.edit import InterfaceEdits, edit_interfaces
+
+    dom = Domain.from_xml("<domain><devices><interface type='user'/></devices></domain>")
+    edit_interfaces(dom.select(index=0), InterfaceEdits(remove=True, notes=["earlier"]), dom)
+    assert len(dom.interfaces) == 0
+
+
+def test_edit_that_keeps_the_type_leaves_the_metadata_alone() -> None:
+    """What a change of type checks in the metadata is not checked when the type stays: a
+    direct interface's VLAN wish is kept through a change of model."""
+    from xmltools.domain import Domain
+    from xmltools.edit import InterfaceEdits, edit_interfaces
+
+    dom = Domain.from_xml(
+        "<domain><metadata><vnx:netxml xmlns:vnx='urn:virt-netxml:hooks:1'><vnx:interface "
+        "mac='52:54:00:00:00:01'><vnx:vlan tag='5'/><vnx:tap/></vnx:interface></vnx:netxml></metadata>"
+        "<devices><interface type='direct'><mac address='52:54:00:00:00:01'/><source dev='eno1'/>"
+        "</interface></devices></domain>")
+    edit_interfaces(dom.select(index=0), InterfaceEdits(model="virtio"), dom)
+    entry = dom.meta_interface("52:54:00:00:00:01")
+    assert entry.vlan.tag == 5 and entry.tap is not None

@@ -245,3 +245,60 @@ def test_encode_document_in_the_declared_encoding() -> None:
     assert encode_document("\ufeff<a>é</a>") == "\ufeff<a>é</a>".encode()
     assert encode_document("<?xml version='1.0' encoding='no-such'?><a>é</a>") == \
         "<?xml version='1.0' encoding='no-such'?><a>é</a>".encode()
+
+
+# ---------------------------------------------------------------------------- serialize
+
+
+def test_serialize_without_a_style_is_lxmls_text() -> None:
+    from xmltools.domain import serialize
+
+    assert serialize(parse_bytes(b"<a x='1'><b/></a>")) == '<a x="1"><b/></a>\n'
+
+
+@pytest.mark.parametrize("outside,inside", [("'", '"'), ('"', "'")])
+def test_spliced_new_elements_take_the_files_quotes_outside_and_inside_metadata(outside: str,
+                                                                                  inside: str) -> None:
+    """No sibling or ancestor of the new elements has an attribute: they take the quotes the
+    file uses elsewhere, outside and inside <metadata>."""
+    from lxml import etree
+
+    from xmltools.domain import serialize
+
+    data = (f"<domain>\n  <metadata>\n    <app>\n      <x y={inside}1{inside}/>\n    </app>\n  </metadata>\n"
+            f"  <clock offset={outside}utc{outside}/>\n  <devices>\n    <disk/>\n  </devices>\n</domain>\n")
+    tree = parse_bytes(data.encode())
+    style = DocumentStyle.of(data, tree)
+    root = tree.getroot()
+    root.find("devices/disk").addnext(etree.Element("interface", type="user"))
+    root.find("metadata/app").addnext(etree.Element("other", z="2"))
+    out = serialize(tree, style)
+    assert f"<disk/>\n    <interface type={outside}user{outside}/></devices>" in out
+    assert f"</app>\n    <other z={inside}2{inside}/></metadata>" in out
+
+
+def _whole(data: str) -> Domain:
+    domain = Domain.from_xml(data)
+    domain.style = DocumentStyle.of(data)
+    return domain
+
+
+def test_whole_reserialisation_writes_a_changed_root_tag_as_lxml_does() -> None:
+    domain = _whole("<domain  type='kvm' >\n  <name>a</name>\n</domain>\n")
+    domain.type = "qemu"
+    assert domain.to_xml() == "<domain type='qemu'>\n  <name>a</name>\n</domain>\n"
+
+
+def test_whole_reserialisation_of_a_root_that_became_empty() -> None:
+    """lxml writes ``<domain .../>`` for a root without content: the original open tag cannot
+    stand in for it (it would never be closed)."""
+    domain = _whole("<domain  type='kvm'>\n  <name>a</name>\n</domain>\n")
+    domain.node.remove(domain.node[0])
+    domain.node.text = None
+    assert domain.to_xml() == "<domain type='kvm'/>\n"
+
+
+def test_whole_reserialisation_of_an_empty_root_with_a_space_before_its_end() -> None:
+    domain = _whole("<domain  type='kvm' />")
+    domain.add_interface(Interface(type="user"))
+    assert domain.to_xml().startswith("<domain  type='kvm'>\n  <devices>\n")
