@@ -283,3 +283,12 @@ def test_clear_bridge_vlan_of_an_interface_without_mac_changes_nothing() -> None
         "<source bridge='br0'/></interface></devices></domain>")
     edit_interfaces(list(dom.interfaces), InterfaceEdits(clear_bridge_vlan=True), dom)
     assert dom.meta_interface("52:54:00:00:00:01").vlan.tag == 5
+
+
+def test_regenerated_mac_avoids_the_addresses_of_the_domains_other_interfaces() -> None:
+    taken = random_mac(random.Random(7))
+    dom = Domain.from_xml(f"<domain><devices><interface type='user'><mac address='{taken}'/></interface>"
+                          "<interface type='user'/></devices></domain>")
+    edit_interfaces(dom.select(index=1), InterfaceEdits(regenerate_mac=True), dom, random.Random(7))
+    new = dom.select(index=1)[0].mac
+    assert new is not None and new != taken
