@@ -318,3 +318,46 @@ def test_new_element_directly_in_metadata_takes_the_metadata_quote() -> None:
 
     assert _spliced(data, change, "'", '"') == \
         '<domain type=\'kvm\'><metadata><ns0:app xmlns:ns0="urn:app" x="1"/></metadata></domain>'
+
+
+# ---------------------------------------------------------------------------- elements whose content changed
+
+
+def test_start_and_end_tag_of_an_element_without_content_are_kept_apart() -> None:
+    data = "<domain type='kvm'>\n  <name a='1'></name>\n</domain>\n"
+
+    def change(root: etree._Element) -> None:
+        root[0].set("a", "2")
+
+    assert _spliced(data, change) == data.replace("a='1'", "a='2'")
+
+
+def test_empty_element_tag_with_a_space_that_gains_a_child() -> None:
+    data = "<domain type='kvm'>\n  <devices />\n</domain>\n"
+
+    def change(root: etree._Element) -> None:
+        etree.SubElement(root[0], "interface", type="user")
+
+    assert _spliced(data, change) == data.replace(
+        "<devices />", "<devices><interface type='user'/></devices>")
+
+
+def test_whitespace_after_a_start_tag_is_rewritten_for_a_new_first_child() -> None:
+    data = "<domain type='kvm'>\n  <devices>  \n    <disk/>\n  </devices>\n</domain>\n"
+
+    def change(root: etree._Element) -> None:
+        new = etree.Element("interface", type="user")
+        new.tail = "\n    "
+        root[0].insert(0, new)
+
+    assert _spliced(data, change) == data.replace(
+        "<devices>  \n    <disk/>", "<devices>\n    <interface type='user'/>\n    <disk/>")
+
+
+def test_element_that_lost_all_children_keeps_its_end_tag_on_its_own_line() -> None:
+    data = "<domain type='kvm'>\n  <devices>\n    <disk/>\n  </devices>\n</domain>\n"
+
+    def change(root: etree._Element) -> None:
+        root[0].remove(root[0][0])
+
+    assert _spliced(data, change) == data.replace("<devices>\n    <disk/>\n", "<devices>\n")
