@@ -211,3 +211,40 @@ def test_pruning_the_metadata_keeps_a_metadata_element_that_still_holds_text() -
                           "mac='52:54:00:00:00:01'/></vnx:netxml></metadata></domain>")
     dom.prune_meta()
     assert dom.node.find("metadata") is None
+
+
+def test_domain_from_the_wrong_document_without_a_source_name() -> None:
+    assert _message(Domain.from_xml, b"<network/>") == "<input>: expected <domain>, found <network>"
+
+
+def test_document_style_skips_processing_instructions_and_ends_the_declaration_at_its_own_end() -> None:
+    from xmltools.domain import DocumentStyle
+
+    style = DocumentStyle.of("<?xml version='1.0'?>\n<domain><?pi a='x'?><name b=\"1\">a</name></domain>")
+    assert style.declaration == "<?xml version='1.0'?>"
+    assert style.quote == '"'
+
+
+def test_bandwidth_of_a_hostdev_is_refused_naming_the_interface() -> None:
+    dom = Domain.from_xml("<domain><devices><interface type='hostdev'><mac address='52:54:00:00:00:02'/>"
+                          "<source/></interface></devices></domain>")
+    assert _message(edit_interfaces, dom.select(index=0), InterfaceEdits(bandwidth=("in=5",)), dom) == (
+        "invalid bandwidth 'interface 0 (52:54:00:00:00:02)': libvirt sets no bandwidth limits on a "
+        "hostdev interface")
+
+
+def test_change_of_type_of_a_standalone_interface() -> None:
+    iface = Interface.from_xml("<interface type='network'><mac address='52:54:00:00:00:01'/>"
+                               "<source network='n'/></interface>")
+    edit_interfaces([iface], InterfaceEdits(source_bridge="br1"))
+    assert iface.type == "bridge" and iface.source.bridge == "br1"
+
+
+def test_edit_of_a_foreign_hypervisors_interface_keeps_its_bridge_name() -> None:
+    """VMware's port group names are no Linux interface names; an edit of something else is not
+    refused for them."""
+    dom = Domain.from_xml("<domain type='vmware'><devices><interface type='bridge'>"
+                          "<mac address='00:50:56:00:00:01'/><source bridge='VM Network'/></interface>"
+                          "</devices></domain>")
+    edit_interfaces(dom.select(index=0), InterfaceEdits(model="e1000"), dom)
+    assert dom.interfaces[0].model == "e1000"
