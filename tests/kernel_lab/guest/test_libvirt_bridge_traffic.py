@@ -2,11 +2,12 @@
 
 The tiny guests run on the host (tests/kernel_lab/wires.py): booting them here, TCG inside TCG,
 takes longer than any run may. Each one's NIC is wired to a NIC of the lab. Here, a libvirt domain
-per guest is started paused on a VLAN-filtering bridge in the sandbox's namespace (the hooks run at
-its start as always; QEMU holds its TAP; none of its guest code runs), and the guest's wire NIC is
-joined to that TAP with tc: what arrives on the wire enters the bridge as if the domain sent it on
-its TAP, and what the bridge sends to the TAP leaves on the wire. The VLANs on the TAP port are the
-real ones: the hook's from the project's metadata on 9.0, libvirt's own ``<vlan>`` on 11.3.
+is started paused with its ports on a VLAN-filtering bridge in the sandbox's namespace (the hooks
+run at its start as always; QEMU holds its TAPs; none of its guest code runs), and each guest's
+wire NIC is joined to one of those TAPs with tc: what arrives on the wire enters the bridge as if
+the domain sent it on its TAP, and what the bridge sends to the TAP leaves on the wire. The VLANs
+on the TAP ports are the real ones: the hook's from the project's metadata on 9.0, libvirt's own
+``<vlan>`` on 11.3.
 
 Each guest asks the others for their name (its ``vnx.probe``, for as long as the lab runs) and
 prints each answer on its console, which the host writes into the results folder. One paused
