@@ -41,7 +41,7 @@ from tests.e2e.harness import (
     sweep_stale_sandboxes,
     vnx,
 )
-from tests.guests.tiny import BootFiles, boot_files
+from tests.guests.tiny import BootFiles, GuestSpec, boot_files, checksums_in_guest, domain_xml
 from tests.kernel_lab.lab import find_kernel
 from tests.support import require
 
@@ -182,3 +182,17 @@ def boot(tmp_path_factory: pytest.TempPathFactory) -> BootFiles:
     """The tiny guests' kernel and initramfs (tests/guests/tiny.py), built once per session."""
     require(find_kernel() is not None, "the kernel lab's kernel under .cache/kernel (setup.sh)")
     return boot_files(tmp_path_factory.mktemp("tiny-guest"))
+
+
+def start_guest(host: Host, boot: BootFiles, spec: GuestSpec, *interfaces: list[str]) -> Path:
+    """Define and start a tiny guest (tests/guests/tiny.py) with the given ``virt-netxml
+    interface`` argument lists; return its console file."""
+    console = host.tmp / f"{spec.name}.console"
+    path = host.tmp / f"{spec.name}.xml"
+    path.write_text(domain_xml(spec, boot, console))
+    for args in interfaces:
+        vnx("interface", *args, "--domain", path, "-i")
+    checksums_in_guest(path)
+    host.virsh("define", str(path))
+    host.virsh("start", spec.name)
+    return console

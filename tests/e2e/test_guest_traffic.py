@@ -7,18 +7,14 @@ project's metadata wishes, applied by the installed hooks when libvirt creates t
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from tests.e2e.conftest import Host
+from tests.e2e.conftest import Host, start_guest
 from tests.e2e.harness import vnx
 from tests.guests.tiny import (
     BootFiles,
     GuestSpec,
-    checksums_in_guest,
     console_text,
-    domain_xml,
     http_name,
     probe_results,
     wait_console,
@@ -27,20 +23,6 @@ from xmltools.metadata import MetaShim, meta_or_create
 from xmltools.xmlparse import parse_bytes, to_string
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
-
-
-def start_guest(host: Host, boot: BootFiles, spec: GuestSpec, *interfaces: list[str]) -> Path:
-    """Define and start a tiny guest with the given ``virt-netxml interface`` argument lists;
-    return its console file."""
-    console = host.tmp / f"{spec.name}.console"
-    path = host.tmp / f"{spec.name}.xml"
-    path.write_text(domain_xml(spec, boot, console))
-    for args in interfaces:
-        vnx("interface", *args, "--domain", path, "-i")
-    checksums_in_guest(path)
-    host.virsh("define", str(path))
-    host.virsh("start", spec.name)
-    return console
 
 
 def test_access_vlans_carry_traffic_between_guests_on_open_vswitch(hooks: Host, boot: BootFiles) -> None:

@@ -15,19 +15,16 @@ import json
 import signal
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Host
+from tests.e2e.conftest import Host, start_guest
 from tests.e2e.harness import Netns, build_domain, domain_interfaces, vnx
 from tests.e2e.watch import WatchProcess
 from tests.guests.tiny import (
     BootFiles,
     GuestSpec,
-    checksums_in_guest,
     console_text,
-    domain_xml,
     http_name,
     probe_results,
     wait_console,
@@ -53,18 +50,6 @@ def ovs_network(host: Host, name: str, bridge: str) -> None:
     host.ovs_bridge(bridge)
     vnx("network", name, "--mode", "bridge", "--bridge", bridge, "--virtualport", "openvswitch",
         "--connect", host.libvirtd.uri, "--define", "--start")
-
-
-def start_guest(host: Host, boot: BootFiles, spec: GuestSpec, *interfaces: list[str]) -> Path:
-    console = host.tmp / f"{spec.name}.console"
-    path = host.tmp / f"{spec.name}.xml"
-    path.write_text(domain_xml(spec, boot, console))
-    for args in interfaces:
-        vnx("interface", *args, "--domain", path, "-i")
-    checksums_in_guest(path)
-    host.virsh("define", str(path))
-    host.virsh("start", spec.name)
-    return console
 
 
 def target_of(host: Host, domain: str, mac: str) -> str | None:
