@@ -270,7 +270,7 @@ def test_a_network_without_a_name_has_no_facts(name):
 
 def test_the_ports_a_domain_asks_of_its_networks():
     meta = (_entry(MAC1.upper(), "<vnx:vlan tag='10'/>")
-            + _entry(MAC2, "<vnx:vlan tag='20'/>", "<vnx:vf pf='eth0' index='1'/>")
+            + _entry(MAC2, "<vnx:vlan tag='20'/>", "<vnx:vf pf='up0' index='1'/>")
             + _entry(MAC3, "<vnx:tap/>") + _entry(MAC1, "<vnx:vlan tag='30'/>"))
     root = etree.fromstring("\n".join([
         "<domain>", "<name>d</name>", "<metadata>", f"<vnx:netxml xmlns:vnx='{NS}'>", *meta, "</vnx:netxml>",

@@ -31,33 +31,33 @@ def _codes(body: str, libvirt: tuple[int, int, int] = NEWEST) -> list[str]:
 
 @pytest.mark.parametrize("children,codes", [
     ("", []),
-    ("<interface dev='eth0'/>", []),
+    ("<interface dev='up0'/>", []),
     (f"{PCI.format(f='0x1')}", ["forward-dev-with-pool", "pool-address-mode"]),
     ("<pf dev='eth9'/>", ["forward-dev-with-pool"]),
 ])
 def test_a_forward_dev_with_a_pool_is_refused(children, codes):
-    assert _codes(f"<forward mode='passthrough' dev='eth0'>{children}</forward>") == codes
+    assert _codes(f"<forward mode='passthrough' dev='up0'>{children}</forward>") == codes
 
 
 @pytest.mark.parametrize("uplinks,message", [
-    ("<interface dev='eth0'/><interface dev='eth1'/>", None),
-    ("<interface dev='eth1'/><interface dev='eth0'/>",
-     "<forward mode='passthrough'>: dev='eth0' must be the first <interface> of the uplink list"),
+    ("<interface dev='up0'/><interface dev='eth1'/>", None),
+    ("<interface dev='eth1'/><interface dev='up0'/>",
+     "<forward mode='passthrough'>: dev='up0' must be the first <interface> of the uplink list"),
     ("<interface dev='eth1'/><interface dev='eth2'/>",
-     "<forward mode='passthrough'>: dev='eth0' must be the first <interface> of the uplink list (it is not "
+     "<forward mode='passthrough'>: dev='up0' must be the first <interface> of the uplink list (it is not "
      "in "
      "the list at all)"),
 ])
 def test_a_forward_dev_heads_the_uplink_list(uplinks, message):
-    found = _found(f"<forward mode='passthrough' dev='eth0'>{uplinks}</forward>")
+    found = _found(f"<forward mode='passthrough' dev='up0'>{uplinks}</forward>")
     assert found == ([] if message is None else [(3, "forward-dev-mismatch", message)])
 
 
 def test_an_uplink_listed_three_times_names_the_first_each_time():
-    uplinks = "\n".join("<interface dev='eth0'/>" for _ in range(3))
+    uplinks = "\n".join("<interface dev='up0'/>" for _ in range(3))
     assert _found(f"<forward mode='vepa'>\n{uplinks}\n</forward>") == [
-        (5, "uplink-duplicate", "<interface dev='eth0'>: uplink eth0 is listed twice (first on line 4)"),
-        (6, "uplink-duplicate", "<interface dev='eth0'>: uplink eth0 is listed twice (first on line 4)")]
+        (5, "uplink-duplicate", "<interface dev='up0'>: uplink up0 is listed twice (first on line 4)"),
+        (6, "uplink-duplicate", "<interface dev='up0'>: uplink up0 is listed twice (first on line 4)")]
 
 
 def test_a_pci_address_listed_three_times_names_the_first_each_time():
@@ -73,10 +73,10 @@ def test_an_invalid_pci_address_is_no_duplicate():
 
 
 @pytest.mark.parametrize("pfs,found", [
-    ("<pf dev='eth0'/>", []),
-    ("<pf dev='eth0'/>\n<pf dev='eth1'/>",
+    ("<pf dev='up0'/>", []),
+    ("<pf dev='up0'/>\n<pf dev='eth1'/>",
      [(5, "pf-multiple", "<forward mode='hostdev'>: only one <pf> is allowed")]),
-    ("<pf dev='eth0'/>\n<pf dev='a/b'/>",
+    ("<pf dev='up0'/>\n<pf dev='a/b'/>",
      [(5, "pf-multiple", "<forward mode='hostdev'>: only one <pf> is allowed"),
       (5, "device-name", "<pf dev='a/b'>: PF 'a/b' is not a valid Linux interface name: contains '/', "
                          "which is "
@@ -87,10 +87,10 @@ def test_one_pf(pfs, found):
 
 
 @pytest.mark.parametrize("mode,children,codes", [
-    ("passthrough", "<interface dev='eth0'/><pf dev='eth1'/>", ["pool-mixed"]),
+    ("passthrough", "<interface dev='up0'/><pf dev='eth1'/>", ["pool-mixed"]),
     ("hostdev", f"{PCI.format(f='0x1')}<pf dev='eth1'/>", ["pool-mixed"]),
-    ("passthrough", f"<interface dev='eth0'/>{PCI.format(f='0x1')}", ["pool-mixed", "pool-address-mode"]),
-    ("passthrough", "<interface dev='eth0'/><interface dev='eth1'/>", []),
+    ("passthrough", f"<interface dev='up0'/>{PCI.format(f='0x1')}", ["pool-mixed", "pool-address-mode"]),
+    ("passthrough", "<interface dev='up0'/><interface dev='eth1'/>", []),
     ("hostdev", f"{PCI.format(f='0x1')}{PCI.format(f='0x2')}", []),
 ])
 def test_pools_do_not_mix(mode, children, codes):
@@ -98,9 +98,9 @@ def test_pools_do_not_mix(mode, children, codes):
 
 
 @pytest.mark.parametrize("children,found", [
-    ("<pf dev='eth0'/>", []),
+    ("<pf dev='up0'/>", []),
     (PCI.format(f="0x1"), []),
-    ("<interface dev='eth0'/>", [(3, "hostdev-pool", "<forward mode='hostdev'>: a hostdev pool lists VFs "
+    ("<interface dev='up0'/>", [(3, "hostdev-pool", "<forward mode='hostdev'>: a hostdev pool lists VFs "
                                                      "by PCI "
                                                      "<address> or one <pf>, not <interface dev>")]),
     ("", [(3, "hostdev-pool",
@@ -111,16 +111,16 @@ def test_what_a_hostdev_pool_holds(children, found):
 
 
 def test_a_hostdev_pool_of_interfaces_names_the_first_one():
-    assert [f[0] for f in _found("<forward mode='hostdev'>\n<interface dev='eth0'/>\n"
+    assert [f[0] for f in _found("<forward mode='hostdev'>\n<interface dev='up0'/>\n"
                                  "<interface dev='eth1'/></forward>")] == [4]
 
 
 @pytest.mark.parametrize("mode", ["private", "vepa", "passthrough"])
 @pytest.mark.parametrize("children,attrs,codes", [
     ("", "", ["macvtap-no-uplink"]),
-    ("<interface dev='eth0'/>", "", []),
-    ("<pf dev='eth0'/>", "", []),
-    ("", " dev='eth0'", []),
+    ("<interface dev='up0'/>", "", []),
+    ("<pf dev='up0'/>", "", []),
+    ("", " dev='up0'", []),
     (PCI.format(f="0x1"), "", ["pool-address-mode"]),
 ])
 def test_a_macvtap_network_needs_an_uplink(mode, children, attrs, codes):
@@ -137,14 +137,14 @@ def test_a_bridge_network_with_an_empty_pool_needs_nothing_more_from_forward():
 @pytest.mark.parametrize("forward,codes", [
     ("<forward mode='nat'/>", []),
     ("<forward/>", []),                                          # nat by default
-    ("<forward mode='route' dev='eth0'><interface dev='eth0'/></forward>", []),    # one device, twice named
-    ("<forward mode='route' dev='eth0'><interface dev='eth1'/></forward>",
+    ("<forward mode='route' dev='up0'><interface dev='up0'/></forward>", []),    # one device, twice named
+    ("<forward mode='route' dev='up0'><interface dev='eth1'/></forward>",
      ["forward-dev-mismatch", "forward-multiple-devs"]),
-    ("<forward mode='nat'><interface dev='eth0'/><interface dev='eth1'/></forward>",
+    ("<forward mode='nat'><interface dev='up0'/><interface dev='eth1'/></forward>",
      ["forward-multiple-devs"]),
     ("<forward mode='open'/>", []),
-    ("<forward mode='open' dev='eth0'/>", ["forward-open-dev"]),
-    ("<forward mode='open'><interface dev='eth0'/></forward>", ["forward-open-dev"]),
+    ("<forward mode='open' dev='up0'/>", ["forward-open-dev"]),
+    ("<forward mode='open'><interface dev='up0'/></forward>", ["forward-open-dev"]),
 ])
 def test_routed_modes(forward, codes):
     assert _codes(forward + IP) == codes
@@ -180,7 +180,7 @@ def test_an_isolated_network_takes_everything_a_routed_one_does():
 @pytest.mark.parametrize("mode", ["private", "vepa", "passthrough", "hostdev"])
 @pytest.mark.parametrize("attr,value", [("name", "br0"), ("zone", "trusted"), ("macTableManager", "libvirt")])
 def test_no_bridge_of_its_own_for_a_macvtap_or_hostdev_network(mode, attr, value):
-    pool = "<pf dev='eth0'/>"
+    pool = "<pf dev='up0'/>"
     found = [f for f in _found(f"<forward mode='{mode}'>{pool}</forward>\n<bridge {attr}='{value}'/>")
              if f[1] == "bridge-not-allowed"]
     assert found == [(4, "bridge-not-allowed", f"<bridge {attr}='{value}'> is not allowed in {mode} mode")]
@@ -201,12 +201,12 @@ def test_bridge_options_in_bridge_mode(attrs, codes):
 
 
 @pytest.mark.parametrize("body,codes", [
-    ("<forward mode='bridge'><interface dev='eth0'/></forward><bridge name='br0'/>", ["bridge-and-uplinks"]),
-    ("<forward mode='bridge'><pf dev='eth0'/></forward><bridge name='br0'/>", ["bridge-and-uplinks"]),
-    ("<forward mode='bridge' dev='eth0'/><bridge name='br0'/>", ["bridge-and-uplinks"]),
-    ("<forward mode='bridge' dev='eth0'/>", []),
-    ("<forward mode='bridge'><interface dev='eth0'/></forward>", []),
-    ("<forward mode='bridge'><pf dev='eth0'/></forward>", []),
+    ("<forward mode='bridge'><interface dev='up0'/></forward><bridge name='br0'/>", ["bridge-and-uplinks"]),
+    ("<forward mode='bridge'><pf dev='up0'/></forward><bridge name='br0'/>", ["bridge-and-uplinks"]),
+    ("<forward mode='bridge' dev='up0'/><bridge name='br0'/>", ["bridge-and-uplinks"]),
+    ("<forward mode='bridge' dev='up0'/>", []),
+    ("<forward mode='bridge'><interface dev='up0'/></forward>", []),
+    ("<forward mode='bridge'><pf dev='up0'/></forward>", []),
     ("<forward mode='bridge'/><bridge name='br0'/>", []),
     ("<forward mode='bridge'/><bridge name=''/>", ["bridge-name", "bridge-no-uplink"]),
     ("<forward mode='bridge'/><bridge stp='on'/>", ["bridge-options-mode", "bridge-no-uplink"]),
@@ -247,10 +247,10 @@ def test_each_ip_of_a_bridged_network_is_named():
 
 @pytest.mark.parametrize("body,found", [
     ("<forward mode='bridge'/><bridge name='br0'/>", []),
-    ("<forward mode='bridge'><interface dev='eth0'/></forward>",
+    ("<forward mode='bridge'><interface dev='up0'/></forward>",
      ["<network>: <bandwidth> is not supported on a bridge network",
       "<portgroup name='pg'>: <bandwidth> is not supported on a bridge network"]),
-    ("<forward mode='vepa'><interface dev='eth0'/></forward>",
+    ("<forward mode='vepa'><interface dev='up0'/></forward>",
      ["<network>: <bandwidth> is not supported on a vepa network",
       "<portgroup name='pg'>: <bandwidth> is not supported on a vepa network"]),
 ])
