@@ -48,7 +48,10 @@ def one_error_line(result: Any) -> str:
     return lines[0]
 
 
-_READY = "import sys, time; sys.stdout.write('ready\\n'); sys.stdout.flush(); time.sleep(120)"
+# SIGHUP back to its default first: a run started under nohup hands its children an ignored
+# SIGHUP, and the tests read the stand-in's death by SIGHUP as "the reload reached it".
+_READY = ("import signal, sys, time; signal.signal(signal.SIGHUP, signal.SIG_DFL); "
+          "sys.stdout.write('ready\\n'); sys.stdout.flush(); time.sleep(120)")
 
 
 def spawn_named(tmp_path: Path, name: str, *, copy: bool = False) -> subprocess.Popen:
