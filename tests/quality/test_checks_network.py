@@ -371,7 +371,7 @@ def test_a_network_feature_is_judged_against_the_target_libvirt(libvirt, found):
 
 
 @pytest.mark.parametrize("dev,found", [
-    ("eth0", []),
+    ("up0", []),
     ("eth 0", [(3, "error", "device-name", "<forward mode='passthrough' dev='eth 0'>: forward dev 'eth 0' "
                                            "is not a valid Linux interface name: contains ' ', which is not "
                                            "allowed")]),
@@ -383,13 +383,13 @@ def test_the_forward_dev_is_a_linux_interface_name(dev, found):
 @pytest.mark.parametrize("uplinks,found", [
     # an uplink without dev is the schema's finding; it is no duplicate of another without one
     ("<interface/>\n<interface/>", []),
-    ("<interface dev='eth0'/>\n<interface/>", []),
-    ("<interface/>\n<interface dev='eth0'/>\n<interface dev='eth0'/>",     # and the next ones are compared
+    ("<interface dev='up0'/>\n<interface/>", []),
+    ("<interface/>\n<interface dev='up0'/>\n<interface dev='up0'/>",     # and the next ones are compared
      [(6, "error", "uplink-duplicate",
-       "<interface dev='eth0'>: uplink eth0 is listed twice (first on line 5)")]),
-    ("<interface dev='eth0'/>\n<interface dev='eth0'/>",
+       "<interface dev='up0'>: uplink up0 is listed twice (first on line 5)")]),
+    ("<interface dev='up0'/>\n<interface dev='up0'/>",
      [(5, "error", "uplink-duplicate",
-       "<interface dev='eth0'>: uplink eth0 is listed twice (first on line 4)")]),
+       "<interface dev='up0'>: uplink up0 is listed twice (first on line 4)")]),
 ])
 def test_only_uplinks_that_name_a_device_can_be_duplicates(uplinks, found):
     assert _network(f"<forward mode='vepa'>\n{uplinks}\n</forward>") == found
