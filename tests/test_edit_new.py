@@ -644,7 +644,7 @@ def test_metadata_leftovers_exactly() -> None:
 
     meta = (f"<metadata><vnx:netxml xmlns:vnx='{VNX}'>"
             "<vnx:interface mac='52:54:00:00:00:01'><vnx:tap bridge='br0'/></vnx:interface>"
-            "<vnx:interface mac='52:54:00:00:00:02'><vnx:vf pf='eth0' index='1'/></vnx:interface>"
+            "<vnx:interface mac='52:54:00:00:00:02'><vnx:vf pf='up0' index='1'/></vnx:interface>"
             "<vnx:interface mac='52:54:00:00:00:03'><vnx:ovs-setting table='Interface' column='external_ids' "
             "key='k' value='v'/></vnx:interface>"
             "<vnx:interface mac='52:54:00:00:00:04'><vnx:vlan tag='5'/></vnx:interface>"

@@ -70,7 +70,7 @@ CASES: dict[str, tuple[str, str, str, int]] = {
   <name>net_eth0_52_54_00_12_34_56</name>
   <parent>computer</parent>
   <capability type='net'>
-    <interface>eth0</interface>
+    <interface>up0</interface>
     <address>52:54:00:12:34:56</address>
   </capability>
 </device>
@@ -148,11 +148,11 @@ def test_each_kind_is_told_from_its_root_element() -> None:
 
 
 @pytest.mark.parametrize(("document", "host"), [
-    ("<interface type='ethernet' name='eth0'/>", True),
-    ("<interface type='bond' name='bond0'><bond><interface type='ethernet' name='eth0'/></bond>"
+    ("<interface type='ethernet' name='up0'/>", True),
+    ("<interface type='bond' name='bond0'><bond><interface type='ethernet' name='up0'/></bond>"
      "</interface>", True),
-    ("<interface type='vlan'><vlan tag='42'><interface name='eth0'/></vlan></interface>", True),
-    ("<interface type='bridge' name='br0'><bridge><interface type='ethernet' name='eth0'/></bridge>"
+    ("<interface type='vlan'><vlan tag='42'><interface name='up0'/></vlan></interface>", True),
+    ("<interface type='bridge' name='br0'><bridge><interface type='ethernet' name='up0'/></bridge>"
      "</interface>", True),
     ("<interface type='ethernet'><start mode='onboot'/></interface>", True),
     ("<interface type='bridge'><source bridge='br0'/><model type='virtio'/></interface>", False),

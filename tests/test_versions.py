@@ -163,7 +163,7 @@ def test_feature_boundary_twins(feature):
 
 def test_vhostuser_without_passt_needs_a_socket_path():
     assert codes(_iface("<model type='virtio'/>"), V11_3) == ["vhostuser-source"]
-    assert codes(_iface("<source dev='eth0'/><model type='virtio'/>"), V11_3) == ["vhostuser-source"]
+    assert codes(_iface("<source dev='up0'/><model type='virtio'/>"), V11_3) == ["vhostuser-source"]
     assert codes(_iface("<source type='unix' path='/run/v.sock' mode='client'/><model type='virtio'/>"),
                  OLD) == []
 

@@ -85,7 +85,7 @@ def test_parse_ip(text, address):
      "<interface type='bridge' trunks='1'>"),
     ("<source bridge='br0' network='n'/>", "<source bridge='br0' network='n'>"),
     ("<host mac='m' ip='i' id='d'/>", "<host mac='m' ip='i'>"),
-    ("<forward dev='eth0' mode='nat'/>", "<forward mode='nat' dev='eth0'>"),
+    ("<forward dev='up0' mode='nat'/>", "<forward mode='nat' dev='up0'>"),
     ("<address start='a' end='b'/>", "<address start='a' end='b'>"),
     ("<tag/>", "<tag>"),
     ("<x:e xmlns:x='urn:x' name='n'/>", "<x:e name='n'>"),

@@ -105,8 +105,8 @@ def _network(body: str) -> list[str]:
     # a named host bridge without a virtualport: a Linux bridge, 4095 refused
     ("<forward mode='bridge'/><bridge name='br0'/>", ["vlan-id-range"]),
     ("<forward mode='bridge'/><bridge name='br0'/><virtualport type='openvswitch'/>", ["vlan-id-reserved"]),
-    ("<forward mode='bridge'><interface dev='eth0'/></forward>", ["vlan-id-reserved"]),
-    ("<forward mode='hostdev'><pf dev='eth0'/></forward>", ["vlan-id-reserved"]),
+    ("<forward mode='bridge'><interface dev='up0'/></forward>", ["vlan-id-reserved"]),
+    ("<forward mode='hostdev'><pf dev='up0'/></forward>", ["vlan-id-reserved"]),
 ])
 def test_which_networks_are_linux_bridges_for_their_vlan(body, codes):
     assert _network(body + "<vlan><tag id='4095'/></vlan>") == codes

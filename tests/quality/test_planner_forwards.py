@@ -149,7 +149,7 @@ def test_overlapping_forwards_are_refused_naming_both() -> None:
 def test_an_interface_not_on_a_network_bridge_is_refused() -> None:
     expected = (f"invalid forward 'tcp:2222:22': interface {MAC} (vnet7): port forwarding needs an "
                 "interface on a libvirt NAT network (type='network'), plugged into its bridge")
-    assert refusal(dom(kind="direct", source="dev='eth0' mode='bridge'")) == expected
+    assert refusal(dom(kind="direct", source="dev='up0' mode='bridge'")) == expected
     # type='network' before libvirt chose the bridge (no <source bridge>): not yet plugged in
     assert refusal(dom(source="network='natnet'")) == expected
 

@@ -34,9 +34,9 @@ def _fields(nic) -> tuple:
     ("<interface type='network'><mac address='52:54:00:00:00:02'/><source network='n' bridge='virbr0'/>"
      "<virtualport type='802.1Qbh'/></interface>",
      ("network", "52:54:00:00:00:02", None, "virbr0", False, None, None, None, "52:54:00:00:00:02")),
-    ("<interface type='direct'><mac address='52:54:00:00:00:03'/><source dev='eth0' mode='vepa'/>"
+    ("<interface type='direct'><mac address='52:54:00:00:00:03'/><source dev='up0' mode='vepa'/>"
      "<target dev='macvtap0'/></interface>",
-     ("direct", "52:54:00:00:00:03", "macvtap0", None, False, "eth0", "vepa", None,
+     ("direct", "52:54:00:00:00:03", "macvtap0", None, False, "up0", "vepa", None,
       "52:54:00:00:00:03 (macvtap0)")),
     ("<interface type='ethernet'><mac address='52:54:00:00:00:04'/><target dev='tap0' managed='no'/>"
      "</interface>",

@@ -72,7 +72,7 @@ def test_network_parts_refuse_a_document_without_a_network(doc, found):
 @pytest.mark.parametrize("forward,uplinks", [
     ("", []),
     ("<forward mode='nat'/>", []),
-    ("<forward mode='route' dev='eth0'/>", []),
+    ("<forward mode='route' dev='up0'/>", []),
     ("<forward mode='hostdev'><interface dev='eth1'/></forward>", []),
     ("<forward mode='bridge' dev='up0'/>", ["up0"]),
     ("<forward mode='private'><interface dev='up1'/></forward>", ["up1"]),
@@ -353,7 +353,7 @@ def test_a_pool_vf_with_default_address_fields():
     ({}, PLUG),                                                     # not recorded as a pool
     ({"pool": {}}, PLUG),
     (POOL, "<plug type='bridge' bridge='br0'/>"),
-    (POOL, "<plug type='direct' dev='eth0'/>"),
+    (POOL, "<plug type='direct' dev='up0'/>"),
     (POOL, ""),
 ], ids=["no-pool", "empty-pool", "bridge-plug", "direct-plug", "no-plug"])
 def test_only_a_hostdev_plug_of_a_recorded_pool_is_claimed(record, plug):

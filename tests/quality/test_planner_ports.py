@@ -76,7 +76,7 @@ def test_an_ovs_port_gets_the_metadata_vlan(kind, source):
 @pytest.mark.parametrize("interface", [
     _bridge(dev=""),                                          # no target device (yet)
     _bridge(source="network='default'"),                      # no bridge named
-    _bridge("direct", "dev='eth0' mode='bridge'"),             # macvtap
+    _bridge("direct", "dev='up0' mode='bridge'"),             # macvtap
     "<interface type='user'><mac address='52:54:00:00:00:01'/><target dev='vnet0'/></interface>",
     _tap(),                                                   # a TAP the metadata does not make
 ])

@@ -26,7 +26,7 @@ def claim_file(host: Host, device: str):
 @pytest.mark.parametrize(("device", "what", "shown"), [
     ("pci-0000:04:10.1", "VF", "VF 0000:04:10.1"),
     ("uplink-br-ex", "passthrough uplink", "passthrough uplink br-ex"),
-    ("eth0", "device", "device eth0"),
+    ("up0", "device", "device up0"),
 ])
 def test_claim_and_release_describe_the_device_without_its_kind_prefix(device, what, shown):
     assert A.ClaimDevice(device, what).describe() == f"claim {shown} for this domain"
@@ -96,7 +96,7 @@ def _spoil_record(host: Host) -> None:
         fh.write("{broken")
 
 
-@pytest.mark.parametrize("device", ["uplink-br-ex", "eth0"])
+@pytest.mark.parametrize("device", ["uplink-br-ex", "up0"])
 def test_a_claim_that_cannot_be_noted_is_given_back(host, device):
     _spoil_record(host)
     with pytest.raises(HostError, match="read state .*vm1.json"):

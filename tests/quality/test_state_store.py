@@ -179,7 +179,7 @@ def test_a_claim_file_holds_device_what_owner_and_uuid_sorted(tmp_path):
     ("pci-0000:04:10.1", "u-1", "claim VF: VF '0000:04:10.1' is busy (in use by domain vm1 (u-1))"),
     ("pci-0000:04:10.1", None, "claim VF: VF '0000:04:10.1' is busy (in use by domain vm1)"),
     ("uplink-br-ex", None, "claim VF: VF 'br-ex' is busy (in use by domain vm1)"),
-    ("eth0", None, "claim VF: VF 'eth0' is busy (in use by domain vm1)"),
+    ("up0", None, "claim VF: VF 'up0' is busy (in use by domain vm1)"),
 ])
 def test_a_contested_claim_names_the_device_and_its_holder(tmp_path, device, uuid, message):
     store = StateStore(str(tmp_path / "s"))
