@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.harness import RELEASES, Sandbox
 from tests.kernel_lab.guest.kernel import (
     MODULES,
     PCI_SHARED,
@@ -75,3 +76,22 @@ def installed_hooks(hook_env: Path, tmp_path: Path) -> dict[str, Path]:
     root = tmp_path / "root"
     install(str(root))
     return {driver: Path(hook_path(str(root), driver)) for driver in ("qemu", "network")}
+
+
+@pytest.fixture(scope="module", params=list(RELEASES), ids=str)
+def box(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
+    """The end-to-end sandbox (libvirtd, Open vSwitch, the installed hooks) of each release, once
+    per module that asks for it."""
+    release = RELEASES[request.param]
+    missing = release.missing()
+    assert not missing, "the lab cannot run this release: " + ", ".join(missing)
+    sandbox = Sandbox.create(release)
+    try:
+        sandbox.start()
+        yield sandbox
+    finally:
+        try:
+            sandbox.teardown()
+        finally:
+            left = sandbox.leftovers()
+    assert not left, "teardown left: " + "; ".join(left)

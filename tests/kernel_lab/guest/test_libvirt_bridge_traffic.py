@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import RELEASES, Sandbox, build_domain, domain_interfaces, domain_skeleton, run
+from tests.e2e.harness import Sandbox, build_domain, domain_interfaces, domain_skeleton, run
 from tests.guests.tiny import console_text, probe_results
 from tests.kernel_lab.guest.kernel import modprobe
 from tests.kernel_lab.wires import PLAN_FILE, TRUNK_NATIVE, TRUNK_TAGGED, PlannedGuest, read_plan
@@ -57,23 +57,6 @@ def planned() -> dict[str, list[PlannedGuest]]:
     for name in TC_MODULES:
         modprobe(name)
     return read_plan(OUT)
-
-
-@pytest.fixture(scope="module", params=list(RELEASES), ids=str)
-def box(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
-    release = RELEASES[request.param]
-    missing = release.missing()
-    assert not missing, "the lab cannot run this release: " + ", ".join(missing)
-    sandbox = Sandbox.create(release)
-    try:
-        sandbox.start()
-        yield sandbox
-    finally:
-        try:
-            sandbox.teardown()
-        finally:
-            left = sandbox.leftovers()
-    assert not left, "teardown left: " + "; ".join(left)
 
 
 def lab_nic(mac: str) -> str | None:

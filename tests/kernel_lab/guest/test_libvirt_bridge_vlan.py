@@ -22,29 +22,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.harness import RELEASES, Sandbox, build_domain, domain_interfaces, domain_skeleton
+from tests.e2e.harness import Sandbox, build_domain, domain_interfaces, domain_skeleton
 
 pytestmark = pytest.mark.timeout(900)   # libvirtd probes QEMU under TCG inside TCG: minutes
 
 BRIDGE = "labbrv"
 PVID_UNTAGGED = frozenset({"PVID", "Egress Untagged"})
-
-
-@pytest.fixture(scope="module", params=list(RELEASES), ids=str)
-def box(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
-    release = RELEASES[request.param]
-    missing = release.missing()
-    assert not missing, "the lab cannot run this release: " + ", ".join(missing)
-    sandbox = Sandbox.create(release)
-    try:
-        sandbox.start()
-        yield sandbox
-    finally:
-        try:
-            sandbox.teardown()
-        finally:
-            left = sandbox.leftovers()
-    assert not left, "teardown left: " + "; ".join(left)
 
 
 @pytest.fixture
