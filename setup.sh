@@ -11,6 +11,7 @@ cd "$(dirname "$0")"
 DEBS=(
   libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients libvirt-daemon
   qemu-system-x86 openvswitch-switch dnsmasq-base iptables nftables libxml2-utils
+  ovn-central ovn-host ethtool iputils-ping
   libvirt-dev pkg-config gcc python3-dev python3-venv
   iproute2 bridge-utils procps psmisc
   cpio busybox-static dpkg-dev xz-utils
@@ -19,6 +20,22 @@ DEBS=(
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
+# The tests run Open vSwitch and OVN inside network namespaces they create, never as the system's
+# services. On a machine with systemd, installing these packages would start an ovsdb-server and
+# ovs-vswitchd (/run/openvswitch), OVN's NB/SB databases, ovn-northd and an ovn-controller
+# (/run/ovn) outside any namespace: units of a package not installed yet are masked first, so its
+# postinst starts nothing (`systemctl unmask` them to use the system services later). A machine
+# that already has the packages keeps its services as they are.
+if [ -d /run/systemd/system ]; then
+  for unit in openvswitch-switch:openvswitch-switch openvswitch-switch:ovs-vswitchd \
+      openvswitch-switch:ovsdb-server openvswitch-switch:ovs-record-hostname \
+      ovn-central:ovn-central ovn-central:ovn-northd ovn-central:ovn-ovsdb-server-nb \
+      ovn-central:ovn-ovsdb-server-sb ovn-host:ovn-host ovn-host:ovn-controller; do
+    if ! dpkg-query -W -f='${Status}' "${unit%%:*}" 2>/dev/null | grep -q 'ok installed'; then
+      systemctl mask "${unit#*:}.service" >/dev/null
+    fi
+  done
+fi
 apt-get install -y -q --no-install-recommends "${DEBS[@]}"
 
 # The kernel lab boots Debian's own kernel package; fetch it (not installed, only unpacked).
