@@ -8,7 +8,9 @@ read back as systemd reads it and run against libvirt's test driver.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +26,7 @@ from hooks.state_records import DomainState
 from hooks.watch import Watcher
 from hooks.watch_unit import render, systemd_quote, systemd_unquote, unit_path
 from tests.fakes import FakeFirewall, FakeNetlink, FakeOvs
+from tests.support import require
 from xmltools.errors import InputError
 
 MAC1, MAC2 = "52:54:00:aa:00:01", "52:54:00:aa:00:02"
@@ -265,7 +268,7 @@ def exec_start(unit: str) -> list[str]:
 
 
 def test_the_units_command_runs_the_watch_and_stops_on_sigterm(tmp_path):
-    pytest.importorskip("libvirt")
+    require(importlib.util.find_spec("libvirt") is not None, "libvirt-python")
     from hooks.install import _resolved
     from hooks.wrapper import module_paths
 
@@ -287,6 +290,29 @@ def test_the_units_command_runs_the_watch_and_stops_on_sigterm(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_systemd_accepts_the_unit_and_enables_it_for_boot(tmp_path, monkeypatch):
+    """systemd's own reader, not ours: ``systemd-analyze verify`` loads the unit as the service
+    manager would (syntax, the ExecStart program executable) and ``systemctl --root enable``
+    follows its [Install] section offline, as on a host at install time."""
+    from hooks.watch_unit import UNIT_NAME, install_unit
+
+    require(shutil.which("systemd-analyze") is not None and shutil.which("systemctl") is not None,
+            "systemd-analyze and systemctl (Debian's systemd package)")
+    monkeypatch.setenv("VIRT_NETXML_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("VIRT_NETXML_CONFIG_DIR", str(tmp_path / "conf"))
+    root = tmp_path / "root"
+    install_unit(str(root))
+    path = Path(unit_path(str(root)))
+    checked = subprocess.run(["systemd-analyze", "verify", "--man=no", str(path)],
+                             capture_output=True, text=True, timeout=60, check=False)
+    assert (checked.returncode, checked.stderr) == (0, ""), checked.stderr
+    enabled = subprocess.run(["systemctl", f"--root={root}", "enable", UNIT_NAME],
+                             capture_output=True, text=True, timeout=60, check=False)
+    assert enabled.returncode == 0, enabled.stderr
+    wanted = root / "etc/systemd/system/multi-user.target.wants" / UNIT_NAME
+    assert os.readlink(wanted) == f"/etc/systemd/system/{UNIT_NAME}"
 
 
 def test_install_watch_writes_the_unit_and_uninstall_removes_it(tmp_path, monkeypatch):
