@@ -20,6 +20,7 @@ from hooks.state import file_key
 from hooks.wrapper import render
 from xmltools import rules
 from xmltools.checks import Report, check_network
+from xmltools.errors import InvalidValue
 from xmltools.network import Ip
 from xmltools.rules import (
     BRIDGE_PORT_TYPES,
@@ -34,6 +35,9 @@ from xmltools.rules import (
     MTU_RANGE,
     NATIVE_MARKS,
     NETWORK_VIRTUALPORT_TYPES,
+    OVN_BRIDGE,
+    OVN_NAME_MAX,
+    OVN_SUBNET_MAX_PREFIX,
     VIRTUALPORT_TYPES,
     VLAN_MODES,
     VLAN_RANGE,
@@ -45,8 +49,11 @@ from xmltools.rules import (
     libvirt_applies_vlan,
     merge_vlan_ids,
     network_port_type,
+    ovn_name_problem,
+    parse_ovn_name,
     parse_vlan_id,
     parse_vlan_list,
+    uuid_shaped,
     vid_digits,
     vlan_id_ok,
     vlan_id_problem,
@@ -200,3 +207,46 @@ def test_state_key_fast_path_and_wrapper_agree_on_every_byte(name, tmp_path):
     subprocess.run([os.fsencode(hook), name, b"release", b"end", b"-"], check=True, timeout=30,
                    env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"})
     assert mark.exists() is (not plain)
+
+
+# --------------------------------------------------------------------------- OVN names
+
+
+@pytest.mark.parametrize("name", ["ls-web", "a", "_x", "0", "cafe", "ls.web_1", "neutron-" + "0" * 36,
+                                  "x" * OVN_NAME_MAX])
+def test_ovn_switch_names_taken(name):
+    assert ovn_name_problem(name) is None
+    assert parse_ovn_name(name) == name
+
+
+@pytest.mark.parametrize(("name", "words"), [
+    ("", "empty"),
+    ("x" * (OVN_NAME_MAX + 1), f"at most {OVN_NAME_MAX}"),
+    ("-ls", "leading '-'"),
+    (".ls", "start with a letter"),
+    ("ls web", "' ' at character 3"),
+    ("ls\tweb", "'\\t' at character 3"),
+    ("ls\nweb", "character 3"),
+    ("ls\x00", "character 3"),
+    ("ls'x", "quotes"),
+    ("ls\u00e9", "ASCII"),
+    ("ls=1", "character 3"),
+    ("0f0b7a2e-5c1d-4e8a-9b3c-7d6e5f4a3b2c", "UUID"),
+])
+def test_ovn_switch_names_refused_with_the_reason(name, words):
+    problem = ovn_name_problem(name)
+    assert problem is not None and words in problem
+    with pytest.raises(InvalidValue, match="invalid OVN logical switch"):
+        parse_ovn_name(name)
+
+
+def test_uuid_shape_is_the_dashed_form_only():
+    assert uuid_shaped("0F0B7A2E-5C1D-4E8A-9B3C-7D6E5F4A3B2C")
+    assert not uuid_shaped("0f0b7a2e5c1d4e8a9b3c7d6e5f4a3b2c")        # a name OVN tools read as a name
+    assert not uuid_shaped("0f0b7a2e-5c1d-4e8a-9b3c-7d6e5f4a3b2")     # one digit short
+    assert not uuid_shaped("0f0b7a2e-5c1d-4e8a-9b3c-7d6e5f4a3b2g")
+
+
+def test_ovn_constants():
+    assert OVN_BRIDGE == "br-int"
+    assert OVN_SUBNET_MAX_PREFIX == 30

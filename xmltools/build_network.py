@@ -17,6 +17,8 @@ Option spellings parsed here (documented for users in the README):
 - ``--portgroup NAME[,default][,trunk][,virtualport=TYPE][,in=AVG[:PEAK[:BURST]]]``
   ``[,out=...][,vlan=TAGS]`` with ``vlan=`` last: it takes the rest of the text, commas included.
 - ``--bandwidth-in/--bandwidth-out AVG[,PEAK[,BURST]]`` in KiB/s and KiB.
+- ``--ovn-switch LS [--ovn-subnet CIDR [--ovn-dhcp]] [--ovn-port-security]``: the network is an
+  OVN logical switch on an Open vSwitch integration bridge (``<vnx:ovn>`` in its metadata).
 """
 
 from __future__ import annotations
@@ -30,7 +32,14 @@ from dataclasses import dataclass, field
 from xmltools.common import Bandwidth, VirtualPort, Vlan
 from xmltools.errors import InvalidValue, UsageError
 from xmltools.mac import normalize_mac, random_mac
-from xmltools.metadata import MetaBridge, MetaPortGroup, MetaVlan
+from xmltools.metadata import (
+    MetaBridge,
+    MetaOvnSwitch,
+    MetaPortGroup,
+    MetaVlan,
+    OvnSwitchWish,
+    parse_ovn_subnet,
+)
 from xmltools.names import PciAddress, validate_bridge_name, validate_interface_name
 from xmltools.network import (
     BRIDGED_L3_MODES,
@@ -58,6 +67,7 @@ from xmltools.rules import (
     format_vlan_ids,
     is_macvtap_forward,
     libvirt_applies_vlan,
+    parse_ovn_name,
     parse_vlan_list,
 )
 from xmltools.rules import NETWORK_VIRTUALPORT_TYPES as VIRTUALPORT_TYPES
@@ -108,6 +118,10 @@ class NetworkSpec:
     dns_hosts: list[str] = field(default_factory=list)
     bandwidth_in: str | None = None
     bandwidth_out: str | None = None
+    ovn_switch: str | None = None
+    ovn_subnet: str | None = None
+    ovn_dhcp: bool = False
+    ovn_port_security: bool = False
     libvirt: Version = BASELINE   # the libvirt the network is written for (xmltools.versions)
 
 
@@ -277,6 +291,7 @@ def build_network(spec: NetworkSpec, rng: random.Random | None = None,
     l3 = mode in BRIDGED_L3_MODES
     host_bridge = mode == "bridge" and spec.bridge is not None
     _check_mode_options(spec, mode, l3)
+    ovn = _ovn_wish(spec, mode)
 
     net = Network()
     net.name = spec.name
@@ -330,7 +345,43 @@ def build_network(spec: NetworkSpec, rng: random.Random | None = None,
     if spec.virtualport is not None:
         net.virtualport = VirtualPort(type=spec.virtualport)
     _build_portgroups(net, spec, mode, vlan_ok)
+    if ovn is not None:
+        net.meta_or_create().ovn = MetaOvnSwitch.of(ovn)
     return net
+
+
+def _ovn_wish(spec: NetworkSpec, mode: str) -> OvnSwitchWish | None:
+    """The ``--ovn-*`` options checked together: the OVN logical switch the network is, or None.
+
+    An OVN network is a bridge network on an Open vSwitch bridge (libvirt plugs each guest's
+    port into it with an interfaceid that ovn-controller binds). Any bridge name is taken: OVN's
+    integration bridge is br-int unless a chassis names another (its Open_vSwitch
+    external_ids:ovn-bridge), which this pure builder cannot know; lint warns about a bridge
+    other than br-int instead.
+    """
+    if spec.ovn_switch is None:
+        given = [o for o, v in (("--ovn-subnet", spec.ovn_subnet is not None), ("--ovn-dhcp", spec.ovn_dhcp),
+                                ("--ovn-port-security", spec.ovn_port_security)) if v]
+        if given:
+            raise UsageError(detail=f"{'/'.join(given)} need{'s' if len(given) == 1 else ''} "
+                                    "--ovn-switch LS (the OVN logical switch the network is)")
+        return None
+    switch = parse_ovn_name(spec.ovn_switch, "--ovn-switch")
+    if mode != "bridge" or spec.bridge is None:
+        raise UsageError(detail=f"--ovn-switch needs --mode bridge with --bridge (OVN's integration "
+                                f"bridge, br-int), not mode {mode}" + ("" if mode != "bridge" else
+                                                                       " without --bridge"))
+    if spec.virtualport != "openvswitch":
+        raise UsageError(detail="--ovn-switch needs --virtualport openvswitch: OVN binds Open vSwitch "
+                                "ports by the interfaceid libvirt gives them")
+    if spec.ovn_dhcp and spec.ovn_subnet is None:
+        raise UsageError(detail="--ovn-dhcp needs --ovn-subnet CIDR (the addresses OVN's DHCP serves)")
+    if spec.vlan is not None or any("vlan=" in p for p in spec.portgroups):
+        raise UsageError(detail="an OVN network carries no VLAN tag on its br-int ports: OVN separates "
+                                "traffic by logical switch (a VLAN reaches a physical network through "
+                                "the switch's localnet port)")
+    subnet = parse_ovn_subnet(spec.ovn_subnet, "--ovn-subnet") if spec.ovn_subnet is not None else None
+    return OvnSwitchWish(switch, subnet, spec.ovn_dhcp, spec.ovn_port_security)
 
 
 def _check_mode_options(spec: NetworkSpec, mode: str, l3: bool) -> None:

@@ -15,18 +15,24 @@ namespace, so libvirt stores it untouched and hands it to every hook call::
           <vnx:ip address="192.168.122.50"/>                     (the guest's address, for forwards)
           <vnx:forward proto="tcp" host-port="2222" guest-port="22" host-address="192.0.2.1"
                        source="198.51.100.0/24"/>                 (a host port forwarded to the guest)
+          <vnx:ovn switch="ls-web" address="10.10.0.20"/>        (its OVN logical switch port)
         </vnx:interface>
         <!-- network -->
         <vnx:bridge vlan-filtering="yes"/>
         <vnx:shim name="mvshim0" address="192.168.50.1/24"/>
         <vnx:sriov pf="enp4s0f0" numvfs="8"/>
         <vnx:portgroup name="trunk"><vnx:vlan trunks="20,30-40" native="20"/></vnx:portgroup>
+        <vnx:ovn switch="ls-web" subnet="10.10.0.0/24" dhcp="yes" port-security="yes"/>
       </vnx:netxml>
     </metadata>
 
 Each VLAN is either an access ``tag`` or a ``trunks`` list (ids and ranges) with an optional
 ``native`` id; ``mode`` is Open vSwitch's vlan_mode (access, trunk, native-tagged,
 native-untagged) and defaults from the other attributes.
+
+``<vnx:ovn>`` makes a network an OVN logical switch (on Open vSwitch's integration bridge) and
+gives an interface its logical switch port; the names, subnets and addresses it takes are
+xmltools.rules' OVN rules and the parsers below.
 """
 
 from __future__ import annotations
@@ -35,7 +41,14 @@ from lxml import etree
 
 from xmltools.errors import InvalidValue
 from xmltools.fields import INT, YESNO, Child, Children, Conv, Field, XmlModel, attach
-from xmltools.rules import VLAN_MODES, parse_vlan_id, parse_vlan_list, vlan_id_problem
+from xmltools.rules import (
+    OVN_SUBNET_MAX_PREFIX,
+    VLAN_MODES,
+    parse_ovn_name,
+    parse_vlan_id,
+    parse_vlan_list,
+    vlan_id_problem,
+)
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
 if TYPE_CHECKING:
@@ -336,9 +349,140 @@ class MetaIp(XmlModel):
     address = Field("@address")
 
 
+# --------------------------------------------------------------------------- OVN
+
+
+def parse_ovn_subnet(text: str, what: str = "OVN subnet") -> str:
+    """An OVN switch's IPv4 subnet, ``ADDRESS/PREFIX`` with no host bits set (OVN's
+    other_config:subnet), prefix at most OVN_SUBNET_MAX_PREFIX; returned in canonical form."""
+    import ipaddress  # OVN networks only
+
+    if "/" not in text:
+        raise InvalidValue(what=what, value=text, reason="expected an IPv4 network ADDRESS/PREFIX, "
+                                                         "e.g. 10.10.0.0/24")
+    try:
+        net = ipaddress.IPv4Network(text)
+    except ipaddress.NetmaskValueError:
+        raise InvalidValue(what=what, value=text, reason="the prefix is not 0 to 32") from None
+    except ValueError as exc:
+        if "host bits set" in str(exc):
+            net = ipaddress.IPv4Network(text, strict=False)
+            raise InvalidValue(what=what, value=text,
+                               reason=f"host bits are set: the subnet is {net}") from None
+        raise InvalidValue(what=what, value=text, reason="expected an IPv4 network ADDRESS/PREFIX, "
+                                                         "e.g. 10.10.0.0/24 (OVN's switch subnet is "
+                                                         "IPv4)") from None
+    if net.prefixlen > OVN_SUBNET_MAX_PREFIX:
+        raise InvalidValue(what=what, value=text,
+                           reason=f"a /{net.prefixlen} leaves no address for guests; the prefix is at "
+                                  f"most {OVN_SUBNET_MAX_PREFIX}")
+    return str(net)
+
+
+def parse_ovn_address(text: str, what: str = "OVN port address") -> str:
+    """A logical switch port's static address: one unicast IPv4 or IPv6 address."""
+    import ipaddress  # OVN ports only
+
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        raise InvalidValue(what=what, value=text,
+                           reason="expected one IPv4 or IPv6 address, e.g. 10.10.0.20") from None
+    if address.is_multicast or address.is_unspecified or address.is_loopback:
+        raise InvalidValue(what=what, value=text, reason="not a unicast address a guest can have")
+    return str(address)
+
+
+def ovn_address_problem(address: str, subnet: str) -> str | None:
+    """Why ``address`` cannot be a port's static address on a switch of ``subnet`` (None: it can)."""
+    import ipaddress  # OVN ports only
+
+    ip = ipaddress.ip_address(address)
+    net = ipaddress.IPv4Network(subnet)
+    if ip.version != 4 or ip not in net:
+        return f"{address} is outside the switch's subnet {subnet}"
+    if ip == net.network_address:
+        return f"{address} is the subnet's own address"
+    if ip == net.broadcast_address:
+        return f"{address} is the subnet's broadcast address"
+    return None
+
+
+OVN_SWITCH: Conv[str] = Conv("OVN logical switch", parse_ovn_name, str)
+OVN_SUBNET: Conv[str] = Conv("OVN subnet", parse_ovn_subnet, str)
+OVN_ADDRESS: Conv[str] = Conv("OVN port address", parse_ovn_address, str)
+
+
+@dataclass(frozen=True)
+class OvnSwitchWish:
+    """A network that is an OVN logical switch: its name, IPv4 subnet (for OVN's dynamic
+    addresses), whether OVN serves DHCP on it, and whether its ports get port security."""
+
+    switch: str
+    subnet: str | None = None
+    dhcp: bool = False
+    port_security: bool = False
+
+    @classmethod
+    def from_attrs(cls, switch: str | None, subnet: str | None = None, dhcp: bool | None = None,
+                   port_security: bool | None = None) -> OvnSwitchWish:
+        if switch is None:
+            raise InvalidValue(what="OVN switch", value="", reason="needs a switch name")
+        if dhcp and subnet is None:
+            raise InvalidValue(what="OVN switch", value=switch,
+                               reason="dhcp='yes' needs a subnet to serve addresses from")
+        return cls(switch, subnet, bool(dhcp), bool(port_security))
+
+
+@dataclass(frozen=True)
+class OvnPortWish:
+    """An interface's OVN logical switch port: the switch, and a static address or None
+    (none: the address is OVN's to give, when its switch has a subnet)."""
+
+    switch: str
+    address: str | None = None
+
+    @classmethod
+    def from_attrs(cls, switch: str | None, address: str | None = None) -> OvnPortWish:
+        if switch is None:
+            raise InvalidValue(what="OVN port", value=address or "", reason="needs a switch name")
+        return cls(switch, address)
+
+
+class MetaOvnSwitch(XmlModel):
+    """A network's ``<vnx:ovn switch subnet dhcp port-security>``."""
+
+    TAG = q("ovn")
+    switch = Field("@switch", OVN_SWITCH)
+    subnet = Field("@subnet", OVN_SUBNET)
+    dhcp = Field("@dhcp", YESNO)
+    port_security = Field("@port-security", YESNO)
+
+    def resolved(self) -> OvnSwitchWish:
+        """Check the element and return its meaning as a plain value."""
+        return OvnSwitchWish.from_attrs(self.switch, self.subnet, self.dhcp, self.port_security)
+
+    @classmethod
+    def of(cls, wish: OvnSwitchWish) -> MetaOvnSwitch:
+        return cls(switch=wish.switch, subnet=wish.subnet, dhcp=True if wish.dhcp else None,
+                   port_security=True if wish.port_security else None)
+
+
+class MetaOvnPort(XmlModel):
+    """An interface entry's ``<vnx:ovn switch address>``."""
+
+    TAG = q("ovn")
+    switch = Field("@switch", OVN_SWITCH)
+    address = Field("@address", OVN_ADDRESS)
+
+    def resolved(self) -> OvnPortWish:
+        """Check the element and return its meaning as a plain value."""
+        return OvnPortWish.from_attrs(self.switch, self.address)
+
+
 class MetaInterface(XmlModel):
     TAG = q("interface")
-    ORDER = (q("vlan"), q("tap"), q("ovs-setting"), q("vf"), q("ip"), q("forward"))
+    ORDER = (q("vlan"), q("tap"), q("ovs-setting"), q("vf"), q("ip"), q("forward"), q("ovn"))
     mac = Field("@mac")
     vlan = Child(MetaVlan, q("vlan"))
     tap = Child(MetaTap, q("tap"))
@@ -346,6 +490,7 @@ class MetaInterface(XmlModel):
     vf = Child(MetaVf, q("vf"))
     ip = Child(MetaIp, q("ip"))
     forwards = Children(MetaForward, q("forward"))
+    ovn = Child(MetaOvnPort, q("ovn"))
 
 
 class MetaBridge(XmlModel):
@@ -375,12 +520,13 @@ class NetXmlMeta(XmlModel):
     """The ``<vnx:netxml>`` element, in a domain's or a network's ``<metadata>``."""
 
     TAG = q("netxml")
-    ORDER = (q("interface"), q("bridge"), q("shim"), q("sriov"), q("portgroup"))
+    ORDER = (q("interface"), q("bridge"), q("shim"), q("sriov"), q("portgroup"), q("ovn"))
     interfaces = Children(MetaInterface, q("interface"))
     bridge = Child(MetaBridge, q("bridge"))
     shim = Child(MetaShim, q("shim"))
     sriov = Child(MetaSriov, q("sriov"))
     portgroups = Children(MetaPortGroup, q("portgroup"))
+    ovn = Child(MetaOvnSwitch, q("ovn"))
 
     def __init__(self, node: etree._Element | None = None, **values: object) -> None:
         if node is None:

@@ -54,6 +54,25 @@ def name_uuid(name: str) -> str:
     return str(uuid.uuid5(NAME_NAMESPACE, name))
 
 
+# Namespace of ovn_port_uuid(): uuid5(NAMESPACE_URL, "urn:virt-netxml:ovn-ports:1"), written out
+# like NAME_NAMESPACE. Changing it would rename every OVN logical switch port the project made.
+OVN_PORT_NAMESPACE = uuid.UUID("45aa883c-7e57-53ae-a9ad-49e87f118a29")
+
+
+def ovn_port_uuid(switch: str, mac: str) -> str:
+    """The ``interfaceid`` of an interface on OVN logical switch ``switch`` with MAC ``mac``.
+
+    libvirt requires the interfaceid of an Open vSwitch port to be a UUID and sets it as the
+    port's ``external_ids:iface-id``, which ovn-controller binds to the logical switch port of
+    that name. Derived (version 5, OVN_PORT_NAMESPACE) from the switch and the MAC in its
+    lower-case colon form, it is the same every time the same interface is written: a script
+    run again, or a guest defined again from regenerated XML, keeps its logical port instead of
+    leaving the old one behind in the northbound database; and two interfaces of one switch
+    differ as their MACs do.
+    """
+    return str(uuid.uuid5(OVN_PORT_NAMESPACE, f"{switch}\n{mac.lower()}"))
+
+
 def validate_uuid(text: str, strict: bool = False) -> str:
     """Check ``text`` the way libvirt parses a UUID; return the dashed lower-case form.
 

@@ -26,6 +26,8 @@ Examples:
   virt-netxml network packtovs --mode bridge --bridge ovs-br0 --virtualport openvswitch \\
       --portgroup vlan5,vlan=5 --portgroup trunk,vlan=10:untagged,20
   virt-netxml network sriov --mode hostdev --pf ens1f0 --driver vfio
+  virt-netxml network web --mode bridge --bridge br-int --virtualport openvswitch \\
+      --ovn-switch ls-web --ovn-subnet 10.10.0.0/24 --ovn-dhcp --ovn-port-security
 """
 
 
@@ -36,6 +38,8 @@ SECTIONS = [
     ("Addresses, DHCP, DNS", ["ips", "dhcp_ranges", "dhcp_hosts", "domain_name", "dns_hosts"]),
     ("Port groups, VLANs, bandwidth", ["portgroups", "vlan", "vlan_trunk", "bandwidth_in",
                                        "bandwidth_out"]),
+    ("OVN (an OVN logical switch on Open vSwitch's integration bridge; stored in the metadata)",
+     ["ovn_switch", "ovn_subnet", "ovn_dhcp", "ovn_port_security"]),
     ("Identity and output", ["uuid_", "seed", "output", "connect", "define", "start", "autostart",
                              "libvirt_version"]),
 ]
@@ -86,6 +90,13 @@ SECTIONS = [
               help="DNS host record (repeatable).")
 @click.option("--bandwidth-in", metavar="AVG[,PEAK[,BURST]]", help="Inbound limit, KiB/s and KiB.")
 @click.option("--bandwidth-out", metavar="AVG[,PEAK[,BURST]]", help="Outbound limit, KiB/s and KiB.")
+@click.option("--ovn-switch", metavar="LS", help="The network is OVN logical switch LS (needs --mode "
+              "bridge, --bridge br-int, --virtualport openvswitch). Letters, digits, _ - . only.")
+@click.option("--ovn-subnet", metavar="CIDR", help="The switch's IPv4 subnet, for OVN's dynamic "
+              "addresses, e.g. 10.10.0.0/24.")
+@click.option("--ovn-dhcp", is_flag=True, help="OVN serves DHCP on --ovn-subnet.")
+@click.option("--ovn-port-security", is_flag=True, help="The switch's ports accept only their "
+              "guest's MAC (and address).")
 @click.option("--seed", metavar="TEXT", help="Draw --mac auto / --uuid auto from this seed: same seed, "
               "same output.")
 @click.option("-o", "--output", metavar="FILE", shell_complete=completion.files,
