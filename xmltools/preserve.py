@@ -132,8 +132,9 @@ def decode(data: bytes | str, tree: etree._ElementTree) -> str | None:
         return data
     encoding = (tree.docinfo.encoding or "utf-8").lower()
     if encoding.startswith(("utf-16", "utf-32")) and len(encoding) == 6:
-        bom_le = data[:2] == b"\xff\xfe"
-        encoding += ("-le" if bom_le else "-be")
+        # The byte order: its mark's, else that of the first character ('<' of the declaration).
+        little = data[:2] in (b"\xff\xfe", b"<\x00")
+        encoding += ("-le" if little else "-be")
     try:
         return data.decode(encoding)
     except (LookupError, UnicodeDecodeError):
