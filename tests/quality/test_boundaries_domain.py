@@ -248,3 +248,11 @@ def test_edit_of_a_foreign_hypervisors_interface_keeps_its_bridge_name() -> None
                           "</devices></domain>")
     edit_interfaces(dom.select(index=0), InterfaceEdits(model="e1000"), dom)
     assert dom.interfaces[0].model == "e1000"
+
+
+def test_document_style_reads_past_a_nameless_end_tag() -> None:
+    """The style is read from any text: an end tag without a name is skipped, not a failure."""
+    from xmltools.domain import DocumentStyle
+
+    style = DocumentStyle.of("<domain><x></><metadata><a b=\"1\"/></metadata><name c='2'/></domain>")
+    assert (style.quote, style.metadata_quote) == ("'", '"')

@@ -235,3 +235,15 @@ def test_edit_that_keeps_the_type_leaves_the_metadata_alone() -> None:
     edit_interfaces(dom.select(index=0), InterfaceEdits(model="virtio"), dom)
     entry = dom.meta_interface("52:54:00:00:00:01")
     assert entry.vlan.tag == 5 and entry.tap is not None
+
+
+def test_edit_libvirt_would_refuse_names_the_interface() -> None:
+    """A result libvirt's grammar refuses is refused naming the interface edited."""
+    dom = Domain.from_xml("<domain><name>vm</name><devices><interface type='udp'>"
+                          "<mac address='52:54:00:30:00:0c'/><source address='192.0.2.1' port='5555'>"
+                          "<local address='192.0.2.2' port='5556'/></source></interface></devices></domain>")
+    with pytest.raises(InvalidValue) as info:
+        edit_interfaces(dom.select(index=0), InterfaceEdits(source_network="default"), dom)
+    assert info.value.message == ("invalid edit 'interface 0 (52:54:00:30:00:0c)': libvirt would "
+                                  "refuse the result: <interface> schema: <source> does not take "
+                                  "attribute 'address'")
