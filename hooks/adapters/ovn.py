@@ -1,0 +1,475 @@
+"""The OVN northbound database through ``ovn-nbctl``: where it is, argv built by pure functions,
+one transaction per call.
+
+Where the NB is comes from ``/etc/virt-netxml/ovn.conf`` (read with the trust rules of the
+other configuration files), never from OVN_NB_DB: libvirt starts hooks with an almost empty
+environment. Format: ``key = value`` lines, ``#`` comments::
+
+    nb = tcp:192.0.2.10:6641              # or ssl:HOST:PORT, unix:/PATH; a clustered NB is a
+                                          # comma-separated list of remotes
+    ssl-key = /etc/virt-netxml/ovn/key.pem     # the three, absolute paths, when a remote is ssl:
+    ssl-cert = /etc/virt-netxml/ovn/cert.pem
+    ssl-ca = /etc/virt-netxml/ovn/cacert.pem
+
+Logical switch ports are named by the UUID libvirt carries as the port's ``interfaceid`` (libvirt
+requires a UUID there; ovn-controller binds the OVS interface whose ``iface-id`` is that name).
+ovn-nbctl looks a record argument up as a row UUID before it looks it up by name (and generic
+commands take UUID prefixes too): a port named like another port's row UUID would address that
+row. So a call first reads the port by exact name (``find name=…``, one read-only run), then
+writes it in one transaction addressed by its own row UUID, or creates it.
+
+Nothing here is imported on the hooks' start path; the planner imports it when an OVN action
+is planned (none yet: the hooks' OVN actions are not wired).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import signal
+from collections.abc import Sequence
+
+from hooks.adapters import proc
+from hooks.adapters.ovs import datum, json_tables, quote, uuid_like, vsctl_argv
+from hooks.errors import ForeignDevice, HostError, HostTimeout, NotFound
+from xmltools.errors import InputError, InvalidValue
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+OVN_CONF = "ovn.conf"
+CONF_KEYS = ("nb", "ssl-key", "ssl-cert", "ssl-ca")
+CONF_LIMIT = 64 * 1024
+WALL_MARGIN = 2.0     # seconds beyond --timeout before proc.run kills ovn-nbctl
+DEFAULT_TIMEOUT = 5.0
+# external_ids keys on the ports and DHCP options the hooks write.
+DOMAIN_KEY = "virt-netxml-domain"
+INTERFACE_KEY = "virt-netxml-interface"
+SWITCH_KEY = "virt-netxml-switch"
+LEASE_TIME = 3600
+
+Command = list[str]
+
+
+class OvnConfig:
+    """Where the NB is: ``nb`` (remotes, comma-separated) and the SSL files, if any."""
+
+    __slots__ = ("nb", "ssl_key", "ssl_cert", "ssl_ca", "source")
+
+    def __init__(self, nb: str, ssl_key: str | None = None, ssl_cert: str | None = None,
+                 ssl_ca: str | None = None, source: str = OVN_CONF) -> None:
+        self.nb, self.ssl_key, self.ssl_cert, self.ssl_ca = nb, ssl_key, ssl_cert, ssl_ca
+        self.source = source
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, OvnConfig) and all(
+            getattr(self, k) == getattr(other, k) for k in ("nb", "ssl_key", "ssl_cert", "ssl_ca"))
+
+    def __repr__(self) -> str:
+        return f"OvnConfig(nb={self.nb!r})"
+
+    def ssl(self) -> bool:
+        return any(r.startswith("ssl:") for r in self.nb.split(","))
+
+
+# ----------------------------------------------------------------- ovn.conf (pure parsing)
+
+_HOST = r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*)"
+
+
+def remote_problem(remote: str) -> str | None:
+    """Why ``remote`` is not an NB remote ovn-nbctl connects to (tcp:/ssl:HOST:PORT, unix:/PATH)."""
+    if remote.startswith("unix:"):
+        path = remote[5:]
+        if not path.startswith("/"):
+            return "a unix: remote needs an absolute path"
+        if any(c.isspace() or c == "," or ord(c) < 0x20 for c in path):
+            return "the socket path has spaces, commas or control characters"
+        return None
+    m = re.fullmatch(rf"(tcp|ssl):{_HOST}:([0-9]{{1,5}})", remote)
+    if m is None:
+        return "expected tcp:HOST:PORT, ssl:HOST:PORT or unix:/PATH"
+    if not 0 < int(m[3]) < 65536:
+        return "port out of range"
+    return None
+
+
+def parse_ovn_config(text: str, source: str) -> OvnConfig:
+    """``key = value`` lines into an OvnConfig; unknown, repeated, missing keys are errors."""
+    values: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        key, sep, value = line.partition("=")
+        key, value = key.strip(), value.strip()
+        where = f"{source}:{number}"
+        if not sep or not key or not value:
+            raise InputError(source=where, detail="expected 'key = value'")
+        if key not in CONF_KEYS:
+            raise InputError(source=where, detail=f"unknown key {key!r} (known: {', '.join(CONF_KEYS)})")
+        if key in values:
+            raise InputError(source=where, detail=f"{key!r} is set twice")
+        if key == "nb":
+            for remote in value.split(","):
+                problem = remote_problem(remote.strip())
+                if problem is not None:
+                    raise InputError(source=where, detail=f"nb remote {remote.strip()!r}: {problem}")
+            value = ",".join(r.strip() for r in value.split(","))
+        elif not value.startswith("/") or any(ord(c) < 0x20 for c in value):
+            raise InputError(source=where, detail=f"{key} must be an absolute path")
+        values[key] = value
+    if "nb" not in values:
+        raise InputError(source=source, detail="no 'nb = …' line: where is the OVN northbound database?")
+    config = OvnConfig(values["nb"], values.get("ssl-key"), values.get("ssl-cert"), values.get("ssl-ca"),
+                       source)
+    missing = [k for k in ("ssl-key", "ssl-cert", "ssl-ca") if k not in values]
+    if config.ssl() and missing:
+        raise InputError(source=source, detail=f"an ssl: remote needs {', '.join(missing)}")
+    return config
+
+
+def ovn_config_path(folder: str | None = None) -> str:
+    from hooks.config import config_dir
+
+    return os.path.join(folder or config_dir(), OVN_CONF)
+
+
+def load_ovn_config(folder: str | None = None) -> OvnConfig | None:
+    """The parsed ``ovn.conf``, None when there is none; refused when others could change it
+    (a link, not a regular file, not root's, writable by others: ``hooks.config.read_trusted``)."""
+    from hooks.config import read_trusted
+
+    path = ovn_config_path(folder)
+    text = read_trusted(path, "OVN configuration file", CONF_LIMIT, folder_what="configuration directory")
+    return None if text is None else parse_ovn_config(text, path)
+
+
+# ----------------------------------------------------------------- argv builders (pure)
+
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+def port_name(name: str) -> str:
+    """A logical switch port name: the interface's UUID (libvirt's interfaceid), lower case."""
+    if not isinstance(name, str) or re.fullmatch(_UUID, name.lower()) is None:
+        raise InvalidValue(what="OVN port name", value=name, reason="expected a UUID (the interfaceid)")
+    return name.lower()
+
+
+def switch_name(name: str) -> str:
+    """A logical switch name ovn-nbctl can only read as a name: 1–63 letters, digits, '_.:-',
+    not starting with '-', and not made of UUID characters only (those it tries as a UUID)."""
+    if not isinstance(name, str) or re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,62}", name) is None:
+        raise InvalidValue(what="OVN switch name", value=name,
+                           reason="expected 1-63 letters, digits, '_', '.', ':' or '-', "
+                                  "not starting with '-'")
+    if uuid_like(name):
+        raise InvalidValue(what="OVN switch name", value=name,
+                           reason="ovn-nbctl could read it as a UUID: add a letter outside a-f")
+    return name
+
+
+def chassis_name(name: str) -> str:
+    """An OVS system-id as OVN uses it for a chassis name."""
+    if not isinstance(name, str) or re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}", name) is None:
+        raise InvalidValue(what="OVN chassis name", value=name, reason="expected letters, digits, '_.:-'")
+    return name
+
+
+def mac_address(mac: str) -> str:
+    if not isinstance(mac, str) or re.fullmatch(r"([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}", mac) is None:
+        raise InvalidValue(what="MAC address", value=mac, reason="expected six colon-separated hex octets")
+    if int(mac[:2], 16) & 1:
+        raise InvalidValue(what="MAC address", value=mac, reason="a multicast address")
+    return mac.lower()
+
+
+def port_addresses(mac: str, address: str | None) -> str:
+    """The LSP ``addresses`` entry: ``MAC IP`` for a static address, ``MAC dynamic`` for OVN's IPAM."""
+    mac = mac_address(mac)
+    if address is None:
+        return f"{mac} dynamic"
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        raise InvalidValue(what="IP address", value=address, reason="not an IPv4 or IPv6 address") from None
+    return f"{mac} {ip}"
+
+
+def nbctl_argv(config: OvnConfig, commands: Sequence[Command], timeout: float,
+               format_json: bool = False) -> list[str]:
+    """``ovn-nbctl --db=NB --timeout=N [SSL files] [--format=json] -- CMD1 -- CMD2 ...``."""
+    argv = ["ovn-nbctl", f"--db={config.nb}", f"--timeout={max(1, math.ceil(timeout))}"]
+    if config.ssl_key:
+        argv.append(f"--private-key={config.ssl_key}")
+    if config.ssl_cert:
+        argv.append(f"--certificate={config.ssl_cert}")
+    if config.ssl_ca:
+        argv.append(f"--ca-cert={config.ssl_ca}")
+    if format_json:
+        argv.append("--format=json")
+    for command in commands:
+        argv += ["--", *command]
+    return argv
+
+
+def server_mac(network: Any) -> str:
+    """The DHCP server's MAC for a subnet: locally administered, derived from the network address
+    (the same on every host, so re-running on another host writes the same options)."""
+    octets = network.network_address.packed[-4:]
+    return "0a:00:" + ":".join(f"{b:02x}" for b in octets)
+
+
+def create_switch_cmds(switch: str, subnet: str | None = None, dhcp: bool = False) -> list[Command]:
+    """A new logical switch (fails if it exists) with OVN's IPAM subnet and, with ``dhcp``, a
+    DHCPv4 options row (the subnet's first host as server and router) tagged with the switch."""
+    switch = switch_name(switch)
+    cmds: list[Command] = [["ls-add", switch]]
+    if subnet is None:
+        if dhcp:
+            raise InvalidValue(what="OVN DHCP", value=switch, reason="DHCP needs a subnet")
+        return cmds
+    import ipaddress
+
+    try:
+        network = ipaddress.ip_network(subnet, strict=True)
+    except ValueError as exc:
+        raise InvalidValue(what="OVN subnet", value=subnet, reason=str(exc)) from None
+    if network.version != 4 or network.num_addresses < 4:
+        raise InvalidValue(what="OVN subnet", value=subnet, reason="expected an IPv4 subnet of /30 or larger")
+    gateway = str(next(network.hosts()))
+    cmds.append(["set", "Logical_Switch", switch, f"other_config:subnet={quote(str(network))}",
+                 f"other_config:exclude_ips={quote(gateway)}"])
+    if dhcp:
+        options = (f'options={{lease_time="{LEASE_TIME}", router="{gateway}", server_id="{gateway}", '
+                   f'server_mac="{server_mac(network)}"}}')
+        cmds.append(["create", "DHCP_Options", f"cidr={quote(str(network))}", options,
+                     f"external_ids:{SWITCH_KEY}={quote(switch)}"])
+    return cmds
+
+
+def find_port_cmds(name: str) -> list[Command]:
+    """The port named exactly ``name`` (``find``: by exact value), and the name of the row
+    ovn-nbctl's own lookup picks for ``name`` (a port whose row UUID is ``name`` comes first)."""
+    name = port_name(name)
+    return [["--columns=_uuid,name,options,external_ids", "find", "Logical_Switch_Port",
+             f"name={quote(name)}"],
+            ["--if-exists", "get", "Logical_Switch_Port", name, "name"]]
+
+
+def port_settings(lsp_ref: str, addresses: str, chassis: str, domain: str, interface: str,
+                  dhcp_options: str | None) -> list[Command]:
+    cmds: list[Command] = [
+        ["lsp-set-addresses", lsp_ref, addresses],
+        ["set", "Logical_Switch_Port", lsp_ref,
+         f"options:requested-chassis={quote(chassis_name(chassis))}",
+         f"external_ids:{DOMAIN_KEY}={quote(domain)}", f"external_ids:{INTERFACE_KEY}={quote(interface)}"],
+    ]
+    if dhcp_options is not None:
+        if re.fullmatch(_UUID, dhcp_options) is None:
+            raise InvalidValue(what="DHCP_Options row", value=dhcp_options, reason="expected a UUID")
+        cmds.append(["set", "Logical_Switch_Port", lsp_ref, f"dhcpv4_options={dhcp_options}"])
+    return cmds
+
+
+def create_port_cmds(switch: str, name: str, mac: str, address: str | None, chassis: str, domain: str,
+                     interface: str, dhcp_options: str | None = None) -> list[Command]:
+    """A new LSP ``name`` on ``switch`` (``--may-exist``: a second run of the same call is
+    harmless) with its addresses, requested-chassis and the domain/interface it serves."""
+    name = port_name(name)
+    return [["--may-exist", "lsp-add", switch_name(switch), name],
+            *port_settings(name, port_addresses(mac, address), chassis, domain, interface, dhcp_options)]
+
+
+def update_port_cmds(row: str, mac: str, address: str | None, chassis: str, domain: str, interface: str,
+                     dhcp_options: str | None = None) -> list[Command]:
+    """The same settings on an existing port, addressed by its row UUID."""
+    if re.fullmatch(_UUID, row) is None:
+        raise InvalidValue(what="OVN port row", value=row, reason="expected a UUID")
+    return port_settings(row, port_addresses(mac, address), chassis, domain, interface, dhcp_options)
+
+
+def delete_port_cmds(row: str) -> list[Command]:
+    """Delete the port by its row UUID; ``--if-exists``: gone already is done."""
+    if re.fullmatch(_UUID, row) is None:
+        raise InvalidValue(what="OVN port row", value=row, reason="expected a UUID")
+    return [["--if-exists", "lsp-del", row]]
+
+
+def switch_of_port_cmd(row: str) -> Command:
+    return ["--columns=name", "find", "Logical_Switch", f"ports{{>=}}{row}"]
+
+
+def dhcp_options_cmd(switch: str) -> Command:
+    condition = f"external_ids:{SWITCH_KEY}={quote(switch_name(switch))}"
+    return ["--columns=_uuid", "find", "DHCP_Options", condition]
+
+
+def probe_cmd() -> Command:
+    return ["--columns=_uuid", "list", "NB_Global"]
+
+
+def system_id_cmd() -> list[str]:
+    return ["get", "Open_vSwitch", ".", "external_ids:system-id"]
+
+
+# ----------------------------------------------------------------- output parsers (pure)
+
+def rows(table: dict[str, Any]) -> list[dict[str, Any]]:
+    heads = table["headings"]
+    return [{h: datum(v) for h, v in zip(heads, row, strict=True)} for row in table.get("data") or []]
+
+
+def requested_chassis(options: dict[str, Any]) -> list[str]:
+    """The chassis a port is requested on (``src,dst`` during a migration)."""
+    raw = str(options.get("requested-chassis", ""))
+    return [c for c in raw.split(",") if c]
+
+
+class PortRow:
+    """What a call reads about one port before it writes."""
+
+    __slots__ = ("uuid", "switch", "chassis", "external_ids")
+
+    def __init__(self, uuid: str, switch: str | None, chassis: list[str],
+                 external_ids: dict[str, str]) -> None:
+        self.uuid, self.switch, self.chassis, self.external_ids = uuid, switch, chassis, external_ids
+
+
+def classify_error(step: str, error: HostError, timeout: float, nb: str) -> HostError:
+    """ovn-nbctl's failure as one line naming the NB when it could not be reached."""
+    stderr = str(error.fields.get("stderr", "")) or str(error.fields.get("detail", ""))
+    if isinstance(error, HostTimeout) or error.fields.get("returncode") == -signal.SIGALRM:
+        return HostTimeout(step=f"{step} (OVN northbound database {nb})", seconds=timeout)
+    last = [line for line in stderr.splitlines() if line.startswith("ovn-nbctl:")]
+    detail = last[-1][len("ovn-nbctl:"):].strip() if last else error.fields.get("detail", str(error))
+    if "database connection failed" in stderr:
+        return HostError(step=step, detail=f"OVN northbound database {nb} unreachable: {detail}")
+    m = re.search(r'no row "([^"]+)" in table (\w+)', stderr)
+    if m:
+        return NotFound(step=step, what=f"OVN {m[2]} row", name=m[1])
+    return HostError(step=step, detail=str(detail))
+
+
+# ----------------------------------------------------------------- the adapter
+
+class OvnAdapter:
+    """The NB at ``config.nb`` through ``ovn-nbctl``; this chassis's OVS at ``ovs_db``."""
+
+    def __init__(self, config: OvnConfig, ovs_db: str | None = None,
+                 timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.config = config
+        self.ovs_db = ovs_db
+        self.timeout = timeout
+
+    def _run(self, step: str, commands: Sequence[Command], format_json: bool = False) -> str:
+        argv = nbctl_argv(self.config, commands, self.timeout, format_json)
+        try:
+            result = proc.run(argv, timeout=self.timeout + WALL_MARGIN)
+        except HostError as exc:
+            raise classify_error(step, exc, self.timeout, self.config.nb) from None
+        return result.stdout.decode("utf-8", "replace")
+
+    def _tables(self, step: str, commands: Sequence[Command]) -> list[Any]:
+        out = self._run(step, commands, format_json=True)
+        try:
+            return json_tables(out)
+        except ValueError as exc:
+            raise HostError(step=step, detail=f"unexpected ovn-nbctl output: {exc}") from None
+
+    def probe(self) -> None:
+        """Raise (one line naming the NB) unless the NB answers a read within the timeout."""
+        self._run("read the OVN northbound database", [probe_cmd()])
+
+    def system_id(self) -> str:
+        """This chassis's name: ``external_ids:system-id`` of the local Open_vSwitch row."""
+        step = "read this host's OVS system-id"
+        argv = vsctl_argv([system_id_cmd()], self.timeout, self.ovs_db)
+        try:
+            out = proc.run(argv, timeout=self.timeout + WALL_MARGIN).stdout.decode("utf-8", "replace").strip()
+        except HostError as exc:
+            if "no key" in str(exc.fields.get("stderr", "")):
+                raise NotFound(step=step, what="OVS external_ids key", name="system-id") from None
+            raise HostError(step=step, detail=exc.fields.get("detail", str(exc))) from None
+        value = json.loads(out) if out.startswith('"') else out
+        return chassis_name(value)
+
+    def find_port(self, name: str) -> PortRow | None:
+        """The port named exactly ``name`` (and its switch), None when there is none; refused
+        when ``name`` is the row UUID of a port with another name."""
+        step = f"look up OVN port {name}"
+        # The table of ``find``, then, if ovn-nbctl's lookup picks a row, its name (a JSON string).
+        values = self._tables(step, find_port_cmds(name))
+        try:
+            found = rows(values[0])
+            picked = values[1:]
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise HostError(step=step, detail=f"unexpected ovn-nbctl output: {exc}") from None
+        if picked != [] and picked != [port_name(name)]:
+            raise ForeignDevice(step=step, what="OVN port", name=name,
+                                reason="is the row UUID of another port")
+        if not found:
+            return None
+        if len(found) > 1:
+            raise HostError(step=step, detail=f"{len(found)} ports have this name")
+        row = found[0]
+        uuid = str(row["_uuid"])
+        (switches,) = self._tables(step, [switch_of_port_cmd(uuid)])
+        names = [str(r["name"]) for r in rows(switches)]
+        return PortRow(uuid, names[0] if names else None, requested_chassis(row.get("options") or {}),
+                       {str(k): str(v) for k, v in (row.get("external_ids") or {}).items()})
+
+    def ensure_switch(self, switch: str, subnet: str | None = None, dhcp: bool = False) -> bool:
+        """Create the switch (with subnet and DHCP options) if missing; an existing switch is left
+        as it is. True when it was created."""
+        cmds = create_switch_cmds(switch, subnet, dhcp)
+        try:
+            self._run(f"create OVN switch {switch}", cmds)
+        except HostError as exc:
+            if "a switch with this name already exists" in str(exc):
+                return False
+            raise
+        return True
+
+    def dhcp_options(self, switch: str) -> str | None:
+        step = f"look up the DHCP options of OVN switch {switch}"
+        (table,) = self._tables(step, [dhcp_options_cmd(switch)])
+        found = [str(r["_uuid"]) for r in rows(table)]
+        return found[0] if found else None
+
+    def ensure_port(self, switch: str, name: str, mac: str, address: str | None, chassis: str,
+                    domain: str, interface: str, dhcp_options: str | None = None) -> bool:
+        """The port ``name`` on ``switch`` with these settings; True when it was created. A port of
+        that name on another switch is an error (never moved behind its owner's back)."""
+        step = f"set OVN port {name} on switch {switch}"
+        existing = self.find_port(name)
+        if existing is None:
+            self._run(step, create_port_cmds(switch, name, mac, address, chassis, domain, interface,
+                                             dhcp_options))
+            return True
+        if existing.switch != switch:
+            raise ForeignDevice(step=step, what="OVN port", name=name,
+                                reason=f"is on switch {existing.switch or '(none)'}")
+        self._run(step, update_port_cmds(existing.uuid, mac, address, chassis, domain, interface,
+                                         dhcp_options))
+        return False
+
+    def delete_port(self, name: str, chassis: str) -> bool:
+        """Delete the port when it is requested on ``chassis`` alone; False when there is none.
+        A port requested on another chassis, or on two (a migration), is refused."""
+        step = f"delete OVN port {name}"
+        existing = self.find_port(name)
+        if existing is None:
+            return False
+        if existing.chassis != [chassis_name(chassis)]:
+            held = ",".join(existing.chassis) or "no chassis"
+            raise ForeignDevice(step=step, what="OVN port", name=name,
+                                reason=f"is requested on {held}, not on this chassis ({chassis}) alone")
+        self._run(step, delete_port_cmds(existing.uuid))
+        return True
