@@ -5,13 +5,17 @@ Pure: no I/O. Every option of ``virt-netxml interface`` is a field of :class:`In
 type is an error, not silently dropped) and returns an :class:`~xmltools.interface.Interface`.
 :func:`insert_interface` adds it to a domain together with the project's metadata entry
 (``<vnx:interface mac=…>``) for the wishes libvirt cannot apply itself.
+
+An interface on an OVN logical switch (``--ovn-switch``) is an Open vSwitch port whose
+``interfaceid`` names its logical switch port: derived from the switch and the MAC
+(xmltools.uuids.ovn_port_uuid) unless given, and the switch (with a static address, ``--ip``)
+goes into the metadata entry.
 """
 
 from __future__ import annotations
 
 import random
 import re
-import uuid as uuidlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +36,7 @@ from xmltools.metadata import (
     MetaForward,
     MetaInterface,
     MetaIp,
+    MetaOvnPort,
     MetaOvsSetting,
     MetaTap,
     MetaVf,
@@ -40,6 +45,7 @@ from xmltools.metadata import (
     check_ipv4_address,
     ovs_setting_problem,
     parse_forward_spec,
+    parse_ovn_address,
     parse_vlan_ranges,
 )
 from xmltools.names import PciAddress, validate_bridge_name, validate_interface_name
@@ -52,8 +58,10 @@ from xmltools.rules import (
     VLAN_MODES,
     bridge_vid_ok,
     format_vlan_ranges,
+    parse_ovn_name,
     parse_vlan_list,
 )
+from xmltools.uuids import ovn_port_uuid, validate_uuid
 from xmltools.versions import BASELINE, Version, show
 
 #: Types ``virt-netxml interface`` builds (libvirt knows more; they can still be read and edited).
@@ -118,14 +126,16 @@ class InterfaceSpec:
     vf_index: int | None = None
     ovs_settings: tuple[str, ...] = ()
     forwards: tuple[str, ...] = ()      # "tcp:[ADDR:]2222[-END]:22[-END][,source=CIDR]"
-    ip: str | None = None               # the guest's IPv4 address, for the forwards
+    ip: str | None = None               # the guest's IPv4 address (forwards), or its OVN port's address
+    ovn_switch: str | None = None       # the OVN logical switch the port is on
+    interfaceid: str | None = None      # the Open vSwitch port's interfaceid (a UUID)
     # the libvirt the interface is written for (xmltools.versions; the command line resolves it)
     libvirt: Version = BASELINE
 
     def wants_metadata(self) -> bool:
         return any(v is not None for v in (self.bridge_vlan, self.tap_bridge, self.vf_pf,
-                                           self.vf_index, self.ip)) or bool(self.ovs_settings
-                                                                            or self.forwards)
+                                           self.vf_index, self.ip, self.ovn_switch)) or bool(
+            self.ovs_settings or self.forwards)
 
 
 # --------------------------------------------------------------------------- option parsers
@@ -237,10 +247,9 @@ def parse_virtualport(text: str, iface_type: str) -> VirtualPort:
 
 def _vport_value(key: str, value: str) -> Any:
     if key in ("interfaceid", "instanceid"):
-        try:
-            return str(uuidlib.UUID(value))
-        except ValueError:
-            raise _bad(key, value, "expected a UUID") from None
+        # libvirt's own parser (virUUIDParse): it refuses a non-UUID interfaceid when the domain
+        # is defined ("cannot parse interfaceid parameter as a uuid").
+        return _uuid(value, key)
     if key in ("managerid", "typeid", "typeidversion"):
         limit = 0xFFFFFF if key == "typeid" else 0xFF
         try:
@@ -515,7 +524,12 @@ def _check_metadata_options(spec: InterfaceSpec) -> None:
     if spec.ovs_settings and kind not in ("bridge", "network"):
         raise _bad("OVS setting", spec.ovs_settings[0],
                    "only a bridge or network interface can be an Open vSwitch port")
-    if (spec.forwards or spec.ip is not None) and kind != "network":
+    if spec.ovn_switch is not None:
+        _check_ovn_options(spec)
+    elif spec.interfaceid is not None and not (spec.virtualport or "").startswith("openvswitch"):
+        raise UsageError(detail="--interfaceid names an Open vSwitch port: it needs --virtualport "
+                                "openvswitch or --ovn-switch")
+    if (spec.forwards or (spec.ip is not None and spec.ovn_switch is None)) and kind != "network":
         raise _bad("forward", (spec.forwards or (spec.ip,))[0],
                    "the hooks forward host ports to guests on a libvirt NAT network (--type network)")
     wishes = [parse_forward_spec(text) for text in spec.forwards]
@@ -523,8 +537,61 @@ def _check_metadata_options(spec: InterfaceSpec) -> None:
         for other in wishes[:n]:
             if one.overlaps(other):
                 raise _bad("forward", one.spec(), f"overlaps --forward {other.spec()}")
-    if spec.ip is not None:
+    if spec.ip is not None and spec.ovn_switch is None:
         check_ipv4_address(spec.ip, "guest address (--ip)")
+
+
+def _check_ovn_options(spec: InterfaceSpec) -> None:
+    """``--ovn-switch`` (with ``--ip``, ``--interfaceid``): an Open vSwitch port on a switch."""
+    kind = spec.type
+    assert spec.ovn_switch is not None
+    parse_ovn_name(spec.ovn_switch, "--ovn-switch")
+    if kind not in ("bridge", "network"):
+        raise _bad("--ovn-switch", spec.ovn_switch,
+                   f"an OVN port is an Open vSwitch port of a bridge or network interface, not {kind}")
+    vport = (spec.virtualport or "").split(",")[0].strip()
+    if kind == "bridge" and vport != "openvswitch":
+        raise UsageError(detail="--ovn-switch on a bridge interface needs --virtualport openvswitch: "
+                                "OVN binds the Open vSwitch port by its interfaceid")
+    if kind == "network" and vport not in ("", "openvswitch"):
+        raise _bad("virtualport type", vport, "an OVN port is an Open vSwitch port (openvswitch)")
+    if spec.forwards:
+        raise _bad("forward", spec.forwards[0], "the hooks forward host ports on a libvirt NAT network; "
+                                                "an OVN switch is not one")
+    if spec.ip is not None:
+        parse_ovn_address(spec.ip, "OVN port address (--ip)")
+
+
+def _uuid(text: str, what: str) -> str:
+    try:
+        return validate_uuid(text)
+    except InvalidValue as exc:
+        raise _bad(what, text, f"expected a UUID: {exc.fields['reason']}") from None
+
+
+def _apply_interfaceid(iface: Interface, spec: InterfaceSpec) -> None:
+    """Write the Open vSwitch port's interfaceid: ``--interfaceid``, else (``--ovn-switch``) the
+    one derived from the switch and the MAC, unless ``--virtualport`` already gave one."""
+    if spec.ovn_switch is None and spec.interfaceid is None:
+        return
+    if spec.interfaceid is not None and "interfaceid=" in (spec.virtualport or ""):
+        raise UsageError(detail="the interfaceid is given twice (--interfaceid and --virtualport "
+                                "...,interfaceid=)")
+    vport = iface.virtualport
+    if vport is None:
+        vport = iface.virtualport = VirtualPort(type="openvswitch")
+    params = vport.parameters
+    if params is not None and params.interfaceid is not None:
+        return
+    if spec.interfaceid is not None:
+        wanted = _uuid(spec.interfaceid, "--interfaceid")
+    else:
+        assert spec.ovn_switch is not None and iface.mac is not None
+        wanted = ovn_port_uuid(spec.ovn_switch, iface.mac)
+    if params is None:
+        vport.parameters = VirtualPortParameters(interfaceid=wanted)
+    else:
+        params.interfaceid = wanted
 
 
 def choose_mac(spec: InterfaceSpec, rng: random.Random | None, *, used: set[str] | frozenset[str],
@@ -561,8 +628,8 @@ def build_interface(spec: InterfaceSpec, rng: random.Random | None = None, *,
     _check_type(spec)
     if spec.wants_metadata() and not for_domain:
         raise UsageError(detail="the metadata options (--bridge-vlan, --tap-bridge, --vf-pf, "
-                                "--ovs-setting, --forward, --ip) are stored in the domain: "
-                                "give --domain FILE")
+                                "--ovs-setting, --forward, --ip, --ovn-switch) are stored in the "
+                                "domain: give --domain FILE")
     _check_metadata_options(spec)
     iface = Interface(type=spec.type)
     mac = choose_mac(spec, rng, used=used_macs, seed_text=seed_text, index=index,
@@ -572,6 +639,7 @@ def build_interface(spec: InterfaceSpec, rng: random.Random | None = None, *,
     _apply_source(iface, spec)
     if spec.virtualport is not None:
         iface.virtualport = parse_virtualport(spec.virtualport, spec.type)
+    _apply_interfaceid(iface, spec)
     _apply_vlan(iface, spec)
     _apply_managed_and_target(iface, spec)
     _apply_device(iface, spec)
@@ -594,10 +662,13 @@ def build_metadata(spec: InterfaceSpec, mac: str, pci: str | None = None) -> Met
     if spec.vf_pf is not None:
         entry.vf = MetaVf(pf=spec.vf_pf, index=spec.vf_index,
                           address=str(PciAddress.parse(spec.pci)) if spec.pci else pci)
-    if spec.ip is not None:
+    if spec.ip is not None and spec.ovn_switch is None:
         entry.ip = MetaIp(address=check_ipv4_address(spec.ip, "guest address (--ip)"))
     for text in spec.forwards:
         entry.forwards.append(MetaForward.of(parse_forward_spec(text)))
+    if spec.ovn_switch is not None:
+        entry.ovn = MetaOvnPort(switch=spec.ovn_switch,
+                                address=parse_ovn_address(spec.ip) if spec.ip is not None else None)
     return entry
 
 

@@ -35,15 +35,17 @@ Examples:
   virt-netxml interface --type ethernet --target tap-web0 --tap-bridge br0 --domain vm.xml -o new.xml
   virt-netxml interface --type network --source default --ip 192.168.122.50 --forward tcp:2222:22 \
       --forward udp:5000-5010:5000-5010,source=198.51.100.0/24 --domain vm.xml -i
+  virt-netxml interface --type bridge --source br-int --virtualport openvswitch --ovn-switch ls-web \
+      --ip 10.10.0.20 --domain vm.xml -i
 """
 SECTIONS = [
     ("Interface", ["type_", "source", "portgroup", "mode", "model", "mac", "oui", "seed", "pci",
                    "target", "managed"]),
-    ("libvirt's settings", ["vlan", "vlan_native", "vlan_mode", "virtualport", "bandwidth_in",
+    ("libvirt's settings", ["vlan", "vlan_native", "vlan_mode", "virtualport", "interfaceid", "bandwidth_in",
                             "bandwidth_out", "mtu", "link", "boot", "queues", "filter_"]),
     ("Applied by the hooks (stored in the domain's metadata, needs --domain)",
      ["bridge_vlan", "tap_bridge", "tap_owner", "tap_group", "multi_queue", "vnet_hdr", "vf_pf",
-      "vf_index", "ovs_settings", "forwards", "ip"]),
+      "vf_index", "ovs_settings", "forwards", "ip", "ovn_switch"]),
     ("Output", ["domain_path", "in_place", "output", "libvirt_version"]),
 ]
 
@@ -77,6 +79,8 @@ SECTIONS = [
               help="VLAN mode for --vlan or --bridge-vlan (Open vSwitch's vlan_mode).")
 @click.option("--virtualport", metavar="TYPE[,KEY=VALUE...]",
               help="openvswitch[,interfaceid=UUID][,profileid=..], 802.1Qbg,managerid=..., 802.1Qbh,...")
+@click.option("--interfaceid", metavar="UUID", help="The Open vSwitch port's interfaceid (a UUID; "
+              "default with --ovn-switch: derived from the switch and the MAC).")
 @click.option("--bandwidth-in", metavar="AVG[,PEAK[,BURST]]", help="Inbound limit, KiB/s and KiB.")
 @click.option("--bandwidth-out", metavar="AVG[,PEAK[,BURST]]", help="Outbound limit, KiB/s and KiB.")
 @click.option("--mtu", metavar="N", help="MTU of the guest NIC.")
@@ -103,7 +107,10 @@ SECTIONS = [
               "the guest's ports, e.g. tcp:2222:22 (repeatable). The hooks add it at start, remove it "
               "at release.")
 @click.option("--ip", metavar="ADDR", help="Metadata: the guest's IPv4 address the forwards go to "
-              "(default: the network's static DHCP host for the MAC).")
+              "(default: the network's static DHCP host for the MAC); with --ovn-switch, the static "
+              "address (IPv4 or IPv6) of its OVN port.")
+@click.option("--ovn-switch", metavar="LS", help="Metadata (bridge with --virtualport openvswitch, or "
+              "network): the port is on OVN logical switch LS; writes a derived interfaceid.")
 @click.option("--domain", "domain_path", metavar="FILE", shell_complete=completion.files,
               help="Add the interface to this domain document (- for stdin) and print the domain.")
 @click.option("-i", "--in-place", is_flag=True, help="With --domain: rewrite FILE atomically.")
