@@ -350,6 +350,8 @@ def classify_error(step: str, error: HostError, timeout: float, nb: str) -> Host
     last = [line for line in stderr.splitlines() if line.startswith("ovn-nbctl:")]
     detail = last[-1][len("ovn-nbctl:"):].strip() if last else error.fields.get("detail", str(error))
     if "database connection failed" in stderr:
+        # ovn-nbctl prints "()" when the connection failed without an errno text (no route).
+        detail = str(detail).replace(" ()", "")
         return HostError(step=step, detail=f"OVN northbound database {nb} unreachable: {detail}")
     m = re.search(r'no row "([^"]+)" in table (\w+)', stderr)
     if m:

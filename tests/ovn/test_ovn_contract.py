@@ -1,0 +1,144 @@
+"""The OVN adapter against a real northbound database, from a chassis, as a hook would use it.
+
+The test thread lives in chassis1's namespace: the adapter reaches the NB over TCP on the
+fabric, and this chassis's own OVS for its system-id. Nothing connects from the machine's own
+namespace.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from hooks.adapters.ovn import OvnAdapter, OvnConfig
+from hooks.errors import ForeignDevice, HostError, HostTimeout
+from tests.netns.harness import entered
+from tests.ovn.harness import CENTRAL_IP, FABRIC_NET, OvnLab
+
+pytestmark = pytest.mark.netns
+
+P1 = "0b5c6a4e-8a55-4c5e-9a0c-3f1c2b3d4e51"
+P2 = "0b5c6a4e-8a55-4c5e-9a0c-3f1c2b3d4e52"
+P3 = "0b5c6a4e-8a55-4c5e-9a0c-3f1c2b3d4e53"
+P4 = "0b5c6a4e-8a55-4c5e-9a0c-3f1c2b3d4e54"
+
+
+@pytest.fixture
+def adapter(lab: OvnLab) -> Iterator[OvnAdapter]:
+    """The adapter on chassis1, talking to the NB over TCP; the test thread inside chassis1."""
+    with entered(lab.chassis[0].ns):
+        yield OvnAdapter(OvnConfig(lab.nb_tcp), ovs_db=str(lab.chassis[0].db), timeout=3)
+
+
+def _row(lab: OvnLab, name: str) -> dict[str, str]:
+    out = lab.nbctl("--columns=_uuid,addresses,options,external_ids,dhcpv4_options", "find",
+                    "Logical_Switch_Port", f'name="{name}"')
+    return dict((k.strip(), v.strip()) for k, _, v in (line.partition(":") for line in out.splitlines() if line))
+
+
+def test_system_id_is_this_chassis(adapter: OvnAdapter) -> None:
+    assert adapter.system_id() == "chassis1"
+    adapter.probe()
+
+
+def test_a_switch_is_created_once_and_never_reconfigured(lab: OvnLab, adapter: OvnAdapter) -> None:
+    assert adapter.ensure_switch("c-ls1", "10.1.0.0/24", dhcp=True) is True
+    config = lab.nbctl("get", "Logical_Switch", "c-ls1", "other_config").strip()
+    assert config == '{exclude_ips="10.1.0.1", subnet="10.1.0.0/24"}'
+    dhcp = adapter.dhcp_options("c-ls1")
+    assert dhcp is not None
+    assert lab.nbctl("get", "DHCP_Options", dhcp, "cidr").strip() == '"10.1.0.0/24"'
+    # Again, with other wishes: the switch exists, and stays as it was.
+    assert adapter.ensure_switch("c-ls1", "10.9.0.0/24", dhcp=True) is False
+    assert lab.nbctl("get", "Logical_Switch", "c-ls1", "other_config").strip() == config
+    assert lab.nbctl("--bare", "--columns=_uuid", "find", "DHCP_Options").split() == [dhcp]
+
+
+def test_a_port_is_created_idempotently_and_bound_where_requested(lab: OvnLab, adapter: OvnAdapter) -> None:
+    adapter.ensure_switch("c-ls2", "10.2.0.0/24", dhcp=True)
+    dhcp = adapter.dhcp_options("c-ls2")
+    here = adapter.system_id()
+    assert adapter.ensure_port("c-ls2", P1, "52:54:00:c0:00:01", "10.2.0.5", here, "vm1", "vnet0", dhcp) is True
+    first = _row(lab, P1)
+    assert first["addresses"] == '["52:54:00:c0:00:01 10.2.0.5"]'
+    assert first["options"] == "{requested-chassis=chassis1}"
+    assert first["external_ids"] == "{virt-netxml-domain=vm1, virt-netxml-interface=vnet0}"
+    assert first["dhcpv4_options"] == dhcp
+    assert adapter.ensure_port("c-ls2", P1, "52:54:00:c0:00:01", "10.2.0.5", here, "vm1", "vnet0", dhcp) is False
+    assert _row(lab, P1) == first      # same row (same _uuid), same contents
+    assert lab.nbctl("lsp-list", "c-ls2").count(P1) == 1
+    # ovn-controller binds the OVS interface whose iface-id is the port's name, on this chassis.
+    lab.standin(lab.chassis[0], P1, "52:54:00:c0:00:01", "10.2.0.5/24")
+    lab.wait_up(P1)
+    assert lab.bound_chassis(P1) == "chassis1"
+    # A changed wish (OVN's IPAM instead of the static address) updates the same row.
+    adapter.ensure_port("c-ls2", P1, "52:54:00:c0:00:01", None, here, "vm1", "vnet0", dhcp)
+    assert _row(lab, P1)["addresses"] == '["52:54:00:c0:00:01 dynamic"]'
+    assert _row(lab, P1)["_uuid"] == first["_uuid"]
+
+
+def test_a_port_on_another_switch_is_not_moved(lab: OvnLab, adapter: OvnAdapter) -> None:
+    adapter.ensure_switch("c-ls3")
+    adapter.ensure_switch("c-ls4")
+    adapter.ensure_port("c-ls3", P2, "52:54:00:c0:00:02", None, "chassis1", "vm2", "vnet1")
+    with pytest.raises(ForeignDevice, match="is on switch c-ls3"):
+        adapter.ensure_port("c-ls4", P2, "52:54:00:c0:00:02", None, "chassis1", "vm2", "vnet1")
+    assert P2 in lab.nbctl("lsp-list", "c-ls3") and P2 not in lab.nbctl("lsp-list", "c-ls4")
+
+
+def test_delete_only_what_this_chassis_alone_holds(lab: OvnLab, adapter: OvnAdapter) -> None:
+    adapter.ensure_switch("c-ls5")
+    adapter.ensure_port("c-ls5", P3, "52:54:00:c0:00:03", None, "chassis2", "vm3", "vnet0")
+    with pytest.raises(ForeignDevice, match="is requested on chassis2, not on this chassis"):
+        adapter.delete_port(P3, "chassis1")
+    assert P3 in lab.nbctl("lsp-list", "c-ls5")
+    # Mid-migration the port is requested on both: neither side deletes it.
+    lab.nbctl("set", "Logical_Switch_Port", P3, 'options:requested-chassis="chassis2,chassis1"')
+    with pytest.raises(ForeignDevice, match="requested on chassis2,chassis1"):
+        adapter.delete_port(P3, "chassis1")
+    assert P3 in lab.nbctl("lsp-list", "c-ls5")
+    lab.nbctl("set", "Logical_Switch_Port", P3, "options:requested-chassis=chassis1")
+    assert adapter.delete_port(P3, "chassis1") is True
+    assert P3 not in lab.nbctl("lsp-list", "c-ls5")
+    assert adapter.delete_port(P3, "chassis1") is False    # gone already: nothing to do
+
+
+def test_a_port_named_like_another_ports_row_uuid_is_refused(lab: OvnLab, adapter: OvnAdapter) -> None:
+    adapter.ensure_switch("c-ls6")
+    adapter.ensure_port("c-ls6", P4, "52:54:00:c0:00:04", None, "chassis2", "victim", "vnet0")
+    victim = _row(lab, P4)
+    # An interfaceid chosen to be that port's row UUID: ovn-nbctl would resolve it to the row.
+    with pytest.raises(ForeignDevice, match="is the row UUID of another port"):
+        adapter.ensure_port("c-ls6", victim["_uuid"], "52:54:00:c0:00:05", None, "chassis1", "thief", "vnet0")
+    with pytest.raises(ForeignDevice, match="is the row UUID of another port"):
+        adapter.delete_port(victim["_uuid"], "chassis2")
+    assert _row(lab, P4) == victim
+
+
+def test_unix_remote(lab: OvnLab) -> None:
+    OvnAdapter(OvnConfig(f"unix:{lab.nb_socket}"), timeout=3).probe()
+
+
+@pytest.mark.parametrize("remote,error,reason", [
+    (f"tcp:{CENTRAL_IP}:6699", HostError, "unreachable: .*Connection refused"),   # nobody listens
+    (f"tcp:{FABRIC_NET}.250:6641", HostError, "unreachable: .*connection failed$"),  # no such host
+    ("tcp:127.0.0.1:6698", HostTimeout, "timed out after 2s$"),     # connected, never answered
+])
+def test_an_unreachable_nb_fails_in_one_line_naming_it_within_the_timeout(
+        lab: OvnLab, remote: str, error: type[HostError], reason: str) -> None:
+    with entered(lab.chassis[0].ns), socket.socket() as silent:
+        # Inside chassis1's namespace: the kernel completes the handshake from the backlog, and
+        # nothing ever reads or answers — an NB that hangs.
+        silent.bind(("127.0.0.1", 6698))
+        silent.listen(8)
+        adapter = OvnAdapter(OvnConfig(remote), timeout=2)
+        started = time.monotonic()
+        with pytest.raises(error, match=reason) as raised:
+            adapter.ensure_switch("never")
+        elapsed = time.monotonic() - started
+    message = str(raised.value)
+    assert remote in message and "\n" not in message
+    assert elapsed < 2 + 1.5, elapsed    # ovn-nbctl's own --timeout, well before the wall margin
