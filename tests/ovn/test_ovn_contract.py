@@ -36,7 +36,8 @@ def adapter(lab: OvnLab) -> Iterator[OvnAdapter]:
 def _row(lab: OvnLab, name: str) -> dict[str, str]:
     out = lab.nbctl("--columns=_uuid,addresses,options,external_ids,dhcpv4_options", "find",
                     "Logical_Switch_Port", f'name="{name}"')
-    return dict((k.strip(), v.strip()) for k, _, v in (line.partition(":") for line in out.splitlines() if line))
+    pairs = (line.partition(":") for line in out.splitlines() if line)
+    return {k.strip(): v.strip() for k, _, v in pairs}
 
 
 def test_system_id_is_this_chassis(adapter: OvnAdapter) -> None:
@@ -57,17 +58,19 @@ def test_a_switch_is_created_once_and_never_reconfigured(lab: OvnLab, adapter: O
     assert lab.nbctl("--bare", "--columns=_uuid", "find", "DHCP_Options").split() == [dhcp]
 
 
-def test_a_port_is_created_idempotently_and_bound_where_requested(lab: OvnLab, adapter: OvnAdapter) -> None:
+def test_a_port_is_created_idempotently_and_bound_where_requested(lab: OvnLab,
+                                                                  adapter: OvnAdapter) -> None:
     adapter.ensure_switch("c-ls2", "10.2.0.0/24", dhcp=True)
     dhcp = adapter.dhcp_options("c-ls2")
     here = adapter.system_id()
-    assert adapter.ensure_port("c-ls2", P1, "52:54:00:c0:00:01", "10.2.0.5", here, "vm1", "vnet0", dhcp) is True
+    wish = ("c-ls2", P1, "52:54:00:c0:00:01", "10.2.0.5", here, "vm1", "vnet0", dhcp)
+    assert adapter.ensure_port(*wish) is True
     first = _row(lab, P1)
     assert first["addresses"] == '["52:54:00:c0:00:01 10.2.0.5"]'
     assert first["options"] == "{requested-chassis=chassis1}"
     assert first["external_ids"] == "{virt-netxml-domain=vm1, virt-netxml-interface=vnet0}"
     assert first["dhcpv4_options"] == dhcp
-    assert adapter.ensure_port("c-ls2", P1, "52:54:00:c0:00:01", "10.2.0.5", here, "vm1", "vnet0", dhcp) is False
+    assert adapter.ensure_port(*wish) is False
     assert _row(lab, P1) == first      # same row (same _uuid), same contents
     assert lab.nbctl("lsp-list", "c-ls2").count(P1) == 1
     # ovn-controller binds the OVS interface whose iface-id is the port's name, on this chassis.
