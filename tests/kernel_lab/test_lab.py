@@ -77,9 +77,10 @@ def lab_report(request: pytest.FixtureRequest) -> LabReport:
     with tempfile.TemporaryDirectory(prefix="kernel-lab-") as tmp, contextlib.ExitStack() as stack:
         workdir = Path(tmp)
         extra: list[str] = []
-        if wires.wanted(selected):
-            # Tiny guests on this machine, wired into the lab; stopped by PID when this block ends.
-            extra = stack.enter_context(wires.host_guests(workdir / "out")).lab_args
+        if wired := wires.wanted(selected):
+            # Tiny guests on this machine for the selected wired modules, wired into the lab;
+            # stopped by PID when this block ends.
+            extra = stack.enter_context(wires.host_guests(workdir / "out", wired)).lab_args
         run = lab.run(lab.guest_pytest_argv(f"{lab.GUEST_OUT}/junit.xml", tests=tests), kernel, workdir,
                       timeout, extra)
         lab.keep_last_run(run, workdir)

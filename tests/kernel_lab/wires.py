@@ -1,4 +1,5 @@
-"""Tiny guests on this machine wired into the kernel lab, to prove Linux-bridge VLANs by traffic.
+"""Tiny guests on this machine wired into the kernel lab, to prove Linux-bridge VLANs and port
+forwards by traffic.
 
 Tiny guests (tests/guests/tiny.py) boot in seconds under TCG here, but not inside the lab (TCG
 inside TCG). So they run here, as plain QEMU processes, each NIC a "wire": a pair of UDP sockets on
@@ -7,10 +8,12 @@ wire, and nothing leaves the machine. Inside the lab, a guest test joins each wi
 libvirt made for a paused domain (tc mirred both ways), so the guest's frames enter the bridge
 through a port whose VLANs are set the way libvirt and the hooks set them.
 
-The host test that boots the lab (tests/kernel_lab/test_lab.py) starts the guests before the lab
-and stops them by PID afterwards. The plan (which guests, which wire NIC, where each console is) is
-written as ``wires.json`` into the lab's results folder, which the guest test reads at
-``/run/kernel-lab``; the consoles are written there too, so the guest reads them uncached.
+Each wired guest test module has guests of its own, planned per release (``PLANS``). The host
+test that boots the lab (tests/kernel_lab/test_lab.py) starts the guests of the selected modules
+only, before the lab, and stops them by PID afterwards. The plan (module -> release -> guests:
+which wire NIC, where each console is) is written as ``wires.json`` into the lab's results folder,
+which the guest test reads at ``/run/kernel-lab``; the consoles are written there too, so the
+guest reads them uncached.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,8 +29,6 @@ from pathlib import Path
 from tests.guests.tiny import BootFiles, GuestSpec, boot_files, qemu_argv
 
 PLAN_FILE = "wires.json"
-# The guest tests that need wires; the lab gets its wire NICs only when one of them runs.
-WIRED_GUEST_MODULES = ("test_libvirt_bridge_traffic",)
 # The lab's wire NICs sit at these PCI slots, away from the functions the VFIO tests use (00:03,
 # 00:04) and from the slots QEMU fills on its own: each is a device of its own, in its own group.
 FIRST_SLOT = 0x10
@@ -52,11 +53,12 @@ class PlannedGuest:
     console: str          # file name of its console in the results folder
     more: tuple[str, ...] = ()                # more ADDR/PREFIX on the same NIC, untagged
     vlans: tuple[tuple[int, str], ...] = ()   # (VID, ADDR/PREFIX): sub-interfaces NIC.VID
+    gateway: str | None = None                # the default route (a NAT network's guest)
 
     def spec(self, probe_wait: int) -> GuestSpec:
         return GuestSpec(self.name, nics=[(self.mac, a) for a in (self.address, *self.more)],
                          vlans=[(self.mac, vid, a) for vid, a in self.vlans], probes=list(self.probes),
-                         probe_wait=probe_wait)
+                         probe_wait=probe_wait, gateway=self.gateway)
 
 
 # The trunk guest's VLANs: tagged 10 and 20 (sub-interfaces), native 30 (untagged); each VLAN
@@ -65,7 +67,7 @@ TRUNK_TAGGED = (10, 20)
 TRUNK_NATIVE = 30
 
 
-def plan(release: str, index: int) -> list[PlannedGuest]:
+def bridge_traffic_plan(release: str, index: int) -> list[PlannedGuest]:
     """Four guests for one release's test: ga, gb and gc in one subnet ask each other; gt, the
     trunk guest, asks ga in VLAN 10, gb in VLAN 20 and gc in its native VLAN 30."""
     out = []
@@ -86,21 +88,62 @@ def plan(release: str, index: int) -> list[PlannedGuest]:
     return out
 
 
-def full_plan() -> dict[str, list[PlannedGuest]]:
-    return {release: plan(release, index) for index, release in enumerate(RELEASE_SETS, start=1)}
+# The port forward test's NAT network (test_libvirt_port_forward): its subnet and gateway, and the
+# sandbox's uplink address and the host port forwarded to fa (which fb asks through the uplink).
+FORWARD_SUBNET = "192.168.158"
+FORWARD_GATEWAY = f"{FORWARD_SUBNET}.1"
+FORWARD_UPLINK = "10.232.0.1"
+FORWARD_PORT = 8080
 
 
-def read_plan(folder: Path) -> dict[str, list[PlannedGuest]]:
-    """The plan a host run wrote into ``folder`` (the guest test's view of it)."""
+def port_forward_plan(release: str, index: int) -> list[PlannedGuest]:
+    """Two guests on a NAT network: fa, whose port 80 the host forwards from FORWARD_PORT, and fb,
+    which asks the host's uplink address on that port (one guest reaching another through a
+    forwarded host port). Both route through the network's gateway."""
+    out = []
+    for n, short in enumerate(("fa", "fb"), start=1):
+        name = f"{short}{index}"
+        probes = (f"{FORWARD_UPLINK}:{FORWARD_PORT}",) if short == "fb" else ()
+        out.append(PlannedGuest(
+            name=name, mac=f"52:54:00:7a:{index:02x}:{n:02x}", address=f"{FORWARD_SUBNET}.{10 + n}/24",
+            probes=probes, lab_mac=f"52:54:00:7b:{index:02x}:{n:02x}", console=f"{name}.console",
+            gateway=FORWARD_GATEWAY))
+    return out
+
+
+# The guest test modules that need wires: each one's planner and the releases it runs on. The
+# lab gets wire NICs only for the selected modules. (libvirt 9.0 has no nftables backend: the
+# port forward test runs on 11.3 only.)
+PLANS: dict[str, tuple[Callable[[str, int], list[PlannedGuest]], tuple[str, ...]]] = {
+    "test_libvirt_bridge_traffic": (bridge_traffic_plan, RELEASE_SETS),
+    "test_libvirt_port_forward": (port_forward_plan, ("libvirt-11.3.0",)),
+}
+WIRED_GUEST_MODULES = tuple(PLANS)
+
+
+def full_plan(modules: Sequence[str] = WIRED_GUEST_MODULES) -> dict[str, dict[str, list[PlannedGuest]]]:
+    """module -> release -> its guests, for ``modules``; a release's index (in its MACs) is its
+    place in RELEASE_SETS, whichever modules are planned."""
+    out = {}
+    for module in modules:
+        planner, releases = PLANS[module]
+        out[module] = {release: planner(release, RELEASE_SETS.index(release) + 1) for release in releases}
+    return out
+
+
+def read_plan(folder: Path, module: str) -> dict[str, list[PlannedGuest]]:
+    """The plan a host run wrote into ``folder`` for guest test ``module`` (release -> guests)."""
     data = json.loads((folder / PLAN_FILE).read_text())
+    assert module in data, f"no guests for {module} in {folder / PLAN_FILE} (planned: {sorted(data)})"
     return {release: [PlannedGuest(**{**g, "probes": tuple(g["probes"]), "more": tuple(g["more"]),
                                       "vlans": tuple((v, a) for v, a in g["vlans"])}) for g in guests]
-            for release, guests in data.items()}
+            for release, guests in data[module].items()}
 
 
-def wanted(selected_test_ids: Sequence[str]) -> bool:
-    """Whether any selected guest test (``module::test``) needs the wires."""
-    return any(t.split("::", 1)[0] in WIRED_GUEST_MODULES for t in selected_test_ids)
+def wanted(selected_test_ids: Sequence[str]) -> list[str]:
+    """The wired modules among the selected guest tests (``module::test``), in PLANS' order."""
+    modules = {t.split("::", 1)[0] for t in selected_test_ids}
+    return [m for m in WIRED_GUEST_MODULES if m in modules]
 
 
 def _free_udp_ports(count: int) -> list[int]:
@@ -127,14 +170,15 @@ class Wires:
 
 
 @contextmanager
-def host_guests(folder: Path, boot: BootFiles | None = None) -> Iterator[Wires]:
-    """Start every planned guest on this machine, consoles and wires.json in ``folder``; yield
-    the QEMU arguments that give the lab VM the other end of each wire. Every guest is stopped by
-    its PID on the way out, also when the lab run fails."""
+def host_guests(folder: Path, modules: Sequence[str] = WIRED_GUEST_MODULES,
+                boot: BootFiles | None = None) -> Iterator[Wires]:
+    """Start the planned guests of ``modules`` on this machine, consoles and wires.json in
+    ``folder``; yield the QEMU arguments that give the lab VM the other end of each wire. Every
+    guest is stopped by its PID on the way out, also when the lab run fails."""
     folder.mkdir(parents=True, exist_ok=True)
     boot = boot or boot_files(folder / "boot")
-    planned = full_plan()
-    guests = [g for gs in planned.values() for g in gs]
+    planned = full_plan(modules)
+    guests = [g for releases in planned.values() for gs in releases.values() for g in gs]
     assert len(guests) <= MAX_WIRES
     ports = _free_udp_ports(2 * len(guests))
     lab_args: list[str] = []
@@ -162,5 +206,6 @@ def host_guests(folder: Path, boot: BootFiles | None = None) -> Iterator[Wires]:
                          "-device", f"virtio-net-pci,netdev=w{n},mac={guest.lab_mac},"
                                     f"addr={FIRST_SLOT + n:#x}.0,romfile="]
         (folder / PLAN_FILE).write_text(json.dumps(
-            {release: [asdict(g) for g in gs] for release, gs in planned.items()}, indent=1))
+            {module: {release: [asdict(g) for g in gs] for release, gs in releases.items()}
+             for module, releases in planned.items()}, indent=1))
         yield Wires(lab_args, [p.pid for p in procs], folder)

@@ -56,7 +56,7 @@ def planned() -> dict[str, list[PlannedGuest]]:
         "started by tests/kernel_lab/test_lab.py when this module is selected)")
     for name in TC_MODULES:
         modprobe(name)
-    return read_plan(OUT)
+    return read_plan(OUT, __name__.rsplit(".", 1)[-1])
 
 
 def lab_nic(mac: str) -> str | None:
