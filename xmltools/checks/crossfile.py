@@ -32,6 +32,7 @@ from xmltools.checks.forwards import (
     network_addresses,
 )
 from xmltools.checks.metadata import META_NS
+from xmltools.checks.ovn import OvnPort, OvnSwitch, ovn_findings, ovn_ports, ovn_switch_of
 from xmltools.checks.shared import Issue, Severity, describe
 from xmltools.errors import UsageError
 from xmltools.rules import BRIDGE_PORT_TYPES, LINUX_BRIDGE_VLAN_SINCE, libvirt_applies_vlan, network_port_type
@@ -88,6 +89,8 @@ class CrossIndex:
     ports: list[tuple[str, NetworkPort]] = field(default_factory=list)
     forwards: list[tuple[str, ForwardFact]] = field(default_factory=list)
     addresses: dict[str, dict[str, NetworkAddresses]] = field(default_factory=dict)
+    ovn_switches: dict[str, dict[str, OvnSwitch | None]] = field(default_factory=dict)
+    ovn_ports: list[tuple[str, OvnPort]] = field(default_factory=list)
 
     def add(self, root: etree._Element, kind: str, path: str, host: str = "") -> None:
         """Record what a network or domain document brings to the cross-file checks."""
@@ -98,11 +101,14 @@ class CrossIndex:
                 self.networks.setdefault(host, {}).setdefault(_name(root) or "", facts)
                 addresses = network_addresses(root, path)
                 self.addresses.setdefault(host, {}).setdefault(_name(root) or "", addresses)
+                self.ovn_switches.setdefault(host, {}).setdefault(_name(root) or "",
+                                                                  ovn_switch_of(root, path))
             else:
                 self.networks.setdefault(host, {})
         elif kind == "domain":
             self.ports.extend((host, port) for port in network_ports(root, path))
             self.forwards.extend((host, fact) for fact in forward_facts(root, path))
+            self.ovn_ports.extend((host, port) for port in ovn_ports(root, path))
 
     def findings(self, libvirt: Version = NEWEST) -> list[CrossFinding]:
         """The findings of the run, in the order the interfaces were read."""
@@ -136,6 +142,11 @@ class CrossIndex:
                                f"{port.meta_vlan} on {where}, which gives the guest a {kind} port: they "
                                "set VLANs on bridge ports (NAT, routed, open, isolated networks and "
                                "bridge networks with a <bridge name>) or through a VF's PF (<vnx:vf>)"))
+        # OVN ports: their switch is their network's, their address in its subnet
+        for host, ovn_port in self.ovn_ports:
+            if host in self.networks:
+                out += [CrossFinding(ovn_port.path, issue)
+                        for issue in ovn_findings(ovn_port, self.ovn_switches.get(host, {}))]
         # port forwards: a host port two domains forward, guest addresses against their network
         found = forward_findings(self.forwards, {h: self.addresses.get(h, {}) for h in self.networks})
         out += [CrossFinding(path, issue) for path, issue in found]

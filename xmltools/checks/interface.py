@@ -14,8 +14,10 @@ from xmltools.checks.shared import (
     check_vlan,
     describe,
 )
+from xmltools.errors import InvalidValue
 from xmltools.names import interface_name_problem
 from xmltools.rules import LINUX_BRIDGE_VLAN_SINCE
+from xmltools.uuids import validate_uuid
 from xmltools.versions import show
 
 # Target names libvirt generates itself, and drops from a definition (virnetdev.h).
@@ -66,6 +68,16 @@ def check_interface(iface: etree._Element, report: Report, domain_type: str | No
                            f"{where}: libvirt drops target dev '{dev}' when the guest is defined: names "
                            f"starting with {', '.join(GENERATED_PREFIXES)} are reserved for the ones it "
                            "generates (a pre-created TAP needs managed='no')")
+    params = iface.find("virtualport/parameters")
+    if params is not None and params.get("interfaceid") is not None:
+        try:
+            validate_uuid(params.get("interfaceid") or "")
+        except InvalidValue as exc:
+            # virDomainNetDefParseXML: "cannot parse interfaceid parameter as a uuid"; OVN
+            # names the port's logical switch port by it.
+            report.error(params, "interfaceid",
+                         f"{where}: interfaceid {params.get('interfaceid')!r} is not a UUID, which libvirt "
+                         f"refuses ({exc.fields['reason']})")
     _check_passt_and_queues(iface, kind, where, report)
     bw = iface.find("bandwidth")
     if bw is not None:

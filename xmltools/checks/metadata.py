@@ -76,9 +76,15 @@ def check_metadata(root: etree._Element, kind: str, report: Report) -> None:
         for entry in meta.iterfind(q + "interface"):
             report.warning(entry, "meta-wrong-kind",
                            f"{describe(entry)}: per-interface wishes belong in a domain's metadata")
+        from xmltools.checks.ovn import check_ovn_network
+
+        check_ovn_network(root, meta, report)
     elif kind == "domain":
+        from xmltools.checks.ovn import check_ovn_domain
+
+        check_ovn_domain(root, meta, report)
         for child in meta:
-            if child.tag in (q + "bridge", q + "shim", q + "sriov", q + "portgroup"):
+            if child.tag in (q + "bridge", q + "shim", q + "sriov", q + "portgroup", q + "ovn"):
                 report.warning(child, "meta-wrong-kind",
                                f"{describe(child)}: this wish belongs in a network's metadata")
     from xmltools.checks.forwards import check_forwards
