@@ -121,6 +121,10 @@ def status(root: str, as_json: bool) -> None:
         "state": store.snapshot(),
         "watch": unit_status(root),
     }
+    from hooks.adapters.ovn import status as ovn_status
+    from hooks.config import ovs_db
+
+    info["ovn"] = ovn_status(ovs_db=ovs_db(load_config()), timeout=2.0)   # None without ovn.conf
     if as_json:
         click.echo(json.dumps(info, indent=2, sort_keys=True))
         return
@@ -140,6 +144,11 @@ def status(root: str, as_json: bool) -> None:
     pids = ", ".join(str(p) for p in watch["pids"])
     running = f"running as pid {pids}" if pids else "not running (hot-plugged NICs wait for a reconnect)"
     click.echo(f"watch: unit {watch['state']} ({watch['unit']}); {running}")
+    if info["ovn"] is not None:
+        from hooks.adapters.ovn import status_lines
+
+        for line in status_lines(info["ovn"]):
+            click.echo(line)
     click.echo(f"state: {store.root}")
     for line in _state_lines(info["state"]):
         click.echo("  " + line)

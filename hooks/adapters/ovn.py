@@ -475,3 +475,47 @@ class OvnAdapter:
                                 reason=f"is requested on {held}, not on this chassis ({chassis}) alone")
         self._run(step, delete_port_cmds(existing.uuid))
         return True
+
+
+# ----------------------------------------------------------------- hooks status
+
+def status(folder: str | None = None, ovs_db: str | None = None,
+           timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any] | None:
+    """What ``hooks status`` says about OVN: None without ``ovn.conf``; else whether it parses,
+    the NB it names and whether that answers, and this chassis's system-id."""
+    from xmltools.errors import NetXmlError
+
+    path = ovn_config_path(folder)
+    info: dict[str, Any] = {"config": path, "parses": False, "nb": None, "reachable": None,
+                            "chassis": None, "problems": []}
+    try:
+        config = load_ovn_config(folder)
+    except NetXmlError as exc:
+        info["problems"].append(str(exc))
+        return info
+    if config is None:
+        return None
+    info.update(parses=True, nb=config.nb)
+    adapter = OvnAdapter(config, ovs_db, timeout)
+    try:
+        adapter.probe()
+        info["reachable"] = True
+    except NetXmlError as exc:
+        info["reachable"] = False
+        info["problems"].append(str(exc))
+    try:
+        info["chassis"] = adapter.system_id()
+    except NetXmlError as exc:
+        info["problems"].append(str(exc))
+    return info
+
+
+def status_lines(info: dict[str, Any]) -> list[str]:
+    """``status`` as the lines ``hooks status`` prints."""
+    if not info["parses"]:
+        head = f"ovn: {info['config']}: not usable"
+    else:
+        reach = "reachable" if info["reachable"] else "NOT reachable"
+        chassis = f"; this chassis: {info['chassis']}" if info["chassis"] else ""
+        head = f"ovn: {info['config']}: northbound database {info['nb']} {reach}{chassis}"
+    return [head] + [f"  problem: {p}" for p in info["problems"]]

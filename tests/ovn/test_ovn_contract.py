@@ -7,13 +7,17 @@ namespace.
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from hooks.adapters.ovn import OvnAdapter, OvnConfig
+from hooks.cli import hooks as hooks_group
 from hooks.errors import ForeignDevice, HostError, HostTimeout
 from tests.netns.harness import entered
 from tests.ovn.harness import CENTRAL_IP, FABRIC_NET, OvnLab
@@ -145,3 +149,34 @@ def test_an_unreachable_nb_fails_in_one_line_naming_it_within_the_timeout(
     message = str(raised.value)
     assert remote in message and "\n" not in message
     assert elapsed < 2 + 1.5, elapsed    # ovn-nbctl's own --timeout, well before the wall margin
+
+
+def _status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, conf: str | None) -> list[str]:
+    folder = tmp_path / "conf"
+    folder.mkdir(mode=0o755, exist_ok=True)
+    if conf is not None:
+        (folder / "ovn.conf").write_text(conf)
+        os.chmod(folder / "ovn.conf", 0o644)
+    monkeypatch.setenv("VIRT_NETXML_CONFIG_DIR", str(folder))
+    monkeypatch.setenv("VIRT_NETXML_STATE_DIR", str(tmp_path / "state"))
+    result = CliRunner().invoke(hooks_group, ["status", "--root", str(tmp_path / "root")])
+    assert result.exit_code == 0, result.output
+    return [line for line in result.output.splitlines() if line.startswith(("ovn:", "  problem:"))]
+
+
+def test_hooks_status_reports_the_ovn_configuration(lab: OvnLab, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = tmp_path / "conf" / "ovn.conf"
+    monkeypatch.setenv("VIRT_NETXML_OVS_DB", str(lab.chassis[1].db))
+    assert _status(tmp_path, monkeypatch, None) == []
+    assert _status(tmp_path, monkeypatch, f"nb = unix:{lab.nb_socket}\n") == [
+        f"ovn: {conf}: northbound database unix:{lab.nb_socket} reachable; this chassis: chassis2"]
+    gone = tmp_path / "gone.sock"
+    lines = _status(tmp_path, monkeypatch, f"nb = unix:{gone}\n")
+    assert lines[0] == f"ovn: {conf}: northbound database unix:{gone} NOT reachable; this chassis: chassis2"
+    assert lines[1].startswith(f"  problem: read the OVN northbound database: OVN northbound database "
+                               f"unix:{gone} unreachable") and len(lines) == 2
+    assert _status(tmp_path, monkeypatch, "nb = tcp:192.0.2.1\n") == [
+        f"ovn: {conf}: not usable",
+        f"  problem: {conf}:1: nb remote 'tcp:192.0.2.1': expected tcp:HOST:PORT, ssl:HOST:PORT "
+        "or unix:/PATH"]
