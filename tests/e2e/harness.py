@@ -402,6 +402,8 @@ class Libvirtd:
     pid: int = 0
     starts: int = 0
     holder_pid: int = 0
+    # Lines appended to the daemon's network.conf (e.g. firewall_backend = "nftables").
+    network_conf: str = ""
 
     # (folder inside the temporary tree, where libvirtd sees it), mounted after the /etc overlay
     MOUNTS = (("etc/libvirt", "/etc/libvirt"), ("run", "/run"), ("var/lib/libvirt", "/var/lib/libvirt"),
@@ -554,6 +556,9 @@ class Libvirtd:
             # Each sandbox is its own host: libvirt refuses a migration between two daemons
             # with the same host UUID (by default the machine's SMBIOS one).
             f.write(f'host_uuid = "{uuid.uuid4()}"\n')
+        if self.network_conf:
+            with (self.etc / "network.conf").open("a") as f:
+                f.write("\n" + self.network_conf)
 
     def start(self, timeout: float = 30) -> None:
         """Start libvirtd and wait until it answers and can use QEMU."""

@@ -86,6 +86,9 @@ def box(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
     missing = release.missing()
     assert not missing, "the lab cannot run this release: " + ", ".join(missing)
     sandbox = Sandbox.create(release)
+    # A module's own lines for libvirt's network.conf (its LIBVIRT_NETWORK_CONF): a firewall
+    # backend, say. A module asks for fewer releases by parametrizing ``box`` indirectly.
+    sandbox.libvirtd.network_conf = getattr(request.module, "LIBVIRT_NETWORK_CONF", "")
     try:
         sandbox.start()
         yield sandbox
