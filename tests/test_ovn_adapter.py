@@ -194,7 +194,8 @@ def test_create_and_update_port_cmds():
     (lambda: ovn.create_port_cmds("ls1", PORT, "52:54:00:aa:00:01", None, "c", "d\x01", "i"), "OVS value"),
     (lambda: ovn.create_port_cmds("ls1", PORT, "52:54:00:aa:00:01", None, "c", "d", "i", "x"),
      "DHCP_Options"),
-    (lambda: ovn.delete_port_cmds(PORT[:8]), "OVN port row"),
+    (lambda: ovn.delete_port_cmds(PORT[:8], "c"), "OVN port row"),
+    (lambda: ovn.delete_port_cmds(ROW, "c,d"), "chassis name"),
 ])
 def test_port_cmds_refuse_bad_values(call, what):
     with pytest.raises(InvalidValue, match=what):
@@ -205,7 +206,9 @@ def test_read_and_delete_cmds():
     assert ovn.find_port_cmds(PORT) == [
         ["--columns=_uuid,name,options,external_ids", "find", "Logical_Switch_Port", f'name="{PORT}"'],
         ["--if-exists", "get", "Logical_Switch_Port", PORT, "name"]]
-    assert ovn.delete_port_cmds(ROW) == [["--if-exists", "lsp-del", ROW]]
+    assert ovn.delete_port_cmds(ROW, "chassis1") == [
+        ["wait-until", "Logical_Switch_Port", ROW, 'options:requested-chassis="chassis1"'],
+        ["--if-exists", "lsp-del", ROW]]
     assert ovn.switch_of_port_cmd(ROW) == ["--columns=name", "find", "Logical_Switch", f"ports{{>=}}{ROW}"]
     assert ovn.dhcp_options_cmd("ls1") == [
         "--columns=_uuid", "find", "DHCP_Options", 'external_ids:virt-netxml-switch="ls1"']

@@ -295,11 +295,14 @@ def update_port_cmds(row: str, mac: str, address: str | None, chassis: str, doma
     return port_settings(row, port_addresses(mac, address), chassis, domain, interface, dhcp_options)
 
 
-def delete_port_cmds(row: str) -> list[Command]:
-    """Delete the port by its row UUID; ``--if-exists``: gone already is done."""
+def delete_port_cmds(row: str, chassis: str) -> list[Command]:
+    """Delete the port by its row UUID in a transaction that holds only while the port is
+    requested on ``chassis`` alone: ``wait-until`` makes ovn-nbctl retry (until --timeout)
+    rather than commit when the port was moved or a migration added a chassis since the read."""
     if re.fullmatch(_UUID, row) is None:
         raise InvalidValue(what="OVN port row", value=row, reason="expected a UUID")
-    return [["--if-exists", "lsp-del", row]]
+    held = f"options:requested-chassis={quote(chassis_name(chassis))}"
+    return [["wait-until", "Logical_Switch_Port", row, held], ["--if-exists", "lsp-del", row]]
 
 
 def switch_of_port_cmd(row: str) -> Command:
@@ -473,7 +476,7 @@ class OvnAdapter:
             held = ",".join(existing.chassis) or "no chassis"
             raise ForeignDevice(step=step, what="OVN port", name=name,
                                 reason=f"is requested on {held}, not on this chassis ({chassis}) alone")
-        self._run(step, delete_port_cmds(existing.uuid))
+        self._run(step, delete_port_cmds(existing.uuid, chassis))
         return True
 
 

@@ -28,6 +28,7 @@ P1 = "0b5c6a4e-8a55-4c5e-9a0c-3f1c2b3d4e51"
 P2 = "0b5c6a4e-8a55-4c5e-9a0c-3f1c2b3d4e52"
 P3 = "0b5c6a4e-8a55-4c5e-9a0c-3f1c2b3d4e53"
 P4 = "0b5c6a4e-8a55-4c5e-9a0c-3f1c2b3d4e54"
+P5 = "0b5c6a4e-8a55-4c5e-9a0c-3f1c2b3d4e55"
 
 
 @pytest.fixture
@@ -111,6 +112,21 @@ def test_delete_only_what_this_chassis_alone_holds(lab: OvnLab, adapter: OvnAdap
     assert adapter.delete_port(P3, "chassis1") is True
     assert P3 not in lab.nbctl("lsp-list", "c-ls5")
     assert adapter.delete_port(P3, "chassis1") is False    # gone already: nothing to do
+
+
+def test_a_delete_racing_a_migration_leaves_the_port(lab: OvnLab, adapter: OvnAdapter,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # The port was this chassis's when the adapter read it; before the delete runs, the
+    # destination of a migration is requested too. The delete transaction itself re-checks.
+    adapter.ensure_switch("c-ls7")
+    adapter.ensure_port("c-ls7", P5, "52:54:00:c0:00:07", None, "chassis1", "vm7", "vnet0")
+    stale = adapter.find_port(P5)
+    lab.nbctl("set", "Logical_Switch_Port", P5, 'options:requested-chassis="chassis1,chassis2"')
+    monkeypatch.setattr(adapter, "find_port", lambda name: stale)
+    adapter.timeout = 1
+    with pytest.raises(HostTimeout, match=f"delete OVN port {P5}"):
+        adapter.delete_port(P5, "chassis1")
+    assert P5 in lab.nbctl("lsp-list", "c-ls7")
 
 
 def test_a_port_named_like_another_ports_row_uuid_is_refused(lab: OvnLab, adapter: OvnAdapter) -> None:
