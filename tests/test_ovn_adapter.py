@@ -248,3 +248,24 @@ def test_classify_error_names_the_unreachable_database():
                       stderr="warning\novn-nbctl: ls1: a switch with this name already exists\n")
     assert str(ovn.classify_error("create", other, 2.0, "n")) == (
         "create: ls1: a switch with this name already exists")
+
+
+def test_load_ovn_config_checks_the_ssl_files_like_the_file_itself(tmp_path):
+    folder = tmp_path / "etc"
+    folder.mkdir(mode=0o755)
+    files = {key: tmp_path / f"{key}.pem" for key in ("ssl-key", "ssl-cert", "ssl-ca")}
+    for path in files.values():
+        path.write_text("PEM\n")
+        os.chmod(path, 0o600)
+    text = "nb = ssl:192.0.2.10:6641\n" + "".join(f"{k} = {p}\n" for k, p in files.items())
+    (folder / "ovn.conf").write_text(text)
+    os.chmod(folder / "ovn.conf", 0o644)
+    assert ovn.load_ovn_config(str(folder)).ssl_ca == str(files["ssl-ca"])
+    # A CA file others can rewrite would let them vouch for any northbound database.
+    os.chmod(files["ssl-ca"], 0o666)
+    with pytest.raises(InsecurePath, match=f"OVN ssl-ca file {files['ssl-ca']}: group- and world-writable"):
+        ovn.load_ovn_config(str(folder))
+    os.chmod(files["ssl-ca"], 0o644)
+    files["ssl-key"].unlink()
+    with pytest.raises(InputError, match=f"OVN ssl-key file {files['ssl-key']}: does not exist"):
+        ovn.load_ovn_config(str(folder))

@@ -145,7 +145,25 @@ def load_ovn_config(folder: str | None = None) -> OvnConfig | None:
 
     path = ovn_config_path(folder)
     text = read_trusted(path, "OVN configuration file", CONF_LIMIT, folder_what="configuration directory")
-    return None if text is None else parse_ovn_config(text, path)
+    if text is None:
+        return None
+    config = parse_ovn_config(text, path)
+    check_ssl_files(config)
+    return config
+
+
+def check_ssl_files(config: OvnConfig) -> None:
+    """The SSL files ovn-nbctl will read as root pass the same trust rules: a key, certificate
+    or CA file others could rewrite would let them choose whom the hooks trust as the NB."""
+    from hooks.config import open_trusted
+
+    for key, path in (("ssl-key", config.ssl_key), ("ssl-cert", config.ssl_cert), ("ssl-ca", config.ssl_ca)):
+        if path is None:
+            continue
+        fd = open_trusted(path, f"OVN {key} file")
+        if fd is None:
+            raise InputError(source=f"OVN {key} file {path}", detail="does not exist")
+        os.close(fd)
 
 
 # ----------------------------------------------------------------- argv builders (pure)
