@@ -20,7 +20,8 @@ first. The other checks across files (the network and portgroup a domain interfa
 VLANs that network's ports can carry) run once every file is read (crossfile.CrossIndex).
 
 Modules: shared (report, values, VLAN/MAC/PCI/bandwidth checks), network, interface (NICs
-and domains), metadata (the project's vocabulary), unique and crossfile (across files).
+and domains), metadata (the project's vocabulary), ovn (its OVN switches and ports), unique and
+crossfile (across files).
 """
 
 from xmltools.checks.interface import check_domain, check_interface
