@@ -94,7 +94,8 @@ MODULES = [
             "tests/quality/test_boundaries_style.py", "tests/test_cli_edit_select.py",
             "tests/test_edit_new.py", "tests/test_versions.py", "tests/test_preserve.py",
             "tests/test_cli_forward.py", "tests/quality/test_edit_writeback.py",
-            "tests/quality/test_edit_values.py", "tests/quality/test_preserve_writer.py")),
+            "tests/quality/test_edit_values.py", "tests/quality/test_preserve_writer.py",
+            "tests/quality/test_preserve_reader.py")),
     Module("vlan-grammar", ("xmltools/metadata.py", "xmltools/build_network.py",
                             "xmltools/build_interface.py", "xmltools/rules.py"),
            # (not tests/test_rules.py: it inspects the module's functions, which mutmut wraps)
