@@ -357,7 +357,8 @@ def parse_ovn_subnet(text: str, what: str = "OVN subnet") -> str:
     other_config:subnet), prefix at most OVN_SUBNET_MAX_PREFIX; returned in canonical form."""
     import ipaddress  # OVN networks only
 
-    if "/" not in text:
+    prefix = text.partition("/")[2]
+    if not (prefix.isascii() and prefix.isdigit()):
         raise InvalidValue(what=what, value=text, reason="expected an IPv4 network ADDRESS/PREFIX, "
                                                          "e.g. 10.10.0.0/24")
     try:
