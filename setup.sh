@@ -13,7 +13,7 @@ DEBS=(
   qemu-system-x86 openvswitch-switch dnsmasq-base iptables nftables libxml2-utils
   ovn-central ovn-host ethtool iputils-ping
   libvirt-dev pkg-config gcc python3-dev python3-venv
-  iproute2 bridge-utils procps psmisc
+  iproute2 bridge-utils procps psmisc systemd
   cpio busybox-static dpkg-dev xz-utils
   mmdebstrap
 )
