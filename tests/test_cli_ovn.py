@@ -179,7 +179,7 @@ def test_ipv6_static_address(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- refusals
 
-LONG = "x" * 65
+LONG = "x" * 64
 
 
 @pytest.mark.parametrize(("args", "words"), [
@@ -197,7 +197,8 @@ LONG = "x" * 65
     (["--ovn-switch", "ls web"], "' ' at character 3"),
     (["--ovn-switch", "ls\x1bweb"], "'\\x1b' at character 3"),
     (["--ovn-switch", ""], "empty"),
-    (["--ovn-switch", LONG], "at most 64"),
+    (["--ovn-switch", LONG], "at most 63"),
+    (["--ovn-switch", "cafe"], "hex digits and '-' only"),
     (["--ovn-switch", "0f0b7a2e-5c1d-4e8a-9b3c-7d6e5f4a3b2c"], "UUID"),
     (["--ovn-switch", "ls", "--vlan", "10"], "no VLAN tag"),
     (["--ovn-switch", "ls", "--portgroup", "pg,vlan=10"], "no VLAN tag"),
@@ -219,9 +220,9 @@ def test_network_refuses_what_is_no_ovs_bridge_network(args: list[str], words: s
 
 
 def test_network_boundaries_taken() -> None:
-    # the twins of the refusals above: 64 characters, a /30, the hex-only name
-    assert "x" * 64 in ok(*OVN_NET, "--ovn-switch", "x" * 64, "--ovn-subnet", "10.0.0.0/30")
-    assert 'switch="cafe"' in ok(*OVN_NET, "--ovn-switch", "cafe")
+    # the twins of the refusals above: 63 characters, a /30, one letter outside a-f
+    assert "x" * 63 in ok(*OVN_NET, "--ovn-switch", "x" * 63, "--ovn-subnet", "10.0.0.0/30")
+    assert 'switch="cafe-1g"' in ok(*OVN_NET, "--ovn-switch", "cafe-1g")
 
 
 @pytest.mark.parametrize(("args", "words"), [

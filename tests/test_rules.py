@@ -53,7 +53,6 @@ from xmltools.rules import (
     parse_ovn_name,
     parse_vlan_id,
     parse_vlan_list,
-    uuid_shaped,
     vid_digits,
     vlan_id_ok,
     vlan_id_problem,
@@ -211,19 +210,14 @@ def test_state_key_fast_path_and_wrapper_agree_on_every_byte(name, tmp_path):
 
 # --------------------------------------------------------------------------- OVN names
 
-
-@pytest.mark.parametrize("name", ["ls-web", "a", "_x", "0", "cafe", "ls.web_1", "neutron-" + "0" * 36,
-                                  "x" * OVN_NAME_MAX])
-def test_ovn_switch_names_taken(name):
-    assert ovn_name_problem(name) is None
-    assert parse_ovn_name(name) == name
-
-
-@pytest.mark.parametrize(("name", "words"), [
+OVN_TAKEN = ["ls-web", "z", "_x", "g", "10x", "ls.web_1", "ls:web", "neutron-" + "0" * 36, "x" * OVN_NAME_MAX,
+             "0f0b7a2e-5c1d-4e8a-9b3c-7d6e5f4a3b2x"]
+OVN_REFUSED = [
     ("", "empty"),
     ("x" * (OVN_NAME_MAX + 1), f"at most {OVN_NAME_MAX}"),
     ("-ls", "leading '-'"),
     (".ls", "start with a letter"),
+    (":ls", "start with a letter"),
     ("ls web", "' ' at character 3"),
     ("ls\tweb", "'\\t' at character 3"),
     ("ls\nweb", "character 3"),
@@ -231,8 +225,22 @@ def test_ovn_switch_names_taken(name):
     ("ls'x", "quotes"),
     ("ls\u00e9", "ASCII"),
     ("ls=1", "character 3"),
-    ("0f0b7a2e-5c1d-4e8a-9b3c-7d6e5f4a3b2c", "UUID"),
-])
+    ("ls,1", "character 3"),
+    ("0f0b7a2e-5c1d-4e8a-9b3c-7d6e5f4a3b2c", "hex digits and '-' only"),
+    ("0F0B7A2E5C1D4E8A9B3C7D6E5F4A3B2C", "hex digits and '-' only"),
+    ("cafe", "add a letter outside a-f"),
+    ("10", "hex digits"),
+    ("dead-beef", "hex digits"),
+]
+
+
+@pytest.mark.parametrize("name", OVN_TAKEN)
+def test_ovn_switch_names_taken(name):
+    assert ovn_name_problem(name) is None
+    assert parse_ovn_name(name) == name
+
+
+@pytest.mark.parametrize(("name", "words"), OVN_REFUSED)
 def test_ovn_switch_names_refused_with_the_reason(name, words):
     problem = ovn_name_problem(name)
     assert problem is not None and words in problem
@@ -240,11 +248,20 @@ def test_ovn_switch_names_refused_with_the_reason(name, words):
         parse_ovn_name(name)
 
 
-def test_uuid_shape_is_the_dashed_form_only():
-    assert uuid_shaped("0F0B7A2E-5C1D-4E8A-9B3C-7D6E5F4A3B2C")
-    assert not uuid_shaped("0f0b7a2e5c1d4e8a9b3c7d6e5f4a3b2c")        # a name OVN tools read as a name
-    assert not uuid_shaped("0f0b7a2e-5c1d-4e8a-9b3c-7d6e5f4a3b2")     # one digit short
-    assert not uuid_shaped("0f0b7a2e-5c1d-4e8a-9b3c-7d6e5f4a3b2g")
+def test_the_ovn_adapter_takes_the_same_switch_names():
+    # The hooks' ovn-nbctl argv builder and this rule must agree on every name: lint and the
+    # builders must not accept a switch the hook then refuses, nor refuse one it would take.
+    from hooks.adapters.ovn import switch_name
+
+    def hook_takes(name):
+        try:
+            switch_name(name)
+        except InvalidValue:
+            return False
+        return True
+
+    names = OVN_TAKEN + [name for name, _ in OVN_REFUSED]
+    assert {n: hook_takes(n) for n in names} == {n: ovn_name_problem(n) is None for n in names}
 
 
 def test_ovn_constants():

@@ -277,22 +277,16 @@ MAX_NUMVFS = 65535        # sriov_numvfs: PCIe TotalVFs is a 16-bit field
 # OVN logical switch names (the metadata's <vnx:ovn switch>, --ovn-switch). OVN itself takes any
 # string; the project accepts only names that stay one plain word wherever the hooks put them:
 # an ovn-nbctl argument, a value in an OVSDB column (external_ids), a key=value log line and a
-# one-line error message. So: ASCII letters, digits, '_', '-' and '.'; a letter, a digit or '_'
-# first (a leading '-' would be read as an option); at most OVN_NAME_MAX characters (no limit
-# in OVN; generated names such as Neutron's "neutron-<UUID>", 44 characters, fit well); and not
-# a UUID (ovn-nbctl reads an argument of that form as a row's UUID, not as a name). A name made
-# of hex digits only (e.g. "cafe") is accepted: as with Open vSwitch port names, a command that
-# could read it as a UUID prefix must look it up by its exact name.
-OVN_NAME_MAX = 64
+# one-line error message. So: ASCII letters, digits, '_', '-', '.' and ':'; a letter, a digit or
+# '_' first (a leading '-' would be read as an option); at most OVN_NAME_MAX characters (no
+# limit in OVN; generated names such as Neutron's "neutron-<UUID>", 44 characters, fit well);
+# and at least one character a UUID never has: ovn-nbctl, like ovs-vsctl, looks a record
+# argument up as a UUID, then by name, then as the prefix of a row's UUID, so a name of hex
+# digits and '-' only ("cafe", "10", a whole UUID) could address another row.
+OVN_NAME_MAX = 63
 _OVN_NAME_FIRST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
-_OVN_NAME_CHARS = _OVN_NAME_FIRST | frozenset("-.")
-_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
-
-
-def uuid_shaped(text: str) -> bool:
-    """Is ``text`` a UUID in its dashed 8-4-4-4-12 form (how OVSDB tools read a row's UUID)?"""
-    parts = text.split("-")
-    return [len(p) for p in parts] == [8, 4, 4, 4, 12] and all(c in _HEX_DIGITS for p in parts for c in p)
+_OVN_NAME_CHARS = _OVN_NAME_FIRST | frozenset("-.:")
+_UUID_CHARS = frozenset("0123456789abcdefABCDEF-")
 
 
 def ovn_name_problem(name: str) -> str | None:
@@ -303,13 +297,14 @@ def ovn_name_problem(name: str) -> str | None:
         return f"it has {len(name)} characters, at most {OVN_NAME_MAX} are taken"
     for at, char in enumerate(name):
         if char not in _OVN_NAME_CHARS:
-            return (f"{char!r} at character {at + 1}: use ASCII letters, digits, '_', '-' and '.' "
+            return (f"{char!r} at character {at + 1}: use ASCII letters, digits, '_', '-', '.' and ':' "
                     "(no spaces, quotes or control characters)")
     if name[0] not in _OVN_NAME_FIRST:
         return f"it starts with {name[0]!r}: start with a letter, a digit or '_' (ovn-nbctl reads " \
                "a leading '-' as an option)"
-    if uuid_shaped(name):
-        return "it has the form of a UUID, which ovn-nbctl reads as a row's UUID, not as a name"
+    if all(c in _UUID_CHARS for c in name):
+        return ("it is made of hex digits and '-' only, which ovn-nbctl could read as a row's UUID "
+                "or the start of one: add a letter outside a-f")
     return None
 
 

@@ -91,7 +91,7 @@ SECTIONS = [
 @click.option("--bandwidth-in", metavar="AVG[,PEAK[,BURST]]", help="Inbound limit, KiB/s and KiB.")
 @click.option("--bandwidth-out", metavar="AVG[,PEAK[,BURST]]", help="Outbound limit, KiB/s and KiB.")
 @click.option("--ovn-switch", metavar="LS", help="The network is OVN logical switch LS (needs --mode "
-              "bridge, --bridge br-int, --virtualport openvswitch). Letters, digits, _ - . only.")
+              "bridge, --bridge br-int, --virtualport openvswitch). Letters, digits, _ - . : only.")
 @click.option("--ovn-subnet", metavar="CIDR", help="The switch's IPv4 subnet, for OVN's dynamic "
               "addresses, e.g. 10.10.0.0/24.")
 @click.option("--ovn-dhcp", is_flag=True, help="OVN serves DHCP on --ovn-subnet.")
