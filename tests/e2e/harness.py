@@ -236,6 +236,11 @@ class Netns:
         ns.ip("link", "set", "lo", "up")
         return ns
 
+    @classmethod
+    def existing(cls, name: str) -> Netns:
+        """A namespace someone else made (an OVN chassis's): used, never deleted by a sandbox."""
+        return cls(name, os.stat(f"/run/netns/{name}").st_ino)
+
     def exec_argv(self, argv: Sequence[str | os.PathLike[str]]) -> list[str]:
         return ["ip", "netns", "exec", self.name, *[str(a) for a in argv]]
 
@@ -331,6 +336,20 @@ class Ovs:
         return set()
 
 
+@dataclass
+class SharedOvs(Ovs):
+    """An Open vSwitch another harness runs in the namespace (an OVN chassis's): its folder
+    ``root`` is only linked as libvirtd's run/openvswitch, never started or stopped here."""
+
+    def start(self) -> None:
+        self.db_socket = self.root / "db.sock"
+        self.run_link.parent.mkdir(parents=True, exist_ok=True)
+        self.run_link.symlink_to(self.root)
+
+    def stop(self) -> None:
+        pass
+
+
 OVS_IN_ROOT = """set -e
 export OVS_RUNDIR={run} OVS_LOGDIR={run} OVS_DBDIR={run} OVS_SYSCONFDIR={run}
 ovsdb-tool create {run}/conf.db /usr/share/openvswitch/vswitch.ovsschema
@@ -404,6 +423,8 @@ class Libvirtd:
     holder_pid: int = 0
     # Lines appended to the daemon's network.conf (e.g. firewall_backend = "nftables").
     network_conf: str = ""
+    # Added to the daemon's environment (e.g. OVS_RUNDIR: the Open vSwitch its ovs-vsctl runs use).
+    env: dict[str, str] = field(default_factory=dict)
 
     # (folder inside the temporary tree, where libvirtd sees it), mounted after the /etc overlay
     MOUNTS = (("etc/libvirt", "/etc/libvirt"), ("run", "/run"), ("var/lib/libvirt", "/var/lib/libvirt"),
@@ -578,7 +599,8 @@ class Libvirtd:
         self.starts += 1
         argv = self.launcher_argv(pid_file, ["libvirtd"])
         log = (self.log_dir / "libvirtd.out").open("ab")
-        proc = subprocess.Popen(argv, env=DAEMON_ENV, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(argv, env={**DAEMON_ENV, **self.env}, stdout=log, stderr=log,
+                                stdin=subprocess.DEVNULL)
         log.close()
         self.procs.append(proc)
         wait_for(lambda: pid_file.exists() or proc.poll() is not None, timeout, "libvirtd to be started")
@@ -667,6 +689,35 @@ class Sandbox:
     release: Release = RELEASES["libvirt-9.0.0"]
     host_hooks_before: list[str] = field(default_factory=list)
     stragglers: list[str] = field(default_factory=list)
+    # In a namespace another harness owns (``in_namespace``): its daemons' PIDs, which the
+    # teardown leaves alone, and the namespace itself is not deleted here.
+    shared_ns: bool = False
+    foreign: set[int] = field(default_factory=set)
+
+    @classmethod
+    def in_namespace(cls, release: Release, ns_name: str, ovs_dir: Path, foreign: set[int]) -> Sandbox:
+        """A libvirtd (private mounts, own folders and host UUID) in an existing namespace whose
+        Open vSwitch, with its files in ``ovs_dir``, another harness runs (an OVN chassis's).
+
+        libvirtd gets OVS_RUNDIR/OVS_DBDIR = ``ovs_dir``, so the ``ovs-vsctl`` it runs talks to
+        that Open vSwitch; the folder is also linked as its /run/openvswitch, which the hooks
+        (started with libvirt's bare environment) use. ``foreign``: the PIDs of that harness's
+        daemons in the namespace.
+        """
+        tmp = Path(tempfile.mkdtemp(prefix=NS_PREFIX))
+        ns = Netns.existing(ns_name)
+        root = tmp / "root"
+        libvirtd = Libvirtd(ns, root, release, env={"OVS_RUNDIR": str(ovs_dir), "OVS_DBDIR": str(ovs_dir)})
+        ovs = SharedOvs(ns, ovs_dir, root / "run" / "openvswitch")
+        sandbox = cls(tmp=tmp, ns=ns, ovs=ovs, libvirtd=libvirtd, records=tmp / "records",
+                      host_hooks_before=host_hook_files(), release=release, shared_ns=True,
+                      foreign=set(foreign))
+        sandbox.records.mkdir()
+        return sandbox
+
+    def own_pids(self) -> list[int]:
+        """The namespace's processes, less the other harness's daemons in a shared one."""
+        return [pid for pid in self.ns.pids() if pid not in self.foreign]
 
     @classmethod
     def create(cls, release: Release = RELEASES["libvirt-9.0.0"]) -> Sandbox:
@@ -813,7 +864,7 @@ class Sandbox:
         """Reverse of start, each step tried even if an earlier one failed."""
         steps: list[Callable[[], object]] = [self.clear_libvirt_if_running, self.libvirtd.stop, self.ovs.stop,
                  self.libvirtd.stop_holder, self.kill_namespace_processes, self.libvirtd.wait_launchers,
-                 self.ns.delete]
+                 self.delete_namespace]
         errors = []
         for step in steps:
             try:
@@ -823,6 +874,10 @@ class Sandbox:
         shutil.rmtree(self.tmp, ignore_errors=True)
         if errors:
             raise RuntimeError("teardown: " + "; ".join(errors))
+
+    def delete_namespace(self) -> None:
+        if not self.shared_ns:
+            self.ns.delete()
 
     def clear_libvirt_if_running(self) -> None:
         if self.libvirtd.pid and pid_alive(self.libvirtd.pid):
@@ -837,8 +892,8 @@ class Sandbox:
         """
         launchers = {p.pid for p in self.libvirtd.procs} | self.ovs.launcher_pids()
         with contextlib.suppress(TimeoutError):
-            wait_for(lambda: not self.ns.pids(), 5, "the namespace's processes to exit", interval=0.1)
-        for pid in self.ns.pids():
+            wait_for(lambda: not self.own_pids(), 5, "the namespace's processes to exit", interval=0.1)
+        for pid in self.own_pids():
             if pid not in launchers:
                 self.stragglers.append(f"process {pid} ({describe(pid)}) still in the namespace "
                                        "after libvirtd and OVS stopped")
@@ -849,8 +904,8 @@ class Sandbox:
         found = list(self.stragglers)
         started = [p.pid for p in self.libvirtd.procs] + [self.libvirtd.pid, *self.ovs.launcher_pids()]
         found += [f"process {pid} still running" for pid in started if pid and pid_alive(pid)]
-        found += [f"process {pid} ({describe(pid)}) still in the namespace" for pid in self.ns.pids()]
-        if self.ns.name in namespaces():
+        found += [f"process {pid} ({describe(pid)}) still in the namespace" for pid in self.own_pids()]
+        if not self.shared_ns and self.ns.name in namespaces():
             found.append(f"namespace {self.ns.name} left")
         if host_hook_files() != self.host_hooks_before:
             found.append(f"host hooks changed: {host_hook_files()} (was {self.host_hooks_before})")

@@ -30,6 +30,15 @@ the SB would stall while ping works).
 Every daemon is started with --detach and a pidfile and stopped by that PID (a zombie counts as
 gone); namespaces are deleted; all of it on the way out of ``ovn_lab``, also after a failure.
 Nothing is added to the machine's own namespace: no device, no listening socket.
+
+Real guests instead of stand-ins: ``libvirt_on_chassis(lab, release)`` gives each chassis its own
+libvirtd of a libvirt release the project supports (tests/e2e/harness.py's sandbox: a private
+mount namespace and folders, its own host UUID, the project's hooks installed, an ovn.conf naming
+the lab's northbound database), in the chassis's namespace, with OVS_RUNDIR/OVS_DBDIR pointing at
+that chassis's Open vSwitch: the ``ovs-vsctl`` libvirt runs adds a guest's tap to that chassis's
+``br-int`` with ``external_ids:iface-id`` = the interface's ``interfaceid``, and the chassis's
+ovn-controller binds it. The Debian 13 release's libvirtd, QEMU and hooks run chrooted into its
+root; Open vSwitch and OVN are the machine's on both (the root has no OVN).
 """
 
 from __future__ import annotations
@@ -39,9 +48,11 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.e2e.harness import Release, Sandbox
 from tests.netns.harness import OVS_SCHEMA, _alive, _terminate, have_tools, ip, netns
 
 NB_SCHEMA = Path("/usr/share/ovn/ovn-nb.ovsschema")
@@ -284,3 +295,35 @@ def ovn_lab(tmpdir: str | Path, chassis: int = 2) -> Iterator[OvnLab]:
             down = time.monotonic()
             daemons.stop()
     lab.timings["down"] = time.monotonic() - down
+
+
+@contextlib.contextmanager
+def libvirt_on_chassis(lab: OvnLab, release: Release) -> Iterator[list[Sandbox]]:
+    """A libvirtd of ``release`` on each chassis of ``lab`` (in that order), started in parallel,
+    with the project's hooks installed and ``/etc/virt-netxml/ovn.conf`` naming the lab's NB as
+    the chassis reaches it. Torn down on exit (domains destroyed, libvirtd stopped by PID, the
+    chassis's own daemons left to ``ovn_lab``), also after a failure; once out without one, a
+    teardown problem or anything the sandboxes left raises. ``lab.timings["libvirtd"]``: the
+    seconds until every libvirtd answered."""
+    started = time.monotonic()
+    foreign = {pid for _, pid in lab.daemons.pids}
+    boxes: list[Sandbox] = []
+    problems: list[str] = []
+    try:
+        for chassis in lab.chassis:
+            boxes.append(Sandbox.in_namespace(release, chassis.ns, chassis.rundir, foreign))
+        with ThreadPoolExecutor(len(boxes)) as pool:
+            list(pool.map(lambda box: box.start(), boxes))
+        for box in boxes:
+            box.write_hooks_file("ovn.conf", f"nb = {lab.nb_tcp}\n")
+        lab.timings["libvirtd"] = time.monotonic() - started
+        yield boxes
+    finally:
+        for box in boxes:
+            try:
+                box.teardown()
+            except RuntimeError as exc:
+                problems.append(str(exc))
+            problems += box.leftovers()
+    if problems:
+        raise RuntimeError("libvirtd on the chassis left: " + "; ".join(problems))

@@ -1,0 +1,242 @@
+"""OVN with real libvirtds and real guests: two chassis, each with its own libvirtd.
+
+The OVN lab (tests/ovn/harness.py) with a libvirtd of each supported release on each chassis
+(``libvirt_on_chassis``). Tiny guests (tests/guests/tiny.py) get their NIC from
+``virt-netxml interface --type bridge --source br-int --virtualport openvswitch --ovn-switch LS``,
+as a user writes it: libvirt adds the tap to the chassis's ``br-int`` with ``iface-id`` = the
+derived ``interfaceid``, and that chassis's ovn-controller binds the logical switch port of that
+name. Proven by traffic: the guests of one logical switch, one per chassis, reach each other
+through the geneve tunnel; a guest on another switch (same subnet, same chassis as one of them)
+reaches neither, while its own switch carries its traffic across the tunnel.
+
+The logical switches and ports are made by ``northbound_ports`` below with ``ovn-nbctl``, as the
+hooks will at ``prepare``: set ``HOOKS_CREATE_PORTS = True`` once they do, and that step is off
+(the rest of the test is the same).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import RELEASES, VNX, Release, Sandbox, missing_programs, run, vnx
+from tests.guests.tiny import (
+    BootFiles,
+    GuestSpec,
+    boot_files,
+    checksums_in_guest,
+    console_text,
+    domain_xml,
+    http_name,
+    probe_results,
+    wait_console,
+)
+from tests.kernel_lab.lab import find_kernel
+from tests.ovn.conftest import require_ovn
+from tests.ovn.harness import OvnLab, StandIn, libvirt_on_chassis, ovn_lab
+from tests.support import require
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+# The step the hooks take over: off (True) once the hooks create the switches and ports.
+HOOKS_CREATE_PORTS = False
+
+PREFIX = 24
+PROBE_WAIT = 40
+
+
+@dataclass
+class Guest:
+    name: str
+    chassis: int          # index into lab.chassis / the sandboxes
+    switch: str
+    mac: str
+    address: str
+    interfaceid: str = ""
+    console: Path = Path()
+
+
+def plan() -> dict[str, Guest]:
+    """ga and gb on ls-a, one per chassis; gc on ls-b in the same subnet, on ga's chassis."""
+    return {g.name: g for g in (
+        Guest("ga", 0, "ls-a", "52:54:00:0a:00:01", "10.0.0.1"),
+        Guest("gb", 1, "ls-a", "52:54:00:0a:00:02", "10.0.0.2"),
+        Guest("gc", 0, "ls-b", "52:54:00:0a:00:03", "10.0.0.3"),
+    )}
+
+
+@dataclass
+class Fleet:
+    lab: OvnLab
+    hosts: list[Sandbox]
+    release: Release
+    tmp: Path
+
+    def virsh(self, chassis: int, *args: str, check: bool = True):
+        return self.hosts[chassis].libvirtd.virsh(*args, check=check)
+
+
+@pytest.fixture(scope="module", params=list(RELEASES), ids=str)
+def release(request: pytest.FixtureRequest) -> Release:
+    return RELEASES[request.param]
+
+
+@pytest.fixture(scope="module")
+def fleet(release: Release, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    """The OVN lab with two chassis, each with a libvirtd of ``release``; all torn down after."""
+    require_ovn()
+    missing = missing_programs(release)
+    require(not missing, "programs: " + ", ".join(missing))
+    require(VNX.exists(), f"{VNX} (run the setup command)")
+    require(Path("/dev/net/tun").exists(), "/dev/net/tun")
+    tmp = tmp_path_factory.mktemp(f"ovn-{release}")
+    with ovn_lab(tmp, chassis=2) as lab, libvirt_on_chassis(lab, release) as hosts:
+        yield Fleet(lab, hosts, release, tmp)
+    print(f"\n[{release}] OVN up {lab.timings['up']:.2f} s, both libvirtds up "
+          f"{lab.timings['libvirtd']:.2f} s after it")
+
+
+@pytest.fixture(scope="session")
+def boot(tmp_path_factory: pytest.TempPathFactory) -> BootFiles:
+    require(find_kernel() is not None, "the kernel lab's kernel under .cache/kernel (setup.sh)")
+    return boot_files(tmp_path_factory.mktemp("tiny-guest"))
+
+
+def domain_file(fleet: Fleet, boot: BootFiles, guest: Guest, probes: list[str]) -> Path:
+    """The guest's domain with its OVN NIC written by ``virt-netxml interface``; sets its
+    ``interfaceid`` (derived from the switch and the MAC) and console."""
+    guest.console = fleet.tmp / f"{guest.name}.console"
+    spec = GuestSpec(guest.name, nics=[(guest.mac, f"{guest.address}/{PREFIX}")], probes=probes,
+                     probe_wait=PROBE_WAIT)
+    path = fleet.tmp / f"{guest.name}.xml"
+    path.write_text(domain_xml(spec, boot, guest.console))
+    vnx("interface", "--type", "bridge", "--source", "br-int", "--virtualport", "openvswitch",
+        "--ovn-switch", guest.switch, "--ip", guest.address, "--model", "virtio", "--mac", guest.mac,
+        "--domain", path, "-i")
+    checksums_in_guest(path)
+    from lxml import etree
+
+    params = etree.parse(str(path)).find("devices/interface/virtualport/parameters")
+    assert params is not None and params.get("interfaceid"), path.read_text()
+    guest.interfaceid = params.get("interfaceid")
+    return path
+
+
+def northbound_ports(fleet: Fleet, guests: list[Guest]) -> None:
+    """What the hooks will do at ``prepare`` (issue 12 §2), done here until they do: the logical
+    switch, and the port named by the interface's ``interfaceid`` with the guest's MAC and
+    address, requested on the guest's chassis. Off with ``HOOKS_CREATE_PORTS``."""
+    if HOOKS_CREATE_PORTS:
+        return
+    for guest in guests:
+        chassis = fleet.lab.chassis[guest.chassis]
+        lsp = guest.interfaceid
+        fleet.lab.nbctl("--may-exist", "ls-add", guest.switch,
+                        "--", "--may-exist", "lsp-add", guest.switch, lsp,
+                        "--", "lsp-set-addresses", lsp, f"{guest.mac} {guest.address}",
+                        "--", "lsp-set-options", lsp, f"requested-chassis={chassis.system_id}")
+
+
+@dataclass
+class Started:
+    guests: dict[str, Guest]
+    standin: StandIn
+    answers: dict[str, dict[str, str]]
+    first_answer: float
+
+
+@pytest.fixture(scope="module")
+def started(fleet: Fleet, boot: BootFiles) -> Started:
+    """The three guests defined and started on their chassis, their probes finished; and a
+    stand-in port on ls-b on the other chassis (gc's switch, to show it carries traffic)."""
+    guests = plan()
+    paths = {}
+    for guest in guests.values():
+        others = [g.address for g in guests.values() if g is not guest]
+        paths[guest.name] = domain_file(fleet, boot, guest, others)
+    northbound_ports(fleet, list(guests.values()))
+    for guest in guests.values():
+        fleet.virsh(guest.chassis, "define", str(paths[guest.name]))
+    begin = time.monotonic()
+    for guest in guests.values():
+        fleet.virsh(guest.chassis, "start", guest.name)
+    # guest boot to the first answer across chassis: ga's from gb or gb's from ga
+    marks = {"ga": f"vnx-probe {guests['gb'].address} gb", "gb": f"vnx-probe {guests['ga'].address} ga"}
+    first = None
+    deadline = begin + 240
+    while first is None and time.monotonic() < deadline:
+        if any(mark in console_text(guests[name].console) for name, mark in marks.items()):
+            first = time.monotonic() - begin
+        else:
+            time.sleep(0.2)
+    answers = {name: probe_results(wait_console(g.console, f"vnx-probes-done {name}", timeout=240))
+               for name, g in guests.items()}
+    print(f"\n[{fleet.release}] three guests started, first answer across chassis after "
+          f"{first if first is not None else float('nan'):.1f} s")
+    standin_mac = "52:54:00:0a:00:04"
+    # not a libvirt guest: its port is the test's own whoever makes the guests'
+    fleet.lab.nbctl("--may-exist", "ls-add", "ls-b", "--", "lsp-add", "ls-b", "lsp-standin",
+                    "--", "lsp-set-addresses", "lsp-standin", f"{standin_mac} 10.0.0.4")
+    standin = fleet.lab.standin(fleet.lab.chassis[1], "lsp-standin", standin_mac, f"10.0.0.4/{PREFIX}")
+    fleet.lab.wait_up("lsp-standin")
+    fleet.lab.sync_chassis()
+    return Started(guests, standin, answers, first if first is not None else -1.0)
+
+
+def shown(fleet: Fleet, started: Started) -> str:
+    """What a failure shows: the consoles' ends, NB, and each chassis's OVS."""
+    text = "\n".join(f"--- {g.name}\n" + console_text(g.console)[-1200:] for g in started.guests.values())
+    text += "\n--- NB\n" + fleet.lab.nbctl("show")
+    for chassis in fleet.lab.chassis:
+        text += f"\n--- {chassis.system_id}\n" + chassis.vsctl("show")
+    return text
+
+
+def test_the_hooks_see_the_lab_s_northbound_database_and_their_own_chassis(fleet: Fleet) -> None:
+    """``hooks status`` run as the administrator of each chassis (in its libvirtd's namespaces):
+    ovn.conf parses, the NB answers over the fabric, and the system-id is that chassis's."""
+    for box, chassis in zip(fleet.hosts, fleet.lab.chassis, strict=True):
+        out = run(box.libvirtd.in_daemon([box.vnx_path, "hooks", "status"]), check=False)
+        line = [ln for ln in out.stdout.splitlines() if ln.startswith("ovn:")]
+        assert line, out.stdout + out.stderr
+        assert f"{fleet.lab.nb_tcp} reachable" in line[0], line
+        assert line[0].endswith(f"this chassis: {chassis.system_id}"), line
+
+
+def test_each_guest_s_port_is_up_and_bound_to_its_own_chassis(fleet: Fleet, started: Started) -> None:
+    """libvirt put each tap on its chassis's br-int with the interfaceid as iface-id, and the SB
+    binds each logical switch port to the chassis its guest runs on."""
+    for guest in started.guests.values():
+        chassis = fleet.lab.chassis[guest.chassis]
+        fleet.lab.wait_up(guest.interfaceid)
+        assert fleet.lab.nbctl("lsp-get-up", guest.interfaceid).strip() == "up", guest.name
+        assert fleet.lab.bound_chassis(guest.interfaceid) == chassis.system_id, guest.name
+        iface = chassis.vsctl("--bare", "--columns=name,external_ids", "find", "Interface",
+                              f"external_ids:iface-id={guest.interfaceid}")
+        assert "vnet" in iface and guest.mac in iface, (guest.name, iface)
+        other = fleet.lab.chassis[1 - guest.chassis]
+        assert other.vsctl("--bare", "--columns=name", "find", "Interface",
+                           f"external_ids:iface-id={guest.interfaceid}").strip() == "", guest.name
+
+
+def test_guests_on_one_switch_reach_each_other_across_the_tunnel(fleet: Fleet, started: Started) -> None:
+    a, b = started.guests["ga"], started.guests["gb"]
+    assert started.answers["ga"].get(b.address) == "gb", shown(fleet, started)
+    assert started.answers["gb"].get(a.address) == "ga", shown(fleet, started)
+    assert started.first_answer > 0
+
+
+def test_a_guest_on_another_switch_reaches_neither(fleet: Fleet, started: Started) -> None:
+    """gc (ls-b, same subnet, on ga's chassis) and the guests of ls-a do not reach each other;
+    gc itself answers across the tunnel on its own switch (so the silence is the boundary)."""
+    a, b, c = (started.guests[n] for n in ("ga", "gb", "gc"))
+    assert started.answers["gc"] == {a.address: "none", b.address: "none"}, shown(fleet, started)
+    assert started.answers["ga"].get(c.address) == "none"
+    assert started.answers["gb"].get(c.address) == "none"
+    ask = ["ip", "netns", "exec", started.standin.ns]
+    assert http_name(ask, c.address, timeout=5) == "gc", shown(fleet, started)
+    assert http_name(ask, a.address, timeout=2) is None
