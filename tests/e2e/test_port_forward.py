@@ -11,7 +11,9 @@ the test's namespaces.
 
 Here both releases run with their default firewall backend, iptables. libvirt 11.3's nftables
 backend puts the TC ``csum`` action on each NAT network's bridge, which this machine's kernel
-lacks: its rules are tested against a copy of libvirt's chains (tests/netns/test_firewall_adapter.py).
+lacks: with a real libvirtd it is tested by traffic in the kernel lab, whose kernel has it
+(tests/kernel_lab/guest/test_libvirt_port_forward.py), and its rules also against a copy of
+libvirt's chains (tests/netns/test_firewall_adapter.py).
 """
 
 from __future__ import annotations
