@@ -204,7 +204,8 @@ def test_port_cmds_refuse_bad_values(call, what):
 
 def test_read_and_delete_cmds():
     assert ovn.find_port_cmds(PORT) == [
-        ["--columns=_uuid,name,options,external_ids", "find", "Logical_Switch_Port", f'name="{PORT}"'],
+        ["--columns=_uuid,name,options,external_ids,addresses,dhcpv4_options", "find",
+         "Logical_Switch_Port", f'name="{PORT}"'],
         ["--if-exists", "get", "Logical_Switch_Port", PORT, "name"]]
     assert ovn.delete_port_cmds(ROW, "chassis1") == [
         ["wait-until", "Logical_Switch_Port", ROW, 'options:requested-chassis="chassis1"'],

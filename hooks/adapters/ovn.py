@@ -18,8 +18,8 @@ commands take UUID prefixes too): a port named like another port's row UUID woul
 row. So a call first reads the port by exact name (``find name=…``, one read-only run), then
 writes it in one transaction addressed by its own row UUID, or creates it.
 
-Nothing here is imported on the hooks' start path; the planner imports it when an OVN action
-is planned (none yet: the hooks' OVN actions are not wired).
+Nothing here is imported on the hooks' start path: the OVN actions (``hooks.actions.ovn``) import
+it when they run, through ``Context.ovn``.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ DOMAIN_KEY = "virt-netxml-domain"
 INTERFACE_KEY = "virt-netxml-interface"
 SWITCH_KEY = "virt-netxml-switch"
 LEASE_TIME = 3600
+ACTIVATION = "rarp"   # options:activation-strategy of a port requested on two chassis
 
 Command = list[str]
 
@@ -206,6 +207,15 @@ def mac_address(mac: str) -> str:
     return mac.lower()
 
 
+def chassis_list(chassis: str | Sequence[str]) -> list[str]:
+    """One chassis name, or the (at most two, during a migration) a port is requested on."""
+    names = [chassis] if isinstance(chassis, str) else list(chassis)
+    if not 1 <= len(names) <= 2 or len(set(names)) != len(names):
+        raise InvalidValue(what="OVN requested-chassis", value=",".join(map(str, names)),
+                           reason="expected one chassis, or two different ones during a migration")
+    return [chassis_name(n) for n in names]
+
+
 def port_addresses(mac: str, address: str | None) -> str:
     """The LSP ``addresses`` entry: ``MAC IP`` for a static address, ``MAC dynamic`` for OVN's IPAM."""
     mac = mac_address(mac)
@@ -276,17 +286,23 @@ def find_port_cmds(name: str) -> list[Command]:
     """The port named exactly ``name`` (``find``: by exact value), and the name of the row
     ovn-nbctl's own lookup picks for ``name`` (a port whose row UUID is ``name`` comes first)."""
     name = port_name(name)
-    return [["--columns=_uuid,name,options,external_ids", "find", "Logical_Switch_Port",
+    return [["--columns=_uuid,name,options,external_ids,addresses,dhcpv4_options", "find",
+             "Logical_Switch_Port",
              f"name={quote(name)}"],
             ["--if-exists", "get", "Logical_Switch_Port", name, "name"]]
 
 
-def port_settings(lsp_ref: str, addresses: str, chassis: str, domain: str, interface: str,
+def port_settings(lsp_ref: str, addresses: str, chassis: str | Sequence[str], domain: str, interface: str,
                   dhcp_options: str | None) -> list[Command]:
+    """Addresses, requested-chassis (two during a migration: then OVN activates the port on the
+    second chassis when the guest there sends a RARP), and the domain and interface it serves."""
+    names = chassis_list(chassis)
+    settings = [f"options:requested-chassis={quote(','.join(names))}"]
+    if len(names) > 1:
+        settings.append(f"options:activation-strategy={quote(ACTIVATION)}")
     cmds: list[Command] = [
         ["lsp-set-addresses", lsp_ref, addresses],
-        ["set", "Logical_Switch_Port", lsp_ref,
-         f"options:requested-chassis={quote(chassis_name(chassis))}",
+        ["set", "Logical_Switch_Port", lsp_ref, *settings,
          f"external_ids:{DOMAIN_KEY}={quote(domain)}", f"external_ids:{INTERFACE_KEY}={quote(interface)}"],
     ]
     if dhcp_options is not None:
@@ -296,7 +312,8 @@ def port_settings(lsp_ref: str, addresses: str, chassis: str, domain: str, inter
     return cmds
 
 
-def create_port_cmds(switch: str, name: str, mac: str, address: str | None, chassis: str, domain: str,
+def create_port_cmds(switch: str, name: str, mac: str, address: str | None, chassis: str | Sequence[str],
+                     domain: str,
                      interface: str, dhcp_options: str | None = None) -> list[Command]:
     """A new LSP ``name`` on ``switch`` (``--may-exist``: a second run of the same call is
     harmless) with its addresses, requested-chassis and the domain/interface it serves."""
@@ -305,8 +322,8 @@ def create_port_cmds(switch: str, name: str, mac: str, address: str | None, chas
             *port_settings(name, port_addresses(mac, address), chassis, domain, interface, dhcp_options)]
 
 
-def update_port_cmds(row: str, mac: str, address: str | None, chassis: str, domain: str, interface: str,
-                     dhcp_options: str | None = None) -> list[Command]:
+def update_port_cmds(row: str, mac: str, address: str | None, chassis: str | Sequence[str], domain: str,
+                     interface: str, dhcp_options: str | None = None) -> list[Command]:
     """The same settings on an existing port, addressed by its row UUID."""
     if re.fullmatch(_UUID, row) is None:
         raise InvalidValue(what="OVN port row", value=row, reason="expected a UUID")
@@ -321,6 +338,54 @@ def delete_port_cmds(row: str, chassis: str) -> list[Command]:
         raise InvalidValue(what="OVN port row", value=row, reason="expected a UUID")
     held = f"options:requested-chassis={quote(chassis_name(chassis))}"
     return [["wait-until", "Logical_Switch_Port", row, held], ["--if-exists", "lsp-del", row]]
+
+
+def _row_uuid(row: str, what: str = "OVN port row") -> str:
+    if not isinstance(row, str) or re.fullmatch(_UUID, row) is None:
+        raise InvalidValue(what=what, value=str(row), reason="expected a UUID")
+    return row
+
+
+def set_chassis_cmds(row: str, chassis: Sequence[str], expect: Sequence[str]) -> list[Command]:
+    """Request the port on ``chassis`` (a migration's pair, or one chassis) in a transaction that
+    holds only while it is still requested on ``expect`` (as the read found it)."""
+    row, names, before = _row_uuid(row), chassis_list(chassis), chassis_list(expect)
+    cmds: list[Command] = [
+        ["wait-until", "Logical_Switch_Port", row, f"options:requested-chassis={quote(','.join(before))}"],
+        ["set", "Logical_Switch_Port", row, f"options:requested-chassis={quote(','.join(names))}"]]
+    if len(names) > 1:
+        cmds[1].append(f"options:activation-strategy={quote(ACTIVATION)}")
+    else:
+        cmds.append(["remove", "Logical_Switch_Port", row, "options", "activation-strategy"])
+    return cmds
+
+
+def restore_port_cmds(row: str, addresses: Sequence[str], options: dict[str, str | None],
+                      external_ids: dict[str, str | None], dhcp_options: str | None) -> list[Command]:
+    """Put a port's addresses, the given keys of its options and external_ids (None: absent)
+    and its DHCP options back as a read found them."""
+    row = _row_uuid(row)
+    cmds: list[Command] = [["lsp-set-addresses", row, *addresses]]
+    for column, values in (("options", options), ("external_ids", external_ids)):
+        for key, value in sorted(values.items()):
+            if re.fullmatch(r"[A-Za-z0-9_.:-]+", key) is None:
+                raise InvalidValue(what=f"OVN port {column} key", value=key, reason="unexpected characters")
+            if value is None:
+                cmds.append(["remove", "Logical_Switch_Port", row, column, key])
+            else:
+                cmds.append(["set", "Logical_Switch_Port", row, f"{column}:{key}={quote(value)}"])
+    if dhcp_options is None:
+        cmds.append(["clear", "Logical_Switch_Port", row, "dhcpv4_options"])
+    else:
+        cmds.append(["set", "Logical_Switch_Port", row, f"dhcpv4_options={_row_uuid(dhcp_options)}"])
+    return cmds
+
+
+def delete_switch_cmds(switch: str, dhcp_rows: Sequence[str]) -> list[Command]:
+    """Delete a switch the hooks created, and the DHCP options row they made for it."""
+    return [["--if-exists", "ls-del", switch_name(switch)],
+            *(["--if-exists", "destroy", "DHCP_Options", _row_uuid(r, "DHCP_Options row")]
+              for r in dhcp_rows)]
 
 
 def switch_of_port_cmd(row: str) -> Command:
@@ -356,11 +421,15 @@ def requested_chassis(options: dict[str, Any]) -> list[str]:
 class PortRow:
     """What a call reads about one port before it writes."""
 
-    __slots__ = ("uuid", "switch", "chassis", "external_ids")
+    __slots__ = ("uuid", "switch", "chassis", "external_ids", "options", "addresses", "dhcp_options")
 
     def __init__(self, uuid: str, switch: str | None, chassis: list[str],
-                 external_ids: dict[str, str]) -> None:
+                 external_ids: dict[str, str], options: dict[str, str] | None = None,
+                 addresses: list[str] | None = None, dhcp_options: str | None = None) -> None:
         self.uuid, self.switch, self.chassis, self.external_ids = uuid, switch, chassis, external_ids
+        self.options = options or {}
+        self.addresses = addresses or []
+        self.dhcp_options = dhcp_options
 
 
 def classify_error(step: str, error: HostError, timeout: float, nb: str) -> HostError:
@@ -445,8 +514,14 @@ class OvnAdapter:
         uuid = str(row["_uuid"])
         (switches,) = self._tables(step, [switch_of_port_cmd(uuid)])
         names = [str(r["name"]) for r in rows(switches)]
-        return PortRow(uuid, names[0] if names else None, requested_chassis(row.get("options") or {}),
-                       {str(k): str(v) for k, v in (row.get("external_ids") or {}).items()})
+        options = {str(k): str(v) for k, v in (row.get("options") or {}).items()}
+        addresses = row.get("addresses")
+        addresses = addresses if isinstance(addresses, list) else [addresses] if addresses else []
+        dhcp = row.get("dhcpv4_options")
+        dhcp = (dhcp[0] if dhcp else None) if isinstance(dhcp, list) else dhcp
+        return PortRow(uuid, names[0] if names else None, requested_chassis(options),
+                       {str(k): str(v) for k, v in (row.get("external_ids") or {}).items()},
+                       options, [str(a) for a in addresses], str(dhcp) if dhcp else None)
 
     def ensure_switch(self, switch: str, subnet: str | None = None, dhcp: bool = False) -> bool:
         """Create the switch (with subnet and DHCP options) if missing; an existing switch is left
@@ -466,12 +541,18 @@ class OvnAdapter:
         found = [str(r["_uuid"]) for r in rows(table)]
         return found[0] if found else None
 
-    def ensure_port(self, switch: str, name: str, mac: str, address: str | None, chassis: str,
+    def ensure_port(self, switch: str, name: str, mac: str, address: str | None, chassis: str | Sequence[str],
                     domain: str, interface: str, dhcp_options: str | None = None) -> bool:
         """The port ``name`` on ``switch`` with these settings; True when it was created. A port of
         that name on another switch is an error (never moved behind its owner's back)."""
+        return self.write_port(self.find_port(name), switch, name, mac, address, chassis, domain,
+                               interface, dhcp_options)
+
+    def write_port(self, existing: PortRow | None, switch: str, name: str, mac: str, address: str | None,
+                   chassis: str | Sequence[str], domain: str, interface: str,
+                   dhcp_options: str | None = None) -> bool:
+        """``ensure_port`` given the read (``find_port``) the caller already made."""
         step = f"set OVN port {name} on switch {switch}"
-        existing = self.find_port(name)
         if existing is None:
             self._run(step, create_port_cmds(switch, name, mac, address, chassis, domain, interface,
                                              dhcp_options))
@@ -496,6 +577,27 @@ class OvnAdapter:
                                 reason=f"is requested on {held}, not on this chassis ({chassis}) alone")
         self._run(step, delete_port_cmds(existing.uuid, chassis))
         return True
+
+
+    def set_port_chassis(self, row: PortRow, name: str, chassis: Sequence[str]) -> None:
+        """Request the port (as ``find_port`` read it) on ``chassis``; refused (the transaction
+        waits, then times out) when its requested-chassis changed since the read."""
+        self._run(f"set the chassis of OVN port {name}", set_chassis_cmds(row.uuid, chassis, row.chassis))
+
+    def restore_port(self, row: PortRow, name: str, keys: Sequence[str]) -> None:
+        """Put back what ``row`` (read before a change) held in its addresses, DHCP options and
+        the options/external_ids ``keys`` (``options:KEY`` or ``external_ids:KEY``)."""
+        split = [k.split(":", 1) for k in keys]
+        options = {k: row.options.get(k) for column, k in split if column == "options"}
+        ids = {k: row.external_ids.get(k) for column, k in split if column == "external_ids"}
+        self._run(f"restore OVN port {name}",
+                  restore_port_cmds(row.uuid, row.addresses, options, ids, row.dhcp_options))
+
+    def delete_switch(self, switch: str) -> None:
+        """Delete ``switch`` and the DHCP options row tagged with it (the undo of its creation)."""
+        step = f"delete OVN switch {switch}"
+        (table,) = self._tables(step, [dhcp_options_cmd(switch)])
+        self._run(step, delete_switch_cmds(switch, [str(r["_uuid"]) for r in rows(table)]))
 
 
 # ----------------------------------------------------------------- hooks status
