@@ -26,6 +26,7 @@ if TYPE_CHECKING:   # the adapters import the ports module themselves when they 
 OVS_TIMEOUT = 5.0   # upper bound for one ovs-vsctl call
 SYSFS_TIMEOUT = 3.0  # upper bound for one unbind / drivers_probe
 FIREWALL_TIMEOUT = 5.0  # upper bound for one nft / iptables run
+OVN_TIMEOUT = 5.0   # upper bound for one ovn-nbctl run (within the hook's deadline)
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,8 @@ class Context:
                  ovs_factory: Callable[[], OvsPort] | None = None,
                  sysfs_factory: Callable[[], SysfsPort] = _real_sysfs,
                  ovs_db: str | None = None, daemon_pid: int | None = None,
-                 firewall: FirewallPort | None = None, libvirt_files: Any = None) -> None:
+                 firewall: FirewallPort | None = None, libvirt_files: Any = None,
+                 ovn: Any = None) -> None:
         self.owner = owner
         # The libvirt daemon that ran this hook: the hook's parent (the wrapper execs Python).
         self.daemon_pid = daemon_pid if daemon_pid is not None else os.getppid()
@@ -71,6 +73,7 @@ class Context:
         self.deadline = deadline
         self._netlink, self._ovs, self._sysfs = netlink, ovs, sysfs
         self._firewall = firewall
+        self._ovn = ovn
         self._libvirt_files = libvirt_files
         self._netlink_factory, self._ovs_factory, self._sysfs_factory = (
             netlink_factory, ovs_factory, sysfs_factory)
@@ -109,6 +112,22 @@ class Context:
 
             self._firewall = FirewallAdapter(timeout=self.deadline.timeout(FIREWALL_TIMEOUT))
         return self._firewall
+
+    @property
+    def ovn(self) -> Any:
+        """The OVN northbound database (``hooks.adapters.ovn.OvnAdapter``), from ``ovn.conf``;
+        without that file an OVN wish is refused in one line, never silently skipped."""
+        if self._ovn is None:
+            from hooks.adapters.ovn import OvnAdapter, load_ovn_config, ovn_config_path
+            from xmltools.errors import InputError
+
+            config = load_ovn_config()
+            if config is None:
+                raise InputError(source=ovn_config_path(),
+                                 detail="does not exist: OVN networks and ports need it to name the "
+                                        "northbound database (nb = tcp:HOST:6641, ...)")
+            self._ovn = OvnAdapter(config, self.ovs_db, timeout=self.deadline.timeout(OVN_TIMEOUT))
+        return self._ovn
 
     @property
     def libvirt_files(self) -> Any:

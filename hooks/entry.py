@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None, *, stdin: BinaryIO | None = None, stdout
     load_etree()  # before hooks.run imports it the ordinary way
     from hooks.run import run_call
 
-    return run_call(op, name, data, config, dry_run=dry_run, stdout=stdout, stderr=stderr, ports=ports)
+    return run_call(op, name, data, config, dry_run=dry_run, stdout=stdout, stderr=stderr, ports=ports,
+                    reason=rest[3] if len(rest) > 3 else "-")
 
 
 def run_and_exit() -> None:

@@ -51,6 +51,7 @@ START_PATH = (
     "hooks.actions", "hooks.actions.base", "hooks.actions.bridge", "hooks.actions.claims",
     "hooks.actions.macvtap", "hooks.actions.ovs", "hooks.actions.records", "hooks.actions.sriov",
     "hooks.actions.tap", "hooks.actions.forward", "hooks.planner.forwards",
+    "hooks.planner.ovn", "hooks.actions.ovn",
     "xmltools", "xmltools.errors", "xmltools.xmlparse", "xmltools.common", "xmltools.fields",
     "xmltools.generic", "xmltools.record", "xmltools.names", "xmltools.metadata", "xmltools.rules",
     "xmltools.interface",

@@ -98,10 +98,11 @@ _PORT_WORK = (_DOMAIN, (TEXT, META), (LINUX_VLAN,))
 OPERATIONS: dict[tuple[str, str], Operation] = {
     (op.driver, op.name): op
     for op in (
-        # leftovers of an earlier run are undone; TAPs made, VFs bound, pool VFs reserved
+        # leftovers of an earlier run are undone; TAPs made, VFs bound, pool VFs reserved, OVN
+        # ports of interfaces with their own <vnx:ovn> set
         _qemu("prepare", True, "the domain does not start",
               work=(_DOMAIN, (ELEMENT, "tap"), (ELEMENT, "vf"), (TEXT, "hostdev"), (TEXT, "passthrough"),
-                    (RECORDS, "networks", "network="))),
+                    (RECORDS, "networks", "network="), (ELEMENT, "ovn"))),
         _qemu("start", True, "the domain does not start", work=_PORT_WORK),
         _qemu("started", True, "the domain is stopped again"),
         _qemu("stopped", False, "only logged", best_effort=True),

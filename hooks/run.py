@@ -33,7 +33,7 @@ def _exit(op: Operation, code: int) -> int:
 
 def run_call(op: Operation, name: str, data: bytes | None, config: dict[str, str], *,
              dry_run: bool = False, stdout: TextIO, stderr: TextIO,
-             ports: dict[str, Any] | None = None) -> int:
+             ports: dict[str, Any] | None = None, reason: str = "-") -> int:
     """Plan and apply one call; returns the exit status for libvirt.
 
     ``config`` comes from ``hooks.config.load_config``, which refuses a configuration others
@@ -75,7 +75,7 @@ def run_call(op: Operation, name: str, data: bytes | None, config: dict[str, str
                 mapping = parse_mapping(text, mapping_path()) if text is not None else None
             with armed(deadline, lambda: "plan"):
                 actions = plan(op, root.getroot() if root is not None else None, LiveFacts(ctx),
-                               record, mapping)
+                               record, mapping, reason)
         except NetXmlError as exc:
             stderr.write(f"virt-netxml: {label}: {op.name}: {exc.message}\n")
             log.error(f"refused: {exc.message}")

@@ -97,7 +97,9 @@ class DomainState(_Record):
     ``starting``: {pid, since}: the libvirt daemon that is starting the domain;
     ``hotplug``: MAC -> {dev, alias}: interfaces ``hooks watch`` applied the wishes of while the
     guest ran (hot-plugged, or caught up after the watch was away);
-    ``forwards``: interface key -> the port forwards applied for it (``hooks.actions.forward``).
+    ``forwards``: interface key -> the port forwards applied for it (``hooks.actions.forward``);
+    ``ovn_ports``: OVN logical switch port (interfaceid) -> {switch, mac, created}: the ports the
+    hooks set for the domain on this chassis (``hooks.actions.ovn``).
     """
 
     KIND = "domains"
@@ -105,12 +107,14 @@ class DomainState(_Record):
         "taps", "vfs", "drivers", "claims", "port_wishes", "starting")
     HOTPLUG = "hotplug"
     FORWARDS = "forwards"
-    PARTS = (TAPS, VFS, DRIVERS, CLAIMS, PORT_WISHES, STARTING, HOTPLUG, FORWARDS)
+    OVN_PORTS = "ovn_ports"
+    PARTS = (TAPS, VFS, DRIVERS, CLAIMS, PORT_WISHES, STARTING, HOTPLUG, FORWARDS, OVN_PORTS)
     __slots__ = ()
 
     taps, vfs, drivers = _Part(TAPS), _Part(VFS), _Part(DRIVERS)
     claims, port_wishes, hotplug = _Part(CLAIMS), _Part(PORT_WISHES), _Part(HOTPLUG)
     forwards = _Part(FORWARDS)
+    ovn_ports = _Part(OVN_PORTS)
 
     @property
     def starting(self) -> dict[str, Any] | None:

@@ -24,7 +24,7 @@ from typing import Any
 
 from hooks.adapters.ovs import check_change, check_column_key, record_what, transact_step
 from hooks.adapters.sysfs import driver_name
-from hooks.errors import Busy, HostError, HostTimeout, NotFound
+from hooks.errors import Busy, ForeignDevice, HostError, HostTimeout, NotFound
 from hooks.ports import (
     BridgeVlan,
     LinkInfo,
@@ -666,3 +666,146 @@ class FakeFirewall(Recorder):
 
     def libvirt_rebuilt(self) -> None:
         self.allowed.clear()
+
+
+@dataclass
+class FakeLsp:
+    """One logical switch port of ``FakeOvn`` (``dhcp``: the switch's DHCP options are set on it)."""
+
+    switch: str
+    addresses: list[str]
+    options: dict[str, str]
+    external_ids: dict[str, str]
+    dhcp: str | None = None
+    uuid: str = ""
+
+
+class FakeOvn(Recorder):
+    """The OVN port (``hooks.adapters.ovn.OvnAdapter``'s methods) over switches, their DHCP
+    options rows and logical switch ports, as the northbound database keeps them; the argument
+    checks are the adapter's own pure builders, so a value it would refuse is refused here too."""
+
+    def __init__(self, system_id: str = "chassis1", **recorder: Any) -> None:
+        super().__init__(**recorder)
+        self.system = system_id
+        self.switches: dict[str, dict[str, Any]] = {}
+        self.dhcp_rows: dict[str, str] = {}     # switch -> DHCP_Options row UUID
+        self.lsps: dict[str, FakeLsp] = {}
+        self._rows = 0
+
+    def _uuid(self) -> str:
+        self._rows += 1
+        return f"00000000-0000-4000-8000-{self._rows:012x}"
+
+    def system_id(self) -> str:
+        self._enter("system_id")
+        return self.system
+
+    def ensure_switch(self, switch: str, subnet: str | None = None, dhcp: bool = False) -> bool:
+        from hooks.adapters.ovn import create_switch_cmds
+
+        self._enter("ensure_switch", switch, subnet, dhcp)
+        create_switch_cmds(switch, subnet, dhcp)
+        if switch in self.switches:
+            return False
+        self.switches[switch] = {"subnet": subnet}
+        if dhcp:
+            self.dhcp_rows[switch] = self._uuid()
+        return True
+
+    def delete_switch(self, switch: str) -> None:
+        self._enter("delete_switch", switch)
+        self.switches.pop(switch, None)
+        self.dhcp_rows.pop(switch, None)
+        for name in [n for n, p in self.lsps.items() if p.switch == switch]:
+            del self.lsps[name]
+
+    def dhcp_options(self, switch: str) -> str | None:
+        self._enter("dhcp_options", switch)
+        return self.dhcp_rows.get(switch)
+
+    def find_port(self, name: str) -> Any:
+        from hooks.adapters.ovn import PortRow, port_name, requested_chassis
+
+        self._enter("find_port", name)
+        lsp = self.lsps.get(port_name(name))
+        if lsp is None:
+            return None
+        return PortRow(lsp.uuid, lsp.switch, requested_chassis(lsp.options), dict(lsp.external_ids),
+                       dict(lsp.options), list(lsp.addresses), lsp.dhcp)
+
+    def write_port(self, existing: Any, switch: str, name: str, mac: str, address: str | None,
+                   chassis: str | Sequence[str], domain: str, interface: str,
+                   dhcp_options: str | None = None) -> bool:
+        from hooks.adapters.ovn import chassis_list, create_port_cmds
+
+        self._enter("write_port", name, switch, mac, address, chassis)
+        cmds = create_port_cmds(switch, name, mac, address, chassis, domain, interface, dhcp_options)
+        if switch not in self.switches:
+            raise NotFound(step=f"set OVN port {name}", what="OVN Logical_Switch row", name=switch)
+        lsp = self.lsps.get(name)
+        if lsp is not None and lsp.switch != switch:
+            raise HostError(step=f"set OVN port {name}", detail=f"already on switch {lsp.switch}")
+        if lsp is None:
+            lsp = self.lsps[name] = FakeLsp(switch, [], {}, {}, None, self._uuid())
+        lsp.addresses = [cmds[1][2]]
+        names = chassis_list(chassis)
+        lsp.options["requested-chassis"] = ",".join(names)
+        if len(names) > 1:
+            lsp.options["activation-strategy"] = "rarp"
+        lsp.external_ids.update({"virt-netxml-domain": domain, "virt-netxml-interface": interface})
+        if dhcp_options is not None:
+            lsp.dhcp = dhcp_options
+        return existing is None
+
+    def set_port_chassis(self, row: Any, name: str, chassis: Sequence[str]) -> None:
+        from hooks.adapters.ovn import chassis_list, requested_chassis
+
+        self._enter("set_port_chassis", name, tuple(chassis))
+        lsp = self.lsps.get(name)
+        if lsp is None or requested_chassis(lsp.options) != list(row.chassis):
+            raise HostTimeout(step=f"set the chassis of OVN port {name}", seconds=5)
+        names = chassis_list(chassis)
+        lsp.options["requested-chassis"] = ",".join(names)
+        if len(names) > 1:
+            lsp.options["activation-strategy"] = "rarp"
+        else:
+            lsp.options.pop("activation-strategy", None)
+
+    def restore_port(self, row: Any, name: str, keys: Sequence[str]) -> None:
+        self._enter("restore_port", name)
+        lsp = next((p for p in self.lsps.values() if p.uuid == row.uuid), None)
+        if lsp is None:
+            raise NotFound(step=f"restore OVN port {name}", what="OVN Logical_Switch_Port row", name=row.uuid)
+        lsp.addresses = list(row.addresses)
+        for key in keys:
+            column, k = key.split(":", 1)
+            target, source = (lsp.options, row.options) if column == "options" else (
+                lsp.external_ids, row.external_ids)
+            if k in source:
+                target[k] = source[k]
+            else:
+                target.pop(k, None)
+        lsp.dhcp = row.dhcp_options
+
+    def delete_port(self, name: str, chassis: str) -> bool:
+        from hooks.adapters.ovn import requested_chassis
+
+        self._enter("delete_port", name, chassis)
+        lsp = self.lsps.get(name)
+        if lsp is None:
+            return False
+        if requested_chassis(lsp.options) != [chassis]:
+            raise ForeignDevice(step=f"delete OVN port {name}", what="OVN port", name=name,
+                                reason="is not requested on this chassis alone")
+        del self.lsps[name]
+        return True
+
+    def snapshot(self) -> dict[str, Any]:
+        """The NB as plain data; row UUIDs left out (a re-created row gets a new one), a port's
+        DHCP options as the switch they belong to."""
+        dhcp_of = {row: switch for switch, row in self.dhcp_rows.items()}
+        return {"switches": {s: {**v, "dhcp": s in self.dhcp_rows} for s, v in self.switches.items()},
+                "ports": {n: {"switch": p.switch, "addresses": list(p.addresses), "options": dict(p.options),
+                              "external_ids": dict(p.external_ids), "dhcp": dhcp_of.get(p.dhcp or "", p.dhcp)}
+                          for n, p in self.lsps.items()}}

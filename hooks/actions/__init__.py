@@ -37,6 +37,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
               "ForgetNumVfs", "RestoreVf"),
     "records": ("RecordPortWish", "ForgetDomain", "MarkStarting", "RecordPool", "ForgetPool", "RewriteXml"),
     "forward": ("ForwardPorts", "RemoveForwards"),
+    "ovn": ("EnsureOvnSwitch", "EnsureOvnPort", "DeleteOvnPort"),
 }
 
 _WHERE = {name: module for module, names in ACTIONS.items() for name in names}
@@ -59,6 +60,7 @@ if TYPE_CHECKING:   # one line per module of ACTIONS: type checkers see each act
     from hooks.actions.claims import *  # noqa: F403
     from hooks.actions.forward import *  # noqa: F403
     from hooks.actions.macvtap import *  # noqa: F403
+    from hooks.actions.ovn import *  # noqa: F403
     from hooks.actions.ovs import *  # noqa: F403
     from hooks.actions.records import *  # noqa: F403
     from hooks.actions.sriov import *  # noqa: F403

@@ -14,6 +14,7 @@ from hooks.planner.domain import port_vlan_actions, prepare_actions, release_act
 from hooks.planner.facts import HostFacts
 from hooks.planner.forwards import forward_actions, network_forward_actions
 from hooks.planner.interfaces import uuid_of
+from hooks.planner.ovn import network_port_actions, switch_actions
 from hooks.planner.sriov import hostdev_vlan_actions
 from hooks.protocol import Operation
 from xmltools.errors import WrongDocument
@@ -46,20 +47,22 @@ def _prepare(root: etree._Element, facts: HostFacts, record: dict[str, Any], map
 
 
 def _port(net: etree._Element, port: etree._Element | None, record: dict[str, Any]) -> list[A.Action]:
-    return events.port_created(net, port) + events.pool_port(net, port, record)
+    return (events.port_created(net, port) + events.pool_port(net, port, record)
+            + network_port_actions(net, port))
 
 
-# Calls planned from the state record alone (no XML needed).
+# Calls planned from the state record alone (no XML needed), and the call's reason argument
+# (libvirt 10.5 and later say ``migrated`` at the source's release; 9.0 passes ``-``).
 FROM_RECORD = {
-    ("qemu", "release"): release_actions,
-    ("network", "stopped"): events.network_stopped,
+    ("qemu", "release"): lambda record, reason: release_actions(record, migrated=reason == "migrated"),
+    ("network", "stopped"): lambda record, reason: events.network_stopped(record),
 }
 # Domain calls: (root, facts, record, mapping).
 DOMAIN = {"prepare": _prepare, "start": _start, "reconnect": _ports, "attach": _ports,
           "migrate": _rewrite, "restore": _rewrite}
 # Network calls: (<network>, <networkport> or None, record).
 NETWORK = {
-    "start": lambda net, port, record: events.network_start(net),
+    "start": lambda net, port, record: events.network_start(net) + switch_actions(net),
     "started": lambda net, port, record: events.network_started(net),
     "port-created": _port,
 }
@@ -77,15 +80,16 @@ def owner_of(op: Operation, root: etree._Element) -> tuple[str, str | None]:
 
 
 def plan(op: Operation, root: etree._Element | None, facts: HostFacts, record: dict[str, Any],
-         mapping: Any = None) -> list[A.Action]:
+         mapping: Any = None, reason: str = "-") -> list[A.Action]:
     """The actions for one hook call. ``record`` is the owner's state record ({} if none).
 
     ``root`` may be None for operations that work from the state record alone (release,
     network stopped). ``mapping`` is the parsed migrate/restore mapping, if the host has one.
+    ``reason``: the call's last argument (``migrated`` at a migrated guest's release).
     """
     key = (op.driver, op.name)
     if key in FROM_RECORD:
-        return FROM_RECORD[key](record)
+        return FROM_RECORD[key](record, reason)
     if root is None:
         return []
     if op.driver == "qemu":

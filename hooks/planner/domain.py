@@ -9,6 +9,7 @@ from hooks import actions as A
 from hooks.errors import ForeignDevice, VlanConflict
 from hooks.planner.facts import HostFacts
 from hooks.planner.interfaces import Nic, meta_of, nics
+from hooks.planner.ovn import domain_port_actions, release_port_actions
 from hooks.planner.sriov import pool_of, vf_actions
 from hooks.planner.vlans import bridge_vlan_action, ovs_vlan_action, wish_from_record, wish_from_vlan
 from hooks.state_records import DomainState
@@ -176,10 +177,12 @@ def _tap_actions(nic: Nic, mi: Any, facts: HostFacts, record: dict[str, Any]) ->
     return plan
 
 
-def release_actions(record: dict[str, Any]) -> list[A.Action]:
-    """Undo, from the state record alone, what earlier calls did for a domain."""
+def release_actions(record: dict[str, Any], migrated: bool = False) -> list[A.Action]:
+    """Undo, from the state record alone, what earlier calls did for a domain. ``migrated``:
+    libvirt's release reason says the guest runs on at the migration's destination."""
     state = DomainState(record)
-    plan: list[A.Action] = [A.DeleteTap(name) for name in sorted(state.taps)]
+    plan: list[A.Action] = release_port_actions(record, migrated)
+    plan += [A.DeleteTap(name) for name in sorted(state.taps)]
     plan += [A.RemoveForwards(key) for key in sorted(state.forwards)]
     plan += [A.RestoreVf(v["pf"], int(v["index"])) for _, v in sorted(state.vfs.items())]
     plan += [A.RestoreDriver(addr) for addr in sorted(state.drivers)]
@@ -210,6 +213,7 @@ def prepare_actions(root: etree._Element, facts: HostFacts, record: dict[str, An
         if nic.type == "direct" and nic.source_mode == "passthrough" and nic.source_dev:
             plan.append(A.PassthroughExclusive.for_uplink(
                 validate_interface_name(nic.source_dev, "uplink"), iface=nic.label))
+    plan += domain_port_actions(root)
     if plan:
         plan.append(A.MarkStarting())   # hooks repair: leave this alone until QEMU runs
     return plan

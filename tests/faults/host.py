@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hooks.actions import NO_MAC
-from tests.fakes import FakeFirewall, FakeNetlink, FakeOvs, FakeSysfs
+from tests.fakes import FakeFirewall, FakeNetlink, FakeOvn, FakeOvs, FakeSysfs
 
 _LINK_VOLATILE = ("index", "mac")
 
@@ -30,9 +30,11 @@ class Host:
     sysfs: FakeSysfs
     state_dir: Path
     firewall: FakeFirewall = field(default_factory=FakeFirewall)
+    ovn: FakeOvn = field(default_factory=FakeOvn)
 
     def ports(self) -> dict[str, Any]:
-        return {"netlink": self.net, "ovs": self.ovs, "sysfs": self.sysfs, "firewall": self.firewall}
+        return {"netlink": self.net, "ovs": self.ovs, "sysfs": self.sysfs, "firewall": self.firewall,
+                "ovn": self.ovn}
 
     def fakes(self) -> tuple[FakeNetlink, FakeOvs, FakeSysfs]:
         return self.net, self.ovs, self.sysfs
@@ -61,6 +63,7 @@ class Host:
                     for n, link in self.net.links.items() if link.vfs},
             "state": state_records(self.state_dir),
             "firewall": {"nat": dict(self.firewall.nat), "allowed": dict(self.firewall.allowed)},
+            "ovn": self.ovn.snapshot(),
         }
 
 

@@ -90,13 +90,16 @@ ACTION_SCENARIOS: dict[str, str | None] = {
     "RewriteXml": None,    # migrate/restore: the XML on stdout only
     "ForwardPorts": "port forward: DNAT and libvirt's filter opened at start",
     "RemoveForwards": "port forward: removed at release",
+    "EnsureOvnSwitch": "OVN: the network's logical switch at network start",
+    "EnsureOvnPort": "OVN: an interface's logical switch port at prepare",
+    "DeleteOvnPort": "OVN: the port given up at release",
 }
 
 
 def fault_kinds(port: str, method: str) -> tuple[str, ...]:
     """Which faults a step gets: every step an error, an error whose rollback fails too, and
     a kill; OVS calls and the sysfs writes that can block also a hang."""
-    if port == "ovs" or (port == "sysfs" and method in SYSFS_BLOCKING):
+    if port in ("ovs", "ovn") or (port == "sysfs" and method in SYSFS_BLOCKING):
         return ("error", "error+undo", "hang", "kill")
     return ("error", "error+undo", "kill")
 
@@ -114,6 +117,8 @@ def error_for(port: str, method: str) -> BaseException:
         return HostError(step=step, detail="Input/output error")
     if port == "firewall":
         return HostError(step=f"run nft: {step}", detail="Operation not permitted")
+    if port == "ovn":
+        return HostError(step=f"run ovn-nbctl: {step}", detail="OVN northbound database unreachable")
     return HostError(step=f"netlink {step}", detail="Operation not permitted")
 
 
@@ -129,7 +134,7 @@ class Injector:
         self.at, self.kind, self.on_kill = at, kind, on_kill
         self.host = host
         for port, fake in (("netlink", host.net), ("ovs", host.ovs), ("sysfs", host.sysfs),
-                           ("firewall", host.firewall)):
+                           ("firewall", host.firewall), ("ovn", host.ovn)):
             fake._enter = self._wrap(port, fake._enter)  # type: ignore[method-assign]
         self._write = hooks.state.atomic_write
         enter = self._wrap("state", lambda method, *args: None)
@@ -165,7 +170,7 @@ class Injector:
 
 
 def unwrap(host: Host) -> None:
-    for fake in (*host.fakes(), host.firewall):
+    for fake in (*host.fakes(), host.firewall, host.ovn):
         fake.__dict__.pop("_enter", None)
 
 
@@ -215,7 +220,7 @@ def run_killed(host: Host, event: Event, at: int) -> tuple[Host, bool]:
 
     def die() -> None:
         unwrap(host)
-        dump.write_bytes(pickle.dumps((host.net, host.ovs, host.sysfs, host.firewall)))
+        dump.write_bytes(pickle.dumps((host.net, host.ovs, host.sysfs, host.firewall, host.ovn)))
         os._exit(KILLED_EXIT)
 
     pid = os.fork()
@@ -225,16 +230,16 @@ def run_killed(host: Host, event: Event, at: int) -> tuple[Host, bool]:
             Injector(host, at, "kill", die)
             run_event(host, event)
             unwrap(host)
-            dump.write_bytes(pickle.dumps((host.net, host.ovs, host.sysfs, host.firewall)))
+            dump.write_bytes(pickle.dumps((host.net, host.ovs, host.sysfs, host.firewall, host.ovn)))
         except BaseException:  # noqa: BLE001 - the parent sees the exit status
             code = 1
         os._exit(code)
     _, status = os.waitpid(pid, 0)
     code = os.waitstatus_to_exitcode(status)
     assert code in (0, KILLED_EXIT), f"child failed with {code}"
-    net, ovs, sysfs, firewall = pickle.loads(dump.read_bytes())
+    net, ovs, sysfs, firewall, ovn = pickle.loads(dump.read_bytes())
     dump.unlink()
-    return Host(net, ovs, sysfs, host.state_dir, firewall), code == KILLED_EXIT
+    return Host(net, ovs, sysfs, host.state_dir, firewall, ovn), code == KILLED_EXIT
 
 
 @dataclass
@@ -272,7 +277,7 @@ class Matrix:
         for event in self.scenario.setup:
             rc, err = run_event(host, event)
             assert rc == 0, f"{self.scenario.label}: setup {event[:3]} failed: {err}"
-        for fake in (*host.fakes(), host.firewall):
+        for fake in (*host.fakes(), host.firewall, host.ovn):
             fake.calls.clear()
         return host
 

@@ -143,6 +143,21 @@ FORWARD_DOMAIN = domain("fwdvm", "<vnx:interface mac='52:54:00:00:00:07'>"
                         "<source network='natnet' bridge='virbr5'/><target dev='vnet7'/></interface>")
 
 
+OVN_NET = network("ovnnet", "<forward mode='bridge'/><bridge name='br-int'/>"
+                  "<virtualport type='openvswitch'/>",
+                  "<vnx:ovn switch='ls-web' subnet='10.10.0.0/24' dhcp='yes'/>")
+OVN_DOMAIN = domain("ovnvm", "<vnx:interface mac='52:54:00:00:00:08'>"
+                    "<vnx:ovn switch='ls-web' address='10.10.0.20'/></vnx:interface>",
+                    "<interface type='bridge'><mac address='52:54:00:00:00:08'/><source bridge='br-int'/>"
+                    "<virtualport type='openvswitch'>"
+                    "<parameters interfaceid='3f6c2a4e-8a55-4c5e-9a0c-3f1c2b3d4e08'/>"
+                    "</virtualport></interface>")
+
+
+def no_host(net: FakeNetlink, ovs: FakeOvs, fs: FakeSysfs) -> None:
+    """Nothing on the host: OVN lives in the northbound database (the fake OVN port)."""
+
+
 def nat_host(net: FakeNetlink, ovs: FakeOvs, fs: FakeSysfs) -> None:
     net.add_bridge("virbr5", vlan_filtering=False)
     net.add_link("vnet7", "tun", up=True, master="virbr5")
@@ -192,4 +207,9 @@ SCENARIOS: list[Scenario] = [
              _q("start", "fwdvm", FORWARD_DOMAIN)),
     Scenario("port forward", "removed at release", nat_host, _q("release", "fwdvm", None),
              setup=[_q("start", "fwdvm", FORWARD_DOMAIN)], teardown=True),
+    Scenario("OVN", "the network's logical switch at network start", no_host, _n("start", "ovnnet", OVN_NET)),
+    Scenario("OVN", "an interface's logical switch port at prepare", no_host,
+             _q("prepare", "ovnvm", OVN_DOMAIN), setup=[_n("start", "ovnnet", OVN_NET)]),
+    Scenario("OVN", "the port given up at release", no_host, _q("release", "ovnvm", None),
+             setup=[_n("start", "ovnnet", OVN_NET), _q("prepare", "ovnvm", OVN_DOMAIN)], teardown=True),
 ]

@@ -1,0 +1,230 @@
+"""OVN: the logical switch of a network, and the logical switch port of a guest interface.
+
+Each action reads the northbound database first (one read-only ``ovn-nbctl`` run) and then makes
+its change in one write transaction (``hooks.adapters.ovn``, through ``ctx.ovn``). They are not
+batched into one transaction per hook call: every write depends on its own read (a port is
+written by its row UUID, found by exact name, so that a name equal to another port's row UUID
+cannot take that row over), and a call has one such port per OVN interface, rarely more.
+
+A port is this host's while its ``requested-chassis`` is this chassis alone; during a live
+migration it is requested on the source and the destination (``src,dst``, activated on the
+destination by the guest's RARP). The destination adds itself when it prepares the port; the
+source narrows the port to the destination when it releases the guest, and deletes it only
+when it alone holds it. What a port's record (in the domain's state record) says is what
+``release`` and ``hooks repair`` undo, and only on ports tagged with that domain.
+"""
+
+from __future__ import annotations
+
+from hooks.actions.base import Action, DomainRecord, Undo, undo_own_steps
+from hooks.errors import ForeignDevice
+from hooks.state_records import DomainState
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+    from typing import Any
+
+    from hooks.context import Context
+else:
+    from xmltools.record import dataclass
+
+# The keys of a port's options and external_ids an EnsureOvnPort writes (and its undo restores).
+DOMAIN_KEY = "virt-netxml-domain"
+INTERFACE_KEY = "virt-netxml-interface"
+PORT_KEYS = ("options:requested-chassis", "options:activation-strategy",
+             f"external_ids:{DOMAIN_KEY}", f"external_ids:{INTERFACE_KEY}")
+
+
+def _set_entry(ctx: Context, domain: str, uuid: str | None, name: str, entry: dict[str, Any] | None) -> None:
+    """Write (or with None drop) the record of OVN port ``name`` in ``domain``'s state record."""
+    with DomainRecord(ctx, domain, uuid) as rec:
+        if entry is None:
+            rec.part_for_update(DomainState.OVN_PORTS).pop(name, None)
+            if not rec.part(DomainState.OVN_PORTS):
+                rec.drop(DomainState.OVN_PORTS)
+        else:
+            rec.part_for_update(DomainState.OVN_PORTS)[name] = entry
+
+
+def _entry_of(ctx: Context, domain: str, name: str) -> dict[str, Any] | None:
+    state = DomainState(ctx.state.read(DomainState.KIND, domain))
+    entry = state.ovn_ports.get(name)
+    return dict(entry) if isinstance(entry, dict) else None
+
+
+def _split_address(addresses: list[str]) -> tuple[str, str | None]:
+    """A port's first ``addresses`` entry as (MAC, IP or None for ``dynamic``)."""
+    parts = (addresses[0] if addresses else "").split()
+    if not parts:
+        raise ValueError("the port has no addresses")
+    return parts[0], (parts[1] if len(parts) > 1 and parts[1] != "dynamic" else None)
+
+
+@dataclass(frozen=True)
+class EnsureOvnSwitch(Action):
+    """The network's logical switch exists: created when missing (with its subnet and DHCP
+    options); an existing switch is left exactly as it is. Switches are shared by every host
+    of the fleet: only the undo of this call's own creation deletes one."""
+
+    switch: str
+    subnet: str | None = None
+    dhcp: bool = False
+
+    def describe(self) -> str:
+        extra = f" subnet {self.subnet}" if self.subnet else ""
+        extra += " with DHCP" if self.dhcp else ""
+        return f"OVN switch {self.switch} exists (created{extra} if missing)"
+
+    def apply(self, ctx: Context) -> Undo | None:
+        ovn = ctx.ovn
+        if not ovn.ensure_switch(self.switch, self.subnet, self.dhcp):
+            return None
+        return Undo(f"delete OVN switch {self.switch}", lambda: ovn.delete_switch(self.switch))
+
+
+@dataclass(frozen=True)
+class EnsureOvnPort(Action):
+    """The logical switch port ``name`` (the interface's interfaceid) on ``switch``, with the
+    guest's MAC and address (None: ``dynamic``), tagged with the domain and interface, requested
+    on this chassis (added as the second chassis when another holds it: a migration arriving).
+
+    A port tagged with another domain, or with no domain (not the hooks'), is refused: the
+    interfaceid is the domain definer's to write, and must not take over someone else's port.
+    """
+
+    name: str
+    switch: str
+    mac: str
+    address: str | None
+    domain: str
+    domain_uuid: str | None = None
+
+    def describe(self) -> str:
+        return (f"OVN port {self.name} on switch {self.switch}: {self.mac} {self.address or 'dynamic'}, "
+                f"domain {self.domain}, requested on this chassis")
+
+    def chassis(self, row: Any, me: str) -> list[str]:
+        """The chassis the port is to be requested on, given the row read (or None)."""
+        held = list(row.chassis) if row is not None else []
+        if not held or me in held:
+            return held or [me]
+        if len(held) == 1:
+            return [held[0], me]      # a migration to this chassis: both until the source releases
+        raise ForeignDevice(step=f"set OVN port {self.name}", what="OVN port", name=self.name,
+                            reason=f"is requested on {','.join(held)} (migrating between two other chassis)")
+
+    def apply(self, ctx: Context) -> Undo | None:
+        from hooks.adapters.ovn import port_addresses
+
+        ovn = ctx.ovn
+        me = ovn.system_id()
+        row = ovn.find_port(self.name)
+        if row is not None and row.external_ids.get(DOMAIN_KEY) != self.domain:
+            owner = row.external_ids.get(DOMAIN_KEY)
+            raise ForeignDevice(step=f"set OVN port {self.name}", what="OVN port", name=self.name,
+                                reason=f"belongs to domain {owner}" if owner else "was not made by the hooks")
+        chassis = self.chassis(row, me)
+        dhcp = ovn.dhcp_options(self.switch)
+        wanted = [port_addresses(self.mac, self.address)]
+        before = _entry_of(ctx, self.domain, self.name)
+        entry = {"switch": self.switch, "mac": wanted[0].split()[0],
+                 "created": row is None or bool(before and before.get("created"))}
+        if row is not None and (row.switch, row.addresses, row.chassis, row.dhcp_options) == (
+                self.switch, wanted, chassis, dhcp) and row.external_ids.get(INTERFACE_KEY) == entry["mac"] \
+                and (len(chassis) == 1 or row.options.get("activation-strategy") == "rarp") \
+                and before == entry:
+            return None
+        # Recorded first: a crash after the write leaves a record that release and repair undo.
+        _set_entry(ctx, self.domain, self.domain_uuid, self.name, entry)
+
+        def forget() -> None:
+            _set_entry(ctx, self.domain, self.domain_uuid, self.name, before)
+
+        try:
+            ovn.write_port(row, self.switch, self.name, self.mac, self.address, chassis, self.domain,
+                           entry["mac"], dhcp)
+        except BaseException:
+            undo_own_steps(ctx, f"forget OVN port {self.name} in the record", forget)
+            raise
+
+        def undo() -> None:
+            if row is None:
+                ovn.delete_port(self.name, me)
+            else:
+                ovn.restore_port(row, self.name, PORT_KEYS)
+            forget()
+
+        return Undo(f"{'delete' if row is None else 'restore'} OVN port {self.name}", undo)
+
+
+@dataclass(frozen=True)
+class DeleteOvnPort(Action):
+    """Give up a guest's logical switch port: delete it when this chassis alone is requested;
+    during a migration (two chassis) take this chassis out, leaving the other; a port another
+    chassis holds, or another domain's, is left alone. With ``migrated`` (libvirt's release
+    reason) the port is never deleted: the guest runs on elsewhere. The record entry goes."""
+
+    name: str
+    domain: str
+    domain_uuid: str | None = None
+    migrated: bool = False
+
+    def describe(self) -> str:
+        return (f"give up OVN port {self.name} (deleted when this chassis alone holds it"
+                f"{'; the guest migrated: never deleted' if self.migrated else ''})")
+
+    def apply(self, ctx: Context) -> Undo | None:
+        if not self.domain:   # planned from a record without its name: the owner's
+            return DeleteOvnPort(self.name, ctx.owner.name, self.domain_uuid or ctx.owner.uuid,
+                                 migrated=self.migrated, iface=self.iface).apply(ctx)
+        ovn = ctx.ovn
+        entry = _entry_of(ctx, self.domain, self.name)
+        me = ovn.system_id()
+        row = ovn.find_port(self.name)
+        ours = row is not None and row.external_ids.get(DOMAIN_KEY) == self.domain and me in row.chassis
+        if not ours:
+            # Gone, moved to another chassis, or not this domain's: only the record goes.
+            if entry is None:
+                return None
+            _set_entry(ctx, self.domain, self.domain_uuid, self.name, None)
+            return Undo(f"record OVN port {self.name} again",
+                        lambda: _set_entry(ctx, self.domain, self.domain_uuid, self.name, entry))
+        assert row is not None
+        done = self._give_up(ovn, row, me)
+        if done is None and entry is None:
+            return None
+        step, undo_host = done or (f"record OVN port {self.name} again", lambda: None)
+        if entry is not None:
+            _set_entry(ctx, self.domain, self.domain_uuid, self.name, None)
+
+        def undo() -> None:
+            undo_host()
+            if entry is not None:
+                _set_entry(ctx, self.domain, self.domain_uuid, self.name, entry)
+
+        return Undo(step, undo)
+
+    def _give_up(self, ovn: Any, row: Any, me: str) -> tuple[str, Any] | None:
+        """Take this chassis off the port (narrow it to the other, or delete it); (undo step
+        name, undo) or None when the port stays as it is (the guest migrated)."""
+        others = [c for c in row.chassis if c != me]
+        if others:
+            ovn.set_port_chassis(row, self.name, others)
+            return (f"request OVN port {self.name} on {','.join(row.chassis)} again",
+                    lambda: ovn.set_port_chassis(_with_chassis(row, others), self.name, row.chassis))
+        if self.migrated:
+            return None
+        mac, address = _split_address(row.addresses)
+        iface = row.external_ids.get(INTERFACE_KEY, mac)
+        ovn.delete_port(self.name, me)
+        return (f"create OVN port {self.name} again",
+                lambda: ovn.write_port(None, row.switch or "", self.name, mac, address, row.chassis,
+                                       self.domain, iface, row.dhcp_options))
+
+
+def _with_chassis(row: Any, chassis: list[str]) -> Any:
+    from hooks.adapters.ovn import PortRow
+
+    return PortRow(row.uuid, row.switch, list(chassis), row.external_ids, row.options, row.addresses,
+                   row.dhcp_options)

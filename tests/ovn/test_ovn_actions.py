@@ -1,0 +1,215 @@
+"""The hooks' OVN actions against the lab's real northbound database, from both chassis.
+
+Each chassis's actions run with that chassis's own OVS (its system-id) and reach the NB through
+its unix socket (the adapter's TCP path from inside a chassis is the contract test's). Apply,
+re-apply (nothing to change), undo, a later failure rolling everything back, another chassis's
+and another domain's ports left alone, and a migration's requested-chassis pair and its end.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from hooks import actions as A
+from hooks.adapters.ovn import OvnAdapter, OvnConfig
+from hooks.context import Context, Owner
+from hooks.deadline import Deadline
+from hooks.errors import ForeignDevice, HostError
+from hooks.executor import Executor
+from hooks.state import StateStore
+from hooks.state_records import DomainState
+from tests.ovn.harness import Chassis, OvnLab
+
+pytestmark = pytest.mark.netns
+
+DOMAIN, DOMAIN_UUID = "ovnvm", "00000000-0000-4000-8000-000000000008"
+MAC = "52:54:00:00:00:08"
+
+
+def _ctx(lab: OvnLab, chassis: Chassis, state: Path, nb: str | None = None, timeout: float = 3) -> Context:
+    adapter = OvnAdapter(OvnConfig(nb or f"unix:{lab.nb_socket}"), ovs_db=str(chassis.db), timeout=timeout)
+    return Context(Owner("domain", DOMAIN, DOMAIN_UUID), StateStore(str(state)), Deadline(20), ovn=adapter)
+
+
+def _port(lab: OvnLab, name: str) -> dict[str, str] | None:
+    out = lab.nbctl("--columns=addresses,options,external_ids,dhcpv4_options", "find", "Logical_Switch_Port",
+                    f'name="{name}"')
+    if not out.strip():
+        return None
+    pairs = (line.partition(":") for line in out.splitlines() if line)
+    return {k.strip(): v.strip() for k, _, v in pairs}
+
+
+def _switches(lab: OvnLab) -> set[str]:
+    return set(lab.nbctl("--bare", "--columns=name", "list", "Logical_Switch").split())
+
+
+def _recorded(ctx: Context) -> dict:
+    return DomainState(ctx.state.read("domains", DOMAIN)).ovn_ports
+
+
+def _port_action(name: str, switch: str, address: str | None = "10.20.0.20", domain: str = DOMAIN,
+                 mac: str = MAC) -> A.EnsureOvnPort:
+    return A.EnsureOvnPort(name, switch, mac, address, domain, DOMAIN_UUID)
+
+
+class Boom(A.Action):
+    """A later step of the same call that fails."""
+
+    def describe(self) -> str:
+        return "a later step that fails"
+
+    def apply(self, ctx: Context) -> A.Undo | None:
+        raise HostError(step="a later step", detail="failed on purpose")
+
+
+def test_a_switch_is_created_once_and_its_undo_deletes_only_that(lab: OvnLab, tmp_path: Path) -> None:
+    ctx = _ctx(lab, lab.chassis[0], tmp_path)
+    undo = A.EnsureOvnSwitch("a-ls1", "10.20.0.0/24", True).apply(ctx)
+    assert undo is not None and "a-ls1" in _switches(lab)
+    assert lab.nbctl("get", "Logical_Switch", "a-ls1", "other_config:subnet").strip() == '"10.20.0.0/24"'
+    assert A.EnsureOvnSwitch("a-ls1", "10.99.0.0/24", False).apply(ctx) is None    # never reconfigured
+    assert lab.nbctl("get", "Logical_Switch", "a-ls1", "other_config:subnet").strip() == '"10.20.0.0/24"'
+    undo.run()
+    assert "a-ls1" not in _switches(lab)
+    assert "a-ls1" not in lab.nbctl("--bare", "--columns=external_ids", "list", "DHCP_Options")
+    # A switch that was there before is never the undo's to delete.
+    lab.nbctl("ls-add", "a-ls-kept")
+    assert A.EnsureOvnSwitch("a-ls-kept").apply(ctx) is None
+    assert "a-ls-kept" in _switches(lab)
+
+
+def test_a_port_is_created_updated_restored_and_deleted(lab: OvnLab, tmp_path: Path) -> None:
+    name = "1a6c2a4e-8a55-4c5e-9a0c-3f1c2b3d4e01"
+    ctx = _ctx(lab, lab.chassis[0], tmp_path)
+    A.EnsureOvnSwitch("a-ls2", "10.20.0.0/24", True).apply(ctx)
+    assert _port_action(name, "a-ls2").apply(ctx) is not None
+    row = _port(lab, name)
+    assert row is not None
+    assert row["addresses"] == f'["{MAC} 10.20.0.20"]'
+    assert row["options"] == "{requested-chassis=chassis1}"
+    assert row["external_ids"] == f'{{virt-netxml-domain={DOMAIN}, virt-netxml-interface="{MAC}"}}'
+    assert row["dhcpv4_options"] != "[]"
+    assert _recorded(ctx) == {name: {"switch": "a-ls2", "mac": MAC, "created": True}}
+    # Again: in place, nothing written.
+    assert _port_action(name, "a-ls2").apply(ctx) is None
+    # Another address: updated, and its undo puts the first back (the port stays: not made here).
+    undo = _port_action(name, "a-ls2", address=None).apply(ctx)
+    assert undo is not None and _port(lab, name)["addresses"] == f'["{MAC} dynamic"]'
+    undo.run()
+    assert _port(lab, name)["addresses"] == f'["{MAC} 10.20.0.20"]'
+    assert _recorded(ctx)[name]["created"] is True
+    # Given up on this chassis alone: deleted, and out of the record.
+    delete = A.DeleteOvnPort(name, DOMAIN, DOMAIN_UUID)
+    undo = delete.apply(ctx)
+    assert undo is not None and _port(lab, name) is None and _recorded(ctx) == {}
+    assert delete.apply(ctx) is None
+    undo.run()     # the undo of a delete makes it again, as it was
+    assert _port(lab, name)["options"] == "{requested-chassis=chassis1}"
+    assert _recorded(ctx) == {name: {"switch": "a-ls2", "mac": MAC, "created": True}}
+
+
+def test_a_later_failure_undoes_the_switch_and_the_port(lab: OvnLab, tmp_path: Path) -> None:
+    name = "1a6c2a4e-8a55-4c5e-9a0c-3f1c2b3d4e02"
+    ctx = _ctx(lab, lab.chassis[0], tmp_path)
+    result = Executor(ctx).run([A.EnsureOvnSwitch("a-ls3", "10.30.0.0/24", True),
+                                _port_action(name, "a-ls3", "10.30.0.9"), Boom()])
+    assert not result.ok and len(result.undone) == 2 and result.undo_errors == []
+    assert _port(lab, name) is None and "a-ls3" not in _switches(lab)
+    assert _recorded(ctx) == {}
+
+
+def test_another_chassis_port_and_another_domains_port_are_left_alone(lab: OvnLab, tmp_path: Path) -> None:
+    ctx = _ctx(lab, lab.chassis[0], tmp_path)
+    A.EnsureOvnSwitch("a-ls4").apply(ctx)
+    held = "1a6c2a4e-8a55-4c5e-9a0c-3f1c2b3d4e03"
+    _port_action(held, "a-ls4").apply(_ctx(lab, lab.chassis[1], tmp_path / "c2"))
+    before = _port(lab, held)
+    # chassis1's release of the same domain's port that chassis2 holds: the port stays.
+    assert A.DeleteOvnPort(held, DOMAIN, DOMAIN_UUID).apply(ctx) is None
+    assert _port(lab, held) == before
+    # Another domain's interfaceid (a definer copying it): refused, nothing written.
+    with pytest.raises(ForeignDevice, match=f"belongs to domain {DOMAIN}"):
+        _port_action(held, "a-ls4", domain="intruder").apply(ctx)
+    assert _port(lab, held) == before
+    # A port the hooks did not make: refused, and its twin made by the hooks is taken.
+    foreign = "1a6c2a4e-8a55-4c5e-9a0c-3f1c2b3d4e04"
+    lab.nbctl("lsp-add", "a-ls4", foreign)
+    with pytest.raises(ForeignDevice, match="not made by the hooks"):
+        _port_action(foreign, "a-ls4").apply(ctx)
+    lab.nbctl("set", "Logical_Switch_Port", foreign, f"external_ids:virt-netxml-domain={DOMAIN}")
+    assert _port_action(foreign, "a-ls4", address="10.20.0.21").apply(ctx) is not None
+    # Another domain's port is no release's to delete either.
+    assert A.DeleteOvnPort(foreign, "intruder").apply(ctx) is None
+    assert _port(lab, foreign) is not None
+
+
+def test_a_migration_requests_both_chassis_then_the_destination(lab: OvnLab, tmp_path: Path) -> None:
+    name = "1a6c2a4e-8a55-4c5e-9a0c-3f1c2b3d4e05"
+    src = _ctx(lab, lab.chassis[0], tmp_path / "src")
+    dst = _ctx(lab, lab.chassis[1], tmp_path / "dst")
+    A.EnsureOvnSwitch("a-ls5").apply(src)
+    _port_action(name, "a-ls5").apply(src)
+    # The destination prepares the port: both chassis, activated on the destination by RARP.
+    undo = _port_action(name, "a-ls5").apply(dst)
+    assert undo is not None
+    assert _port(lab, name)["options"] == '{activation-strategy=rarp, requested-chassis="chassis1,chassis2"}'
+    assert _port_action(name, "a-ls5").apply(dst) is None
+    undo.run()     # a failed incoming migration: back to the source alone
+    assert _port(lab, name)["options"] == "{requested-chassis=chassis1}"
+    _port_action(name, "a-ls5").apply(dst)
+    # A third chassis cannot join a migration between two others.
+    third = _ctx(lab, lab.chassis[0], tmp_path / "third")
+    third.ovn.system_id = lambda: "chassis3"     # stands in for a third host
+    with pytest.raises(ForeignDevice, match="two other chassis"):
+        _port_action(name, "a-ls5").apply(third)
+    # The source releases (libvirt 9.0: reason '-'): narrowed to the destination, not deleted.
+    assert A.DeleteOvnPort(name, DOMAIN, DOMAIN_UUID).apply(src) is not None
+    assert _port(lab, name)["options"] == "{requested-chassis=chassis2}"
+    assert _recorded(src) == {} and name in _recorded(dst)
+    # The destination's own release later deletes it.
+    A.DeleteOvnPort(name, DOMAIN, DOMAIN_UUID).apply(dst)
+    assert _port(lab, name) is None
+
+
+def test_a_release_that_libvirt_says_migrated_never_deletes(lab: OvnLab, tmp_path: Path) -> None:
+    name = "1a6c2a4e-8a55-4c5e-9a0c-3f1c2b3d4e06"
+    ctx = _ctx(lab, lab.chassis[0], tmp_path)
+    A.EnsureOvnSwitch("a-ls6").apply(ctx)
+    _port_action(name, "a-ls6").apply(ctx)
+    assert A.DeleteOvnPort(name, DOMAIN, DOMAIN_UUID, migrated=True).apply(ctx) is not None
+    assert _port(lab, name) is not None and _recorded(ctx) == {}
+    # Its twin without the reason deletes (this chassis alone holds it).
+    _port_action(name, "a-ls6").apply(ctx)
+    A.DeleteOvnPort(name, DOMAIN, DOMAIN_UUID).apply(ctx)
+    assert _port(lab, name) is None
+
+
+def test_an_unreachable_nb_fails_the_call_in_one_line_in_time(lab: OvnLab, tmp_path: Path) -> None:
+    gone = tmp_path / "no-nb.sock"
+    ctx = _ctx(lab, lab.chassis[0], tmp_path, nb=f"unix:{gone}", timeout=1)
+    started = time.monotonic()
+    port = _port_action("1a6c2a4e-8a55-4c5e-9a0c-3f1c2b3d4e07", "a-ls7")
+    result = Executor(ctx).run([A.EnsureOvnSwitch("a-ls7"), port])
+    assert time.monotonic() - started < 5
+    assert result.error is not None and f"OVN northbound database unix:{gone}" in result.error.message
+    assert "\n" not in result.error.message and result.changed == []
+    assert "a-ls7" not in _switches(lab)
+
+
+def test_without_ovn_conf_an_ovn_wish_is_refused_naming_the_file(tmp_path: Path, monkeypatch) -> None:
+    conf = tmp_path / "conf"
+    conf.mkdir(mode=0o755)
+    monkeypatch.setenv("VIRT_NETXML_CONFIG_DIR", str(conf))
+    ctx = Context(Owner("network", "ovnnet"), StateStore(str(tmp_path / "state")), Deadline(5))
+    result = Executor(ctx).run([A.EnsureOvnSwitch("a-ls8")])
+    assert result.error is not None
+    assert result.error.message.startswith(f"{conf}/ovn.conf: does not exist")
+    # Its twin with the file reaches the adapter (and so the NB it names).
+    (conf / "ovn.conf").write_text("nb = unix:/nonexistent/nb.sock\n")
+    (conf / "ovn.conf").chmod(0o644)
+    ctx = Context(Owner("network", "ovnnet"), StateStore(str(tmp_path / "state")), Deadline(5))
+    assert ctx.ovn.config.nb == "unix:/nonexistent/nb.sock"
