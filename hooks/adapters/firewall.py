@@ -136,6 +136,14 @@ def _handles(listing: str, comment: str) -> list[int]:
     return found
 
 
+def _nft_reject(line: str, bridge: str) -> bool:
+    """Is this line of an ``nft -a`` listing a reject of traffic out to ``bridge`` (libvirt's
+    catch-all: ``oif "BRIDGE" counter reject``)?"""
+    rule = line.split(" # handle ", 1)[0].strip()
+    return ((rule.endswith(" reject") or " reject with " in rule)
+            and (f'oif "{bridge}" ' in rule or f'oifname "{bridge}" ' in rule))
+
+
 def _ipt_lines(listing: str, chain: str) -> list[str]:
     return [line for line in listing.splitlines() if line.startswith(f"-A {chain} ")]
 
@@ -189,8 +197,14 @@ class FirewallAdapter:
         nat = listing is not None and f"set-{rules.digest}" in listing
         backend = self.backend()
         if backend == "nftables":
+            # libvirt rebuilding a network's rules inserts them afresh at the top, its reject
+            # above ours (which it leaves in place): ours must also be above every reject of
+            # this bridge
             chain = self._try([self.nft, "-a", "list", "chain", "ip", LIBVIRT_TABLE, LIBVIRT_CHAIN]) or ""
-            allow = len(_handles(chain, rules.comment)) == len(rules.forwards)
+            lines = chain.splitlines()
+            ours = [n for n, line in enumerate(lines) if _handles(line, rules.comment)]
+            rejects = [n for n, line in enumerate(lines) if n not in ours and _nft_reject(line, rules.bridge)]
+            allow = len(ours) == len(rules.forwards) and (not rejects or not ours or max(ours) < min(rejects))
         elif backend == "iptables":
             lines = _ipt_lines(self._try([self.iptables, "-w", "-S", IPTABLES_CHAIN]) or "", IPTABLES_CHAIN)
             ours = [n for n, line in enumerate(lines) if _ours(line, rules.comment)]

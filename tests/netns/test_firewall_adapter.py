@@ -180,3 +180,35 @@ def test_a_port_range_maps_one_to_one_and_a_source_restriction_holds() -> None:
         with entered(lab["host"]):
             FirewallAdapter().remove(rules, True, True)
         assert "virt-netxml" not in ruleset(lab["host"])
+
+
+def test_libvirts_reject_inserted_above_ours_is_found_and_ours_moved_back_up_nftables() -> None:
+    """libvirt's nftables backend rebuilding a network's rules (network restart, daemon start)
+    deletes its own rules by handle and inserts them afresh at the top of ``guest_input``: its
+    reject lands above the hooks' accepts, which it leaves in place."""
+    require_root_and("ip", "nft", "iptables")
+    with nat_lab("nftables") as lab:
+        host = lab["host"]
+        with entered(host):
+            FirewallAdapter().apply(RULES, True, True)
+        assert connect(lab["client"]) == "guest-one"
+        listing = sh(host, "nft", "-a", "list", "chain", "ip", "libvirt_network", "guest_input").stdout
+        for line in listing.splitlines():
+            text = line.strip()
+            if "# handle " in text and "virt-netxml" not in text and not text.startswith(("table", "chain")):
+                sh(host, "nft", "delete", "rule", "ip", "libvirt_network", "guest_input", "handle",
+                   line.rsplit("# handle ", 1)[1].split()[0])
+        for rule in (["oif", "vnxbr9", "counter", "reject"],
+                     ["oif", "vnxbr9", "ip", "daddr", "192.168.150.0/24", "ct", "state",
+                      "related,established", "counter", "accept"]):
+            sh(host, "nft", "insert", "rule", "ip", "libvirt_network", "guest_input", *rule)
+        assert connect(lab["client"]) != "guest-one"
+        with entered(host):
+            fw = FirewallAdapter()
+            assert fw.in_place(RULES) == (True, False)
+            fw.apply(RULES, False, True)
+            assert fw.in_place(RULES) == (True, True)
+        assert connect(lab["client"]) == "guest-one"
+        with entered(host):
+            FirewallAdapter().remove(RULES, True, True)
+        assert "virt-netxml" not in ruleset(host)
