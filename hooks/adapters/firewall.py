@@ -21,7 +21,7 @@ Two parts, each applied and removed as a whole:
   rules with that comment (by handle, or by their own specification), nothing else. libvirt
   rebuilds its chains when a network starts or the daemon restarts: the hooks then re-apply
   (network ``started``, qemu ``reconnect``), and an ``allow`` part found below libvirt's reject
-  (iptables: libvirt re-inserts its rules at the top) is moved back up.
+  (libvirt re-inserts its rules at the top, on either backend) is moved back up.
 
 Everything runs through ``hooks.adapters.proc.run`` (no shell, a hard timeout).
 """
