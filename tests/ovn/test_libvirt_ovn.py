@@ -93,6 +93,10 @@ def fleet(release: Release, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     require(not missing, "programs: " + ", ".join(missing))
     require(VNX.exists(), f"{VNX} (run the setup command)")
     require(Path("/dev/net/tun").exists(), "/dev/net/tun")
+    # The hooks reach the NB with the host's own ovn-nbctl: on the Debian 13 release, the root's.
+    nbctl = (release.sysroot or Path("/")) / "usr/bin/ovn-nbctl"
+    require(nbctl.exists(), f"{nbctl}, which the hooks run (Debian's ovn-common; for the Debian 13 "
+                            "root: in tests/e2e/debian13-root.sh's package list)")
     tmp = tmp_path_factory.mktemp(f"ovn-{release}")
     with ovn_lab(tmp, chassis=2) as lab, libvirt_on_chassis(lab, release) as hosts:
         yield Fleet(lab, hosts, release, tmp)
@@ -126,17 +130,23 @@ def domain_file(fleet: Fleet, boot: BootFiles, guest: Guest, probes: list[str]) 
     return path
 
 
+def logical_switches(fleet: Fleet, guests: list[Guest]) -> None:
+    """The administrator's part: the logical switches the guests' interfaces name (a per-interface
+    OVN port goes on a switch that exists; a libvirt network's switch is the hooks' to make)."""
+    for switch in sorted({g.switch for g in guests}):
+        fleet.lab.nbctl("--may-exist", "ls-add", switch)
+
+
 def northbound_ports(fleet: Fleet, guests: list[Guest]) -> None:
-    """What the hooks will do at ``prepare`` (issue 12 §2), done here until they do: the logical
-    switch, and the port named by the interface's ``interfaceid`` with the guest's MAC and
-    address, requested on the guest's chassis. Off with ``HOOKS_CREATE_PORTS``."""
+    """What the hooks do at ``prepare`` (issue 12 §2), done here while they do not: the port named
+    by the interface's ``interfaceid`` with the guest's MAC and address, requested on the guest's
+    chassis. Off with ``HOOKS_CREATE_PORTS``."""
     if HOOKS_CREATE_PORTS:
         return
     for guest in guests:
         chassis = fleet.lab.chassis[guest.chassis]
         lsp = guest.interfaceid
-        fleet.lab.nbctl("--may-exist", "ls-add", guest.switch,
-                        "--", "--may-exist", "lsp-add", guest.switch, lsp,
+        fleet.lab.nbctl("--may-exist", "lsp-add", guest.switch, lsp,
                         "--", "lsp-set-addresses", lsp, f"{guest.mac} {guest.address}",
                         "--", "lsp-set-options", lsp, f"requested-chassis={chassis.system_id}")
 
@@ -158,6 +168,7 @@ def started(fleet: Fleet, boot: BootFiles) -> Started:
     for guest in guests.values():
         others = [g.address for g in guests.values() if g is not guest]
         paths[guest.name] = domain_file(fleet, boot, guest, others)
+    logical_switches(fleet, list(guests.values()))
     northbound_ports(fleet, list(guests.values()))
     for guest in guests.values():
         fleet.virsh(guest.chassis, "define", str(paths[guest.name]))
@@ -203,7 +214,7 @@ def test_the_hooks_see_the_lab_s_northbound_database_and_their_own_chassis(fleet
         out = run(box.libvirtd.in_daemon([box.vnx_path, "hooks", "status"]), check=False)
         line = [ln for ln in out.stdout.splitlines() if ln.startswith("ovn:")]
         assert line, out.stdout + out.stderr
-        assert f"{fleet.lab.nb_tcp} reachable" in line[0], line
+        assert f"{fleet.lab.nb_tcp} reachable" in line[0], out.stdout
         assert line[0].endswith(f"this chassis: {chassis.system_id}"), line
 
 
@@ -215,6 +226,11 @@ def test_each_guest_s_port_is_up_and_bound_to_its_own_chassis(fleet: Fleet, star
         fleet.lab.wait_up(guest.interfaceid)
         assert fleet.lab.nbctl("lsp-get-up", guest.interfaceid).strip() == "up", guest.name
         assert fleet.lab.bound_chassis(guest.interfaceid) == chassis.system_id, guest.name
+        if HOOKS_CREATE_PORTS:   # the hooks' port: the guest's domain, this chassis requested
+            port = fleet.lab.nbctl("--bare", "--columns=options,external_ids", "list",
+                                   "Logical_Switch_Port", guest.interfaceid)
+            assert f"requested-chassis={chassis.system_id}" in port, port
+            assert f"virt-netxml-domain={guest.name}" in port, port
         iface = chassis.vsctl("--bare", "--columns=name,external_ids", "find", "Interface",
                               f"external_ids:iface-id={guest.interfaceid}")
         assert "vnet" in iface and guest.mac in iface, (guest.name, iface)
