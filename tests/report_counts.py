@@ -4,7 +4,8 @@ libvirt release and the kernel lab (the last lines of a CI run).
 Every collected test asserts something (corpus documents with nothing to check are counted
 inside one test, not collected one by one), so these are counts of checks that held.
 The end-to-end tests run once per libvirt release (their ids carry it in brackets, e.g.
-``test_x[libvirt-11.3.0]`` or ``test_y[bridge-libvirt-9.0.0]``): one line per release. Before
+``test_x[libvirt-11.3.0]`` or ``test_y[bridge-libvirt-9.0.0]``): one line per release; so do the
+OVN tests with a libvirtd per chassis (tests/ovn/, marked e2e too), one "ovn" line per release. Before
 them, the time each group took (its tests' times, set-up and teardown included; the kernel
 lab's single boot is inside its first test's).
 """
@@ -16,7 +17,8 @@ import sys
 import xml.etree.ElementTree as ET  # trusted input: pytest's own report
 
 RELEASES = ("libvirt-9.0.0", "libvirt-11.3.0")
-GROUPS = {**{f"e2e {r}": "tests.e2e." for r in RELEASES}, "kernel-lab": "tests.kernel_lab."}
+GROUPS = {**{f"e2e {r}": "tests.e2e." for r in RELEASES}, **{f"ovn {r}": "tests.ovn." for r in RELEASES},
+          "kernel-lab": "tests.kernel_lab."}
 
 
 def release_of(name: str) -> str | None:
@@ -32,9 +34,10 @@ def group_of(case: ET.Element) -> str | None:
     classname = case.get("classname", "") + "."
     if classname.startswith(GROUPS["kernel-lab"]):
         return "kernel-lab"
-    if classname.startswith("tests.e2e."):
-        release = release_of(case.get("name", ""))
-        return f"e2e {release}" if release is not None else None
+    for kind in ("e2e", "ovn"):
+        if classname.startswith(f"tests.{kind}."):
+            release = release_of(case.get("name", ""))
+            return f"{kind} {release}" if release is not None else None
     return None
 
 
@@ -53,10 +56,10 @@ def count(path: str) -> dict[str, int]:
 
 
 def others(path: str) -> int:
-    """Passed tests outside the end-to-end tests and the kernel lab."""
+    """Passed tests outside the groups (end to end, OVN per release, the kernel lab)."""
     return sum(1 for case in ET.parse(path).getroot().iter("testcase")
                if passed(case) and not (case.get("classname", "") + ".").startswith(
-                   ("tests.e2e.", "tests.kernel_lab.")))
+                   ("tests.e2e.", "tests.kernel_lab.")) and group_of(case) is None)
 
 
 def seconds(path: str) -> dict[str, float]:

@@ -17,6 +17,8 @@ JUNIT = """<?xml version="1.0" encoding="utf-8"?>
   <skipped message="y"/></testcase>
 <testcase classname="tests.kernel_lab.test_lab" name="test_guest[m::t]" time="70"/>
 <testcase classname="tests.test_mac" name="test_mac[libvirt-9.0.0]"/>
+<testcase classname="tests.ovn.test_libvirt_ovn" name="test_o[libvirt-9.0.0]" time="4.0"/>
+<testcase classname="tests.ovn.test_harness" name="test_lab"/>
 </testsuite></testsuites>
 """
 
@@ -24,9 +26,12 @@ JUNIT = """<?xml version="1.0" encoding="utf-8"?>
 def test_counts_passed_tests_per_release_and_the_lab(tmp_path: Path) -> None:
     path = tmp_path / "junit.xml"
     path.write_text(JUNIT)
-    assert count(str(path)) == {"e2e libvirt-9.0.0": 1, "e2e libvirt-11.3.0": 2, "kernel-lab": 1}
-    assert seconds(str(path)) == {"e2e libvirt-9.0.0": 2.5, "e2e libvirt-11.3.0": 1.0, "kernel-lab": 70.0}
-    assert others(str(path)) == 1          # tests.test_mac: a release-like id outside e2e is no e2e
+    assert count(str(path)) == {"e2e libvirt-9.0.0": 1, "e2e libvirt-11.3.0": 2, "ovn libvirt-9.0.0": 1,
+                                "ovn libvirt-11.3.0": 0, "kernel-lab": 1}
+    assert seconds(str(path)) == {"e2e libvirt-9.0.0": 2.5, "e2e libvirt-11.3.0": 1.0,
+                                  "ovn libvirt-9.0.0": 4.0, "ovn libvirt-11.3.0": 0.0, "kernel-lab": 70.0}
+    # tests.test_mac (a release-like id outside e2e is no e2e) and the OVN lab's own test
+    assert others(str(path)) == 2
 
 
 def test_release_is_a_whole_part_of_the_parameter_id() -> None:
