@@ -9,9 +9,12 @@ name. Proven by traffic: the guests of one logical switch, one per chassis, reac
 through the geneve tunnel; a guest on another switch (same subnet, same chassis as one of them)
 reaches neither, while its own switch carries its traffic across the tunnel.
 
-The logical switches and ports are made by ``northbound_ports`` below with ``ovn-nbctl``, as the
-hooks will at ``prepare``: set ``HOOKS_CREATE_PORTS = True`` once they do, and that step is off
-(the rest of the test is the same).
+The logical switches are the administrator's (``logical_switches``); the ports are the installed
+hooks' (qemu ``prepare`` on the guest's chassis, given up at ``release``). ``northbound_ports``
+makes them with ``ovn-nbctl`` instead, as the hooks do, for hooks that do not: it is off while
+``HOOKS_CREATE_PORTS`` is True, and turning that to False is all the test needs to run against
+such hooks (the hooks then must not be installed, or must leave OVN ports alone: they refuse a
+port they did not make).
 """
 
 from __future__ import annotations
@@ -42,8 +45,8 @@ from tests.support import require
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
-# The step the hooks take over: off (True) once the hooks create the switches and ports.
-HOOKS_CREATE_PORTS = False
+# The hooks create the guests' logical switch ports: ``northbound_ports`` is off.
+HOOKS_CREATE_PORTS = True
 
 PREFIX = 24
 PROBE_WAIT = 40
@@ -256,3 +259,42 @@ def test_a_guest_on_another_switch_reaches_neither(fleet: Fleet, started: Starte
     ask = ["ip", "netns", "exec", started.standin.ns]
     assert http_name(ask, c.address, timeout=5) == "gc", shown(fleet, started)
     assert http_name(ask, a.address, timeout=2) is None
+
+
+def test_save_on_one_chassis_and_restore_on_the_other_moves_the_binding(
+        fleet: Fleet, started: Started) -> None:
+    """``virsh save`` of ga on chassis 1, ``virsh restore`` of that file by chassis 2's libvirtd
+    (a path both see): the port is bound to chassis 2 and ga answers again over ls-a, from a
+    stand-in on chassis 1 (so now across the tunnel)."""
+    lab, ga = fleet.lab, started.guests["ga"]
+    source, target = lab.chassis[ga.chassis], lab.chassis[1 - ga.chassis]
+    mac = "52:54:00:0a:00:05"
+    lab.nbctl("lsp-add", "ls-a", "lsp-standin-a", "--", "lsp-set-addresses", "lsp-standin-a",
+              f"{mac} 10.0.0.5")
+    here = lab.standin(source, "lsp-standin-a", mac, f"10.0.0.5/{PREFIX}")
+    lab.wait_up("lsp-standin-a")
+    lab.sync_chassis()
+    ask = ["ip", "netns", "exec", here.ns]
+    assert http_name(ask, ga.address, timeout=5) == "ga", shown(fleet, started)
+
+    saved = fleet.tmp / "ga.save"
+    fleet.virsh(ga.chassis, "save", "ga", str(saved))
+    assert target.vsctl("--bare", "--columns=name", "find", "Interface",
+                        f"external_ids:iface-id={ga.interfaceid}").strip() == ""
+    ga.chassis = 1 - ga.chassis
+    northbound_ports(fleet, [ga])          # the destination's prepare, while the hooks do not
+    begin = time.monotonic()
+    fleet.virsh(ga.chassis, "restore", str(saved))
+    lab.wait_up(ga.interfaceid)
+    answer = None
+    deadline = time.monotonic() + 60
+    while answer != "ga" and time.monotonic() < deadline:
+        answer = http_name(ask, ga.address, timeout=2)
+    moved = time.monotonic() - begin
+    print(f"\n[{fleet.release}] restored on {target.system_id}: answering again after {moved:.1f} s")
+    assert lab.bound_chassis(ga.interfaceid) == target.system_id, shown(fleet, started)
+    assert answer == "ga", shown(fleet, started)
+    assert "vnet" in target.vsctl("--bare", "--columns=name", "find", "Interface",
+                                  f"external_ids:iface-id={ga.interfaceid}")
+    assert source.vsctl("--bare", "--columns=name", "find", "Interface",
+                        f"external_ids:iface-id={ga.interfaceid}").strip() == ""
