@@ -95,7 +95,7 @@ MODULES = [
             "tests/test_edit_new.py", "tests/test_versions.py", "tests/test_preserve.py",
             "tests/test_cli_forward.py", "tests/quality/test_edit_writeback.py",
             "tests/quality/test_edit_values.py", "tests/quality/test_preserve_writer.py",
-            "tests/quality/test_preserve_reader.py")),
+            "tests/quality/test_preserve_reader.py", "tests/quality/test_preserve_cases.py")),
     Module("vlan-grammar", ("xmltools/metadata.py", "xmltools/build_network.py",
                             "xmltools/build_interface.py", "xmltools/rules.py"),
            # (not tests/test_rules.py: it inspects the module's functions, which mutmut wraps)
