@@ -298,3 +298,26 @@ def test_save_on_one_chassis_and_restore_on_the_other_moves_the_binding(
                                   f"external_ids:iface-id={ga.interfaceid}")
     assert source.vsctl("--bare", "--columns=name", "find", "Interface",
                         f"external_ids:iface-id={ga.interfaceid}").strip() == ""
+
+
+def test_destroy_gives_each_port_back_and_leaves_nothing_in_the_northbound_database(
+        fleet: Fleet, started: Started) -> None:
+    """``virsh destroy`` of every guest (ga where it was restored): the hooks' ``release`` deletes
+    each guest's port (its chassis alone held it); what is left in NB is the test's stand-ins."""
+    lab = fleet.lab
+    for guest in started.guests.values():
+        fleet.virsh(guest.chassis, "destroy", guest.name)
+    guest_ports = {g.interfaceid for g in started.guests.values()}
+
+    def ports() -> set[str]:
+        return set(lab.nbctl("--bare", "--columns=name", "list", "Logical_Switch_Port").split())
+
+    deadline = time.monotonic() + 10
+    while ports() & guest_ports and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if HOOKS_CREATE_PORTS:
+        assert ports() == {"lsp-standin", "lsp-standin-a"}, lab.nbctl("show")
+    for guest in started.guests.values():
+        assert lab.bound_chassis(guest.interfaceid) is None, guest.name
+    for chassis in lab.chassis:
+        assert "vnet" not in chassis.vsctl("list-ports", "br-int")
