@@ -22,6 +22,9 @@ network's gateway. Claims, all by traffic:
 - the control: the client, routed to the guests' subnet through the sandbox, cannot connect to
   fa's port 80 directly: libvirt's ``guest_input`` rejects new connections to its guests, so the
   answers above came through the hooks' DNAT and the rules they put above libvirt's reject;
+- the network destroyed and started again: libvirt inserts its own rules afresh at the top of
+  ``guest_input`` (its reject above the hooks' accepts, which it leaves in place), and the hooks'
+  network ``started`` moves theirs back above it: the client gets both guests' names again;
 - after the domain is destroyed (hook ``release``) the client's connections fail, no rule with
   the hooks' ``virt-netxml`` comment is left anywhere, and libvirt's own table and reject are
   still there.
@@ -207,6 +210,22 @@ def test_forwarded_ports_reach_nat_guests_beside_libvirts_nftables_backend(
     client.ip("route", "add", f"{FORWARD_SUBNET}.0/24", "via", FORWARD_UPLINK)
     assert ask(from_client, fa.address.split("/")[0], 80) is None
     assert answer(from_client, FORWARD_PORT, fa.name, timeout=0) == fa.name   # while this works
+
+    # the network started again: libvirt inserts its rules afresh at the top of guest_input, its
+    # reject above the hooks' accepts; the hooks (network ``started``) put theirs back above it.
+    # The paused domain's TAPs lost their bridge with the network: plugged back by hand.
+    virsh("net-destroy", NETWORK)
+    assert answer(from_client, FORWARD_PORT, None, timeout=10) is None
+    virsh("net-start", NETWORK)
+    for tap in taps.values():
+        box.ns.ip("link", "set", tap, "master", BRIDGE)
+    assert answer(from_client, FORWARD_PORT, fa.name) == fa.name, "\n".join(guest_input(box))
+    assert answer(from_client, SECOND_PORT, fb.name) == fb.name
+    rules = guest_input(box)
+    ours = [n for n, rule in enumerate(rules) if OURS in rule]
+    rejects = [n for n, rule in enumerate(rules) if rule.endswith("reject") or " reject " in rule]
+    assert len(ours) == 2 and rejects and max(ours) < min(rejects), rules
+    w.mark("network restarted: answered")
 
     # release (the domain destroyed) removes every rule of the hooks, and nothing of libvirt's
     virsh("destroy", name)
