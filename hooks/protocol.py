@@ -104,7 +104,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
               work=(_DOMAIN, (ELEMENT, "tap"), (ELEMENT, "vf"), (TEXT, "hostdev"), (TEXT, "passthrough"),
                     (RECORDS, "networks", "network="), (ELEMENT, "ovn"))),
         _qemu("start", True, "the domain does not start", work=_PORT_WORK),
-        _qemu("started", True, "the domain is stopped again"),
+        # an OVN port that arrived while another chassis held it (a migration) is settled here
+        _qemu("started", True, "the domain is stopped again", work=((STATE_TEXT, "domains", "interfaceid"),)),
         _qemu("stopped", False, "only logged", best_effort=True),
         _qemu("release", False, "only logged", work=(_DOMAIN,), best_effort=True),
         _qemu("migrate", True, "the incoming migration is cancelled", filters=True, work=((MAPPING,),)),
@@ -122,7 +123,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         # a VF libvirt picked from a pool (a network the hook recorded) is claimed here
         _net("port-created", True, "the interface is not plugged (the domain does not start)",
              work=((TEXT, META), (STATE_TEXT, "networks", "hostdev-pci"))),
-        _net("port-deleted", False, "only logged", best_effort=True),
+        # an OVN network's port is given up (deleted when this chassis alone holds it)
+        _net("port-deleted", False, "only logged", work=((ELEMENT, "ovn"),), best_effort=True),
         _net("updated", True, "the update call reports an error (the change stays)"),
         # Before libvirt 5.5 ports were announced as plugged/unplugged with the domain's
         # <interface> inside <hookData>; still recognised so an old daemon is served quietly.

@@ -270,3 +270,63 @@ def test_load_ovn_config_checks_the_ssl_files_like_the_file_itself(tmp_path):
     files["ssl-key"].unlink()
     with pytest.raises(InputError, match=f"OVN ssl-key file {files['ssl-key']}: does not exist"):
         ovn.load_ovn_config(str(folder))
+
+
+# ----------------------------------------------------------------- migration and undo builders
+
+def test_a_port_requested_on_two_chassis_is_activated_by_rarp():
+    assert ovn.create_port_cmds("ls1", PORT, "52:54:00:aa:00:01", None, ["chassis1", "chassis2"], "vm1",
+                                "vnet0")[2] == [
+        "set", "Logical_Switch_Port", PORT, 'options:requested-chassis="chassis1,chassis2"',
+        'options:activation-strategy="rarp"', 'external_ids:virt-netxml-domain="vm1"',
+        'external_ids:virt-netxml-interface="vnet0"']
+
+
+@pytest.mark.parametrize("chassis,ok", [
+    (["c1"], True), (["c1", "c2"], True), ([], False), (["c1", "c2", "c3"], False), (["c1", "c1"], False),
+    (["c1", "c,2"], False),
+])
+def test_chassis_list_takes_one_or_two_different_chassis(chassis, ok):
+    if ok:
+        assert ovn.chassis_list(chassis) == chassis
+    else:
+        with pytest.raises(InvalidValue):
+            ovn.chassis_list(chassis)
+
+
+def test_set_chassis_cmds_hold_only_while_the_port_is_as_read():
+    assert ovn.set_chassis_cmds(ROW, ["c1", "c2"], ["c1"]) == [
+        ["wait-until", "Logical_Switch_Port", ROW, 'options:requested-chassis="c1"'],
+        ["set", "Logical_Switch_Port", ROW, 'options:requested-chassis="c1,c2"',
+         'options:activation-strategy="rarp"']]
+    assert ovn.set_chassis_cmds(ROW, ["c2"], ["c1", "c2"]) == [
+        ["wait-until", "Logical_Switch_Port", ROW, 'options:requested-chassis="c1,c2"'],
+        ["set", "Logical_Switch_Port", ROW, 'options:requested-chassis="c2"'],
+        ["remove", "Logical_Switch_Port", ROW, "options", "activation-strategy"]]
+    with pytest.raises(InvalidValue, match="OVN port row"):
+        ovn.set_chassis_cmds(PORT[:8], ["c1"], ["c2"])
+
+
+def test_restore_port_cmds_put_back_what_was_read():
+    assert ovn.restore_port_cmds(ROW, ["52:54:00:aa:00:01 10.0.0.5"], {"requested-chassis": "c1",
+                                 "activation-strategy": None}, {"virt-netxml-domain": "vm1"}, None) == [
+        ["lsp-set-addresses", ROW, "52:54:00:aa:00:01 10.0.0.5"],
+        ["remove", "Logical_Switch_Port", ROW, "options", "activation-strategy"],
+        ["set", "Logical_Switch_Port", ROW, 'options:requested-chassis="c1"'],
+        ["set", "Logical_Switch_Port", ROW, 'external_ids:virt-netxml-domain="vm1"'],
+        ["clear", "Logical_Switch_Port", ROW, "dhcpv4_options"]]
+    assert ovn.restore_port_cmds(ROW, [], {}, {}, ROW)[-1] == [
+        "set", "Logical_Switch_Port", ROW, f"dhcpv4_options={ROW}"]
+    with pytest.raises(InvalidValue, match="options key"):
+        ovn.restore_port_cmds(ROW, [], {"a b": "x"}, {}, None)
+    with pytest.raises(InvalidValue, match="DHCP_Options"):
+        ovn.restore_port_cmds(ROW, [], {}, {}, "not-a-row")
+
+
+def test_delete_switch_cmds_name_the_switch_and_its_dhcp_rows():
+    assert ovn.delete_switch_cmds("ls1", [ROW]) == [
+        ["--if-exists", "ls-del", "ls1"], ["--if-exists", "destroy", "DHCP_Options", ROW]]
+    with pytest.raises(InvalidValue):
+        ovn.delete_switch_cmds("abc1", [])
+    with pytest.raises(InvalidValue, match="DHCP_Options row"):
+        ovn.delete_switch_cmds("ls1", ["row"])

@@ -37,7 +37,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
               "ForgetNumVfs", "RestoreVf"),
     "records": ("RecordPortWish", "ForgetDomain", "MarkStarting", "RecordPool", "ForgetPool", "RewriteXml"),
     "forward": ("ForwardPorts", "RemoveForwards"),
-    "ovn": ("EnsureOvnSwitch", "EnsureOvnPort", "DeleteOvnPort"),
+    "ovn": ("EnsureOvnSwitch", "EnsureOvnPort", "SettleOvnPort", "DeleteOvnPort"),
 }
 
 _WHERE = {name: module for module, names in ACTIONS.items() for name in names}

@@ -128,8 +128,10 @@ class EnsureOvnPort(Action):
         dhcp = ovn.dhcp_options(self.switch)
         wanted = [port_addresses(self.mac, self.address)]
         before = _entry_of(ctx, self.domain, self.name)
-        entry = {"switch": self.switch, "mac": wanted[0].split()[0],
-                 "created": row is None or bool(before and before.get("created"))}
+        entry: dict[str, Any] = {"switch": self.switch, "mac": wanted[0].split()[0],
+                                 "created": row is None or bool(before and before.get("created"))}
+        if len(chassis) > 1:
+            entry["arriving"] = True   # settled on this chassis at ``started`` (SettleOvnPort)
         if row is not None and (row.switch, row.addresses, row.chassis, row.dhcp_options) == (
                 self.switch, wanted, chassis, dhcp) and row.external_ids.get(INTERFACE_KEY) == entry["mac"] \
                 and (len(chassis) == 1 or row.options.get("activation-strategy") == "rarp") \
@@ -221,6 +223,32 @@ class DeleteOvnPort(Action):
         return (f"create OVN port {self.name} again",
                 lambda: ovn.write_port(None, row.switch or "", self.name, mac, address, row.chassis,
                                        self.domain, iface, row.dhcp_options))
+
+
+@dataclass(frozen=True)
+class SettleOvnPort(Action):
+    """The guest runs here now (qemu ``started``: at a migration's destination libvirt runs it
+    once the incoming guest's CPUs run): a port requested on another chassis and this one is
+    requested on this one alone. Also after a start here while another chassis still held the
+    port (its host gone): otherwise OVN would wait for a RARP a freshly booted guest never sends."""
+
+    name: str
+
+    def describe(self) -> str:
+        return f"request OVN port {self.name} on this chassis alone (the guest runs here)"
+
+    def apply(self, ctx: Context) -> Undo | None:
+        # Only the NB changes: the record's "arriving" note stays until release (a second
+        # ``started`` finds the port settled and changes nothing).
+        ovn = ctx.ovn
+        me = ovn.system_id()
+        row = ovn.find_port(self.name)
+        if (row is None or me not in row.chassis or row.chassis == [me]
+                or row.external_ids.get(DOMAIN_KEY) != ctx.owner.name):
+            return None
+        ovn.set_port_chassis(row, self.name, [me])
+        return Undo(f"request OVN port {self.name} on {','.join(row.chassis)} again",
+                    lambda: ovn.set_port_chassis(_with_chassis(row, [me]), self.name, row.chassis))
 
 
 def _with_chassis(row: Any, chassis: list[str]) -> Any:

@@ -377,7 +377,8 @@ def restore_port_cmds(row: str, addresses: Sequence[str], options: dict[str, str
     if dhcp_options is None:
         cmds.append(["clear", "Logical_Switch_Port", row, "dhcpv4_options"])
     else:
-        cmds.append(["set", "Logical_Switch_Port", row, f"dhcpv4_options={_row_uuid(dhcp_options)}"])
+        cmds.append(["set", "Logical_Switch_Port", row,
+                     f"dhcpv4_options={_row_uuid(dhcp_options, 'DHCP_Options row')}"])
     return cmds
 
 

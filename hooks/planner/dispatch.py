@@ -14,7 +14,7 @@ from hooks.planner.domain import port_vlan_actions, prepare_actions, release_act
 from hooks.planner.facts import HostFacts
 from hooks.planner.forwards import forward_actions, network_forward_actions
 from hooks.planner.interfaces import uuid_of
-from hooks.planner.ovn import network_port_actions, switch_actions
+from hooks.planner.ovn import network_port_actions, network_port_deleted, settle_port_actions, switch_actions
 from hooks.planner.sriov import hostdev_vlan_actions
 from hooks.protocol import Operation
 from xmltools.errors import WrongDocument
@@ -59,12 +59,14 @@ FROM_RECORD = {
 }
 # Domain calls: (root, facts, record, mapping).
 DOMAIN = {"prepare": _prepare, "start": _start, "reconnect": _ports, "attach": _ports,
-          "migrate": _rewrite, "restore": _rewrite}
+          "migrate": _rewrite, "restore": _rewrite,
+          "started": lambda root, facts, record, mapping: settle_port_actions(record)}
 # Network calls: (<network>, <networkport> or None, record).
 NETWORK = {
     "start": lambda net, port, record: events.network_start(net) + switch_actions(net),
     "started": lambda net, port, record: events.network_started(net),
     "port-created": _port,
+    "port-deleted": lambda net, port, record: network_port_deleted(net, port),
 }
 PLANNERS = {*FROM_RECORD, *(("qemu", name) for name in DOMAIN), *(("network", name) for name in NETWORK)}
 

@@ -1,7 +1,8 @@
 """OVN: a network's logical switch at network ``start``/``started``, a guest interface's logical
 switch port at network ``port-created`` (an OVN network's port, named by the interfaceid libvirt
-gives it) and qemu ``prepare`` (an interface with its own ``<vnx:ovn>`` entry), given up at
-``release``.
+gives it) and qemu ``prepare`` (an interface with its own ``<vnx:ovn>`` entry), settled on this
+chassis at ``started`` when it arrived while another chassis held it (a migration), given up
+at ``release`` and ``port-deleted``.
 
 Everything that reaches an ``ovn-nbctl`` argv comes from XML a domain's or network's definer
 wrote: the interfaceid must be a UUID, the switch name passes the vocabulary's rule and the
@@ -92,6 +93,32 @@ def domain_port_actions(root: etree._Element) -> list[A.Action]:
         switch, name, mac = _checked(wish.switch, interfaceid, nic.mac, nic.label)
         plan.append(A.EnsureOvnPort(name, switch, mac, wish.address, domain, uuid_of(root), iface=nic.label))
     return plan
+
+
+def settle_port_actions(record: dict[str, Any]) -> list[A.Action]:
+    """qemu ``started``: the ports that arrived here while another chassis held them."""
+    ports = DomainState(record).ovn_ports
+    return [A.SettleOvnPort(name) for name, entry in sorted(ports.items())
+            if isinstance(entry, dict) and entry.get("arriving")]
+
+
+def network_port_deleted(net: etree._Element, port: etree._Element | None) -> list[A.Action]:
+    """Network ``port-deleted`` on an OVN network (a guest stopped, or an interface detached):
+    the port is given up as at ``release`` (deleted only when this chassis alone holds it)."""
+    meta = meta_of(net)
+    if port is None or meta is None or meta.ovn is None:
+        return []
+    from hooks.adapters.ovn import port_name
+
+    owner = port.find("owner")
+    domain = owner.findtext("name") if owner is not None else None
+    params = port.find("virtualport/parameters")
+    interfaceid = params.get("interfaceid") if params is not None else None
+    if not domain or not interfaceid:
+        return []     # nothing the hooks could have made a port for
+    mac = port.find("mac")
+    return [A.DeleteOvnPort(port_name(interfaceid), domain, uuid_of(owner),
+                            iface=(mac.get("address") or "").lower() if mac is not None else "")]
 
 
 def release_port_actions(record: dict[str, Any], migrated: bool = False) -> list[A.Action]:

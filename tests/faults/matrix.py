@@ -93,6 +93,7 @@ ACTION_SCENARIOS: dict[str, str | None] = {
     "EnsureOvnSwitch": "OVN: the network's logical switch at network start",
     "EnsureOvnPort": "OVN: an interface's logical switch port at prepare",
     "DeleteOvnPort": "OVN: the port given up at release",
+    "SettleOvnPort": "OVN: a migrated guest's port settled on this chassis at started",
 }
 
 
@@ -274,6 +275,8 @@ class Matrix:
         self.work.mkdir(parents=True)
         host = Host(FakeNetlink(), FakeOvs(), FakeSysfs(), self.work / "state")
         self.scenario.build(*host.fakes())
+        if self.scenario.ovn is not None:
+            self.scenario.ovn(host.ovn)
         for event in self.scenario.setup:
             rc, err = run_event(host, event)
             assert rc == 0, f"{self.scenario.label}: setup {event[:3]} failed: {err}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tests.fakes import FakeNetlink, FakeOvs, FakeSysfs
+from tests.fakes import FakeLsp, FakeNetlink, FakeOvn, FakeOvs, FakeSysfs
 
 NS = 'xmlns:vnx="urn:virt-netxml:hooks:1"'
 Event = tuple[str, str, str, str | None]    # driver, operation, object name, stdin XML
@@ -33,6 +33,7 @@ class Scenario:
     event: Event
     setup: list[Event] = field(default_factory=list)
     teardown: bool = False           # the event is a clean-up (best effort, no rollback)
+    ovn: Callable[[FakeOvn], None] | None = None    # what the OVN northbound database holds first
 
     @property
     def label(self) -> str:
@@ -158,6 +159,15 @@ def no_host(net: FakeNetlink, ovs: FakeOvs, fs: FakeSysfs) -> None:
     """Nothing on the host: OVN lives in the northbound database (the fake OVN port)."""
 
 
+def ovn_port_on_chassis0(ovn: FakeOvn) -> None:
+    """The guest's port as the source of a migration (chassis0) left it: requested there."""
+    ovn.ensure_switch("ls-web", "10.10.0.0/24", True)
+    ovn.lsps["3f6c2a4e-8a55-4c5e-9a0c-3f1c2b3d4e08"] = FakeLsp(
+        "ls-web", ["52:54:00:00:00:08 10.10.0.20"], {"requested-chassis": "chassis0"},
+        {"virt-netxml-domain": "ovnvm", "virt-netxml-interface": "52:54:00:00:00:08"},
+        ovn.dhcp_rows["ls-web"], "00000000-0000-4000-8000-0000000000ff")
+
+
 def nat_host(net: FakeNetlink, ovs: FakeOvs, fs: FakeSysfs) -> None:
     net.add_bridge("virbr5", vlan_filtering=False)
     net.add_link("vnet7", "tun", up=True, master="virbr5")
@@ -212,4 +222,7 @@ SCENARIOS: list[Scenario] = [
              _q("prepare", "ovnvm", OVN_DOMAIN), setup=[_n("start", "ovnnet", OVN_NET)]),
     Scenario("OVN", "the port given up at release", no_host, _q("release", "ovnvm", None),
              setup=[_n("start", "ovnnet", OVN_NET), _q("prepare", "ovnvm", OVN_DOMAIN)], teardown=True),
+    Scenario("OVN", "a migrated guest's port settled on this chassis at started", no_host,
+             _q("started", "ovnvm", OVN_DOMAIN), setup=[_q("prepare", "ovnvm", OVN_DOMAIN)],
+             ovn=ovn_port_on_chassis0),
 ]

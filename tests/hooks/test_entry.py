@@ -66,9 +66,14 @@ def test_unknown_operation_object_and_driver_exit_0_quietly(env):
     assert call(["-", "start", "-", "start"], b"", program="/etc/libvirt/hooks/daemon.d/x") == (0, "", "", 0)
 
 
-@pytest.mark.parametrize("op", ["started", "stopped", "release"])
+@pytest.mark.parametrize("op", ["stopped", "release"])
 def test_operations_with_nothing_to_do_do_not_even_read_stdin(env, op):
     assert call(["capvm", op, "end", "-"], START) == (0, "", "", 0)
+
+
+def test_started_reads_stdin_for_interfaceids_and_without_a_record_does_nothing(env):
+    code, out, err, read = call(["capvm", "started", "begin", "-"], START)
+    assert (code, out, err) == (0, "", "") and read == len(START)
 
 
 def test_start_applies_metadata_vlans_and_prints_nothing(env):

@@ -170,3 +170,45 @@ def test_the_ovn_adapter_is_imported_only_for_a_plan_with_ovn_work():
     out = subprocess.run([sys.executable, "-c", code, str(CAPTURE)], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.strip() == "False"
+
+
+def test_started_settles_only_the_ports_that_arrived_while_another_chassis_held_them():
+    other = {"switch": "ls-web", "mac": "52:54:00:61:b5:e0", "created": True}
+    mine = {**RECORD["ovn_ports"][DOM_IID], "arriving": True}
+    arriving = {**RECORD, "ovn_ports": {DOM_IID: mine, IID: other}}
+    assert _plan("qemu", "started", _domain(), arriving) == [A.SettleOvnPort(DOM_IID)]
+    assert _plan("qemu", "started", _domain(), RECORD) == []
+
+
+def test_port_deleted_on_an_ovn_network_gives_the_port_up():
+    assert _plan("network", "port-deleted", _ovn_port_created()) == [
+        A.DeleteOvnPort(IID, "capvm", CAPVM, iface="52:54:00:61:b5:e0")]
+    assert _plan("network", "port-deleted", CAPTURE.read_bytes()) == []
+
+
+def test_port_deleted_refuses_an_interfaceid_that_is_no_uuid_and_skips_a_port_without_one():
+    with pytest.raises(InvalidValue, match="expected a UUID"):
+        _plan("network", "port-deleted", _ovn_port_created(iid="not-a-uuid"))
+    data = _ovn_port_created().replace(f"<parameters interfaceid='{IID}'/>".encode(), b"")
+    assert _plan("network", "port-deleted", data) == []
+
+
+@pytest.mark.parametrize("driver, op, data, record, work", [
+    ("qemu", "prepare", _domain(), False, True),
+    ("qemu", "prepare", _domain(entry=""), False, False),
+    ("qemu", "started", _domain(), True, True),
+    ("qemu", "started", _domain(), False, False),
+    ("qemu", "started", _domain(iid=None), True, False),
+    ("network", "port-deleted", _ovn_port_created(), False, True),
+    ("network", "port-deleted", CAPTURE.read_bytes(), False, False),
+])
+def test_the_fast_path_starts_python_for_ovn_work_and_only_then(driver, op, data, record, work, tmp_path):
+    from hooks import fastpath
+
+    state = tmp_path / "state"
+    (state / "domains").mkdir(parents=True)
+    (state / "networks").mkdir()
+    if record:
+        (state / "domains" / "ovnvm.json").write_text("{}")
+    assert fastpath.needs_work(driver, op, "ovnvm" if driver == "qemu" else "packtovs", data,
+                               str(state), str(tmp_path / "map")) is work

@@ -166,10 +166,13 @@ def test_a_migration_requests_both_chassis_then_the_destination(lab: OvnLab, tmp
     third.ovn.system_id = lambda: "chassis3"     # stands in for a third host
     with pytest.raises(ForeignDevice, match="two other chassis"):
         _port_action(name, "a-ls5").apply(third)
+    assert _recorded(dst)[name]["arriving"] is True
     # The source releases (libvirt 9.0: reason '-'): narrowed to the destination, not deleted.
     assert A.DeleteOvnPort(name, DOMAIN, DOMAIN_UUID).apply(src) is not None
     assert _port(lab, name)["options"] == "{requested-chassis=chassis2}"
     assert _recorded(src) == {} and name in _recorded(dst)
+    # The destination's started then finds it settled already.
+    assert A.SettleOvnPort(name).apply(dst) is None
     # The destination's own release later deletes it.
     A.DeleteOvnPort(name, DOMAIN, DOMAIN_UUID).apply(dst)
     assert _port(lab, name) is None
@@ -213,3 +216,49 @@ def test_without_ovn_conf_an_ovn_wish_is_refused_naming_the_file(tmp_path: Path,
     (conf / "ovn.conf").chmod(0o644)
     ctx = Context(Owner("network", "ovnnet"), StateStore(str(tmp_path / "state")), Deadline(5))
     assert ctx.ovn.config.nb == "unix:/nonexistent/nb.sock"
+
+
+def test_started_settles_an_arrived_port_on_the_destination(lab: OvnLab, tmp_path: Path) -> None:
+    name = "1a6c2a4e-8a55-4c5e-9a0c-3f1c2b3d4e09"
+    src = _ctx(lab, lab.chassis[0], tmp_path / "src")
+    dst = _ctx(lab, lab.chassis[1], tmp_path / "dst")
+    A.EnsureOvnSwitch("a-ls9").apply(src)
+    _port_action(name, "a-ls9").apply(src)
+    _port_action(name, "a-ls9").apply(dst)
+    undo = A.SettleOvnPort(name).apply(dst)
+    assert undo is not None
+    assert _port(lab, name)["options"] == "{requested-chassis=chassis2}"   # activation-strategy gone
+    assert A.SettleOvnPort(name).apply(dst) is None
+    undo.run()
+    assert _port(lab, name)["options"] == '{activation-strategy=rarp, requested-chassis="chassis1,chassis2"}'
+    # On the source the same call changes nothing: the guest does not run there.
+    A.SettleOvnPort(name).apply(dst)
+    assert A.SettleOvnPort(name).apply(src) is None
+    assert _port(lab, name)["options"] == "{requested-chassis=chassis2}"
+    # The source's port-deleted (or release) then only forgets it; the port stays the destination's.
+    assert A.DeleteOvnPort(name, DOMAIN, DOMAIN_UUID).apply(src) is not None
+    assert _port(lab, name)["options"] == "{requested-chassis=chassis2}"
+
+
+def test_hooks_repair_deletes_the_recorded_ports_of_gone_domains_only(lab: OvnLab, tmp_path: Path) -> None:
+    from hooks.repair import plan_repairs, run_repairs
+
+    gone, alive, moved = ("1a6c2a4e-8a55-4c5e-9a0c-3f1c2b3d4e1" + str(n) for n in range(3))
+    state = tmp_path / "state"
+    here = _ctx(lab, lab.chassis[0], state)
+    A.EnsureOvnSwitch("a-ls10").apply(here)
+    _port_action(gone, "a-ls10", "10.20.0.30").apply(here)
+    _port_action(moved, "a-ls10", "10.20.0.32").apply(here)
+    lab.nbctl("set", "Logical_Switch_Port", moved, "options:requested-chassis=chassis2")   # migrated away
+    running = Context(Owner("domain", "alive"), StateStore(str(state)), Deadline(20), ovn=here.ovn)
+    _port_action(alive, "a-ls10", "10.20.0.31", domain="alive").apply(running)
+    store = StateStore(str(state))
+    repairs = plan_repairs(store, running={"alive"}, active=set())
+    assert [(r.owner.name, r.plan) for r in repairs] == [
+        (DOMAIN, [A.DeleteOvnPort(gone, DOMAIN, DOMAIN_UUID), A.DeleteOvnPort(moved, DOMAIN, DOMAIN_UUID)])]
+    run_repairs(store, repairs, ports={"ovn": here.ovn})
+    assert all(r.result is not None and r.result.ok for r in repairs)
+    assert _port(lab, gone) is None
+    assert _port(lab, moved)["options"] == "{requested-chassis=chassis2}"
+    assert _port(lab, alive) is not None
+    assert _recorded(here) == {}

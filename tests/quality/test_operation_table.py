@@ -13,11 +13,11 @@ from hooks import fastpath
 from hooks.protocol import ELEMENT, LINUX_VLAN, MAPPING, OPERATIONS, RECORDS, STATE, STATE_TEXT, TEXT
 from hooks.wrapper import body, render
 
-WORK = {("qemu", op) for op in ("prepare", "start", "release", "migrate", "restore", "reconnect",
+WORK = {("qemu", op) for op in ("prepare", "start", "started", "release", "migrate", "restore", "reconnect",
                                  "attach")} | {
-    ("network", op) for op in ("start", "started", "stopped", "port-created")}
-READS_STDIN = {("qemu", op) for op in ("prepare", "start", "reconnect", "attach")} | {
-    ("network", op) for op in ("start", "started", "port-created")}
+    ("network", op) for op in ("start", "started", "stopped", "port-created", "port-deleted")}
+READS_STDIN = {("qemu", op) for op in ("prepare", "start", "started", "reconnect", "attach")} | {
+    ("network", op) for op in ("start", "started", "port-created", "port-deleted")}
 BEST_EFFORT = {("qemu", "stopped"), ("qemu", "release"), ("network", "stopped"), ("network", "port-deleted"),
                ("network", "unplugged")}
 

@@ -13,8 +13,10 @@ PLANNER = Path(__file__).resolve().parents[2] / "hooks" / "planner"
 
 # Pure functions of the adapters the planner may use: the OVS adapter's own check of a row
 # name, column and key (its argv is built by pure functions), so a bad one is refused while
-# planning, before any change.
-PURE = {("hooks.adapters.ovs", "check_column_key")}
+# planning, before any change; and the OVN adapter's checks of a port name (a UUID), a switch
+# name ovn-nbctl can only read as a name, and a MAC, for the same reason.
+PURE = {("hooks.adapters.ovs", "check_column_key"), ("hooks.adapters.ovn", "mac_address"),
+        ("hooks.adapters.ovn", "port_name"), ("hooks.adapters.ovn", "switch_name")}
 
 
 def _adapter_imports(path: Path) -> set[tuple[str, str]]:
