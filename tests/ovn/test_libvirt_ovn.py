@@ -234,6 +234,8 @@ def test_each_guest_s_port_is_up_and_bound_to_its_own_chassis(fleet: Fleet, star
                                    "Logical_Switch_Port", guest.interfaceid)
             assert f"requested-chassis={chassis.system_id}" in port, port
             assert f"virt-netxml-domain={guest.name}" in port, port
+            records = [p.name for p in (fleet.hosts[guest.chassis].hooks_state / "domains").glob("*")]
+            assert any(name.startswith(guest.name) for name in records), records   # for release
         iface = chassis.vsctl("--bare", "--columns=name,external_ids", "find", "Interface",
                               f"external_ids:iface-id={guest.interfaceid}")
         assert "vnet" in iface and guest.mac in iface, (guest.name, iface)
@@ -321,3 +323,5 @@ def test_destroy_gives_each_port_back_and_leaves_nothing_in_the_northbound_datab
         assert lab.bound_chassis(guest.interfaceid) is None, guest.name
     for chassis in lab.chassis:
         assert "vnet" not in chassis.vsctl("list-ports", "br-int")
+    for box in fleet.hosts:   # the hooks' records of the guests' ports went with them
+        assert sorted(p.name for p in (box.hooks_state / "domains").glob("*")) == [], box.release
