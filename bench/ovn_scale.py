@@ -23,6 +23,10 @@ Measured per port:
   packets go anywhere, and what a CMS waits for before it calls a port active). Both stamped
   by ``ovsdb-client monitor`` processes watching the NB and SB, started beforehand.
 
+Then, on a one-chassis lab, the hook's added time against the size of the NB: the NB filled
+with unbound ports in bulk up to each of ``--nb-sizes``, and a few new ports timed at each size
+(ovn-nbctl fetches the tables a command needs before it runs it: Logical_Switch_Port whole).
+
 Prints p50/p95 for K = FROM, 2*FROM, ... up to K (each K on a fresh lab), side by side, the
 ratio of the largest K to the smallest, each lab's bring-up time and the load average (the
 machine is shared: compare ratios of one run, not absolute times). Everything it starts is
@@ -247,6 +251,70 @@ def ks(largest: int, smallest: int) -> list[int]:
     return out
 
 
+@dataclass
+class Size:
+    """The hook's cost on an NB holding ``ports`` ports (seconds, per sample)."""
+
+    ports: int
+    hook: list[float] = field(default_factory=list)
+    nbctl: float = 0.0      # mean time of one ovn-nbctl run of the hook
+    vsctl: float = 0.0      # mean time of its one ovs-vsctl run (local OVS: the in-run baseline)
+    load: float = 0.0
+
+
+def nb_sweep(sizes: list[int], samples: int, tmp: Path, spent: Spent) -> list[Size]:
+    """One chassis; the NB filled with unbound ports (on another switch, in bulk) up to each of
+    ``sizes``, then ``samples`` new ports through ``EnsureOvnPort`` at each size."""
+    out: list[Size] = []
+    with ovn_lab(tmp / "sweep", chassis=1) as lab:
+        chassis = lab.chassis[0]
+        with entered(chassis.ns):
+            ctx = context(lab, chassis, tmp / "sweep-state", "scale-net", str(uuid.uuid4()))
+            if not Executor(ctx).run([A.EnsureOvnSwitch(SWITCH, SUBNET, True)]).ok:
+                raise RuntimeError("network start failed")
+        lab.nbctl("ls-add", "scale-fill")
+        filled = 0
+        for size in sizes:
+            while filled < size:
+                chunk = min(1000, size - filled)
+                cmds: list[str] = []
+                for i in range(filled, filled + chunk):
+                    cmds += ["--", "lsp-add", "scale-fill", str(uuid.UUID(int=(0xF << 64) | i))]
+                lab.nbctl(*cmds, timeout=120)
+                filled += chunk
+            lab.nbctl("--wait=sb", "sync", timeout=120)
+            entry = Size(size, load=os.getloadavg()[0])
+            spent.reset()
+            for n in range(samples):
+                name = str(uuid.UUID(int=(0xE << 64) | (size << 16) | n))
+                mac = f"52:54:00:e0:{(n >> 8) & 0xff:02x}:{n & 0xff:02x}"
+                with entered(chassis.ns):
+                    ctx = context(lab, chassis, tmp / "sweep-state", f"sweep{size}-{n}", str(uuid.uuid4()))
+                    started = time.monotonic()
+                    result = Executor(ctx).run([A.EnsureOvnPort(name, SWITCH, mac, None, ctx.owner.name,
+                                                                ctx.owner.uuid, iface=mac)])
+                    entry.hook.append(time.monotonic() - started)
+                if not result.ok:
+                    raise RuntimeError(f"prepare at NB size {size}: {result.error}")
+            entry.nbctl = spent.seconds["ovn-nbctl"] / spent.calls["ovn-nbctl"]
+            entry.vsctl = spent.seconds["ovs-vsctl"] / spent.calls["ovs-vsctl"]
+            out.append(entry)
+            print(f"  NB of {size} ports: hook p50 {percentile(entry.hook, .5) * 1000:.0f} ms", flush=True)
+    return out
+
+
+def report_sweep(sizes: list[Size], samples: int) -> None:
+    print()
+    print(f"The hook's added time against NB size: one chassis, {samples} new ports at each size (ms)")
+    print(f"  {'ports in the NB':>16s}{'hook p50':>10s}{'hook p95':>10s}{'ovn-nbctl':>11s}"
+          f"{'ovs-vsctl':>11s}{'ratio':>8s}{'load':>7s}")
+    for e in sizes:
+        print(f"  {e.ports:16d}{percentile(e.hook, .5) * 1000:10.1f}{percentile(e.hook, .95) * 1000:10.1f}"
+              f"{e.nbctl * 1000:11.1f}{e.vsctl * 1000:11.1f}{e.nbctl / e.vsctl:8.2f}{e.load:7.1f}")
+    print("  (ovn-nbctl, ovs-vsctl: mean time of one run; ratio: ovn-nbctl ÷ ovs-vsctl, the local OVS "
+          "read whose cost does not depend on the NB, as the baseline for the machine's load)")
+
+
 def report(runs: list[Run], ports: int) -> None:
     print()
     print(f"OVN, {ports} ports a chassis on one logical switch, one at a time round-robin "
@@ -273,7 +341,9 @@ def report(runs: list[Run], ports: int) -> None:
         n = len(r.hook)
         per = ", ".join(f"{r.calls[p] / n:.1f} {p} ({r.seconds[p] / r.calls[p] * 1000:.1f} ms each)"
                         for p in sorted(r.calls))
-        print(f"  K={r.k}: per port {per}; lab down in {r.down:.2f} s")
+        nbctl, vsctl = (r.seconds[p] / r.calls[p] for p in ("ovn-nbctl", "ovs-vsctl"))
+        ratio = nbctl / vsctl
+        print(f"  K={r.k}: per port {per}, ovn-nbctl ÷ ovs-vsctl {ratio:.2f}; lab down in {r.down:.2f} s")
 
 
 def main() -> int:
@@ -282,6 +352,9 @@ def main() -> int:
     parser.add_argument("--ports", type=int, default=32, help="guest ports per chassis (M)")
     parser.add_argument("--from", dest="smallest", type=int, default=2,
                         help="the smallest K; K doubles from there up to --chassis")
+    parser.add_argument("--nb-sizes", default="1000,3000,10000",
+                        help="NB sizes (ports) for the hook's cost against NB size; '' for none")
+    parser.add_argument("--samples", type=int, default=10, help="new ports timed at each NB size")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("ovn_scale.py: needs root (network namespaces)", file=sys.stderr)
@@ -305,6 +378,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, interrupted)
     started = time.monotonic()
     runs: list[Run] = []
+    sizes = sorted(int(v) for v in args.nb_sizes.split(",") if v.strip())
+    sweep: list[Size] = []
     spent = Spent()
     try:
         with tempfile.TemporaryDirectory(prefix="ovn-scale-") as tmp:
@@ -314,12 +389,17 @@ def main() -> int:
                 r = runs[-1]
                 print(f"  bring-up {r.bring_up:.2f} s; hook p50 {percentile(r.hook, .5) * 1000:.0f} ms, "
                       f"up p50 {percentile(r.up, .5) * 1000:.0f} ms", flush=True)
+            if sizes:
+                print(f"NB sizes {', '.join(map(str, sizes))}: one chassis ...", flush=True)
+                sweep = nb_sweep(sizes, args.samples, Path(tmp), spent)
     except KeyboardInterrupt:
         print("ovn_scale.py: interrupted; everything it started is stopped", file=sys.stderr)
         return 130
     finally:
         spent.close()
     report(runs, args.ports)
+    if sweep:
+        report_sweep(sweep, args.samples)
     print(f"  whole run: {time.monotonic() - started:.1f} s")
     return 0
 
