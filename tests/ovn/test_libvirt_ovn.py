@@ -160,6 +160,7 @@ class Started:
     standin: StandIn
     answers: dict[str, dict[str, str]]
     first_answer: float
+    attached: str = ""    # the port of the NIC attached to gb on the OVN network
 
 
 @pytest.fixture(scope="module")
@@ -302,6 +303,40 @@ def test_save_on_one_chassis_and_restore_on_the_other_moves_the_binding(
                         f"external_ids:iface-id={ga.interfaceid}").strip() == ""
 
 
+def test_an_interface_attached_to_an_ovn_network_gets_its_port(fleet: Fleet, started: Started) -> None:
+    """A libvirt network on br-int that is OVN switch ls-net (``virt-netxml network …
+    --ovn-switch``), on gb's chassis: its start makes the switch, and ``virsh attach-interface``
+    of a NIC on it to the running gb gets the port libvirt names (its generated interfaceid),
+    up and bound to gb's chassis, tagged with gb."""
+    lab, gb = fleet.lab, started.guests["gb"]
+    box = fleet.hosts[gb.chassis]
+    vnx("network", "ovnnet", "--mode", "bridge", "--bridge", "br-int", "--virtualport", "openvswitch",
+        "--ovn-switch", "ls-net", "--connect", box.libvirtd.uri, "--define", "--start")
+    mac = "52:54:00:0a:00:06"
+    fleet.virsh(gb.chassis, "attach-interface", "gb", "network", "ovnnet", "--mac", mac,
+                "--model", "virtio")
+    live = fleet.virsh(gb.chassis, "dumpxml", "gb").stdout
+    from lxml import etree
+
+    nic = [i for i in etree.fromstring(live.encode()).iterfind("devices/interface")
+           if i.find("mac").get("address") == mac]
+    assert len(nic) == 1, live
+    params = nic[0].find("virtualport/parameters")
+    assert params is not None and params.get("interfaceid"), live
+    lsp = params.get("interfaceid")
+    if not HOOKS_CREATE_PORTS:   # the network's switch and the port, as the hooks make them
+        lab.nbctl("--may-exist", "ls-add", "ls-net", "--", "lsp-add", "ls-net", lsp,
+                  "--", "lsp-set-addresses", lsp, mac)
+    lab.wait_up(lsp)
+    assert lab.bound_chassis(lsp) == lab.chassis[gb.chassis].system_id
+    port = lab.nbctl("--bare", "--columns=external_ids", "list", "Logical_Switch_Port", lsp)
+    switch = lab.nbctl("lsp-get-ls", lsp)
+    assert "ls-net" in switch, switch
+    if HOOKS_CREATE_PORTS:
+        assert "virt-netxml-domain=gb" in port, port
+    started.attached = lsp
+
+
 def test_destroy_gives_each_port_back_and_leaves_nothing_in_the_northbound_database(
         fleet: Fleet, started: Started) -> None:
     """``virsh destroy`` of every guest (ga where it was restored): the hooks' ``release`` deletes
@@ -309,7 +344,7 @@ def test_destroy_gives_each_port_back_and_leaves_nothing_in_the_northbound_datab
     lab = fleet.lab
     for guest in started.guests.values():
         fleet.virsh(guest.chassis, "destroy", guest.name)
-    guest_ports = {g.interfaceid for g in started.guests.values()}
+    guest_ports = {g.interfaceid for g in started.guests.values()} | {started.attached}
 
     def ports() -> set[str]:
         return set(lab.nbctl("--bare", "--columns=name", "list", "Logical_Switch_Port").split())
