@@ -262,3 +262,26 @@ def test_hooks_repair_deletes_the_recorded_ports_of_gone_domains_only(lab: OvnLa
     assert _port(lab, moved)["options"] == "{requested-chassis=chassis2}"
     assert _port(lab, alive) is not None
     assert _recorded(here) == {}
+
+
+def test_a_network_start_without_ovn_conf_fails_in_one_line(tmp_path: Path, monkeypatch) -> None:
+    import io
+
+    from hooks.protocol import lookup
+    from hooks.run import run_call
+    from tests.faults.scenarios import OVN_NET
+
+    conf = tmp_path / "conf"
+    conf.mkdir(mode=0o755)
+    monkeypatch.setenv("VIRT_NETXML_CONFIG_DIR", str(conf))
+    monkeypatch.setenv("VIRT_NETXML_STATE_DIR", str(tmp_path / "state"))
+    op = lookup("network", "start")
+    assert op is not None
+    out, err = io.StringIO(), io.StringIO()
+    code = run_call(op, "ovnnet", OVN_NET.encode(), {"deadline": "8"}, stdout=out, stderr=err)
+    assert code == 2 and out.getvalue() == ""
+    assert err.getvalue().count("\n") == 1
+    assert err.getvalue().startswith(f"virt-netxml: network ovnnet: start: {conf}/ovn.conf: does not exist")
+    # Its twin: a network without <vnx:ovn> starts without the file.
+    plain = OVN_NET.replace("<vnx:ovn switch='ls-web' subnet='10.10.0.0/24' dhcp='yes'/>", "")
+    assert run_call(op, "ovnnet", plain.encode(), {"deadline": "8"}, stdout=out, stderr=io.StringIO()) == 0
