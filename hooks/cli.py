@@ -184,6 +184,12 @@ def _state_lines(snapshot: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
                     continue
                 lines.append(f"domain {name}: port forwards on {rules.bridge} "
                              f"(network {rules.network or '-'}): {rules.describe_forwards()}")
+        for port, entry in sorted(rec.ovn_ports.items()):
+            if isinstance(entry, dict):
+                how = "created" if entry.get("created") else "set"
+                arriving = ", arriving from another chassis" if entry.get("arriving") else ""
+                lines.append(f"domain {name}: OVN port {port} ({entry.get('mac')}) on switch "
+                             f"{entry.get('switch')} {how} by the hook{arriving}")
         starting = rec.starting
         if starting is not None:
             lines.append(f"domain {name}: prepared by libvirt daemon pid {starting.get('pid')}, "

@@ -212,3 +212,16 @@ def test_the_fast_path_starts_python_for_ovn_work_and_only_then(driver, op, data
         (state / "domains" / "ovnvm.json").write_text("{}")
     assert fastpath.needs_work(driver, op, "ovnvm" if driver == "qemu" else "packtovs", data,
                                str(state), str(tmp_path / "map")) is work
+
+
+def test_hooks_status_lists_the_recorded_ovn_ports():
+    from hooks.cli import _state_lines
+
+    arriving = {**RECORD, "ovn_ports": {DOM_IID: {**RECORD["ovn_ports"][DOM_IID], "arriving": True,
+                                                  "created": False}}}
+    snapshot = {"domains": {"ovnvm": RECORD, "other": {**arriving, "name": "other"}}, "claims": {},
+                "networks": {}}
+    assert _state_lines(snapshot) == [
+        f"domain ovnvm: OVN port {DOM_IID} (52:54:00:00:00:08) on switch ls-web created by the hook",
+        f"domain other: OVN port {DOM_IID} (52:54:00:00:00:08) on switch ls-web set by the hook, "
+        "arriving from another chassis"]
