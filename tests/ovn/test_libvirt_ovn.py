@@ -26,7 +26,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import RELEASES, VNX, Release, Sandbox, missing_programs, run, vnx
+from tests.e2e.harness import (
+    RELEASES,
+    VNX,
+    Release,
+    Sandbox,
+    build_domain,
+    missing_programs,
+    pid_alive,
+    run,
+    vnx,
+)
 from tests.guests.tiny import (
     BootFiles,
     GuestSpec,
@@ -88,9 +98,7 @@ def release(request: pytest.FixtureRequest) -> Release:
     return RELEASES[request.param]
 
 
-@pytest.fixture(scope="module")
-def fleet(release: Release, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    """The OVN lab with two chassis, each with a libvirtd of ``release``; all torn down after."""
+def require_prerequisites(release: Release) -> None:
     require_ovn()
     missing = missing_programs(release)
     require(not missing, "programs: " + ", ".join(missing))
@@ -100,6 +108,12 @@ def fleet(release: Release, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     nbctl = (release.sysroot or Path("/")) / "usr/bin/ovn-nbctl"
     require(nbctl.exists(), f"{nbctl}, which the hooks run (Debian's ovn-common; for the Debian 13 "
                             "root: in tests/e2e/debian13-root.sh's package list)")
+
+
+@pytest.fixture(scope="module")
+def fleet(release: Release, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    """The OVN lab with two chassis, each with a libvirtd of ``release``; all torn down after."""
+    require_prerequisites(release)
     tmp = tmp_path_factory.mktemp(f"ovn-{release}")
     with ovn_lab(tmp, chassis=2) as lab, libvirt_on_chassis(lab, release) as hosts:
         yield Fleet(lab, hosts, release, tmp)
@@ -111,6 +125,13 @@ def fleet(release: Release, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 def boot(tmp_path_factory: pytest.TempPathFactory) -> BootFiles:
     require(find_kernel() is not None, "the kernel lab's kernel under .cache/kernel (setup.sh)")
     return boot_files(tmp_path_factory.mktemp("tiny-guest"))
+
+
+def make_domain(tmp: Path, name: str) -> Path:
+    """A diskless TCG domain with one OVN NIC on br-int (QEMU runs; nothing boots)."""
+    return build_domain(tmp / f"{name}.xml", name, [
+        "--type", "bridge", "--source", "br-int", "--virtualport", "openvswitch", "--ovn-switch", "ls-x",
+        "--mac", "52:54:00:0a:00:99"])
 
 
 def domain_file(fleet: Fleet, boot: BootFiles, guest: Guest, probes: list[str]) -> Path:
@@ -209,6 +230,38 @@ def shown(fleet: Fleet, started: Started) -> str:
     for chassis in fleet.lab.chassis:
         text += f"\n--- {chassis.system_id}\n" + chassis.vsctl("show")
     return text
+
+
+class Boom(Exception):
+    pass
+
+
+def test_the_chassis_libvirtds_are_torn_down_even_when_the_body_fails(release: Release,
+                                                                      tmp_path: Path) -> None:
+    """libvirtd, its launcher and QEMU gone by PID, its folders and mounts removed, the chassis's
+    own daemons left running for the lab to stop; then the lab goes too."""
+    require_prerequisites(release)
+    lab_pids: list[int] = []
+    box_pids: list[int] = []
+    folders: list[Path] = []
+    with pytest.raises(Boom), ovn_lab(tmp_path, chassis=1) as lab:
+        with pytest.raises(Boom), libvirt_on_chassis(lab, release) as hosts:
+            box = hosts[0]
+            lab.nbctl("ls-add", "ls-x")
+            box.libvirtd.virsh("define", str(make_domain(tmp_path, "gx")))
+            box.libvirtd.virsh("start", "gx")
+            lab_pids += [pid for _, pid in lab.daemons.pids]
+            box_pids += [box.libvirtd.pid, *(p.pid for p in box.libvirtd.procs), *box.own_pids()]
+            folders.append(box.tmp)
+            assert len(box_pids) >= 3 and all(pid_alive(pid) for pid in box_pids)
+            raise Boom()
+        assert [pid for pid in box_pids if pid_alive(pid)] == []
+        assert [f for f in folders if f.exists()] == []
+        assert all(pid_alive(pid) for pid in lab_pids), "the chassis's daemons are the lab's to stop"
+        with open("/proc/self/mountinfo") as f:
+            assert [line for line in f if str(folders[0]) in line] == []
+        raise Boom()
+    assert [pid for pid in lab_pids if pid_alive(pid)] == []
 
 
 def test_the_hooks_see_the_lab_s_northbound_database_and_their_own_chassis(fleet: Fleet) -> None:
