@@ -678,6 +678,7 @@ class FakeLsp:
     external_ids: dict[str, str]
     dhcp: str | None = None
     uuid: str = ""
+    port_security: list[str] = field(default_factory=list)
 
 
 class FakeOvn(Recorder):
@@ -732,12 +733,12 @@ class FakeOvn(Recorder):
         if lsp is None:
             return None
         return PortRow(lsp.uuid, lsp.switch, requested_chassis(lsp.options), dict(lsp.external_ids),
-                       dict(lsp.options), list(lsp.addresses), lsp.dhcp)
+                       dict(lsp.options), list(lsp.addresses), lsp.dhcp, list(lsp.port_security))
 
     def write_port(self, existing: Any, switch: str, name: str, mac: str, address: str | None,
                    chassis: str | Sequence[str], domain: str, interface: str,
-                   dhcp_options: str | None = None) -> bool:
-        from hooks.adapters.ovn import chassis_list, create_port_cmds
+                   dhcp_options: str | None = None, port_security: bool = False) -> bool:
+        from hooks.adapters.ovn import chassis_list, create_port_cmds, security_entry
 
         self._enter("write_port", name, switch, mac, address, chassis)
         cmds = create_port_cmds(switch, name, mac, address, chassis, domain, interface, dhcp_options)
@@ -756,6 +757,8 @@ class FakeOvn(Recorder):
         lsp.external_ids.update({"virt-netxml-domain": domain, "virt-netxml-interface": interface})
         if dhcp_options is not None:
             lsp.dhcp = dhcp_options
+        if port_security:
+            lsp.port_security = [security_entry(lsp.addresses[0])]
         return existing is None
 
     def set_port_chassis(self, row: Any, name: str, chassis: Sequence[str]) -> None:
@@ -787,6 +790,7 @@ class FakeOvn(Recorder):
             else:
                 target.pop(k, None)
         lsp.dhcp = row.dhcp_options
+        lsp.port_security = list(row.port_security)
 
     def delete_port(self, name: str, chassis: str) -> bool:
         from hooks.adapters.ovn import requested_chassis
@@ -807,5 +811,6 @@ class FakeOvn(Recorder):
         dhcp_of = {row: switch for switch, row in self.dhcp_rows.items()}
         return {"switches": {s: {**v, "dhcp": s in self.dhcp_rows} for s, v in self.switches.items()},
                 "ports": {n: {"switch": p.switch, "addresses": list(p.addresses), "options": dict(p.options),
-                              "external_ids": dict(p.external_ids), "dhcp": dhcp_of.get(p.dhcp or "", p.dhcp)}
+                              "external_ids": dict(p.external_ids), "dhcp": dhcp_of.get(p.dhcp or "", p.dhcp),
+                              "port_security": list(p.port_security)}
                           for n, p in self.lsps.items()}}

@@ -204,7 +204,7 @@ def test_port_cmds_refuse_bad_values(call, what):
 
 def test_read_and_delete_cmds():
     assert ovn.find_port_cmds(PORT) == [
-        ["--columns=_uuid,name,options,external_ids,addresses,dhcpv4_options", "find",
+        ["--columns=_uuid,name,options,external_ids,addresses,dhcpv4_options,port_security", "find",
          "Logical_Switch_Port", f'name="{PORT}"'],
         ["--if-exists", "get", "Logical_Switch_Port", PORT, "name"]]
     assert ovn.delete_port_cmds(ROW, "chassis1") == [
@@ -311,6 +311,7 @@ def test_restore_port_cmds_put_back_what_was_read():
     assert ovn.restore_port_cmds(ROW, ["52:54:00:aa:00:01 10.0.0.5"], {"requested-chassis": "c1",
                                  "activation-strategy": None}, {"virt-netxml-domain": "vm1"}, None) == [
         ["lsp-set-addresses", ROW, "52:54:00:aa:00:01 10.0.0.5"],
+        ["lsp-set-port-security", ROW],
         ["remove", "Logical_Switch_Port", ROW, "options", "activation-strategy"],
         ["set", "Logical_Switch_Port", ROW, 'options:requested-chassis="c1"'],
         ["set", "Logical_Switch_Port", ROW, 'external_ids:virt-netxml-domain="vm1"'],
@@ -330,3 +331,16 @@ def test_delete_switch_cmds_name_the_switch_and_its_dhcp_rows():
         ovn.delete_switch_cmds("abc1", [])
     with pytest.raises(InvalidValue, match="DHCP_Options row"):
         ovn.delete_switch_cmds("ls1", ["row"])
+
+
+def test_port_security_is_the_mac_and_the_static_address_only():
+    static = ovn.create_port_cmds("ls1", PORT, "52:54:00:aa:00:01", "10.0.0.5", "c1", "vm1", "i",
+                                  port_security=True)
+    assert static[-1] == ["lsp-set-port-security", PORT, "52:54:00:aa:00:01 10.0.0.5"]
+    dynamic = ovn.update_port_cmds(ROW, "52:54:00:aa:00:01", None, "c1", "vm1", "i", port_security=True)
+    assert dynamic[-1] == ["lsp-set-port-security", ROW, "52:54:00:aa:00:01"]
+    # Without it nothing about port security is written (an existing setting is not the hooks' to drop).
+    assert all(c[0] != "lsp-set-port-security" for c in ovn.create_port_cmds(
+        "ls1", PORT, "52:54:00:aa:00:01", "10.0.0.5", "c1", "vm1", "i"))
+    assert ovn.restore_port_cmds(ROW, [], {}, {}, None, ["52:54:00:aa:00:01"])[1] == [
+        "lsp-set-port-security", ROW, "52:54:00:aa:00:01"]

@@ -87,7 +87,8 @@ class EnsureOvnSwitch(Action):
 class EnsureOvnPort(Action):
     """The logical switch port ``name`` (the interface's interfaceid) on ``switch``, with the
     guest's MAC and address (None: ``dynamic``), tagged with the domain and interface, requested
-    on this chassis (added as the second chassis when another holds it: a migration arriving).
+    on this chassis (added as the second chassis when another holds it: a migration arriving);
+    with ``port_security`` the port sends only from that MAC (and static address).
 
     A port tagged with another domain, or with no domain (not the hooks'), is refused: the
     interfaceid is the domain definer's to write, and must not take over someone else's port.
@@ -99,10 +100,12 @@ class EnsureOvnPort(Action):
     address: str | None
     domain: str
     domain_uuid: str | None = None
+    port_security: bool = False
 
     def describe(self) -> str:
-        return (f"OVN port {self.name} on switch {self.switch}: {self.mac} {self.address or 'dynamic'}, "
-                f"domain {self.domain}, requested on this chassis")
+        security = ", port security" if self.port_security else ""
+        return (f"OVN port {self.name} on switch {self.switch}: {self.mac} {self.address or 'dynamic'}"
+                f"{security}, domain {self.domain}, requested on this chassis")
 
     def chassis(self, row: Any, me: str) -> list[str]:
         """The chassis the port is to be requested on, given the row read (or None)."""
@@ -115,7 +118,7 @@ class EnsureOvnPort(Action):
                             reason=f"is requested on {','.join(held)} (migrating between two other chassis)")
 
     def apply(self, ctx: Context) -> Undo | None:
-        from hooks.adapters.ovn import port_addresses
+        from hooks.adapters.ovn import port_addresses, security_entry
 
         ovn = ctx.ovn
         me = ovn.system_id()
@@ -135,6 +138,7 @@ class EnsureOvnPort(Action):
         if row is not None and (row.switch, row.addresses, row.chassis, row.dhcp_options) == (
                 self.switch, wanted, chassis, dhcp) and row.external_ids.get(INTERFACE_KEY) == entry["mac"] \
                 and (len(chassis) == 1 or row.options.get("activation-strategy") == "rarp") \
+                and (not self.port_security or row.port_security == [security_entry(wanted[0])]) \
                 and before == entry:
             return None
         # Recorded first: a crash after the write leaves a record that release and repair undo.
@@ -145,7 +149,7 @@ class EnsureOvnPort(Action):
 
         try:
             ovn.write_port(row, self.switch, self.name, self.mac, self.address, chassis, self.domain,
-                           entry["mac"], dhcp)
+                           entry["mac"], dhcp, self.port_security)
         except BaseException:
             undo_own_steps(ctx, f"forget OVN port {self.name} in the record", forget)
             raise
@@ -222,7 +226,7 @@ class DeleteOvnPort(Action):
         ovn.delete_port(self.name, me)
         return (f"create OVN port {self.name} again",
                 lambda: ovn.write_port(None, row.switch or "", self.name, mac, address, row.chassis,
-                                       self.domain, iface, row.dhcp_options))
+                                       self.domain, iface, row.dhcp_options, bool(row.port_security)))
 
 
 @dataclass(frozen=True)

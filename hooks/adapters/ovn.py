@@ -286,16 +286,17 @@ def find_port_cmds(name: str) -> list[Command]:
     """The port named exactly ``name`` (``find``: by exact value), and the name of the row
     ovn-nbctl's own lookup picks for ``name`` (a port whose row UUID is ``name`` comes first)."""
     name = port_name(name)
-    return [["--columns=_uuid,name,options,external_ids,addresses,dhcpv4_options", "find",
+    return [["--columns=_uuid,name,options,external_ids,addresses,dhcpv4_options,port_security", "find",
              "Logical_Switch_Port",
              f"name={quote(name)}"],
             ["--if-exists", "get", "Logical_Switch_Port", name, "name"]]
 
 
 def port_settings(lsp_ref: str, addresses: str, chassis: str | Sequence[str], domain: str, interface: str,
-                  dhcp_options: str | None) -> list[Command]:
+                  dhcp_options: str | None, port_security: bool = False) -> list[Command]:
     """Addresses, requested-chassis (two during a migration: then OVN activates the port on the
-    second chassis when the guest there sends a RARP), and the domain and interface it serves."""
+    second chassis when the guest there sends a RARP), the domain and interface it serves, and
+    with ``port_security`` the MAC (and static address) the port may send from."""
     names = chassis_list(chassis)
     settings = [f"options:requested-chassis={quote(','.join(names))}"]
     if len(names) > 1:
@@ -309,25 +310,36 @@ def port_settings(lsp_ref: str, addresses: str, chassis: str | Sequence[str], do
         if re.fullmatch(_UUID, dhcp_options) is None:
             raise InvalidValue(what="DHCP_Options row", value=dhcp_options, reason="expected a UUID")
         cmds.append(["set", "Logical_Switch_Port", lsp_ref, f"dhcpv4_options={dhcp_options}"])
+    if port_security:
+        cmds.append(["lsp-set-port-security", lsp_ref, security_entry(addresses)])
     return cmds
+
+
+def security_entry(addresses: str) -> str:
+    """The ``port_security`` entry for an ``addresses`` entry: the MAC, and the IP when static."""
+    return addresses.removesuffix(" dynamic")
 
 
 def create_port_cmds(switch: str, name: str, mac: str, address: str | None, chassis: str | Sequence[str],
                      domain: str,
-                     interface: str, dhcp_options: str | None = None) -> list[Command]:
+                     interface: str, dhcp_options: str | None = None,
+                     port_security: bool = False) -> list[Command]:
     """A new LSP ``name`` on ``switch`` (``--may-exist``: a second run of the same call is
     harmless) with its addresses, requested-chassis and the domain/interface it serves."""
     name = port_name(name)
     return [["--may-exist", "lsp-add", switch_name(switch), name],
-            *port_settings(name, port_addresses(mac, address), chassis, domain, interface, dhcp_options)]
+            *port_settings(name, port_addresses(mac, address), chassis, domain, interface, dhcp_options,
+                           port_security)]
 
 
 def update_port_cmds(row: str, mac: str, address: str | None, chassis: str | Sequence[str], domain: str,
-                     interface: str, dhcp_options: str | None = None) -> list[Command]:
+                     interface: str, dhcp_options: str | None = None,
+                     port_security: bool = False) -> list[Command]:
     """The same settings on an existing port, addressed by its row UUID."""
     if re.fullmatch(_UUID, row) is None:
         raise InvalidValue(what="OVN port row", value=row, reason="expected a UUID")
-    return port_settings(row, port_addresses(mac, address), chassis, domain, interface, dhcp_options)
+    return port_settings(row, port_addresses(mac, address), chassis, domain, interface, dhcp_options,
+                         port_security)
 
 
 def delete_port_cmds(row: str, chassis: str) -> list[Command]:
@@ -361,11 +373,13 @@ def set_chassis_cmds(row: str, chassis: Sequence[str], expect: Sequence[str]) ->
 
 
 def restore_port_cmds(row: str, addresses: Sequence[str], options: dict[str, str | None],
-                      external_ids: dict[str, str | None], dhcp_options: str | None) -> list[Command]:
-    """Put a port's addresses, the given keys of its options and external_ids (None: absent)
-    and its DHCP options back as a read found them."""
+                      external_ids: dict[str, str | None], dhcp_options: str | None,
+                      port_security: Sequence[str] = ()) -> list[Command]:
+    """Put a port's addresses and port security, the given keys of its options and external_ids
+    (None: absent) and its DHCP options back as a read found them."""
     row = _row_uuid(row)
-    cmds: list[Command] = [["lsp-set-addresses", row, *addresses]]
+    cmds: list[Command] = [["lsp-set-addresses", row, *addresses],
+                           ["lsp-set-port-security", row, *port_security]]
     for column, values in (("options", options), ("external_ids", external_ids)):
         for key, value in sorted(values.items()):
             if re.fullmatch(r"[A-Za-z0-9_.:-]+", key) is None:
@@ -422,15 +436,18 @@ def requested_chassis(options: dict[str, Any]) -> list[str]:
 class PortRow:
     """What a call reads about one port before it writes."""
 
-    __slots__ = ("uuid", "switch", "chassis", "external_ids", "options", "addresses", "dhcp_options")
+    __slots__ = ("uuid", "switch", "chassis", "external_ids", "options", "addresses", "dhcp_options",
+                 "port_security")
 
     def __init__(self, uuid: str, switch: str | None, chassis: list[str],
                  external_ids: dict[str, str], options: dict[str, str] | None = None,
-                 addresses: list[str] | None = None, dhcp_options: str | None = None) -> None:
+                 addresses: list[str] | None = None, dhcp_options: str | None = None,
+                 port_security: list[str] | None = None) -> None:
         self.uuid, self.switch, self.chassis, self.external_ids = uuid, switch, chassis, external_ids
         self.options = options or {}
         self.addresses = addresses or []
         self.dhcp_options = dhcp_options
+        self.port_security = port_security or []
 
 
 def classify_error(step: str, error: HostError, timeout: float, nb: str) -> HostError:
@@ -516,13 +533,15 @@ class OvnAdapter:
         (switches,) = self._tables(step, [switch_of_port_cmd(uuid)])
         names = [str(r["name"]) for r in rows(switches)]
         options = {str(k): str(v) for k, v in (row.get("options") or {}).items()}
-        addresses = row.get("addresses")
+        addresses, security = (row.get(k) for k in ("addresses", "port_security"))
         addresses = addresses if isinstance(addresses, list) else [addresses] if addresses else []
+        security = security if isinstance(security, list) else [security] if security else []
         dhcp = row.get("dhcpv4_options")
         dhcp = (dhcp[0] if dhcp else None) if isinstance(dhcp, list) else dhcp
         return PortRow(uuid, names[0] if names else None, requested_chassis(options),
                        {str(k): str(v) for k, v in (row.get("external_ids") or {}).items()},
-                       options, [str(a) for a in addresses], str(dhcp) if dhcp else None)
+                       options, [str(a) for a in addresses], str(dhcp) if dhcp else None,
+                       [str(a) for a in security])
 
     def ensure_switch(self, switch: str, subnet: str | None = None, dhcp: bool = False) -> bool:
         """Create the switch (with subnet and DHCP options) if missing; an existing switch is left
@@ -543,26 +562,27 @@ class OvnAdapter:
         return found[0] if found else None
 
     def ensure_port(self, switch: str, name: str, mac: str, address: str | None, chassis: str | Sequence[str],
-                    domain: str, interface: str, dhcp_options: str | None = None) -> bool:
+                    domain: str, interface: str, dhcp_options: str | None = None,
+                    port_security: bool = False) -> bool:
         """The port ``name`` on ``switch`` with these settings; True when it was created. A port of
         that name on another switch is an error (never moved behind its owner's back)."""
         return self.write_port(self.find_port(name), switch, name, mac, address, chassis, domain,
-                               interface, dhcp_options)
+                               interface, dhcp_options, port_security)
 
     def write_port(self, existing: PortRow | None, switch: str, name: str, mac: str, address: str | None,
                    chassis: str | Sequence[str], domain: str, interface: str,
-                   dhcp_options: str | None = None) -> bool:
+                   dhcp_options: str | None = None, port_security: bool = False) -> bool:
         """``ensure_port`` given the read (``find_port``) the caller already made."""
         step = f"set OVN port {name} on switch {switch}"
         if existing is None:
             self._run(step, create_port_cmds(switch, name, mac, address, chassis, domain, interface,
-                                             dhcp_options))
+                                             dhcp_options, port_security))
             return True
         if existing.switch != switch:
             raise ForeignDevice(step=step, what="OVN port", name=name,
                                 reason=f"is on switch {existing.switch or '(none)'}")
         self._run(step, update_port_cmds(existing.uuid, mac, address, chassis, domain, interface,
-                                         dhcp_options))
+                                         dhcp_options, port_security))
         return False
 
     def delete_port(self, name: str, chassis: str) -> bool:
@@ -592,7 +612,8 @@ class OvnAdapter:
         options = {k: row.options.get(k) for column, k in split if column == "options"}
         ids = {k: row.external_ids.get(k) for column, k in split if column == "external_ids"}
         self._run(f"restore OVN port {name}",
-                  restore_port_cmds(row.uuid, row.addresses, options, ids, row.dhcp_options))
+                  restore_port_cmds(row.uuid, row.addresses, options, ids, row.dhcp_options,
+                                    row.port_security))
 
     def delete_switch(self, switch: str) -> None:
         """Delete ``switch`` and the DHCP options row tagged with it (the undo of its creation)."""

@@ -225,3 +225,12 @@ def test_hooks_status_lists_the_recorded_ovn_ports():
         f"domain ovnvm: OVN port {DOM_IID} (52:54:00:00:00:08) on switch ls-web created by the hook",
         f"domain other: OVN port {DOM_IID} (52:54:00:00:00:08) on switch ls-web set by the hook, "
         "arriving from another chassis"]
+
+
+def test_a_network_asking_port_security_gets_it_on_its_ports_and_its_twin_does_not():
+    ovn = "<vnx:ovn switch='ls-web' subnet='10.10.0.0/24' port-security='yes'/>"
+    [action] = _plan("network", "port-created", _ovn_port_created(ovn))
+    assert action == A.EnsureOvnPort(IID, "ls-web", "52:54:00:61:b5:e0", None, "capvm", CAPVM, True,
+                                     iface="52:54:00:61:b5:e0")
+    [twin] = _plan("network", "port-created", _ovn_port_created(ovn.replace("yes", "no")))
+    assert twin.port_security is False

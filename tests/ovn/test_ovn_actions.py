@@ -285,3 +285,20 @@ def test_a_network_start_without_ovn_conf_fails_in_one_line(tmp_path: Path, monk
     # Its twin: a network without <vnx:ovn> starts without the file.
     plain = OVN_NET.replace("<vnx:ovn switch='ls-web' subnet='10.10.0.0/24' dhcp='yes'/>", "")
     assert run_call(op, "ovnnet", plain.encode(), {"deadline": "8"}, stdout=out, stderr=io.StringIO()) == 0
+
+
+def test_port_security_holds_the_port_to_its_mac_and_static_address(lab: OvnLab, tmp_path: Path) -> None:
+    name = "1a6c2a4e-8a55-4c5e-9a0c-3f1c2b3d4e20"
+    ctx = _ctx(lab, lab.chassis[0], tmp_path)
+    A.EnsureOvnSwitch("a-ls11", "10.40.0.0/24").apply(ctx)
+    secure = A.EnsureOvnPort(name, "a-ls11", MAC, "10.40.0.7", DOMAIN, DOMAIN_UUID, port_security=True)
+    assert secure.apply(ctx) is not None
+    assert lab.nbctl("get", "Logical_Switch_Port", name, "port_security").strip() == f'["{MAC} 10.40.0.7"]'
+    assert secure.apply(ctx) is None
+    # The same port without the wish leaves the setting alone; a dynamic address gets the MAC only.
+    assert A.EnsureOvnPort(name, "a-ls11", MAC, "10.40.0.7", DOMAIN, DOMAIN_UUID).apply(ctx) is None
+    undo = A.EnsureOvnPort(name, "a-ls11", MAC, None, DOMAIN, DOMAIN_UUID, port_security=True).apply(ctx)
+    assert undo is not None
+    assert lab.nbctl("get", "Logical_Switch_Port", name, "port_security").strip() == f'["{MAC}"]'
+    undo.run()
+    assert lab.nbctl("get", "Logical_Switch_Port", name, "port_security").strip() == f'["{MAC} 10.40.0.7"]'
