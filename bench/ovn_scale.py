@@ -31,9 +31,10 @@ Prints p50/p95 for K = FROM, 2*FROM, ... up to K (each K on a fresh lab), side b
 ratio of the largest K to the smallest, each lab's bring-up time and the load average (the
 machine is shared: compare ratios of one run, not absolute times). Everything it starts is
 stopped by PID and every namespace deleted on the way out, also after a failure or Ctrl-C.
-Needs root. Not part of CI.
+``--rounds R`` runs every K R times, alternating, and pools them. Needs root. Not part of CI.
 
-    .venv/bin/python bench/ovn_scale.py [--chassis K] [--ports M] [--from K0]
+    .venv/bin/python bench/ovn_scale.py [--chassis K] [--ports M] [--from K0] [--rounds R]
+                                        [--nb-sizes N1,N2,...] [--samples S]
 """
 
 from __future__ import annotations
@@ -180,6 +181,20 @@ class Run:
     nb_ports: int = 0
     calls: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    rounds: int = 1
+
+    def merge(self, other: Run) -> None:
+        """Pool another round's measurements of the same K into this one."""
+        self.hook += other.hook
+        self.bound += other.bound
+        self.up += other.up
+        self.bring_up = (self.bring_up * self.rounds + other.bring_up) / (self.rounds + 1)
+        self.down = max(self.down, other.down)
+        self.load = (min(self.load[0], other.load[0]), max(self.load[1], other.load[1]))
+        for p, n in other.calls.items():
+            self.calls[p] = self.calls.get(p, 0) + n
+            self.seconds[p] = self.seconds.get(p, 0.0) + other.seconds[p]
+        self.rounds += 1
 
 
 def run_k(k: int, ports: int, tmp: Path, spent: Spent) -> Run:
@@ -317,8 +332,8 @@ def report_sweep(sizes: list[Size], samples: int) -> None:
 
 def report(runs: list[Run], ports: int) -> None:
     print()
-    print(f"OVN, {ports} ports a chassis on one logical switch, one at a time round-robin "
-          f"(ms; load average on {os.cpu_count()} CPUs at start/end of each K)")
+    print(f"OVN, {ports} ports a chassis on one logical switch, one at a time round-robin, "
+          f"{runs[0].rounds} round(s) of each K pooled (ms; load average on {os.cpu_count()} CPUs)")
     head = f"  {'':38s}" + "".join(f"{'K=' + str(r.k):>14s}" for r in runs)
     if len(runs) > 1:
         head += f"{'ratio K=' + str(runs[-1].k) + '/K=' + str(runs[0].k):>16s}"
@@ -330,13 +345,14 @@ def report(runs: list[Run], ports: int) -> None:
                           ("prepare start to NB up", [r.up for r in runs])):
         for share, tag in ((0.5, "p50"), (0.95, "p95")):
             rows.append((f"{label} {tag}", [percentile(v, share) * 1000 for v in series], "{:14.1f}"))
-    rows.append(("lab bring-up (s)", [r.bring_up for r in runs], "{:14.2f}"))
+    rows.append(("lab bring-up (s, mean of the rounds)", [r.bring_up for r in runs], "{:14.2f}"))
     for label, values, fmt in rows:
         line = f"  {label:38s}" + "".join(fmt.format(v) for v in values)
         if len(runs) > 1 and values[0]:
             line += f"{values[-1] / values[0]:15.2f}x"
         print(line)
-    print(f"  {'load average':38s}" + "".join(f"{r.load[0]:9.1f}/{r.load[1]:<4.1f}" for r in runs))
+    print(f"  {'load average (lowest start/highest end)':38s}"
+          + "".join(f"{r.load[0]:9.1f}/{r.load[1]:<4.1f}" for r in runs))
     for r in runs:
         n = len(r.hook)
         per = ", ".join(f"{r.calls[p] / n:.1f} {p} ({r.seconds[p] / r.calls[p] * 1000:.1f} ms each)"
@@ -352,6 +368,8 @@ def main() -> int:
     parser.add_argument("--ports", type=int, default=32, help="guest ports per chassis (M)")
     parser.add_argument("--from", dest="smallest", type=int, default=2,
                         help="the smallest K; K doubles from there up to --chassis")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run every K this many times, alternating (pooled: drifting load is shared)")
     parser.add_argument("--nb-sizes", default="1000,3000,10000",
                         help="NB sizes (ports) for the hook's cost against NB size; '' for none")
     parser.add_argument("--samples", type=int, default=10, help="new ports timed at each NB size")
@@ -363,8 +381,9 @@ def main() -> int:
         print("ovn_scale.py: needs OVN and Open vSwitch (ovn-central, ovn-host, openvswitch-switch)",
               file=sys.stderr)
         return 2
-    if not 1 <= args.smallest <= args.chassis or args.ports < 1 or args.chassis * args.ports > 60000:
-        print("ovn_scale.py: expected 1 <= --from <= --chassis and --ports >= 1", file=sys.stderr)
+    if (not 1 <= args.smallest <= args.chassis or args.ports < 1 or args.rounds < 1
+            or args.chassis * args.ports > 60000):
+        print("ovn_scale.py: expected 1 <= --from <= --chassis, --ports >= 1, --rounds >= 1", file=sys.stderr)
         return 2
 
     def interrupted(signum: int, frame: object) -> None:
@@ -383,12 +402,19 @@ def main() -> int:
     spent = Spent()
     try:
         with tempfile.TemporaryDirectory(prefix="ovn-scale-") as tmp:
-            for k in ks(args.chassis, args.smallest):
-                print(f"K={k}: {k} chassis, {k * args.ports} ports ...", flush=True)
-                runs.append(run_k(k, args.ports, Path(tmp), spent))
-                r = runs[-1]
-                print(f"  bring-up {r.bring_up:.2f} s; hook p50 {percentile(r.hook, .5) * 1000:.0f} ms, "
-                      f"up p50 {percentile(r.up, .5) * 1000:.0f} ms", flush=True)
+            for round_ in range(args.rounds):
+                for k in ks(args.chassis, args.smallest):
+                    print(f"K={k}: {k} chassis, {k * args.ports} ports ...", flush=True)
+                    folder = Path(tmp) / f"round{round_}"
+                    folder.mkdir(exist_ok=True)
+                    r = run_k(k, args.ports, folder, spent)
+                    print(f"  bring-up {r.bring_up:.2f} s; hook p50 {percentile(r.hook, .5) * 1000:.0f} ms, "
+                          f"up p50 {percentile(r.up, .5) * 1000:.0f} ms", flush=True)
+                    same = [run for run in runs if run.k == k]
+                    if same:
+                        same[0].merge(r)
+                    else:
+                        runs.append(r)
             if sizes:
                 print(f"NB sizes {', '.join(map(str, sizes))}: one chassis ...", flush=True)
                 sweep = nb_sweep(sizes, args.samples, Path(tmp), spent)
