@@ -182,6 +182,7 @@ class Started:
     answers: dict[str, dict[str, str]]
     first_answer: float
     attached: str = ""    # the port of the NIC attached to gb on the OVN network
+    near: StandIn | None = None   # a stand-in on ls-a on chassis 1 (the save/restore test's)
 
 
 @pytest.fixture(scope="module")
@@ -330,6 +331,7 @@ def test_save_on_one_chassis_and_restore_on_the_other_moves_the_binding(
     here = lab.standin(source, "lsp-standin-a", mac, f"10.0.0.5/{PREFIX}")
     lab.wait_up("lsp-standin-a")
     lab.sync_chassis()
+    started.near = here
     ask = ["ip", "netns", "exec", here.ns]
     assert http_name(ask, ga.address, timeout=5) == "ga", shown(fleet, started)
 
@@ -354,6 +356,35 @@ def test_save_on_one_chassis_and_restore_on_the_other_moves_the_binding(
                                   f"external_ids:iface-id={ga.interfaceid}")
     assert source.vsctl("--bare", "--columns=name", "find", "Interface",
                         f"external_ids:iface-id={ga.interfaceid}").strip() == ""
+
+
+def test_live_migration_moves_the_binding_and_the_guest_answers_after(fleet: Fleet, started: Started) -> None:
+    """``virsh migrate --live`` of ga from the chassis it was restored on back to the other
+    (migration stream over the fabric, between the chassis's namespaces): the port ends bound to
+    the destination, requested there alone, and ga answers the stand-in near it."""
+    lab, ga, near = fleet.lab, started.guests["ga"], started.near
+    assert near is not None, "runs after the save/restore test, which made the stand-in"
+    source, target = ga.chassis, 1 - ga.chassis
+    ask = ["ip", "netns", "exec", near.ns]
+    assert http_name(ask, ga.address, timeout=5) == "ga", shown(fleet, started)
+    ga.chassis = target
+    northbound_ports(fleet, [ga])          # what the hooks do on the way, while they do not
+    begin = time.monotonic()
+    run(["virsh", "-q", "-c", fleet.hosts[source].libvirtd.uri, "migrate", "--live", "ga",
+         fleet.hosts[target].libvirtd.uri, f"tcp://{lab.chassis[target].encap_ip}"], timeout=240)
+    took = time.monotonic() - begin
+    assert fleet.virsh(target, "domstate", "ga").stdout.strip() == "running"
+    lab.wait_up(ga.interfaceid)
+    answer = None
+    deadline = time.monotonic() + 60
+    while answer != "ga" and time.monotonic() < deadline:
+        answer = http_name(ask, ga.address, timeout=2)
+    print(f"\n[{fleet.release}] live migration {took:.1f} s, answering "
+          f"{time.monotonic() - begin:.1f} s after it began")
+    assert answer == "ga", shown(fleet, started)
+    assert lab.bound_chassis(ga.interfaceid) == lab.chassis[target].system_id
+    options = lab.nbctl("--bare", "--columns=options", "list", "Logical_Switch_Port", ga.interfaceid)
+    assert f"requested-chassis={lab.chassis[target].system_id}" in options.split(), options
 
 
 def test_an_interface_attached_to_an_ovn_network_gets_its_port(fleet: Fleet, started: Started) -> None:
