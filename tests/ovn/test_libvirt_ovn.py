@@ -19,6 +19,7 @@ port they did not make).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -369,10 +370,29 @@ def test_live_migration_moves_the_binding_and_the_guest_answers_after(fleet: Fle
     assert http_name(ask, ga.address, timeout=5) == "ga", shown(fleet, started)
     ga.chassis = target
     northbound_ports(fleet, [ga])          # what the hooks do on the way, while they do not
+    # the SB binding, read every 0.1 s from before the migration until after it
+    bindings: list[str | None] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            bindings.append(lab.bound_chassis(ga.interfaceid))
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
     begin = time.monotonic()
-    run(["virsh", "-q", "-c", fleet.hosts[source].libvirtd.uri, "migrate", "--live", "ga",
-         fleet.hosts[target].libvirtd.uri, f"tcp://{lab.chassis[target].encap_ip}"], timeout=240)
-    took = time.monotonic() - begin
+    try:
+        run(["virsh", "-q", "-c", fleet.hosts[source].libvirtd.uri, "migrate", "--live", "ga",
+             fleet.hosts[target].libvirtd.uri, f"tcp://{lab.chassis[target].encap_ip}"], timeout=240)
+        took = time.monotonic() - begin
+        time.sleep(1)
+    finally:
+        done.set()
+        watcher.join()
+    names = {lab.chassis[source].system_id, lab.chassis[target].system_id}
+    assert bindings and set(bindings) <= names, bindings      # bound throughout, never unbound
+    assert bindings[-1] == lab.chassis[target].system_id, bindings
     assert fleet.virsh(target, "domstate", "ga").stdout.strip() == "running"
     lab.wait_up(ga.interfaceid)
     answer = None
