@@ -7,7 +7,10 @@ as a user writes it: libvirt adds the tap to the chassis's ``br-int`` with ``ifa
 derived ``interfaceid``, and that chassis's ovn-controller binds the logical switch port of that
 name. Proven by traffic: the guests of one logical switch, one per chassis, reach each other
 through the geneve tunnel; a guest on another switch (same subnet, same chassis as one of them)
-reaches neither, while its own switch carries its traffic across the tunnel.
+reaches neither, while its own switch carries its traffic across the tunnel. Then, in order (the
+tests share the guests): save on one chassis and restore on the other, a live migration back (the
+port bound throughout), a NIC attached to a running guest on a libvirt network that is an OVN
+switch, and destroy, after which no guest port is left in the northbound database.
 
 The logical switches are the administrator's (``logical_switches``); the ports are the installed
 hooks' (qemu ``prepare`` on the guest's chassis, given up at ``release``). ``northbound_ports``
