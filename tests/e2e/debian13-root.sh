@@ -18,7 +18,7 @@ SECONDS=0
 
 # What a Debian 13 KVM host with this project needs (libvirt's monolithic daemon and virtlogd,
 # QEMU, Open vSwitch, dnsmasq), plus python3-venv for the user's environment.
-PACKAGES=libvirt-daemon-system,libvirt-daemon-driver-qemu,libvirt-clients,qemu-system-x86,openvswitch-switch,dnsmasq-base,python3-venv,iproute2,libxml2-utils,nftables,iptables,procps
+PACKAGES=libvirt-daemon-system,libvirt-daemon-driver-qemu,libvirt-clients,qemu-system-x86,openvswitch-switch,ovn-common,dnsmasq-base,python3-venv,iproute2,libxml2-utils,nftables,iptables,procps
 
 # Debian's own mirror, as this machine's sources name it.
 mirror=""
