@@ -344,3 +344,13 @@ def test_port_security_is_the_mac_and_the_static_address_only():
         "ls1", PORT, "52:54:00:aa:00:01", "10.0.0.5", "c1", "vm1", "i"))
     assert ovn.restore_port_cmds(ROW, [], {}, {}, None, ["52:54:00:aa:00:01"])[1] == [
         "lsp-set-port-security", ROW, "52:54:00:aa:00:01"]
+
+
+def test_a_host_without_ovn_nbctl_is_told_which_program_is_missing(tmp_path, monkeypatch):
+    """Debian ships ovn-nbctl in ovn-common, which a libvirt host need not have: the one line
+    names the program, not only the errno text."""
+    monkeypatch.setenv("PATH", str(tmp_path))      # an empty folder: no ovn-nbctl on the path
+    adapter = ovn.OvnAdapter(OvnConfig("tcp:127.0.0.1:6641"), timeout=2.0)
+    with pytest.raises(HostError) as caught:
+        adapter.probe()
+    assert str(caught.value).endswith(": cannot run ovn-nbctl: No such file or directory"), str(caught.value)

@@ -461,6 +461,9 @@ def classify_error(step: str, error: HostError, timeout: float, nb: str) -> Host
         # ovn-nbctl prints "()" when the connection failed without an errno text (no route).
         detail = str(detail).replace(" ()", "")
         return HostError(step=step, detail=f"OVN northbound database {nb} unreachable: {detail}")
+    if "returncode" not in error.fields:
+        # The program never ran (posix_spawn failed): name it, the errno text alone says little.
+        return HostError(step=step, detail=f"cannot run ovn-nbctl: {error.fields.get('detail', error)}")
     m = re.search(r'no row "([^"]+)" in table (\w+)', stderr)
     if m:
         return NotFound(step=step, what=f"OVN {m[2]} row", name=m[1])
