@@ -22,6 +22,8 @@ port they did not make).
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -467,3 +469,49 @@ def test_destroy_gives_each_port_back_and_leaves_nothing_in_the_northbound_datab
         assert "vnet" not in chassis.vsctl("list-ports", "br-int")
     for box in fleet.hosts:   # the hooks' records of the guests' ports went with them
         assert sorted(p.name for p in (box.hooks_state / "domains").glob("*")) == [], box.release
+
+
+# The hooks' deadline for one call (hooks.conf's default) and what a loaded machine adds around it.
+HOOK_DEADLINE = 8.0
+SLACK = 12.0
+
+
+def test_a_northbound_database_that_stopped_answering_fails_a_start_in_one_line_within_the_deadline(
+        fleet: Fleet, started: Started) -> None:
+    """NB's ovsdb-server frozen (SIGSTOP: connections are accepted by the kernel and never
+    answered, the worst case for a client): a guest with an OVN port fails to start, within the
+    hook's deadline, with one line naming the database; nothing is left behind (no port in NB
+    once it answers again, no TAP on br-int, no record). Thawed, the same guest starts."""
+    lab = fleet.lab
+    (nb_pid,) = [pid for name, pid in lab.daemons.pids if name == "nb"]
+    lab.nbctl("--may-exist", "ls-add", "ls-x")     # make_domain's switch: the administrator's
+    path = make_domain(fleet.tmp, "gd")
+    fleet.virsh(0, "define", str(path))
+    from lxml import etree
+
+    lsp = etree.parse(str(path)).find("devices/interface/virtualport/parameters").get("interfaceid")
+    ports_before = lab.chassis[0].vsctl("list-ports", "br-int")
+    os.kill(nb_pid, signal.SIGSTOP)
+    try:
+        begin = time.monotonic()
+        result = fleet.virsh(0, "start", "gd", check=False)
+        took = time.monotonic() - begin
+    finally:
+        os.kill(nb_pid, signal.SIGCONT)
+    print(f"\n[{fleet.release}] start against a frozen NB failed after {took:.1f} s")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    assert f"OVN northbound database {lab.nb_tcp}" in result.stderr, result.stderr
+    assert took < HOOK_DEADLINE + SLACK, took
+    assert fleet.virsh(0, "domstate", "gd").stdout.strip() == "shut off"
+    box = fleet.hosts[0]
+    assert not (box.hooks_state / "domains" / "gd.json").exists()
+    assert lab.chassis[0].vsctl("list-ports", "br-int") == ports_before    # gd's TAP went with QEMU
+    names = set(lab.nbctl("--bare", "--columns=name", "list", "Logical_Switch_Port").split())
+    assert lsp not in names, lab.nbctl("show")
+    # the database back: the same guest starts and its port is made
+    fleet.virsh(0, "start", "gd")
+    try:
+        lab.wait_up(lsp)
+    finally:
+        fleet.virsh(0, "destroy", "gd")
