@@ -135,6 +135,11 @@ MODULES = [
     Module("actions-forward", ("hooks/actions/forward.py",),
            ("tests/hooks/test_forwards.py", "tests/hooks/test_watch.py",
             "tests/security/test_forward_targets.py", "tests/quality/test_actions_forward.py")),
+    # OVN: the planning, the actions' apply and undo against the fake northbound database, and
+    # the adapter's pure parts (ovn.conf, nbctl argv, error classes). Not tests/ovn: a real OVN.
+    Module("ovn", ("hooks/planner/ovn.py", "hooks/actions/ovn.py", "hooks/adapters/ovn.py"),
+           ("tests/hooks/test_ovn_plan.py", "tests/test_ovn_adapter.py",
+            "tests/quality/test_ovn_exact.py")),
 ]
 
 KILLED = {"killed", "timeout", "segfault"}
