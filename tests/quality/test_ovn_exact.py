@@ -16,9 +16,11 @@ from hooks.adapters.ovn import OvnAdapter, OvnConfig, PortRow
 from hooks.context import Context, Owner
 from hooks.deadline import Deadline
 from hooks.errors import ForeignDevice, HostError, HostTimeout, NotFound
+from hooks.planner import ovn as planner_ovn
 from hooks.state import StateStore
 from tests.fakes import FakeLsp, FakeOvn
 from xmltools.errors import InputError, InvalidValue
+from xmltools.xmlparse import parse_bytes
 
 PORT = "3f6c2a4e-8a55-4c5e-9a0c-3f1c2b3d4e08"
 ROW = "7fc883aa-57d8-4100-b280-a0796eef51b9"
@@ -772,3 +774,126 @@ def test_status_without_ovn_conf_is_none_and_with_one_names_the_nb_and_chassis(t
                         "ssl:HOST:PORT or unix:/PATH"]}
     assert ovn.status_lines(info) == [f"ovn: {folder / 'ovn.conf'}: not usable",
                                       f"  problem: {info['problems'][0]}"]
+
+
+# --------------------------------------------------------------------------- the planner
+
+
+NS = 'xmlns:vnx="urn:virt-netxml:hooks:1"'
+IID = "6602cfe5-16e2-4a31-b0c7-a263f86f0ef4"
+OWNER = "<owner><name>capvm</name><uuid>de3e2b2f-a916-47d3-a681-2d51dd5d3267</uuid></owner>"
+VPORT = f"<virtualport type='openvswitch'><parameters interfaceid='{IID}'/></virtualport>"
+
+
+def _net(ovn_entry: str = "<vnx:ovn switch='ls-web'/>"):
+    meta = f"<metadata><vnx:netxml {NS}>{ovn_entry}</vnx:netxml></metadata>" if ovn_entry else ""
+    text = f"<network><name>ovnnet</name><bridge name='br-int'/>{meta}</network>"
+    return parse_bytes(text.encode()).getroot()
+
+
+def _port(owner: str = OWNER, mac: str = "<mac address='52:54:00:61:B5:E0'/>", vport: str = VPORT):
+    return parse_bytes(f"<networkport><uuid>97101f27-ff15-4587-be44-bfc54a8cb944</uuid>{owner}{mac}{vport}"
+                       "</networkport>".encode()).getroot()
+
+
+def _dom(interfaces: str, entries: str = "", name: str = "<name>ovnvm</name>"):
+    meta = f"<metadata><vnx:netxml {NS}>{entries}</vnx:netxml></metadata>" if entries is not None else ""
+    return parse_bytes(f"<domain type='kvm'>{name}<uuid>{UUID}</uuid>{meta}<devices>{interfaces}</devices>"
+                       "</domain>".encode()).getroot()
+
+
+def _nic(mac: str = MAC, vport: str = f"<virtualport type='openvswitch'><parameters interfaceid='{PORT}'/>"
+         "</virtualport>", target: str = "") -> str:
+    return (f"<interface type='bridge'><mac address='{mac}'/><source bridge='br-int'/>{vport}{target}"
+            "</interface>")
+
+
+def _entry(mac: str = MAC, ovn_entry: str = "<vnx:ovn switch='ls-web'/>") -> str:
+    return f"<vnx:interface mac='{mac}'>{ovn_entry}</vnx:interface>"
+
+
+def test_a_network_port_is_planned_for_its_owner_and_labelled_by_its_mac():
+    [action] = planner_ovn.network_port_actions(_net(), _port())
+    assert action == A.EnsureOvnPort(IID, "ls-web", "52:54:00:61:b5:e0", None, "capvm",
+                                     "de3e2b2f-a916-47d3-a681-2d51dd5d3267", False)
+    assert action.iface == "52:54:00:61:b5:e0"
+
+
+def test_no_port_or_no_ovn_switch_plans_nothing_at_port_created():
+    assert planner_ovn.network_port_actions(_net(), None) == []
+    assert planner_ovn.network_port_actions(_net(""), _port()) == []
+
+
+@pytest.mark.parametrize("owner", ["", "<owner><uuid>de3e2b2f-a916-47d3-a681-2d51dd5d3267</uuid></owner>"])
+def test_a_network_port_without_its_domains_name_is_refused_naming_the_port(owner):
+    with pytest.raises(InvalidValue) as caught:
+        planner_ovn.network_port_actions(_net(), _port(owner=owner))
+    assert str(caught.value) == ("invalid network port '97101f27-ff15-4587-be44-bfc54a8cb944': "
+                                 "an OVN port needs the <owner><name> of its domain")
+
+
+def test_a_network_port_without_a_uuid_is_named_by_a_question_mark():
+    port = _port(owner="")
+    port.remove(port.find("uuid"))
+    with pytest.raises(InvalidValue, match=r"^invalid network port '\?': an OVN port needs"):
+        planner_ovn.network_port_actions(_net(), port)
+
+
+def test_a_network_port_without_a_mac_is_refused_naming_its_domain():
+    with pytest.raises(InvalidValue) as caught:
+        planner_ovn.network_port_actions(_net(), _port(mac=""))
+    assert str(caught.value) == "invalid OVN port '? of domain capvm': needs a MAC address"
+
+
+def test_a_network_port_without_an_interfaceid_is_refused_naming_its_mac_and_domain():
+    with pytest.raises(InvalidValue) as caught:
+        planner_ovn.network_port_actions(_net(), _port(vport="<virtualport type='openvswitch'/>"))
+    assert str(caught.value) == ("invalid OVN port '52:54:00:61:B5:E0 of domain capvm': needs <virtualport "
+                                 "type='openvswitch'> with <parameters interfaceid='UUID'/>")
+
+
+def test_a_deleted_network_port_is_given_up_labelled_by_its_mac_in_lower_case():
+    [action] = planner_ovn.network_port_deleted(_net(), _port())
+    assert action == A.DeleteOvnPort(IID, "capvm", "de3e2b2f-a916-47d3-a681-2d51dd5d3267")
+    assert action.iface == "52:54:00:61:b5:e0"
+    [action] = planner_ovn.network_port_deleted(_net(), _port(mac=""))
+    assert action.iface == ""
+    [action] = planner_ovn.network_port_deleted(_net(), _port(mac="<mac/>"))
+    assert action.iface == ""
+
+
+def test_a_deleted_port_nothing_was_made_for_plans_nothing():
+    assert planner_ovn.network_port_deleted(_net(), _port(owner="")) == []
+    assert planner_ovn.network_port_deleted(_net(), None) == []
+    assert planner_ovn.network_port_deleted(_net(""), _port()) == []
+
+
+def test_prepare_plans_each_ovn_interface_labelled_by_its_mac_and_device_and_skips_the_others():
+    other = "52:54:00:00:00:07"
+    nics = _nic(other, vport="") + _nic("52:54:00:00:00:09", vport="") + _nic(target="<target dev='vnet3'/>")
+    root = _dom(nics,
+                _entry("52:54:00:00:00:09", "") + _entry())
+    [action] = planner_ovn.domain_port_actions(root)
+    assert action == A.EnsureOvnPort(PORT, "ls-web", MAC, None, "ovnvm", UUID)
+    assert action.iface == f"{MAC} (vnet3)"
+
+
+def test_prepare_of_a_domain_without_a_name_or_metadata():
+    assert planner_ovn.domain_port_actions(_dom(_nic(), None)) == []
+    [action] = planner_ovn.domain_port_actions(_dom(_nic(), _entry(), name=""))
+    assert action.domain == ""
+
+
+def test_an_ovn_entry_on_an_interface_whose_virtualport_is_not_ovs_is_refused():
+    vport = "<virtualport type='802.1Qbh'><parameters profileid='p'/></virtualport>"
+    with pytest.raises(InvalidValue) as caught:
+        planner_ovn.domain_port_actions(_dom(_nic(vport=vport), _entry()))
+    assert str(caught.value) == (f"invalid OVN port '{MAC}': needs <virtualport type='openvswitch'> with "
+                                 "<parameters interfaceid='UUID'/>")
+
+
+def test_release_plans_give_up_without_the_migrated_reason_by_default():
+    record = {"name": "vm1", "uuid": UUID, "ovn_ports": {PORT: {"switch": "ls-web"}, IID: {}}}
+    assert planner_ovn.release_port_actions(record) == [
+        A.DeleteOvnPort(PORT, "vm1", UUID, migrated=False), A.DeleteOvnPort(IID, "vm1", UUID, migrated=False)]
+    assert planner_ovn.release_port_actions({"ovn_ports": {PORT: {}}}) == [A.DeleteOvnPort(PORT, "", None)]
