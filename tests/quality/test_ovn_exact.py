@@ -10,7 +10,7 @@ import json
 import pytest
 
 from hooks import actions as A
-from hooks.actions.ovn import PORT_KEYS, _split_address
+from hooks.actions.ovn import PORT_KEYS, _split_address, _with_chassis
 from hooks.adapters import ovn
 from hooks.adapters.ovn import OvnAdapter, OvnConfig, PortRow
 from hooks.context import Context, Owner
@@ -897,3 +897,331 @@ def test_release_plans_give_up_without_the_migrated_reason_by_default():
     assert planner_ovn.release_port_actions(record) == [
         A.DeleteOvnPort(PORT, "vm1", UUID, migrated=False), A.DeleteOvnPort(IID, "vm1", UUID, migrated=False)]
     assert planner_ovn.release_port_actions({"ovn_ports": {PORT: {}}}) == [A.DeleteOvnPort(PORT, "", None)]
+
+
+# --------------------------------------------------------------------------- records and undo, exactly
+
+
+def test_a_port_made_at_a_networks_port_created_is_recorded_in_its_domains_record(tmp_path):
+    host = Host(tmp_path)
+    host.ctx = Context(Owner("network", "ovnnet"), host.store, Deadline(30), ovn=host.ovn)
+    host.ovn.ensure_switch("ls-web", "10.10.0.0/24", False)
+    undo = _ensure().apply(host.ctx)
+    assert host.record() == {"name": "vm1", "uuid": UUID,
+                             "ovn_ports": {PORT: {"switch": "ls-web", "mac": MAC, "created": True}}}
+    assert host.store.read("domains", "ovnnet") == {}
+    assert undo is not None
+    undo.run()
+    assert host.record() == {}
+    _ensure().apply(host.ctx)
+    undo = A.DeleteOvnPort(PORT, "vm1", UUID).apply(host.ctx)
+    assert host.record() == {} and host.ovn.lsps == {}
+    assert undo is not None
+    undo.run()
+    assert host.record() == {"name": "vm1", "uuid": UUID,
+                             "ovn_ports": {PORT: {"switch": "ls-web", "mac": MAC, "created": True}}}
+    host.ovn.lsps[PORT].options["requested-chassis"] = "chassis2"
+    undo = A.DeleteOvnPort(PORT, "vm1", UUID).apply(host.ctx)
+    assert host.record() == {}
+    assert undo is not None
+    undo.run()
+    assert host.record()["uuid"] == UUID and PORT in host.record()["ovn_ports"]
+
+
+@pytest.mark.parametrize("chassis", ["chassis1", "chassis1,chassis2", "chassis2"])
+def test_giving_up_a_port_labels_a_record_that_had_no_uuid_yet(host, chassis):
+    _lsp(host, chassis)
+    with host.store.edit("domains", "vm1") as rec:
+        rec.update(name="vm1", port_wishes={MAC: {"tag": 5}},
+                   ovn_ports={PORT: {"switch": "ls-web", "mac": MAC, "created": True}})
+    undo = A.DeleteOvnPort(PORT, "vm1", UUID).apply(host.ctx)
+    assert host.record() == {"name": "vm1", "uuid": UUID, "port_wishes": {MAC: {"tag": 5}}}
+    assert undo is not None
+
+
+def test_an_undo_puts_back_the_whole_record_with_its_uuid(host):
+    _lsp(host, "chassis1,chassis2")
+    entry = _recorded(host)
+    undo = A.DeleteOvnPort(PORT, "vm1", UUID).apply(host.ctx)
+    assert host.record() == {}
+    assert undo is not None
+    undo.run()
+    assert host.record() == {"name": "vm1", "uuid": UUID, "ovn_ports": {PORT: entry}}
+
+
+def test_a_port_given_up_from_a_record_without_its_domain_is_recorded_back_under_the_owners_uuid(host):
+    _lsp(host, "chassis1")
+    entry = _recorded(host)
+    undo = A.DeleteOvnPort(PORT, "").apply(host.ctx)
+    assert undo is not None
+    undo.run()
+    assert host.record() == {"name": "vm1", "uuid": UUID, "ovn_ports": {PORT: entry}}
+
+
+def test_undoing_a_new_port_whose_record_entry_is_already_gone_still_deletes_the_port(host):
+    undo = _ensure().apply(host.ctx)
+    with host.store.edit("domains", "vm1") as rec:
+        rec["ovn_ports"] = {"other": {"switch": "ls-web"}}
+    assert undo is not None
+    undo.run()
+    assert host.ovn.lsps == {} and host.record()["ovn_ports"] == {"other": {"switch": "ls-web"}}
+
+
+def test_a_failed_rewrite_puts_back_the_ports_earlier_record_entry(host):
+    _lsp(host, "chassis1", addresses=(f"{MAC} 10.10.0.99",))
+    entry = _recorded(host, note="kept")
+    host.ovn.fail_on["write_port"] = HostError(step="set OVN port", detail="NB refused")
+    with pytest.raises(HostError):
+        _ensure().apply(host.ctx)
+    assert host.record() == {"name": "vm1", "uuid": UUID, "ovn_ports": {PORT: entry}}
+
+
+def test_a_rewrite_is_addressed_to_the_row_it_read(host, monkeypatch):
+    lsp = _lsp(host, "chassis1", addresses=(f"{MAC} 10.10.0.99",))
+    seen = []
+    write = host.ovn.write_port
+    monkeypatch.setattr(host.ovn, "write_port", lambda existing, *a, **k: seen.append(existing) or write(
+        existing, *a, **k))
+    _ensure().apply(host.ctx)
+    assert [row.uuid for row in seen] == [lsp.uuid]
+
+
+def test_a_record_that_cannot_be_put_back_after_a_failed_write_is_reported_as_left_over(host, monkeypatch):
+    from hooks.actions import ovn as actions_ovn
+
+    real = actions_ovn._set_entry
+    calls = []
+
+    def set_entry(*args):
+        calls.append(args)
+        if len(calls) > 1:
+            raise HostError(step="write the state record", detail="disk full")
+        real(*args)
+
+    monkeypatch.setattr(actions_ovn, "_set_entry", set_entry)
+    host.ovn.fail_on["write_port"] = HostError(step="set OVN port", detail="NB refused")
+    with pytest.raises(HostError, match="NB refused"):
+        _ensure().apply(host.ctx)
+    assert host.ctx.left_over == [f"forget OVN port {PORT} in the record: write the state record: disk full"]
+
+
+def test_a_port_row_copied_with_other_chassis_keeps_everything_else():
+    row = PortRow(ROW, "ls-web", ["c1", "c2"], {"k": "v"}, {"o": "p"}, [f"{MAC} dynamic"], DHCP, [MAC])
+    copy = _with_chassis(row, ("c2",))
+    assert (copy.uuid, copy.switch, copy.chassis, copy.external_ids, copy.options, copy.addresses,
+            copy.dhcp_options) == (ROW, "ls-web", ["c2"], {"k": "v"}, {"o": "p"}, [f"{MAC} dynamic"], DHCP)
+
+
+def test_a_ports_address_entry_split_into_mac_and_ip():
+    assert _split_address([f"{MAC} 10.10.0.20", "router"]) == (MAC, "10.10.0.20")
+    assert _split_address([f"{MAC} dynamic"]) == (MAC, None)
+    assert _split_address([MAC]) == (MAC, None)
+
+
+# --------------------------------------------------------------------------- refusals, word for word
+
+
+def _message(call) -> str:
+    with pytest.raises(InvalidValue) as caught:
+        call()
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: ovn.port_name("lsp-a"), "invalid OVN port name 'lsp-a': expected a UUID (the interfaceid)"),
+    (lambda: ovn.switch_name("-ls"),
+     "invalid OVN switch name '-ls': expected 1-63 letters, digits, '_', '.', "
+                                     "':' or '-', not starting with '-'"),
+    (lambda: ovn.switch_name("cafe"),
+     "invalid OVN switch name 'cafe': ovn-nbctl could read it as a UUID: add a "
+                                      "letter outside a-f"),
+    (lambda: ovn.chassis_name("-c"), "invalid OVN chassis name '-c': expected letters, digits, '_.:-'"),
+    (lambda: ovn.mac_address("52:54:00"),
+     "invalid MAC address '52:54:00': expected six colon-separated hex octets"),
+    (lambda: ovn.mac_address("01:00:5e:00:00:01"),
+     "invalid MAC address '01:00:5e:00:00:01': a multicast address"),
+    (lambda: ovn.chassis_list(["c1", "c1"]),
+     "invalid OVN requested-chassis 'c1,c1': expected one chassis, or two "
+                                             "different ones during a migration"),
+    (lambda: ovn.port_addresses(MAC, "ten"), "invalid IP address 'ten': not an IPv4 or IPv6 address"),
+    (lambda: ovn.create_switch_cmds("ls1", None, True), "invalid OVN DHCP 'ls1': DHCP needs a subnet"),
+    (lambda: ovn.create_switch_cmds("ls1", "10.0.0.0/31"),
+     "invalid OVN subnet '10.0.0.0/31': expected an IPv4 subnet of /30 or larger"),
+    (lambda: ovn.create_switch_cmds("ls1", "ten"),
+     "invalid OVN subnet 'ten': 'ten' does not appear to be an IPv4 or IPv6 network"),
+    (lambda: ovn.update_port_cmds("row1", MAC, None, "c", "d", "i"),
+     "invalid OVN port row 'row1': expected a UUID"),
+    (lambda: ovn.delete_port_cmds("row1", "c"), "invalid OVN port row 'row1': expected a UUID"),
+    (lambda: ovn.set_chassis_cmds("row1", ["c"], ["d"]), "invalid OVN port row 'row1': expected a UUID"),
+    (lambda: ovn.port_settings(ROW, MAC, "c", "d", "i", "x"),
+     "invalid DHCP_Options row 'x': expected a UUID"),
+    (lambda: ovn.restore_port_cmds(ROW, [], {}, {}, "x"), "invalid DHCP_Options row 'x': expected a UUID"),
+    (lambda: ovn.delete_switch_cmds("ls1", ["x"]), "invalid DHCP_Options row 'x': expected a UUID"),
+    (lambda: ovn.restore_port_cmds(ROW, [], {}, {"a b": "x"}, None),
+     "invalid OVN port external_ids key 'a b': unexpected characters"),
+])
+def test_each_refusal_says_what_which_value_and_why(call, message):
+    assert _message(call) == message
+
+
+def test_names_in_upper_case_are_taken():
+    assert ovn.switch_name("LS-Web") == "LS-Web"
+    assert ovn.chassis_name("Chassis-A") == "Chassis-A"
+    assert ovn.restore_port_cmds(ROW, [], {"Key": "v"}, {}, None)[2] == [
+        "set", "Logical_Switch_Port", ROW, 'options:Key="v"']
+
+
+def test_a_mac_whose_first_octet_has_hex_letters_is_taken_when_unicast():
+    assert ovn.mac_address("FE:54:00:00:00:01") == "fe:54:00:00:00:01"
+    assert ovn.mac_address("0a:00:00:00:00:01") == "0a:00:00:00:00:01"
+
+
+def test_an_updated_port_keeps_its_static_address():
+    assert ovn.update_port_cmds(ROW, MAC, "10.10.0.20", "c1", "vm1", MAC)[0] == [
+        "lsp-set-addresses", ROW, f"{MAC} 10.10.0.20"]
+
+
+def test_port_settings_write_no_port_security_unless_asked():
+    assert ovn.port_settings(ROW, f"{MAC} dynamic", "c1", "vm1", MAC, None) == [
+        ["lsp-set-addresses", ROW, f"{MAC} dynamic"],
+        ["set", "Logical_Switch_Port", ROW, 'options:requested-chassis="c1"',
+         'external_ids:virt-netxml-domain="vm1"', f'external_ids:virt-netxml-interface="{MAC}"']]
+
+
+def test_a_unix_socket_path_with_a_comma_is_refused():
+    assert ovn.remote_problem("unix:/run/a,b") == "the socket path has spaces, commas or control characters"
+
+
+def test_a_table_row_shorter_than_its_headings_is_refused():
+    with pytest.raises(ValueError):
+        ovn.rows({"headings": ["_uuid", "name"], "data": [[["uuid", ROW]]]})
+
+
+def test_ovn_conf_values_holding_an_equals_sign_or_a_space():
+    config = ovn.parse_ovn_config("nb = tcp:a:1\nssl-key = /etc/a=b/key pem\n", "f")
+    assert config.ssl_key == "/etc/a=b/key pem"
+    with pytest.raises(InputError) as caught:
+        ovn.parse_ovn_config("# nothing\n", "f")
+    assert str(caught.value) == "f: no 'nb = …' line: where is the OVN northbound database?"
+
+
+def test_each_ssl_file_is_checked_and_named_even_without_the_ones_before_it(tmp_path):
+    cert = tmp_path / "cert.pem"
+    cert.write_text("PEM\n")
+    cert.chmod(0o666)
+    with pytest.raises(Exception) as caught:
+        ovn.check_ssl_files(OvnConfig("tcp:a:1", ssl_cert=str(cert)))
+    assert str(caught.value).startswith(f"OVN ssl-cert file {cert}: group- and world-writable")
+    ovn.check_ssl_files(OvnConfig("tcp:a:1"))
+
+
+def test_an_ovn_conf_in_a_folder_others_can_write_names_the_configuration_directory(tmp_path):
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    (folder / "ovn.conf").write_text("nb = tcp:a:1\n")
+    (folder / "ovn.conf").chmod(0o644)
+    folder.chmod(0o775)
+    with pytest.raises(Exception) as caught:
+        ovn.load_ovn_config(str(folder))
+    assert str(caught.value).startswith(f"configuration directory {folder}: group-writable")
+
+
+def test_classify_error_falls_back_to_the_detail_and_then_to_the_error_itself():
+    no_stderr = HostError(step="s", detail="ovn-nbctl: tcp:a:1: database connection failed (refused)",
+                          returncode=1)
+    assert str(ovn.classify_error("read", no_stderr, 2.0, "tcp:a:1")) == (
+        "read: OVN northbound database tcp:a:1 unreachable: tcp:a:1: database connection failed (refused)")
+    no_detail = NotFound(step="run", what="file", name="x", returncode=1)
+    assert str(ovn.classify_error("read", no_detail, 2.0, "n")) == "read: run: file 'x' does not exist"
+    never_ran = NotFound(step="run", what="file", name="x")
+    assert str(ovn.classify_error("read", never_ran, 2.0, "n")) == (
+        "read: cannot run ovn-nbctl: run: file 'x' does not exist")
+
+
+# --------------------------------------------------------------------------- the adapter's calls, exactly
+
+
+def test_output_that_is_not_utf8_is_read_with_replacement(monkeypatch):
+    Nbctl(monkeypatch)
+    monkeypatch.setattr(ovn.proc, "run", lambda argv, timeout, input=None: ovn.proc.Completed(
+        argv, 0, b"caf\xe9", b""))
+    assert ADAPTER._run("read", [["list"]]) == "caf\ufffd"
+    with pytest.raises(InvalidValue, match="OVN chassis name"):
+        ADAPTER.system_id()
+
+
+def test_a_system_id_read_that_times_out_says_so(monkeypatch):
+    Nbctl(monkeypatch, HostTimeout(step="run ovs-vsctl", seconds=2.5))
+    with pytest.raises(HostError) as caught:
+        ADAPTER.system_id()
+    assert str(caught.value) == "read this host's OVS system-id: run ovs-vsctl: timed out after 2.5s"
+
+
+REFUSED = HostError(step="run ovn-nbctl", detail="x", returncode=1, stderr="ovn-nbctl: some reason\n")
+
+
+def test_each_failing_read_or_write_names_its_step(monkeypatch):
+    cases = [
+        ([_port_table(), NAME, REFUSED], lambda: ADAPTER.delete_port(PORT, "chassis1"),
+         f"delete OVN port {PORT}"),
+        ([NO_ROWS, REFUSED], lambda: ADAPTER.delete_switch("ls-web"), "delete OVN switch ls-web"),
+        ([REFUSED], lambda: ADAPTER.dhcp_options("ls-web"), "look up the DHCP options of OVN switch ls-web"),
+        ([_port_table(), REFUSED], lambda: ADAPTER.find_port(PORT), f"look up OVN port {PORT}"),
+        ([REFUSED], lambda: ADAPTER.write_port(PortRow(ROW, "ls-web", ["c1"], {}), "ls-web", PORT, MAC, None,
+                                               "c1", "vm1", MAC), f"set OVN port {PORT} on switch ls-web"),
+    ]
+    for answers, call, step in cases:
+        Nbctl(monkeypatch, *answers)
+        with pytest.raises(HostError) as caught:
+            call()
+        assert str(caught.value) == f"{step}: some reason"
+
+
+def test_write_port_passes_address_dhcp_and_port_security_through(monkeypatch):
+    nb = Nbctl(monkeypatch, "", "")
+    ADAPTER.write_port(None, "ls-web", PORT, MAC, "10.10.0.20", "c1", "vm1", MAC, DHCP, True)
+    ADAPTER.write_port(PortRow(ROW, "ls-web", ["c1"], {}), "ls-web", PORT, MAC, "10.10.0.20", "c1", "vm1",
+                       MAC, DHCP, True)
+    settings = [["set", "Logical_Switch_Port", "%s", 'options:requested-chassis="c1"',
+                 'external_ids:virt-netxml-domain="vm1"', f'external_ids:virt-netxml-interface="{MAC}"'],
+                ["set", "Logical_Switch_Port", "%s", f"dhcpv4_options={DHCP}"],
+                ["lsp-set-port-security", "%s", f"{MAC} 10.10.0.20"]]
+
+    def expect(ref):
+        return [["lsp-set-addresses", ref, f"{MAC} 10.10.0.20"],
+                *([w.replace("%s", ref) for w in c] for c in settings)]
+
+    assert nb.commands(0) == [["--may-exist", "lsp-add", "ls-web", PORT], *expect(PORT)]
+    assert nb.commands(1) == expect(ROW)
+
+
+def test_ensure_port_passes_address_and_dhcp_and_no_port_security_by_default(monkeypatch):
+    nb = Nbctl(monkeypatch, _table(["_uuid", "name"]), "")
+    ADAPTER.ensure_port("ls-web", PORT, MAC, "10.10.0.20", "c1", "vm1", MAC, DHCP)
+    assert nb.commands(1) == [
+        ["--may-exist", "lsp-add", "ls-web", PORT], ["lsp-set-addresses", PORT, f"{MAC} 10.10.0.20"],
+        ["set", "Logical_Switch_Port", PORT, 'options:requested-chassis="c1"',
+         'external_ids:virt-netxml-domain="vm1"', f'external_ids:virt-netxml-interface="{MAC}"'],
+        ["set", "Logical_Switch_Port", PORT, f"dhcpv4_options={DHCP}"]]
+
+
+def test_find_port_reads_a_dhcp_set_and_missing_columns(monkeypatch):
+    Nbctl(monkeypatch, _port_table(dhcpv4_options=["set", [["uuid", DHCP]]]), NAME)
+    row = ADAPTER.find_port(PORT)
+    assert row is not None and row.dhcp_options == DHCP
+    table = json.dumps({"headings": ["_uuid", "name"], "data": [[["uuid", ROW], PORT]]})
+    Nbctl(monkeypatch, table, NAME)
+    row = ADAPTER.find_port(PORT)
+    assert row is not None
+    assert (row.addresses, row.port_security, row.dhcp_options, row.options, row.external_ids) == (
+        [], [], None, {}, {})
+
+
+def test_restore_port_takes_keys_whose_names_hold_a_colon(monkeypatch):
+    nb = Nbctl(monkeypatch, "")
+    row = PortRow(ROW, "ls-web", ["c1"], {"a:b": "v"}, {}, [], None, [])
+    ADAPTER.restore_port(row, PORT, ["external_ids:a:b", "options:x:y"])
+    assert nb.commands() == [["lsp-set-addresses", ROW], ["lsp-set-port-security", ROW],
+                             ["remove", "Logical_Switch_Port", ROW, "options", "x:y"],
+                             ["set", "Logical_Switch_Port", ROW, 'external_ids:a:b="v"'],
+                             ["clear", "Logical_Switch_Port", ROW, "dhcpv4_options"]]
