@@ -1225,3 +1225,29 @@ def test_restore_port_takes_keys_whose_names_hold_a_colon(monkeypatch):
                              ["remove", "Logical_Switch_Port", ROW, "options", "x:y"],
                              ["set", "Logical_Switch_Port", ROW, 'external_ids:a:b="v"'],
                              ["clear", "Logical_Switch_Port", ROW, "dhcpv4_options"]]
+
+
+def test_an_ovn_entry_on_an_interface_without_a_virtualport_is_refused_in_one_line():
+    with pytest.raises(InvalidValue) as caught:
+        planner_ovn.domain_port_actions(_dom(_nic(vport=""), _entry()))
+    assert str(caught.value) == (f"invalid OVN port '{MAC}': needs <virtualport type='openvswitch'> with "
+                                 "<parameters interfaceid='UUID'/>")
+
+
+def test_an_interfaceid_of_a_virtualport_that_is_not_ovs_is_not_taken():
+    vport = f"<virtualport type='midonet'><parameters interfaceid='{PORT}'/></virtualport>"
+    with pytest.raises(InvalidValue, match="needs <virtualport type='openvswitch'>"):
+        planner_ovn.domain_port_actions(_dom(_nic(vport=vport), _entry()))
+
+
+def test_a_network_interface_left_to_port_created_does_not_stop_the_interfaces_after_it():
+    network = ("<interface type='network'><mac address='52:54:00:00:00:07'/><source network='ovnnet'/>"
+               "<virtualport type='openvswitch'/></interface>")
+    [action] = planner_ovn.domain_port_actions(_dom(network + _nic(), _entry("52:54:00:00:00:07") + _entry()))
+    assert action == A.EnsureOvnPort(PORT, "ls-web", MAC, None, "ovnvm", UUID)
+
+
+def test_an_interface_without_a_mac_matches_no_entry_not_even_one_without_a_mac():
+    nic = f"<interface type='bridge'><source bridge='br-int'/>{VPORT}</interface>"
+    entry = "<vnx:interface><vnx:ovn switch='ls-web'/></vnx:interface>"
+    assert planner_ovn.domain_port_actions(_dom(nic, entry)) == []
