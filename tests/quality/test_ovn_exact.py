@@ -15,7 +15,7 @@ from hooks.adapters import ovn
 from hooks.adapters.ovn import OvnAdapter, OvnConfig, PortRow
 from hooks.context import Context, Owner
 from hooks.deadline import Deadline
-from hooks.errors import ForeignDevice, HostError, HostTimeout, NotFound
+from hooks.errors import ForeignDevice, HostError, HostTimeout, InsecurePath, NotFound
 from hooks.planner import ovn as planner_ovn
 from hooks.state import StateStore
 from tests.fakes import FakeLsp, FakeOvn
@@ -1109,7 +1109,7 @@ def test_each_ssl_file_is_checked_and_named_even_without_the_ones_before_it(tmp_
     cert = tmp_path / "cert.pem"
     cert.write_text("PEM\n")
     cert.chmod(0o666)
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(InsecurePath) as caught:
         ovn.check_ssl_files(OvnConfig("tcp:a:1", ssl_cert=str(cert)))
     assert str(caught.value).startswith(f"OVN ssl-cert file {cert}: group- and world-writable")
     ovn.check_ssl_files(OvnConfig("tcp:a:1"))
@@ -1121,7 +1121,7 @@ def test_an_ovn_conf_in_a_folder_others_can_write_names_the_configuration_direct
     (folder / "ovn.conf").write_text("nb = tcp:a:1\n")
     (folder / "ovn.conf").chmod(0o644)
     folder.chmod(0o775)
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(InsecurePath) as caught:
         ovn.load_ovn_config(str(folder))
     assert str(caught.value).startswith(f"configuration directory {folder}: group-writable")
 
