@@ -48,7 +48,12 @@ def base_input(driver: str, op: str) -> tuple[str, bytes]:
     if op == "port-created":
         return "packtovs", hook_variant("network-packtovs-port-created-meta.xml")
     if op == "port-deleted":
-        return "packtovs", hook_variant("network-packtovs-port-deleted-ovn.xml")
+        # a port of an OVN network (the port-created call's shape): the hook reads it to give the
+        # port up. Built here, not a variant file: on a host without ovn.conf its valid form is
+        # refused, and the variants are inputs every hook call must take.
+        text = hook_variant("network-packtovs-port-created-meta.xml").decode()
+        start, end = text.index("<vnx:portgroup"), text.index("</vnx:portgroup>") + len("</vnx:portgroup>")
+        return "packtovs", (text[:start] + '<vnx:ovn switch="ls-web"/>' + text[end:]).encode()
     return "capnat", hook_variant("network-capnat-started-meta.xml")
 
 
