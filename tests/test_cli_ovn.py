@@ -226,7 +226,7 @@ def test_network_boundaries_taken() -> None:
 
 
 @pytest.mark.parametrize(("args", "words"), [
-    (["--type", "direct", "--source", "eth0", "--ovn-switch", "ls"], "not direct"),
+    (["--type", "direct", "--source", "up0", "--ovn-switch", "ls"], "not direct"),
     (["--type", "bridge", "--source", "br-int", "--ovn-switch", "ls"], "needs --virtualport openvswitch"),
     (["--type", "network", "--source", "n", "--virtualport", "802.1Qbg,managerid=1,typeid=1,typeidversion=1,"
       "instanceid=5e1c0d2a-7b3f-4c8e-9a1d-2f6b8e4c0a13", "--ovn-switch", "ls"], "openvswitch"),
