@@ -91,6 +91,11 @@ def box(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
     sandbox.libvirtd.network_conf = getattr(request.module, "LIBVIRT_NETWORK_CONF", "")
     try:
         sandbox.start()
+        # Under TCG the lab runs some fifty times slower than hardware (see hook_env): the hooks
+        # libvirtd runs here get the same generous deadline, or a busy lab turns a slow netlink
+        # read into a failed start.
+        sandbox.write_hooks_file("hooks.conf", "log-file = /var/log/libvirt/virt-netxml.log\n"
+                                 "deadline = 60\n")
         yield sandbox
     finally:
         try:
