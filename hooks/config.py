@@ -29,24 +29,29 @@ def config_dir() -> str:
     return os.environ.get("VIRT_NETXML_CONFIG_DIR") or DEFAULT_CONFIG_DIR
 
 
-def parse_config(text: str, source: str) -> dict[str, str]:
-    """``key = value`` lines into a dict; unknown keys and malformed lines are errors."""
+def key_values(text: str, source: str, keys: tuple[str, ...], need_value: bool = False):
+    """The ``key = value`` lines of a configuration file (``#`` starts a comment), as
+    ("FILE:LINE", key, value); a malformed line (or, with ``need_value``, an empty value) and
+    an unknown key are errors. The grammar of every file under the configuration folder."""
     from xmltools.errors import InputError
 
-    values: dict[str, str] = {}
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
         key, sep, value = line.partition("=")
         key, value = key.strip(), value.strip()
-        if not sep or not key:
-            raise InputError(source=f"{source}:{number}", detail="expected 'key = value'")
-        if key not in KEYS:
-            raise InputError(source=f"{source}:{number}",
-                             detail=f"unknown key {key!r} (known: {', '.join(KEYS)})")
-        values[key] = value
-    return values
+        where = f"{source}:{number}"
+        if not sep or not key or (need_value and not value):
+            raise InputError(source=where, detail="expected 'key = value'")
+        if key not in keys:
+            raise InputError(source=where, detail=f"unknown key {key!r} (known: {', '.join(keys)})")
+        yield where, key, value
+
+
+def parse_config(text: str, source: str) -> dict[str, str]:
+    """``key = value`` lines into a dict; unknown keys and malformed lines are errors."""
+    return {key: value for _, key, value in key_values(text, source, KEYS)}
 
 
 def load_config(folder: str | None = None) -> dict[str, str]:

@@ -100,18 +100,10 @@ def remote_problem(remote: str) -> str | None:
 
 def parse_ovn_config(text: str, source: str) -> OvnConfig:
     """``key = value`` lines into an OvnConfig; unknown, repeated, missing keys are errors."""
+    from hooks.config import key_values
+
     values: dict[str, str] = {}
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        key, sep, value = line.partition("=")
-        key, value = key.strip(), value.strip()
-        where = f"{source}:{number}"
-        if not sep or not key or not value:
-            raise InputError(source=where, detail="expected 'key = value'")
-        if key not in CONF_KEYS:
-            raise InputError(source=where, detail=f"unknown key {key!r} (known: {', '.join(CONF_KEYS)})")
+    for where, key, value in key_values(text, source, CONF_KEYS, need_value=True):
         if key in values:
             raise InputError(source=where, detail=f"{key!r} is set twice")
         if key == "nb":
