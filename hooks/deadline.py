@@ -5,18 +5,40 @@ for a dead ovsdb-server, an unbind stuck in a driver) stalls libvirtd itself. Ev
 Deadline; the executor checks it between actions, adapters get at most the time that is left,
 and ``armed()`` turns expiry into an exception even inside a blocking call (SIGALRM), so the
 executor can still roll back and the hook can exit with a message.
+
+The signal is never turned into an exception inside a third-party library while the library can
+still return by itself: pyroute2, for one, wraps its message decoding in ``except Exception`` (and
+``except:``) blocks that would swallow it, log a traceback to stderr, and hand back a half-decoded
+message (a bridge read as "not a bridge"). There the timer re-fires every few milliseconds until
+control is back in our code or in the standard library; only a library stuck for LIBRARY_GRACE
+seconds past the deadline is interrupted anyway, with an exception no ``except Exception`` catches.
+A module being imported is left to finish the same way: cut short, it stays half-defined.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import time
 from collections.abc import Callable, Iterator
+from types import FrameType
 
 from hooks.errors import DeadlineExceeded
 
 MIN_TIMEOUT = 0.05
+RETRY_INTERVAL = 0.005   # how often an expired timer looks again while a library is running
+LIBRARY_GRACE = 1.0      # how long past the deadline a library may take to return by itself
+OUR_PACKAGES = ("hooks", "xmltools")
+INSTALLED_CODE = ("/site-packages/", "/dist-packages/")
+STDLIB = os.path.dirname(os.__file__) + os.sep
+IMPORTING = "<frozen importlib._bootstrap"
+
+
+class DeadlineInterrupt(BaseException):
+    """The deadline, raised by the timer. A BaseException, so that no ``except Exception`` in
+    our code or a library mistakes it for the failure of a step; ``armed()`` turns it into
+    DeadlineExceeded on the way out."""
 
 
 class Deadline:
@@ -43,6 +65,25 @@ class Deadline:
         return max(MIN_TIMEOUT, min(cap, self.remaining()))
 
 
+def in_library(frame: FrameType | None) -> bool:
+    """Whether ``frame`` runs an installed third-party package (not ours) or an import, directly
+    or through the standard library: the first frame outwards that is not the standard library's
+    decides."""
+    while frame is not None:
+        module = str(frame.f_globals.get("__name__", ""))
+        if frame.f_code.co_name == "<module>" and module != "__main__":
+            return True   # a module's body runs: an import cut short leaves half a module behind
+        if module.partition(".")[0] in OUR_PACKAGES:
+            return False
+        filename = frame.f_code.co_filename
+        if any(part in filename for part in INSTALLED_CODE) or filename.startswith(IMPORTING):
+            return True
+        if not filename.startswith((STDLIB, "<")):
+            return False   # a program's own code (a script, a test)
+        frame = frame.f_back
+    return False
+
+
 @contextlib.contextmanager
 def armed(deadline: Deadline, step: Callable[[], str]) -> Iterator[None]:
     """Raise DeadlineExceeded in this thread when ``deadline`` passes, even mid-syscall.
@@ -50,17 +91,26 @@ def armed(deadline: Deadline, step: Callable[[], str]) -> Iterator[None]:
     ``step`` names what was running, for the message. Only the main thread can take signals;
     elsewhere the deadline is enforced only between actions.
     """
-    def expire(signum: int, frame: object) -> None:
-        raise DeadlineExceeded(step=step(), seconds=deadline.seconds)
+    def expire(signum: int, frame: FrameType | None) -> None:
+        if in_library(frame):
+            if deadline.clock() - deadline.end < LIBRARY_GRACE:
+                return   # the interval timer fires again in RETRY_INTERVAL
+            # Stuck in the library: interrupt it, and again later should it swallow that.
+            signal.setitimer(signal.ITIMER_REAL, LIBRARY_GRACE, LIBRARY_GRACE)
+        else:
+            signal.setitimer(signal.ITIMER_REAL, 0)   # one interrupt: cleanups run undisturbed
+        raise DeadlineInterrupt(step())
 
     try:
         previous = signal.signal(signal.SIGALRM, expire)
     except ValueError:   # not the main thread (signal.signal says so; threading costs an import)
         yield
         return
-    signal.setitimer(signal.ITIMER_REAL, max(deadline.remaining(), 0.001))
+    signal.setitimer(signal.ITIMER_REAL, max(deadline.remaining(), 0.001), RETRY_INTERVAL)
     try:
         yield
+    except DeadlineInterrupt as exc:
+        raise DeadlineExceeded(step=str(exc), seconds=deadline.seconds) from None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

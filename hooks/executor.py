@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from hooks.actions import Action, Batch, Undo
 from hooks.context import Context
-from hooks.deadline import Deadline, armed
+from hooks.deadline import Deadline, DeadlineInterrupt, armed
 from hooks.errors import DeadlineExceeded, HostError
 from xmltools.errors import NetXmlError
 
@@ -195,7 +195,7 @@ class Executor:
                         undo.run()
                         result.undone.append(undo.step)
                         self.log(action, "undone", undo.step)
-                    except DeadlineExceeded:
+                    except (DeadlineExceeded, DeadlineInterrupt):
                         raise
                     except BaseException as exc:  # noqa: BLE001 - keep undoing the rest
                         error = _as_error(exc, undo.step)

@@ -73,6 +73,14 @@ def _load_pyroute2() -> types.SimpleNamespace:
     finally:
         for name in reversed(stubs):
             sys.modules.pop(name, None)
+    # pyroute2 logs tracebacks of what it recovers from (a message it could not decode) through
+    # the logging module, whose fallback prints them on stderr, which libvirt shows as the
+    # hook's error. Our own one-line error says what failed; keep pyroute2's log out of it.
+    import logging  # already loaded by pyroute2
+
+    library_log = logging.getLogger("pyroute2")
+    library_log.addHandler(logging.NullHandler())
+    library_log.propagate = False
     _pyroute2 = types.SimpleNamespace(IPRoute=IPRoute, NetlinkError=NetlinkError, ifinfmsg=ifinfmsg)
     return _pyroute2
 
