@@ -761,6 +761,55 @@ class FakeOvn(Recorder):
             lsp.port_security = [security_entry(lsp.addresses[0])]
         return existing is None
 
+    def read_ports(self, names: Sequence[str],
+                   switches: Sequence[str] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
+        from hooks.adapters.ovn import port_name, switch_name
+
+        self._enter("read_ports", tuple(names), tuple(switches))
+        return ({port_name(n): self._row(n) for n in names},
+                {switch_name(s): self.dhcp_rows.get(s) for s in switches})
+
+    def _row(self, name: str) -> Any:
+        from hooks.adapters.ovn import PortRow, port_name, requested_chassis
+
+        lsp = self.lsps.get(port_name(name))
+        if lsp is None:
+            return None
+        return PortRow(lsp.uuid, lsp.switch, requested_chassis(lsp.options), dict(lsp.external_ids),
+                       dict(lsp.options), list(lsp.addresses), lsp.dhcp, list(lsp.port_security))
+
+    def write_ports(self, writes: Sequence[Any]) -> list[bool]:
+        """All or nothing, as one transaction: every port is checked before any is written."""
+        from hooks.adapters.ovn import create_port_cmds
+
+        self._enter("write_ports", tuple(w.name for w in writes))
+        for w in writes:
+            create_port_cmds(w.switch, w.name, w.mac, w.address, w.chassis, w.domain, w.interface,
+                             w.dhcp_options)
+            if w.switch not in self.switches:
+                raise NotFound(step=f"set OVN port {w.name}", what="OVN Logical_Switch row", name=w.switch)
+            lsp = self.lsps.get(w.name)
+            if lsp is not None and lsp.switch != w.switch:
+                raise ForeignDevice(step=f"set OVN port {w.name}", what="OVN port", name=w.name,
+                                    reason=f"is on switch {lsp.switch}")
+        # Recorded per port too, as the single-port methods the tests inject failures into.
+        return [self.write_port(w.existing, w.switch, w.name, w.mac, w.address, w.chassis, w.domain,
+                                w.interface, w.dhcp_options, w.port_security) for w in writes]
+
+    def undo_writes(self, writes: Sequence[Any], chassis: str, keys: Sequence[str]) -> None:
+        self._enter("undo_writes", tuple(w.name for w in writes))
+        refused = None
+        for w in writes:
+            if w.existing is not None:
+                self.restore_port(w.existing, w.name, keys)
+                continue
+            try:
+                self.delete_port(w.name, chassis)
+            except ForeignDevice as exc:
+                refused = refused or exc
+        if refused is not None:
+            raise refused
+
     def set_port_chassis(self, row: Any, name: str, chassis: Sequence[str]) -> None:
         from hooks.adapters.ovn import chassis_list, requested_chassis
 

@@ -1,10 +1,11 @@
 """OVN: the logical switch of a network, and the logical switch port of a guest interface.
 
-Each action reads the northbound database first (one read-only ``ovn-nbctl`` run) and then makes
-its change in one write transaction (``hooks.adapters.ovn``, through ``ctx.ovn``). They are not
-batched into one transaction per hook call: every write depends on its own read (a port is
-written by its row UUID, found by exact name, so that a name equal to another port's row UUID
-cannot take that row over), and a call has one such port per OVN interface, rarely more.
+Each change reads the northbound database first (one read-only ``ovn-nbctl`` run) and then
+writes in one transaction (``hooks.adapters.ovn``, through ``ctx.ovn``): a port is written by
+the row UUID its read found by exact name, so that a name equal to another port's row UUID
+cannot take that row over. The ports a guest's start creates are one change set (the
+executor's batch, ``OvnPortTransaction``): one read and one write for all of them, whatever
+their number.
 
 A port is this host's while its ``requested-chassis`` is this chassis alone; during a live
 migration it is requested on the source and the destination (``src,dst``, activated on the
@@ -16,9 +17,10 @@ when it alone holds it. What a port's record (in the domain's state record) says
 
 from __future__ import annotations
 
-from hooks.actions.base import Action, DomainRecord, Undo, undo_own_steps
+from hooks.actions.base import Action, Batch, DomainRecord, Undo, undo_own_steps
 from hooks.errors import ForeignDevice
 from hooks.state_records import DomainState
+from xmltools.errors import InvalidValue
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the hook's path
 if TYPE_CHECKING:
@@ -83,6 +85,62 @@ class EnsureOvnSwitch(Action):
         return Undo(f"delete OVN switch {self.switch}", lambda: ovn.delete_switch(self.switch))
 
 
+class OvnPortTransaction(Batch["EnsureOvnPort"]):
+    """Consecutive EnsureOvnPort actions (a guest's OVN interfaces at ``prepare``) applied with
+    one read-only run (every port by exact name, the switches' DHCP options) and one write
+    transaction, whose undo is one transaction too: each ``ovn-nbctl`` run loads the whole
+    port table, which at thousands of ports costs more than everything else a hook does."""
+
+    def commit(self) -> tuple[list[EnsureOvnPort], Undo | None]:
+        from hooks.adapters.ovn import PortWrite
+
+        ctx, actions = self.ctx, list(self.actions)
+        names = [a.name for a in actions]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise InvalidValue(what="OVN port", value=twice[0],
+                               reason="two interfaces of the call share this interfaceid")
+        ovn = ctx.ovn
+        me = ovn.system_id()
+        rows, dhcp = ovn.read_ports(names, [a.switch for a in actions])
+        decided = [(a, rows[a.name], a.decide(ctx, rows[a.name], me, dhcp[a.switch])) for a in actions]
+        changes = [(a, row, d) for a, row, d in decided if d is not None]
+        if not changes:
+            return [], None
+        # Recorded first: a crash after the write leaves a record that release and repair undo.
+        for a, _, (_, entry, _) in changes:
+            _set_entry(ctx, a.domain, a.domain_uuid, a.name, entry)
+
+        def forget() -> None:
+            for a, _, (_, _, before) in changes:
+                _set_entry(ctx, a.domain, a.domain_uuid, a.name, before)
+
+        writes = [PortWrite(row, a.switch, a.name, a.mac, a.address, chassis, a.domain, entry["mac"],
+                            dhcp[a.switch], a.port_security) for a, row, (chassis, entry, _) in changes]
+        try:
+            ovn.write_ports(writes)
+        except BaseException:
+            what = f"OVN port{'s' if len(changes) > 1 else ''} " + ", ".join(a.name for a, _, _ in changes)
+            undo_own_steps(ctx, f"forget {what} in the record", forget)
+            raise
+
+        def undo() -> None:
+            ovn.undo_writes(writes, me, PORT_KEYS)
+            forget()
+
+        if len(changes) == 1:
+            a, row, _ = changes[0]
+            step = f"{'delete' if row is None else 'restore'} OVN port {a.name}"
+        else:
+            step = "undo OVN ports " + ", ".join(a.name for a, _, _ in changes)
+        return [a for a, _, _ in changes], Undo(step, undo)
+
+    def culprit(self, error: BaseException) -> EnsureOvnPort:
+        """The action of the port the error names, else the first."""
+        name = getattr(error, "fields", {}).get("name") or getattr(error, "fields", {}).get("value")
+        return next((a for a in self.actions if a.name == name), self.actions[0])
+
+
 @dataclass(frozen=True)
 class EnsureOvnPort(Action):
     """The logical switch port ``name`` (the interface's interfaceid) on ``switch``, with the
@@ -93,6 +151,8 @@ class EnsureOvnPort(Action):
     A port tagged with another domain, or with no domain (not the hooks'), is refused: the
     interfaceid is the domain definer's to write, and must not take over someone else's port.
     """
+
+    batch = OvnPortTransaction
 
     name: str
     switch: str
@@ -117,18 +177,18 @@ class EnsureOvnPort(Action):
         raise ForeignDevice(step=f"set OVN port {self.name}", what="OVN port", name=self.name,
                             reason=f"is requested on {','.join(held)} (migrating between two other chassis)")
 
-    def apply(self, ctx: Context) -> Undo | None:
+    def decide(self, ctx: Context, row: Any, me: str, dhcp: str | None
+               ) -> tuple[list[str], dict[str, Any], dict[str, Any] | None] | None:
+        """Given the port's row as read (None: no port), this chassis and the switch's DHCP
+        options: None when the port and its record are as wished already, else (the chassis to
+        request, the record entry to write, the entry before)."""
         from hooks.adapters.ovn import port_addresses, security_entry
 
-        ovn = ctx.ovn
-        me = ovn.system_id()
-        row = ovn.find_port(self.name)
         if row is not None and row.external_ids.get(DOMAIN_KEY) != self.domain:
             owner = row.external_ids.get(DOMAIN_KEY)
             raise ForeignDevice(step=f"set OVN port {self.name}", what="OVN port", name=self.name,
                                 reason=f"belongs to domain {owner}" if owner else "was not made by the hooks")
         chassis = self.chassis(row, me)
-        dhcp = ovn.dhcp_options(self.switch)
         wanted = [port_addresses(self.mac, self.address)]
         before = _entry_of(ctx, self.domain, self.name)
         entry: dict[str, Any] = {"switch": self.switch, "mac": wanted[0].split()[0],
@@ -141,27 +201,10 @@ class EnsureOvnPort(Action):
                 and (not self.port_security or row.port_security == [security_entry(wanted[0])]) \
                 and before == entry:
             return None
-        # Recorded first: a crash after the write leaves a record that release and repair undo.
-        _set_entry(ctx, self.domain, self.domain_uuid, self.name, entry)
+        return chassis, entry, before
 
-        def forget() -> None:
-            _set_entry(ctx, self.domain, self.domain_uuid, self.name, before)
-
-        try:
-            ovn.write_port(row, self.switch, self.name, self.mac, self.address, chassis, self.domain,
-                           entry["mac"], dhcp, self.port_security)
-        except BaseException:
-            undo_own_steps(ctx, f"forget OVN port {self.name} in the record", forget)
-            raise
-
-        def undo() -> None:
-            if row is None:
-                ovn.delete_port(self.name, me)
-            else:
-                ovn.restore_port(row, self.name, PORT_KEYS)
-            forget()
-
-        return Undo(f"{'delete' if row is None else 'restore'} OVN port {self.name}", undo)
+    def apply(self, ctx: Context) -> Undo | None:
+        return OvnPortTransaction.of(ctx, [self]).commit()[1]
 
 
 @dataclass(frozen=True)

@@ -388,6 +388,14 @@ def restore_port_cmds(row: str, addresses: Sequence[str], options: dict[str, str
     return cmds
 
 
+def restore_cmds(row: PortRow, keys: Sequence[str]) -> list[Command]:
+    """``restore_port_cmds`` for the ``keys`` (``options:KEY``, ``external_ids:KEY``) of a read row."""
+    split = [k.split(":", 1) for k in keys]
+    options = {k: row.options.get(k) for column, k in split if column == "options"}
+    ids = {k: row.external_ids.get(k) for column, k in split if column == "external_ids"}
+    return restore_port_cmds(row.uuid, row.addresses, options, ids, row.dhcp_options, row.port_security)
+
+
 def delete_switch_cmds(switch: str, dhcp_rows: Sequence[str]) -> list[Command]:
     """Delete a switch the hooks created, and the DHCP options row they made for it."""
     return [["--if-exists", "ls-del", switch_name(switch)],
@@ -440,6 +448,35 @@ class PortRow:
         self.addresses = addresses or []
         self.dhcp_options = dhcp_options
         self.port_security = port_security or []
+
+
+def _port_row(row: dict[str, Any], switch: str | None) -> PortRow:
+    """A ``find`` row of Logical_Switch_Port (columns of ``find_port_cmds``) as a PortRow."""
+    options = {str(k): str(v) for k, v in (row.get("options") or {}).items()}
+    addresses, security = (row.get(k) for k in ("addresses", "port_security"))
+    addresses = addresses if isinstance(addresses, list) else [addresses] if addresses else []
+    security = security if isinstance(security, list) else [security] if security else []
+    dhcp = row.get("dhcpv4_options")
+    dhcp = (dhcp[0] if dhcp else None) if isinstance(dhcp, list) else dhcp
+    return PortRow(str(row["_uuid"]), switch, requested_chassis(options),
+                   {str(k): str(v) for k, v in (row.get("external_ids") or {}).items()},
+                   options, [str(a) for a in addresses], str(dhcp) if dhcp else None,
+                   [str(a) for a in security])
+
+
+class PortWrite:
+    """One port of a ``write_ports`` transaction: what its read found (None: no port), and the
+    settings it is to have."""
+
+    __slots__ = ("existing", "switch", "name", "mac", "address", "chassis", "domain", "interface",
+                 "dhcp_options", "port_security")
+
+    def __init__(self, existing: PortRow | None, switch: str, name: str, mac: str, address: str | None,
+                 chassis: str | Sequence[str], domain: str, interface: str,
+                 dhcp_options: str | None = None, port_security: bool = False) -> None:
+        self.existing, self.switch, self.name, self.mac, self.address = existing, switch, name, mac, address
+        self.chassis, self.domain, self.interface = chassis, domain, interface
+        self.dhcp_options, self.port_security = dhcp_options, port_security
 
 
 def classify_error(step: str, error: HostError, timeout: float, nb: str) -> HostError:
@@ -508,35 +545,49 @@ class OvnAdapter:
     def find_port(self, name: str) -> PortRow | None:
         """The port named exactly ``name`` (and its switch), None when there is none; refused
         when ``name`` is the row UUID of a port with another name."""
-        step = f"look up OVN port {name}"
-        # The table of ``find``, then, if ovn-nbctl's lookup picks a row, its name (a JSON string).
-        values = self._tables(step, find_port_cmds(name))
+        return self.read_ports([name])[0][port_name(name)]
+
+    def read_ports(self, names: Sequence[str], switches: Sequence[str] = (), locate: bool = True
+                   ) -> tuple[dict[str, PortRow | None], dict[str, str | None]]:
+        """The ports named exactly ``names`` (None: none) and the DHCP options row of each of
+        ``switches``, in one read-only run; with ``locate``, a second run finds the switch of
+        each port that exists. Refused when a name is the row UUID of a port with another name."""
+        names = list(dict.fromkeys(port_name(n) for n in names))
+        switches = list(dict.fromkeys(switch_name(s) for s in switches))
+        step = f"look up OVN port{'s' if len(names) > 1 else ''} {', '.join(names)}"
+        cmds = [c for name in names for c in find_port_cmds(name)] + [dhcp_options_cmd(s) for s in switches]
+        values = self._tables(step, cmds)
+        found: dict[str, dict[str, Any] | None] = {}
+        dhcp: dict[str, str | None] = {}
         try:
-            found = rows(values[0])
-            picked = values[1:]
+            # Per port: the ``find`` table (an object), then, when ovn-nbctl's own lookup picks a
+            # row, that row's name (a JSON string); then one table per switch.
+            for name in names:
+                table = values.pop(0)
+                if not isinstance(table, dict):
+                    raise ValueError("expected a table")
+                picked = values.pop(0) if values and isinstance(values[0], str) else None
+                if picked is not None and picked != name:
+                    raise ForeignDevice(step=step, what="OVN port", name=name,
+                                        reason="is the row UUID of another port")
+                matches = rows(table)
+                if len(matches) > 1:
+                    raise HostError(step=step, detail=f"{len(matches)} ports have this name")
+                found[name] = matches[0] if matches else None
+            for switch in switches:
+                uuids = [str(r["_uuid"]) for r in rows(values.pop(0))]
+                dhcp[switch] = uuids[0] if uuids else None
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise HostError(step=step, detail=f"unexpected ovn-nbctl output: {exc}") from None
-        if picked != [] and picked != [port_name(name)]:
-            raise ForeignDevice(step=step, what="OVN port", name=name,
-                                reason="is the row UUID of another port")
-        if not found:
-            return None
-        if len(found) > 1:
-            raise HostError(step=step, detail=f"{len(found)} ports have this name")
-        row = found[0]
-        uuid = str(row["_uuid"])
-        (switches,) = self._tables(step, [switch_of_port_cmd(uuid)])
-        names = [str(r["name"]) for r in rows(switches)]
-        options = {str(k): str(v) for k, v in (row.get("options") or {}).items()}
-        addresses, security = (row.get(k) for k in ("addresses", "port_security"))
-        addresses = addresses if isinstance(addresses, list) else [addresses] if addresses else []
-        security = security if isinstance(security, list) else [security] if security else []
-        dhcp = row.get("dhcpv4_options")
-        dhcp = (dhcp[0] if dhcp else None) if isinstance(dhcp, list) else dhcp
-        return PortRow(uuid, names[0] if names else None, requested_chassis(options),
-                       {str(k): str(v) for k, v in (row.get("external_ids") or {}).items()},
-                       options, [str(a) for a in addresses], str(dhcp) if dhcp else None,
-                       [str(a) for a in security])
+        existing = [(name, str(row["_uuid"])) for name, row in found.items() if row is not None and locate]
+        switch_of: dict[str, str | None] = {}
+        if existing:
+            tables = self._tables(step, [switch_of_port_cmd(uuid) for _, uuid in existing])
+            for (name, _), table in zip(existing, tables, strict=True):
+                owners = [str(r["name"]) for r in rows(table)]
+                switch_of[name] = owners[0] if owners else None
+        return {name: None if row is None else _port_row(row, switch_of.get(name))
+                for name, row in found.items()}, dhcp
 
     def ensure_switch(self, switch: str, subnet: str | None = None, dhcp: bool = False) -> bool:
         """Create the switch (with subnet and DHCP options) if missing; an existing switch is left
@@ -568,17 +619,60 @@ class OvnAdapter:
                    chassis: str | Sequence[str], domain: str, interface: str,
                    dhcp_options: str | None = None, port_security: bool = False) -> bool:
         """``ensure_port`` given the read (``find_port``) the caller already made."""
-        step = f"set OVN port {name} on switch {switch}"
-        if existing is None:
-            self._run(step, create_port_cmds(switch, name, mac, address, chassis, domain, interface,
-                                             dhcp_options, port_security))
-            return True
-        if existing.switch != switch:
-            raise ForeignDevice(step=step, what="OVN port", name=name,
-                                reason=f"is on switch {existing.switch or '(none)'}")
-        self._run(step, update_port_cmds(existing.uuid, mac, address, chassis, domain, interface,
-                                         dhcp_options, port_security))
-        return False
+        return self.write_ports([PortWrite(existing, switch, name, mac, address, chassis, domain, interface,
+                                           dhcp_options, port_security)])[0]
+
+    def write_ports(self, writes: Sequence[PortWrite]) -> list[bool]:
+        """Every port of ``writes`` in one transaction: created when its read found none, else
+        updated by its row UUID. Whether each was created. A port that the read found on another
+        switch is refused before anything is written."""
+        cmds: list[Command] = []
+        for w in writes:
+            step = f"set OVN port {w.name} on switch {w.switch}"
+            if w.existing is None:
+                cmds += create_port_cmds(w.switch, w.name, w.mac, w.address, w.chassis, w.domain,
+                                         w.interface, w.dhcp_options, w.port_security)
+            elif w.existing.switch != w.switch:
+                raise ForeignDevice(step=step, what="OVN port", name=w.name,
+                                    reason=f"is on switch {w.existing.switch or '(none)'}")
+            else:
+                cmds += update_port_cmds(w.existing.uuid, w.mac, w.address, w.chassis, w.domain,
+                                         w.interface, w.dhcp_options, w.port_security)
+        if cmds:
+            first = writes[0]
+            step = f"set OVN port {first.name} on switch {first.switch}"
+            if len(writes) > 1:
+                step = f"set OVN ports {', '.join(w.name for w in writes)}"
+            self._run(step, cmds)
+        return [w.existing is None for w in writes]
+
+    def undo_writes(self, writes: Sequence[PortWrite], chassis: str, keys: Sequence[str]) -> None:
+        """Undo ``write_ports`` in one transaction: delete the ports it created (when still
+        requested on ``chassis`` alone) and put back the ``keys`` of those it updated, as their
+        reads found them. A created port another chassis holds by now is left, and refused."""
+        created = [w.name for w in writes if w.existing is None]
+        now = self.read_ports(created, locate=False)[0] if created else {}
+        cmds: list[Command] = []
+        refused: ForeignDevice | None = None
+        for w in writes:
+            if w.existing is not None:
+                cmds += restore_cmds(w.existing, keys)
+                continue
+            row = now.get(port_name(w.name))
+            if row is None:
+                continue
+            if row.chassis != [chassis_name(chassis)]:
+                held = ",".join(row.chassis) or "no chassis"
+                refused = refused or ForeignDevice(
+                    step=f"delete OVN port {w.name}", what="OVN port", name=w.name,
+                    reason=f"is requested on {held}, not on this chassis ({chassis}) alone")
+                continue
+            cmds += delete_port_cmds(row.uuid, chassis)
+        if cmds:
+            self._run(f"undo the changes to OVN port{'s' if len(writes) > 1 else ''} "
+                      + ", ".join(w.name for w in writes), cmds)
+        if refused is not None:
+            raise refused
 
     def delete_port(self, name: str, chassis: str) -> bool:
         """Delete the port when it is requested on ``chassis`` alone; False when there is none.
@@ -603,12 +697,7 @@ class OvnAdapter:
     def restore_port(self, row: PortRow, name: str, keys: Sequence[str]) -> None:
         """Put back what ``row`` (read before a change) held in its addresses, DHCP options and
         the options/external_ids ``keys`` (``options:KEY`` or ``external_ids:KEY``)."""
-        split = [k.split(":", 1) for k in keys]
-        options = {k: row.options.get(k) for column, k in split if column == "options"}
-        ids = {k: row.external_ids.get(k) for column, k in split if column == "external_ids"}
-        self._run(f"restore OVN port {name}",
-                  restore_port_cmds(row.uuid, row.addresses, options, ids, row.dhcp_options,
-                                    row.port_security))
+        self._run(f"restore OVN port {name}", restore_cmds(row, keys))
 
     def delete_switch(self, switch: str) -> None:
         """Delete ``switch`` and the DHCP options row tagged with it (the undo of its creation)."""

@@ -302,3 +302,69 @@ def test_port_security_holds_the_port_to_its_mac_and_static_address(lab: OvnLab,
     assert lab.nbctl("get", "Logical_Switch_Port", name, "port_security").strip() == f'["{MAC}"]'
     undo.run()
     assert lab.nbctl("get", "Logical_Switch_Port", name, "port_security").strip() == f'["{MAC} 10.40.0.7"]'
+
+
+def _nbctl_runs(monkeypatch) -> list[list[str]]:
+    """The ovn-nbctl argvs the adapter runs from now on (it still runs them)."""
+    from hooks.adapters import proc
+
+    runs: list[list[str]] = []
+    real = proc.run
+
+    def counted(argv, *args, **kwargs):
+        if argv[0] == "ovn-nbctl":
+            runs.append(list(argv))
+        return real(argv, *args, **kwargs)
+
+    monkeypatch.setattr(proc, "run", counted)
+    return runs
+
+
+def test_a_guest_with_four_ovn_interfaces_costs_one_read_and_one_write(lab: OvnLab, tmp_path: Path,
+                                                                       monkeypatch) -> None:
+    ctx = _ctx(lab, lab.chassis[0], tmp_path)
+    A.EnsureOvnSwitch("a-ls9", "10.90.0.0/24", True).apply(ctx)
+    names = [f"1a6c2a4e-8a55-4c5e-9a0c-3f1c2b3d4e9{i}" for i in range(4)]
+    plan = [_port_action(n, "a-ls9", f"10.90.0.{20 + i}", mac=f"52:54:00:00:09:{i:02x}")
+            for i, n in enumerate(names)]
+    runs = _nbctl_runs(monkeypatch)
+    result = Executor(ctx).run(plan)
+    assert result.ok and len(result.changed) == 4
+    assert len(runs) == 2, runs                                   # every port read, then all written
+    assert runs[0].count("find") == 5 and "lsp-add" not in runs[0]   # four ports + the DHCP row
+    assert runs[1].count("lsp-add") == 4
+    for i, name in enumerate(names):
+        assert _port(lab, name)["addresses"] == f'["52:54:00:00:09:{i:02x} 10.90.0.{20 + i}"]'
+    assert sorted(_recorded(ctx)) == sorted(names)
+    # Again: the read, the switches of the four ports found (one run), nothing to write.
+    runs.clear()
+    assert Executor(ctx).run(plan).changed == [] and len(runs) == 2
+    # A fifth port whose interfaceid another domain's port has: nothing of the call is written.
+    lab.nbctl("set", "Logical_Switch_Port", names[3], "external_ids:virt-netxml-domain=other")
+    fresh = "1a6c2a4e-8a55-4c5e-9a0c-3f1c2b3d4e99"
+    runs.clear()
+    result = Executor(ctx).run([_port_action(fresh, "a-ls9", "10.90.0.30", mac="52:54:00:00:09:99"),
+                                *plan])
+    assert not result.ok and result.failed is plan[3]
+    assert "belongs to domain other" in result.error.message
+    assert _port(lab, fresh) is None and len(runs) == 2
+
+
+def test_a_later_failure_undoes_every_port_of_the_call_in_one_transaction(lab: OvnLab, tmp_path: Path,
+                                                                          monkeypatch) -> None:
+    ctx = _ctx(lab, lab.chassis[0], tmp_path)
+    A.EnsureOvnSwitch("a-ls10").apply(ctx)
+    kept = "1a6c2a4e-8a55-4c5e-9a0c-3f1c2b3d4ea0"
+    _port_action(kept, "a-ls10", "10.91.0.5").apply(ctx)        # there before: restored, not deleted
+    new = [f"1a6c2a4e-8a55-4c5e-9a0c-3f1c2b3d4ea{i}" for i in range(1, 4)]
+    plan = [_port_action(kept, "a-ls10", "10.91.0.6"),
+            *(_port_action(n, "a-ls10", None, mac=f"52:54:00:00:0a:{i:02x}") for i, n in enumerate(new))]
+    runs = _nbctl_runs(monkeypatch)
+    result = Executor(ctx).run([*plan, Boom()])
+    assert not result.ok and result.undo_errors == [] and len(result.undone) == 1
+    # The read, the switch of the port found, the write; the undo's read of the new ports, its write.
+    assert len(runs) == 5, runs
+    assert runs[3].count("find") == 3 and runs[4].count("lsp-del") == 3
+    assert all(_port(lab, n) is None for n in new)
+    assert _port(lab, kept)["addresses"] == f'["{MAC} 10.91.0.5"]'
+    assert sorted(_recorded(ctx)) == [kept]

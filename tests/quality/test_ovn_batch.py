@@ -1,0 +1,186 @@
+"""One read and one write for all OVN ports of a hook call: the adapter's multi-port read,
+write and undo, argv and answers from a table, and the EnsureOvnPort change set over FakeOvn."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hooks import actions as A
+from hooks.actions.ovn import PORT_KEYS, OvnPortTransaction
+from hooks.adapters import ovn
+from hooks.adapters.ovn import PortRow, PortWrite
+from hooks.errors import ForeignDevice, HostError
+from hooks.executor import Executor
+from tests.fakes import FakeLsp
+from tests.quality.test_ovn_exact import (
+    ADAPTER,
+    DHCP,
+    MAC,
+    NAME,
+    NO_ROWS,
+    PORT,
+    ROW,
+    UUID,
+    Host,
+    Nbctl,
+    _port_table,
+    _table,
+)
+from xmltools.errors import InvalidValue
+
+PORT2 = "3f6c2a4e-8a55-4c5e-9a0c-3f1c2b3d4e09"
+MAC2 = "52:54:00:00:00:09"
+EMPTY = _table(["_uuid", "name"])
+
+
+def test_read_ports_reads_every_port_and_switch_in_one_run(monkeypatch):
+    found = _port_table() + "\n" + json.dumps(PORT)
+    dhcp = NO_ROWS.replace("[]", f'[[["uuid", "{DHCP}"]]]')
+    nb = Nbctl(monkeypatch, "\n".join([EMPTY, found, dhcp, NO_ROWS]), NAME)
+    rows, options = ADAPTER.read_ports([PORT2, PORT.upper(), PORT2], ["ls-web", "ls-db", "ls-web"])
+    assert nb.commands(0) == [*ovn.find_port_cmds(PORT2), *ovn.find_port_cmds(PORT),
+                              ovn.dhcp_options_cmd("ls-web"), ovn.dhcp_options_cmd("ls-db")]
+    assert nb.commands(1) == [ovn.switch_of_port_cmd(ROW)] and len(nb.argvs) == 2
+    assert list(rows) == [PORT2, PORT] and rows[PORT2] is None
+    assert (rows[PORT].uuid, rows[PORT].switch, rows[PORT].chassis) == (ROW, "ls-web", ["chassis1"])
+    assert options == {"ls-web": DHCP, "ls-db": None}
+
+
+def test_read_ports_without_locating_and_without_ports_found_is_one_run(monkeypatch):
+    nb = Nbctl(monkeypatch, _port_table() + "\n" + json.dumps(PORT))
+    rows, options = ADAPTER.read_ports([PORT], locate=False)
+    assert len(nb.argvs) == 1 and rows[PORT].switch is None and options == {}
+    nb = Nbctl(monkeypatch, EMPTY + EMPTY)
+    assert ADAPTER.read_ports([PORT, PORT2]) == ({PORT: None, PORT2: None}, {}) and len(nb.argvs) == 1
+
+
+def test_read_ports_refuses_a_name_that_is_another_rows_uuid_and_odd_output(monkeypatch):
+    Nbctl(monkeypatch, EMPTY + json.dumps(PORT2) + EMPTY)
+    with pytest.raises(ForeignDevice) as caught:
+        ADAPTER.read_ports([PORT, PORT2])
+    assert str(caught.value) == (f"look up OVN ports {PORT}, {PORT2}: OVN port '{PORT}' is the row UUID of "
+                                 "another port; refusing to touch a device the hook did not create or take")
+    for answer in ("[]", EMPTY, json.dumps(PORT)):
+        Nbctl(monkeypatch, answer)
+        expected = f"^look up OVN ports {PORT}, {PORT2}: unexpected ovn-nbctl output"
+        with pytest.raises(HostError, match=expected):
+            ADAPTER.read_ports([PORT, PORT2])
+    Nbctl(monkeypatch, _table(["_uuid", "name"], [["uuid", ROW], PORT], [["uuid", DHCP], PORT]))
+    with pytest.raises(HostError, match=f"^look up OVN port {PORT}: 2 ports have this name$"):
+        ADAPTER.read_ports([PORT])
+
+
+def _write(existing: PortRow | None, name: str = PORT, mac: str = MAC, switch: str = "ls-web") -> PortWrite:
+    return PortWrite(existing, switch, name, mac, None, "chassis1", "vm1", mac, DHCP, False)
+
+
+def test_write_ports_is_one_transaction_and_refuses_before_writing(monkeypatch):
+    nb = Nbctl(monkeypatch, "")
+    row = PortRow(ROW, "ls-web", ["chassis1"], {})
+    assert ADAPTER.write_ports([_write(None), _write(row, PORT2, MAC2)]) == [True, False]
+    assert nb.commands() == [*ovn.create_port_cmds("ls-web", PORT, MAC, None, "chassis1", "vm1", MAC, DHCP),
+                             *ovn.update_port_cmds(ROW, MAC2, None, "chassis1", "vm1", MAC2, DHCP)]
+    nb = Nbctl(monkeypatch, HostError(step="run", detail="x", returncode=1, stderr="ovn-nbctl: no\n"))
+    with pytest.raises(HostError) as caught:
+        ADAPTER.write_ports([_write(None), _write(None, PORT2, MAC2)])
+    assert str(caught.value) == f"set OVN ports {PORT}, {PORT2}: no"
+    nb = Nbctl(monkeypatch)
+    with pytest.raises(ForeignDevice, match=f"set OVN port {PORT2} on switch ls-web: .* is on switch ls-db"):
+        ADAPTER.write_ports([_write(None), _write(PortRow(ROW, "ls-db", ["c1"], {}), PORT2, MAC2)])
+    assert nb.argvs == [] and ADAPTER.write_ports([]) == []
+
+
+def test_undo_writes_deletes_what_it_created_and_restores_the_rest_in_one_run(monkeypatch):
+    other = "aaaaaaaa-57d8-4100-b280-a0796eef51b9"
+    kept = PortRow(ROW, "ls-web", ["chassis1"], {"virt-netxml-domain": "vm1"},
+                   {"requested-chassis": "chassis1"}, [f"{MAC} 10.10.0.20"])
+    created = _port_table(_uuid=["uuid", other], name=PORT2) + json.dumps(PORT2)
+    nb = Nbctl(monkeypatch, EMPTY + created, "")
+    writes = [_write(kept), _write(None, PORT, MAC), _write(None, PORT2, MAC2)]
+    ADAPTER.undo_writes(writes, "chassis1", PORT_KEYS)
+    assert nb.commands(0) == [*ovn.find_port_cmds(PORT), *ovn.find_port_cmds(PORT2)]
+    assert nb.commands(1) == [*ovn.restore_cmds(kept, PORT_KEYS), *ovn.delete_port_cmds(other, "chassis1")]
+    assert len(nb.argvs) == 2
+    # A created port another chassis took meanwhile: the rest is undone, then it is refused.
+    moved = _port_table(options=["map", [["requested-chassis", "chassis2"]]]) + json.dumps(PORT)
+    nb = Nbctl(monkeypatch, moved, "")
+    with pytest.raises(ForeignDevice, match=f"delete OVN port {PORT}: .* is requested on chassis2, not on"):
+        ADAPTER.undo_writes([_write(kept, PORT2, MAC2), _write(None)], "chassis1", PORT_KEYS)
+    assert nb.commands(1) == ovn.restore_cmds(kept, PORT_KEYS) and len(nb.argvs) == 2
+    nb = Nbctl(monkeypatch, EMPTY)
+    ADAPTER.undo_writes([_write(None)], "chassis1", PORT_KEYS)
+    assert len(nb.argvs) == 1     # gone already: nothing to write
+
+
+# --------------------------------------------------------------------------- the change set
+
+def _two(security: bool = False) -> list[A.EnsureOvnPort]:
+    return [A.EnsureOvnPort(PORT, "ls-web", MAC, "10.10.0.20", "vm1", UUID, security),
+            A.EnsureOvnPort(PORT2, "ls-web", MAC2, None, "vm1", UUID)]
+
+
+@pytest.fixture
+def host(tmp_path):
+    h = Host(tmp_path)
+    h.ovn.ensure_switch("ls-web", "10.10.0.0/24", True)
+    return h
+
+
+def test_the_ports_of_a_call_are_one_read_and_one_write(host):
+    plan = _two()
+    result = Executor(host.ctx).run(plan)
+    assert result.ok and result.changed == plan
+    assert host.ovn.calls_to("read_ports") == [((PORT, PORT2), ("ls-web", "ls-web"))]
+    assert host.ovn.calls_to("write_ports") == [((PORT, PORT2),)]
+    assert host.ovn.lsps[PORT2].addresses == [f"{MAC2} dynamic"]
+    assert host.ovn.lsps[PORT].dhcp == host.ovn.dhcp_rows["ls-web"]
+    assert sorted(host.record()["ovn_ports"]) == [PORT, PORT2]
+    assert Executor(host.ctx).run(plan).changed == [] and len(host.ovn.calls_to("write_ports")) == 1
+
+
+def test_a_change_set_undoes_as_one(host):
+    plan = _two()
+    changed, undo = OvnPortTransaction.of(host.ctx, plan).commit()
+    assert changed == plan and undo is not None and undo.step == f"undo OVN ports {PORT}, {PORT2}"
+    undo.run()
+    assert host.ovn.lsps == {} and "ovn_ports" not in (host.record() or {})
+    assert host.ovn.calls_to("undo_writes") == [((PORT, PORT2),)]
+    _, undo = OvnPortTransaction.of(host.ctx, plan[:1]).commit()
+    assert undo is not None and undo.step == f"delete OVN port {PORT}"
+
+
+def test_one_foreign_port_stops_the_whole_set_before_any_write(host):
+    host.ovn.lsps[PORT2] = FakeLsp(
+        "ls-web", [f"{MAC2} dynamic"], {"requested-chassis": "chassis1"}, {"virt-netxml-domain": "vm2"}, None,
+        "00000000-0000-4000-8000-0000000000bb")
+    plan = _two()
+    result = Executor(host.ctx).run(plan)
+    assert result.failed is plan[1] and "belongs to domain vm2" in result.error.message
+    assert PORT not in host.ovn.lsps and host.ovn.calls_to("write_ports") == [] and not host.record()
+
+
+def test_a_failed_write_forgets_the_records_it_wrote(host):
+    host.ovn.fail_on["write_port"] = HostError(step="set OVN port", detail="NB refused")
+    result = Executor(host.ctx).run(_two())
+    assert result.error.message == "set OVN port: NB refused" and not host.record()
+    assert host.ctx.left_over == []
+
+
+def test_one_interfaceid_twice_in_a_call_is_refused(host):
+    twin = A.EnsureOvnPort(PORT, "ls-web", MAC2, None, "vm1", UUID)
+    with pytest.raises(InvalidValue) as caught:
+        OvnPortTransaction.of(host.ctx, [_two()[0], twin]).commit()
+    assert str(caught.value) == (f"invalid OVN port {PORT!r}: "
+                                 "two interfaces of the call share this interfaceid")
+    assert host.ovn.calls == [("ensure_switch", "ls-web", "10.10.0.0/24", True)]
+
+
+def test_the_culprit_is_the_port_the_error_names(host):
+    plan = _two()
+    batch = OvnPortTransaction.of(host.ctx, plan)
+    assert batch.culprit(ForeignDevice(step="s", what="OVN port", name=PORT2, reason="r")) is plan[1]
+    assert batch.culprit(InvalidValue(what="OVN port", value=PORT2, reason="r")) is plan[1]
+    assert batch.culprit(HostError(step="s", detail="d")) is plan[0]
+    assert batch.culprit(RuntimeError("bug")) is plan[0]
