@@ -155,6 +155,11 @@ class Executor:
         try:
             with armed(self.ctx.deadline, lambda: current[0]):
                 while pending:
+                    step = next(steps(pending))
+                    if len(step) > 1 and self._commit_all(step, result, current):
+                        del pending[:len(step)]
+                        continue
+                    # Alone, or a change set that failed: each action gets its own chance.
                     action = pending[0]
                     current[0] = action.describe()
                     try:
@@ -178,6 +183,26 @@ class Executor:
                 result.skipped.append(f"{action.describe()}: no time left")
                 self.log(action, "failed", "no time left")
         return result
+
+    def _commit_all(self, step: list[Action], result: Result, current: list[str]) -> bool:
+        """Best effort with a change set: commit it at once; False when it failed, and then
+        nothing of it was applied (one transaction) and its actions are tried one by one."""
+        current[0] = describe_step(step)
+        self.ctx.deadline.check(current[0])
+        batch = change_set(self.ctx, step)
+        assert batch is not None
+        try:
+            changed, _ = batch.commit()
+        except DeadlineExceeded:
+            raise
+        except Exception:  # noqa: BLE001 - retried action by action, which reports the error
+            return False
+        changed_ids = {id(a) for a in changed}
+        for action in step:
+            status = "changed" if id(action) in changed_ids else "unchanged"
+            (result.changed if status == "changed" else result.unchanged).append(action)
+            self.log(action, status, "")
+        return True
 
     def _rollback(self, undo_log: list[tuple[Action, Undo]], result: Result) -> None:
         grace = Deadline(self.grace, self.ctx.deadline.clock)

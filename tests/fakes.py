@@ -681,6 +681,14 @@ class FakeLsp:
     port_security: list[str] = field(default_factory=list)
 
 
+def with_chassis(row: Any, chassis: Sequence[str]) -> Any:
+    """A copy of an OVN port row (``PortRow``) requested on other chassis."""
+    from hooks.adapters.ovn import PortRow
+
+    return PortRow(row.uuid, row.switch, list(chassis), row.external_ids, row.options, row.addresses,
+                   row.dhcp_options)
+
+
 class FakeOvn(Recorder):
     """The OVN port (``hooks.adapters.ovn.OvnAdapter``'s methods) over switches, their DHCP
     options rows and logical switch ports, as the northbound database keeps them; the argument
@@ -809,6 +817,35 @@ class FakeOvn(Recorder):
                 refused = refused or exc
         if refused is not None:
             raise refused
+
+    def hand_over(self, changes: Sequence[Any], chassis: str) -> None:
+        """All or nothing: a port to delete held elsewhere is refused before any change."""
+        from hooks.adapters.ovn import chassis_name
+
+        self._enter("hand_over", tuple((c.name, tuple(c.keep)) for c in changes))
+        for c in changes:
+            if not c.keep and c.row.chassis != [chassis_name(chassis)]:
+                raise ForeignDevice(step=f"delete OVN port {c.name}", what="OVN port", name=c.name,
+                                    reason="is not requested on this chassis alone")
+        for c in changes:   # recorded per port too, as the single-port methods
+            if c.keep:
+                self.set_port_chassis(c.row, c.name, c.keep)
+            else:
+                self.delete_port(c.name, chassis)
+
+    def take_back(self, changes: Sequence[Any]) -> None:
+        from hooks.adapters.ovn import DOMAIN_KEY, INTERFACE_KEY, split_address
+
+        self._enter("take_back", tuple(c.name for c in changes))
+        for c in changes:
+            row = c.row
+            if c.keep:
+                self.set_port_chassis(with_chassis(row, c.keep), c.name, row.chassis)
+                continue
+            mac, address = split_address(row.addresses)
+            self.write_port(None, row.switch or "", c.name, mac, address, row.chassis,
+                            row.external_ids.get(DOMAIN_KEY, ""), row.external_ids.get(INTERFACE_KEY, mac),
+                            row.dhcp_options, bool(row.port_security))
 
     def set_port_chassis(self, row: Any, name: str, chassis: Sequence[str]) -> None:
         from hooks.adapters.ovn import chassis_list, requested_chassis

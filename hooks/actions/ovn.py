@@ -55,14 +55,6 @@ def _entry_of(ctx: Context, domain: str, name: str) -> dict[str, Any] | None:
     return dict(entry) if isinstance(entry, dict) else None
 
 
-def _split_address(addresses: list[str]) -> tuple[str, str | None]:
-    """A port's first ``addresses`` entry as (MAC, IP or None for ``dynamic``)."""
-    parts = (addresses[0] if addresses else "").split()
-    if not parts:
-        raise ValueError("the port has no addresses")
-    return parts[0], (parts[1] if len(parts) > 1 and parts[1] != "dynamic" else None)
-
-
 @dataclass(frozen=True)
 class EnsureOvnSwitch(Action):
     """The network's logical switch exists: created when missing (with its subnet and DHCP
@@ -207,12 +199,71 @@ class EnsureOvnPort(Action):
         return OvnPortTransaction.of(ctx, [self]).commit()[1]
 
 
+class Giving:
+    """What one DeleteOvnPort or SettleOvnPort does, decided from the port's row: the NB
+    change (a Handover, or None), and whether the port's record entry goes (``forget``, with
+    the ``entry`` to put back on undo)."""
+
+    __slots__ = ("action", "handover", "forget", "entry")
+
+    def __init__(self, action: Any, handover: Any, forget: bool = False,
+                 entry: dict[str, Any] | None = None) -> None:
+        self.action, self.handover, self.forget, self.entry = action, handover, forget, entry
+
+    def undo_step(self) -> str:
+        name, handover = self.action.name, self.handover
+        if handover is None:
+            return f"record OVN port {name} again"
+        if not handover.keep:
+            return f"create OVN port {name} again"
+        return f"request OVN port {name} on {','.join(handover.row.chassis)} again"
+
+
+class OvnHandoverSet(Batch["DeleteOvnPort | SettleOvnPort"]):
+    """Consecutive DeleteOvnPort (``release``) or SettleOvnPort (``started``) actions: every
+    port read in one run, every change to the NB made in one transaction, undone in one."""
+
+    def commit(self) -> tuple[list[Any], Undo | None]:
+        ctx = self.ctx
+        actions = [a.resolved(ctx) for a in self.actions]
+        ovn = ctx.ovn
+        me = ovn.system_id()
+        rows, _ = ovn.read_ports([a.name for a in actions])
+        givings = [g for g in (a.giving(ctx, rows[a.name], me) for a in actions) if g is not None]
+        if not givings:
+            return [], None
+        handovers = [g.handover for g in givings if g.handover is not None]
+        if handovers:
+            ovn.hand_over(handovers, me)
+        for g in givings:
+            if g.forget:
+                _set_entry(ctx, g.action.domain, g.action.domain_uuid, g.action.name, None)
+
+        def undo() -> None:
+            if handovers:
+                ovn.take_back(handovers)
+            for g in givings:
+                if g.forget:
+                    _set_entry(ctx, g.action.domain, g.action.domain_uuid, g.action.name, g.entry)
+
+        step = givings[0].undo_step() if len(givings) == 1 else (
+            "take back OVN ports " + ", ".join(g.action.name for g in givings))
+        originals = {a.name: o for a, o in zip(actions, self.actions, strict=True)}
+        return [originals[g.action.name] for g in givings], Undo(step, undo)
+
+    def culprit(self, error: BaseException) -> Any:
+        name = getattr(error, "fields", {}).get("name")
+        return next((a for a in self.actions if a.name == name), self.actions[0])
+
+
 @dataclass(frozen=True)
 class DeleteOvnPort(Action):
     """Give up a guest's logical switch port: delete it when this chassis alone is requested;
     during a migration (two chassis) take this chassis out, leaving the other; a port another
     chassis holds, or another domain's, is left alone. With ``migrated`` (libvirt's release
     reason) the port is never deleted: the guest runs on elsewhere. The record entry goes."""
+
+    batch = OvnHandoverSet
 
     name: str
     domain: str
@@ -223,53 +274,31 @@ class DeleteOvnPort(Action):
         return (f"give up OVN port {self.name} (deleted when this chassis alone holds it"
                 f"{'; the guest migrated: never deleted' if self.migrated else ''})")
 
-    def apply(self, ctx: Context) -> Undo | None:
-        if not self.domain:   # planned from a record without its name: the owner's
-            return DeleteOvnPort(self.name, ctx.owner.name, self.domain_uuid or ctx.owner.uuid,
-                                 migrated=self.migrated, iface=self.iface).apply(ctx)
-        ovn = ctx.ovn
+    def resolved(self, ctx: Context) -> DeleteOvnPort:
+        """Planned from a record without its domain's name: the owner's."""
+        if self.domain:
+            return self
+        return DeleteOvnPort(self.name, ctx.owner.name, self.domain_uuid or ctx.owner.uuid,
+                             migrated=self.migrated, iface=self.iface)
+
+    def giving(self, ctx: Context, row: Any, me: str) -> Giving | None:
+        from hooks.adapters.ovn import Handover, split_address
+
         entry = _entry_of(ctx, self.domain, self.name)
-        me = ovn.system_id()
-        row = ovn.find_port(self.name)
         ours = row is not None and row.external_ids.get(DOMAIN_KEY) == self.domain and me in row.chassis
-        if not ours:
-            # Gone, moved to another chassis, or not this domain's: only the record goes.
-            if entry is None:
-                return None
-            _set_entry(ctx, self.domain, self.domain_uuid, self.name, None)
-            return Undo(f"record OVN port {self.name} again",
-                        lambda: _set_entry(ctx, self.domain, self.domain_uuid, self.name, entry))
-        assert row is not None
-        done = self._give_up(ovn, row, me)
-        if done is None and entry is None:
+        handover = None
+        if ours:   # else gone, moved to another chassis, or not this domain's: only the record goes
+            others = [c for c in row.chassis if c != me]
+            if not others and not self.migrated:
+                split_address(row.addresses)   # what its undo makes again: refused before deleting
+            if others or not self.migrated:
+                handover = Handover(row, self.name, others)
+        if handover is None and entry is None:
             return None
-        step, undo_host = done or (f"record OVN port {self.name} again", lambda: None)
-        if entry is not None:
-            _set_entry(ctx, self.domain, self.domain_uuid, self.name, None)
+        return Giving(self, handover, forget=entry is not None, entry=entry)
 
-        def undo() -> None:
-            undo_host()
-            if entry is not None:
-                _set_entry(ctx, self.domain, self.domain_uuid, self.name, entry)
-
-        return Undo(step, undo)
-
-    def _give_up(self, ovn: Any, row: Any, me: str) -> tuple[str, Any] | None:
-        """Take this chassis off the port (narrow it to the other, or delete it); (undo step
-        name, undo) or None when the port stays as it is (the guest migrated)."""
-        others = [c for c in row.chassis if c != me]
-        if others:
-            ovn.set_port_chassis(row, self.name, others)
-            return (f"request OVN port {self.name} on {','.join(row.chassis)} again",
-                    lambda: ovn.set_port_chassis(_with_chassis(row, others), self.name, row.chassis))
-        if self.migrated:
-            return None
-        mac, address = _split_address(row.addresses)
-        iface = row.external_ids.get(INTERFACE_KEY, mac)
-        ovn.delete_port(self.name, me)
-        return (f"create OVN port {self.name} again",
-                lambda: ovn.write_port(None, row.switch or "", self.name, mac, address, row.chassis,
-                                       self.domain, iface, row.dhcp_options, bool(row.port_security)))
+    def apply(self, ctx: Context) -> Undo | None:
+        return OvnHandoverSet.of(ctx, [self]).commit()[1]
 
 
 @dataclass(frozen=True)
@@ -279,27 +308,25 @@ class SettleOvnPort(Action):
     requested on this one alone. Also after a start here while another chassis still held the
     port (its host gone): otherwise OVN would wait for a RARP a freshly booted guest never sends."""
 
+    batch = OvnHandoverSet
+
     name: str
 
     def describe(self) -> str:
         return f"request OVN port {self.name} on this chassis alone (the guest runs here)"
 
-    def apply(self, ctx: Context) -> Undo | None:
+    def resolved(self, ctx: Context) -> SettleOvnPort:
+        return self
+
+    def giving(self, ctx: Context, row: Any, me: str) -> Giving | None:
         # Only the NB changes: the record's "arriving" note stays until release (a second
         # ``started`` finds the port settled and changes nothing).
-        ovn = ctx.ovn
-        me = ovn.system_id()
-        row = ovn.find_port(self.name)
+        from hooks.adapters.ovn import Handover
+
         if (row is None or me not in row.chassis or row.chassis == [me]
                 or row.external_ids.get(DOMAIN_KEY) != ctx.owner.name):
             return None
-        ovn.set_port_chassis(row, self.name, [me])
-        return Undo(f"request OVN port {self.name} on {','.join(row.chassis)} again",
-                    lambda: ovn.set_port_chassis(_with_chassis(row, [me]), self.name, row.chassis))
+        return Giving(self, Handover(row, self.name, [me]))
 
-
-def _with_chassis(row: Any, chassis: list[str]) -> Any:
-    from hooks.adapters.ovn import PortRow
-
-    return PortRow(row.uuid, row.switch, list(chassis), row.external_ids, row.options, row.addresses,
-                   row.dhcp_options)
+    def apply(self, ctx: Context) -> Undo | None:
+        return OvnHandoverSet.of(ctx, [self]).commit()[1]

@@ -307,6 +307,14 @@ def port_settings(lsp_ref: str, addresses: str, chassis: str | Sequence[str], do
     return cmds
 
 
+def split_address(addresses: Sequence[str]) -> tuple[str, str | None]:
+    """A port's first ``addresses`` entry as (MAC, IP or None for ``dynamic``)."""
+    parts = (addresses[0] if addresses else "").split()
+    if not parts:
+        raise ValueError("the port has no addresses")
+    return parts[0], (parts[1] if len(parts) > 1 and parts[1] != "dynamic" else None)
+
+
 def security_entry(addresses: str) -> str:
     """The ``port_security`` entry for an ``addresses`` entry: the MAC, and the IP when static."""
     return addresses.removesuffix(" dynamic")
@@ -462,6 +470,20 @@ def _port_row(row: dict[str, Any], switch: str | None) -> PortRow:
                    {str(k): str(v) for k, v in (row.get("external_ids") or {}).items()},
                    options, [str(a) for a in addresses], str(dhcp) if dhcp else None,
                    [str(a) for a in security])
+
+
+class Handover:
+    """One port of a ``hand_over`` transaction: its row as read, and the chassis it is to be
+    requested on from now on (empty: the port is deleted)."""
+
+    __slots__ = ("row", "name", "keep")
+
+    def __init__(self, row: PortRow, name: str, keep: Sequence[str]) -> None:
+        self.row, self.name, self.keep = row, name, list(keep)
+
+
+def _ports_step(verb: str, names: Sequence[str]) -> str:
+    return f"{verb} OVN port{'s' if len(names) > 1 else ''} {', '.join(names)}"
 
 
 class PortWrite:
@@ -693,6 +715,41 @@ class OvnAdapter:
         """Request the port (as ``find_port`` read it) on ``chassis``; refused (the transaction
         waits, then times out) when its requested-chassis changed since the read."""
         self._run(f"set the chassis of OVN port {name}", set_chassis_cmds(row.uuid, chassis, row.chassis))
+
+    def hand_over(self, changes: Sequence[Handover], chassis: str) -> None:
+        """One transaction: each port requested on its ``keep`` chassis (guarded on the chassis
+        its read found), or, with ``keep`` empty, deleted (guarded on ``chassis`` alone). A port
+        to delete that the read found requested elsewhere is refused before anything is written."""
+        cmds: list[Command] = []
+        for change in changes:
+            row = change.row
+            if change.keep:
+                cmds += set_chassis_cmds(row.uuid, change.keep, row.chassis)
+                continue
+            if row.chassis != [chassis_name(chassis)]:
+                held = ",".join(row.chassis) or "no chassis"
+                raise ForeignDevice(step=f"delete OVN port {change.name}", what="OVN port", name=change.name,
+                                    reason=f"is requested on {held}, not on this chassis ({chassis}) alone")
+            cmds += delete_port_cmds(row.uuid, chassis)
+        if cmds:
+            self._run(_ports_step("give up", [c.name for c in changes]), cmds)
+
+    def take_back(self, changes: Sequence[Handover]) -> None:
+        """Undo ``hand_over`` in one transaction: the chassis put back (guarded on ``keep``), a
+        deleted port created again as its read found it."""
+        cmds: list[Command] = []
+        for change in changes:
+            row = change.row
+            if change.keep:
+                cmds += set_chassis_cmds(row.uuid, row.chassis, change.keep)
+                continue
+            mac, address = split_address(row.addresses)
+            cmds += create_port_cmds(row.switch or "", change.name, mac, address, row.chassis,
+                                     row.external_ids.get(DOMAIN_KEY, ""),
+                                     row.external_ids.get(INTERFACE_KEY, mac), row.dhcp_options,
+                                     bool(row.port_security))
+        if cmds:
+            self._run(_ports_step("take back", [c.name for c in changes]), cmds)
 
     def restore_port(self, row: PortRow, name: str, keys: Sequence[str]) -> None:
         """Put back what ``row`` (read before a change) held in its addresses, DHCP options and

@@ -348,6 +348,13 @@ def test_a_guest_with_four_ovn_interfaces_costs_one_read_and_one_write(lab: OvnL
     assert not result.ok and result.failed is plan[3]
     assert "belongs to domain other" in result.error.message
     assert _port(lab, fresh) is None and len(runs) == 2
+    # The release of the guest's ports: one read (and the switches), one transaction.
+    lab.nbctl("set", "Logical_Switch_Port", names[3], f"external_ids:virt-netxml-domain={DOMAIN}")
+    runs.clear()
+    result = Executor(ctx).run([A.DeleteOvnPort(n, DOMAIN, DOMAIN_UUID) for n in names], best_effort=True)
+    assert result.ok and len(result.changed) == 4 and len(runs) == 3, runs
+    assert runs[2].count("lsp-del") == 4
+    assert all(_port(lab, n) is None for n in names) and _recorded(ctx) == {}
 
 
 def test_a_later_failure_undoes_every_port_of_the_call_in_one_transaction(lab: OvnLab, tmp_path: Path,

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from hooks import actions as A
-from hooks.actions.ovn import PORT_KEYS, OvnPortTransaction
+from hooks.actions.ovn import PORT_KEYS, OvnHandoverSet, OvnPortTransaction
 from hooks.adapters import ovn
 from hooks.adapters.ovn import PortRow, PortWrite
 from hooks.errors import ForeignDevice, HostError
@@ -184,3 +184,64 @@ def test_the_culprit_is_the_port_the_error_names(host):
     assert batch.culprit(InvalidValue(what="OVN port", value=PORT2, reason="r")) is plan[1]
     assert batch.culprit(HostError(step="s", detail="d")) is plan[0]
     assert batch.culprit(RuntimeError("bug")) is plan[0]
+
+
+# --------------------------------------------------------------------------- release and started
+
+def test_a_release_gives_up_every_port_in_one_read_and_one_transaction(host):
+    plan = _two()
+    Executor(host.ctx).run(plan)
+    release = [A.DeleteOvnPort(PORT, "vm1", UUID), A.DeleteOvnPort(PORT2, "", None)]
+    result = Executor(host.ctx).run(release, best_effort=True)
+    assert result.ok and result.changed == release and host.ovn.lsps == {}
+    assert host.ovn.calls_to("read_ports")[-1] == ((PORT, PORT2), ())
+    assert host.ovn.calls_to("hand_over") == [(((PORT, ()), (PORT2, ())),)]
+    assert "ovn_ports" not in host.record()
+
+
+def test_a_release_whose_set_fails_gives_up_port_by_port(host):
+    Executor(host.ctx).run(_two())
+    host.ovn.lsps[PORT].options["requested-chassis"] = "chassis1,chassis2"
+    host.ovn.fail_on["hand_over"] = lambda changes: (
+        HostError(step="give up", detail="NB refused") if len(changes) > 1 else None)
+    release = [A.DeleteOvnPort(PORT, "vm1", UUID), A.DeleteOvnPort(PORT2, "vm1", UUID)]
+    result = Executor(host.ctx).run(release, best_effort=True)
+    assert result.ok and result.changed == release
+    assert [len(c[0]) for c in host.ovn.calls_to("hand_over")] == [2, 1, 1]
+    assert host.ovn.lsps[PORT].options["requested-chassis"] == "chassis2" and PORT2 not in host.ovn.lsps
+
+
+def test_one_failing_port_of_a_release_leaves_the_others_given_up(host):
+    Executor(host.ctx).run(_two())
+    host.ovn.fail_on["delete_port"] = lambda name, chassis: (
+        HostError(step=f"delete OVN port {name}", detail="NB refused") if name == PORT else None)
+    release = [A.DeleteOvnPort(PORT, "vm1", UUID), A.DeleteOvnPort(PORT2, "vm1", UUID)]
+    result = Executor(host.ctx).run(release, best_effort=True)
+    assert result.failed is release[0] and result.error.message == f"delete OVN port {PORT}: NB refused"
+    assert result.changed == [release[1]] and PORT2 not in host.ovn.lsps
+
+
+def test_a_release_set_undoes_as_one(host):
+    Executor(host.ctx).run(_two())
+    host.ovn.lsps[PORT].options.update({"requested-chassis": "chassis1,chassis2",
+                                        "activation-strategy": "rarp"})
+    before = host.ovn.snapshot()
+    record = host.record()
+    changed, undo = OvnHandoverSet.of(host.ctx, [A.DeleteOvnPort(PORT, "vm1", UUID),
+                                                 A.DeleteOvnPort(PORT2, "vm1", UUID)]).commit()
+    assert len(changed) == 2 and undo.step == f"take back OVN ports {PORT}, {PORT2}"
+    undo.run()
+    assert host.ovn.snapshot() == before and host.record() == record
+    assert host.ovn.calls_to("take_back") == [((PORT, PORT2),)]
+
+
+def test_started_settles_every_arrived_port_in_one_transaction(host):
+    Executor(host.ctx).run(_two())
+    for name in (PORT, PORT2):
+        host.ovn.lsps[name].options["requested-chassis"] = "chassis2,chassis1"
+    settle = [A.SettleOvnPort(PORT), A.SettleOvnPort(PORT2)]
+    result = Executor(host.ctx).run(settle)
+    assert result.ok and result.changed == settle
+    assert host.ovn.calls_to("hand_over") == [(((PORT, ("chassis1",)), (PORT2, ("chassis1",))),)]
+    assert all(p.options["requested-chassis"] == "chassis1" for p in host.ovn.lsps.values())
+    assert Executor(host.ctx).run(settle).changed == []

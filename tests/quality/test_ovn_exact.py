@@ -10,7 +10,7 @@ import json
 import pytest
 
 from hooks import actions as A
-from hooks.actions.ovn import PORT_KEYS, _split_address, _with_chassis
+from hooks.actions.ovn import PORT_KEYS
 from hooks.adapters import ovn
 from hooks.adapters.ovn import OvnAdapter, OvnConfig, PortRow
 from hooks.context import Context, Owner
@@ -18,7 +18,7 @@ from hooks.deadline import Deadline
 from hooks.errors import ForeignDevice, HostError, HostTimeout, InsecurePath, NotFound
 from hooks.planner import ovn as planner_ovn
 from hooks.state import StateStore
-from tests.fakes import FakeLsp, FakeOvn
+from tests.fakes import FakeLsp, FakeOvn, with_chassis
 from xmltools.errors import InputError, InvalidValue
 from xmltools.xmlparse import parse_bytes
 
@@ -291,7 +291,7 @@ def test_a_deleted_port_without_an_interface_tag_comes_back_tagged_with_its_mac(
 
 def test_a_port_without_addresses_cannot_be_made_again():
     with pytest.raises(ValueError, match="^the port has no addresses$"):
-        _split_address([])
+        ovn.split_address([])
 
 
 def test_a_migrating_port_is_narrowed_to_the_other_chassis_and_the_undo_widens_it_again(host):
@@ -1007,15 +1007,15 @@ def test_a_record_that_cannot_be_put_back_after_a_failed_write_is_reported_as_le
 
 def test_a_port_row_copied_with_other_chassis_keeps_everything_else():
     row = PortRow(ROW, "ls-web", ["c1", "c2"], {"k": "v"}, {"o": "p"}, [f"{MAC} dynamic"], DHCP, [MAC])
-    copy = _with_chassis(row, ("c2",))
+    copy = with_chassis(row, ("c2",))
     assert (copy.uuid, copy.switch, copy.chassis, copy.external_ids, copy.options, copy.addresses,
             copy.dhcp_options) == (ROW, "ls-web", ["c2"], {"k": "v"}, {"o": "p"}, [f"{MAC} dynamic"], DHCP)
 
 
 def test_a_ports_address_entry_split_into_mac_and_ip():
-    assert _split_address([f"{MAC} 10.10.0.20", "router"]) == (MAC, "10.10.0.20")
-    assert _split_address([f"{MAC} dynamic"]) == (MAC, None)
-    assert _split_address([MAC]) == (MAC, None)
+    assert ovn.split_address([f"{MAC} 10.10.0.20", "router"]) == (MAC, "10.10.0.20")
+    assert ovn.split_address([f"{MAC} dynamic"]) == (MAC, None)
+    assert ovn.split_address([MAC]) == (MAC, None)
 
 
 # --------------------------------------------------------------------------- refusals, word for word
