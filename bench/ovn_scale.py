@@ -272,14 +272,35 @@ class Size:
 
     ports: int
     hook: list[float] = field(default_factory=list)
+    guest_set: list[float] = field(default_factory=list)    # a guest's NICs as one change set
+    guest_each: list[float] = field(default_factory=list)   # the same, one port at a time (baseline)
     nbctl: float = 0.0      # mean time of one ovn-nbctl run of the hook
     vsctl: float = 0.0      # mean time of its one ovs-vsctl run (local OVS: the in-run baseline)
     load: float = 0.0
 
 
-def nb_sweep(sizes: list[int], samples: int, tmp: Path, spent: Spent) -> list[Size]:
+def guest_start(lab: OvnLab, chassis: Chassis, state: Path, tag: str, nics: int, each: bool) -> float:
+    """The hook's time for a guest with ``nics`` OVN interfaces: its EnsureOvnPort actions as
+    the hooks run them (one change set: one read, one write), or with ``each`` one port at a
+    time (a read and a write per port), the baseline."""
+    with entered(chassis.ns):
+        ctx = context(lab, chassis, state, tag, str(uuid.uuid4()))
+        ids = [uuid.uuid5(uuid.NAMESPACE_URL, f"{tag}/{i}") for i in range(nics)]
+        plan = [A.EnsureOvnPort(str(iid), SWITCH, "52:54:00:" + ":".join(f"{b:02x}" for b in iid.bytes[:3]),
+                                None, tag, ctx.owner.uuid, iface=str(i)) for i, iid in enumerate(ids)]
+        started = time.monotonic()
+        results = [Executor(ctx).run([a]) for a in plan] if each else [Executor(ctx).run(plan)]
+        elapsed = time.monotonic() - started
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise RuntimeError(f"guest start {tag}: {failed[0].error}")
+    return elapsed
+
+
+def nb_sweep(sizes: list[int], samples: int, tmp: Path, spent: Spent, nics: int = 4) -> list[Size]:
     """One chassis; the NB filled with unbound ports (on another switch, in bulk) up to each of
-    ``sizes``, then ``samples`` new ports through ``EnsureOvnPort`` at each size."""
+    ``sizes``, then ``samples`` new ports through ``EnsureOvnPort`` at each size, and guests with
+    ``nics`` OVN interfaces started both ways (alternating, so drifting load is shared)."""
     out: list[Size] = []
     with ovn_lab(tmp / "sweep", chassis=1) as lab:
         chassis = lab.chassis[0]
@@ -313,12 +334,17 @@ def nb_sweep(sizes: list[int], samples: int, tmp: Path, spent: Spent) -> list[Si
                     raise RuntimeError(f"prepare at NB size {size}: {result.error}")
             entry.nbctl = spent.seconds["ovn-nbctl"] / spent.calls["ovn-nbctl"]
             entry.vsctl = spent.seconds["ovs-vsctl"] / spent.calls["ovs-vsctl"]
+            for n in range(max(1, samples // 2)):
+                for each in (n % 2 == 1, n % 2 == 0):
+                    tag = f"guest{size}-{n}-{'each' if each else 'set'}"
+                    took = guest_start(lab, chassis, tmp / "sweep-state", tag, nics, each)
+                    (entry.guest_each if each else entry.guest_set).append(took)
             out.append(entry)
             print(f"  NB of {size} ports: hook p50 {percentile(entry.hook, .5) * 1000:.0f} ms", flush=True)
     return out
 
 
-def report_sweep(sizes: list[Size], samples: int) -> None:
+def report_sweep(sizes: list[Size], samples: int, nics: int = 4) -> None:
     print()
     print(f"The hook's added time against NB size: one chassis, {samples} new ports at each size (ms)")
     print(f"  {'ports in the NB':>16s}{'hook p50':>10s}{'hook p95':>10s}{'ovn-nbctl':>11s}"
@@ -328,6 +354,15 @@ def report_sweep(sizes: list[Size], samples: int) -> None:
               f"{e.nbctl * 1000:11.1f}{e.vsctl * 1000:11.1f}{e.nbctl / e.vsctl:8.2f}{e.load:7.1f}")
     print("  (ovn-nbctl, ovs-vsctl: mean time of one run; ratio: ovn-nbctl ÷ ovs-vsctl, the local OVS "
           "read whose cost does not depend on the NB, as the baseline for the machine's load)")
+    print()
+    print(f"A guest with {nics} OVN interfaces, one change set (the hooks) against one port at a time "
+          f"(baseline), {len(sizes[0].guest_set) if sizes else 0} guests each way at each size (ms)")
+    print(f"  {'ports in the NB':>16s}{'set p50':>10s}{'set p95':>10s}{'each p50':>10s}{'each p95':>10s}"
+          f"{'each ÷ set':>12s}")
+    for e in sizes:
+        one, each = percentile(e.guest_set, .5), percentile(e.guest_each, .5)
+        print(f"  {e.ports:16d}{one * 1000:10.1f}{percentile(e.guest_set, .95) * 1000:10.1f}"
+              f"{each * 1000:10.1f}{percentile(e.guest_each, .95) * 1000:10.1f}{each / one:11.2f}x")
 
 
 def report(runs: list[Run], ports: int) -> None:
@@ -373,6 +408,9 @@ def main() -> int:
     parser.add_argument("--nb-sizes", default="1000,3000,10000",
                         help="NB sizes (ports) for the hook's cost against NB size; '' for none")
     parser.add_argument("--samples", type=int, default=10, help="new ports timed at each NB size")
+    parser.add_argument("--nics", type=int, default=4,
+                        help="OVN interfaces of the guests started at each NB size (half as many guests "
+                             "as --samples, each way)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("ovn_scale.py: needs root (network namespaces)", file=sys.stderr)
@@ -382,8 +420,9 @@ def main() -> int:
               file=sys.stderr)
         return 2
     if (not 1 <= args.smallest <= args.chassis or args.ports < 1 or args.rounds < 1
-            or args.chassis * args.ports > 60000):
-        print("ovn_scale.py: expected 1 <= --from <= --chassis, --ports >= 1, --rounds >= 1", file=sys.stderr)
+            or args.chassis * args.ports > 60000 or not 1 <= args.nics <= 64):
+        print("ovn_scale.py: expected 1 <= --from <= --chassis, --ports >= 1, --rounds >= 1, "
+              "1 <= --nics <= 64", file=sys.stderr)
         return 2
 
     def interrupted(signum: int, frame: object) -> None:
@@ -417,7 +456,7 @@ def main() -> int:
                         runs.append(r)
             if sizes:
                 print(f"NB sizes {', '.join(map(str, sizes))}: one chassis ...", flush=True)
-                sweep = nb_sweep(sizes, args.samples, Path(tmp), spent)
+                sweep = nb_sweep(sizes, args.samples, Path(tmp), spent, args.nics)
     except KeyboardInterrupt:
         print("ovn_scale.py: interrupted; everything it started is stopped", file=sys.stderr)
         return 130
@@ -425,7 +464,7 @@ def main() -> int:
         spent.close()
     report(runs, args.ports)
     if sweep:
-        report_sweep(sweep, args.samples)
+        report_sweep(sweep, args.samples, args.nics)
     print(f"  whole run: {time.monotonic() - started:.1f} s")
     return 0
 
