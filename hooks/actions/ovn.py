@@ -107,7 +107,7 @@ class OvnPortTransaction(Batch["EnsureOvnPort"]):
             for a, _, (_, _, before) in changes:
                 _set_entry(ctx, a.domain, a.domain_uuid, a.name, before)
 
-        writes = [PortWrite(row, a.switch, a.name, a.mac, a.address, chassis, a.domain, entry["mac"],
+        writes = [PortWrite(row, a.switch, a.name, a.mac, a.address_for(row), chassis, a.domain, entry["mac"],
                             dhcp[a.switch], a.port_security) for a, row, (chassis, entry, _) in changes]
         try:
             ovn.write_ports(writes)
@@ -153,11 +153,26 @@ class EnsureOvnPort(Action):
     domain: str
     domain_uuid: str | None = None
     port_security: bool = False
+    # Network ``port-created`` cannot see the domain's metadata: a static address that the
+    # interface's own <vnx:ovn> entry gave the port at ``prepare`` is kept, not made dynamic.
+    keep_address: bool = False
 
     def describe(self) -> str:
         security = ", port security" if self.port_security else ""
-        return (f"OVN port {self.name} on switch {self.switch}: {self.mac} {self.address or 'dynamic'}"
+        address = self.address or (
+            "dynamic unless it has a static address" if self.keep_address else "dynamic")
+        return (f"OVN port {self.name} on switch {self.switch}: {self.mac} {address}"
                 f"{security}, domain {self.domain}, requested on this chassis")
+
+    def address_for(self, row: Any) -> str | None:
+        """The address to write: this action's, or with ``keep_address`` the static one the
+        port (this domain's, as ``decide`` checks) has for this MAC."""
+        from hooks.adapters.ovn import mac_address, split_address
+
+        if self.address is not None or not self.keep_address or row is None or not row.addresses:
+            return self.address
+        mac, address = split_address(row.addresses)
+        return address if mac.lower() == mac_address(self.mac) else None
 
     def chassis(self, row: Any, me: str) -> list[str]:
         """The chassis the port is to be requested on, given the row read (or None)."""
@@ -181,7 +196,7 @@ class EnsureOvnPort(Action):
             raise ForeignDevice(step=f"set OVN port {self.name}", what="OVN port", name=self.name,
                                 reason=f"belongs to domain {owner}" if owner else "was not made by the hooks")
         chassis = self.chassis(row, me)
-        wanted = [port_addresses(self.mac, self.address)]
+        wanted = [port_addresses(self.mac, self.address_for(row))]
         before = _entry_of(ctx, self.domain, self.name)
         entry: dict[str, Any] = {"switch": self.switch, "mac": wanted[0].split()[0],
                                  "created": row is None or bool(before and before.get("created"))}

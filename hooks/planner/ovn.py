@@ -68,7 +68,8 @@ def network_port_actions(net: etree._Element, port: etree._Element | None) -> li
     label = f"{mac or '?'} of domain {domain}"
     switch, name, mac = _checked(wish.switch, params.get("interfaceid") if params is not None else None,
                                  mac, label)
-    return [A.EnsureOvnPort(name, switch, mac, None, domain, uuid_of(owner), wish.port_security, iface=mac)]
+    return [A.EnsureOvnPort(name, switch, mac, None, domain, uuid_of(owner), wish.port_security,
+                            keep_address=True, iface=mac)]
 
 
 def domain_port_actions(root: etree._Element) -> list[A.Action]:

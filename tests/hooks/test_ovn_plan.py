@@ -57,7 +57,8 @@ def test_network_start_without_ovn_plans_no_switch():
 def test_port_created_on_an_ovn_network_ensures_the_port_named_by_the_interfaceid():
     # The portgroup's VLAN is the capture's own (an OVS network: libvirt sets it): nothing for it.
     assert _plan("network", "port-created", _ovn_port_created()) == [
-        A.EnsureOvnPort(IID, "ls-web", "52:54:00:61:b5:e0", None, "capvm", CAPVM, iface="52:54:00:61:b5:e0")]
+        A.EnsureOvnPort(IID, "ls-web", "52:54:00:61:b5:e0", None, "capvm", CAPVM, keep_address=True,
+                        iface="52:54:00:61:b5:e0")]
 
 
 def test_port_created_normalises_the_mac_and_the_interfaceid():
@@ -231,6 +232,6 @@ def test_a_network_asking_port_security_gets_it_on_its_ports_and_its_twin_does_n
     ovn = "<vnx:ovn switch='ls-web' subnet='10.10.0.0/24' port-security='yes'/>"
     [action] = _plan("network", "port-created", _ovn_port_created(ovn))
     assert action == A.EnsureOvnPort(IID, "ls-web", "52:54:00:61:b5:e0", None, "capvm", CAPVM, True,
-                                     iface="52:54:00:61:b5:e0")
+                                     keep_address=True, iface="52:54:00:61:b5:e0")
     [twin] = _plan("network", "port-created", _ovn_port_created(ovn.replace("yes", "no")))
     assert twin.port_security is False

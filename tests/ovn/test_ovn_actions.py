@@ -375,3 +375,21 @@ def test_a_later_failure_undoes_every_port_of_the_call_in_one_transaction(lab: O
     assert all(_port(lab, n) is None for n in new)
     assert _port(lab, kept)["addresses"] == f'["{MAC} 10.91.0.5"]'
     assert sorted(_recorded(ctx)) == [kept]
+
+
+def test_port_created_keeps_the_static_address_prepare_wrote(lab: OvnLab, tmp_path: Path) -> None:
+    """An interface of an OVN network with its own <vnx:ovn address>: ``prepare`` makes the
+    port with the address; the network's ``port-created`` (which sees no domain metadata)
+    must not turn it into ``dynamic``."""
+    name = "1a6c2a4e-8a55-4c5e-9a0c-3f1c2b3d4eb0"
+    ctx = _ctx(lab, lab.chassis[0], tmp_path)
+    A.EnsureOvnSwitch("a-ls11", "10.92.0.0/24").apply(ctx)
+    assert _port_action(name, "a-ls11", "10.92.0.7").apply(ctx) is not None
+    created = A.EnsureOvnPort(name, "a-ls11", MAC, None, DOMAIN, DOMAIN_UUID, keep_address=True)
+    assert created.apply(ctx) is None
+    assert _port(lab, name)["addresses"] == f'["{MAC} 10.92.0.7"]'
+    # A port that network port-created makes itself is dynamic, as OVN's IPAM gives it.
+    fresh = "1a6c2a4e-8a55-4c5e-9a0c-3f1c2b3d4eb1"
+    assert A.EnsureOvnPort(fresh, "a-ls11", "52:54:00:00:0b:01", None, DOMAIN, DOMAIN_UUID,
+                           keep_address=True).apply(ctx) is not None
+    assert _port(lab, fresh)["addresses"] == '["52:54:00:00:0b:01 dynamic"]'

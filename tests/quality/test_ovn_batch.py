@@ -245,3 +245,35 @@ def test_started_settles_every_arrived_port_in_one_transaction(host):
     assert host.ovn.calls_to("hand_over") == [(((PORT, ("chassis1",)), (PORT2, ("chassis1",))),)]
     assert all(p.options["requested-chassis"] == "chassis1" for p in host.ovn.lsps.values())
     assert Executor(host.ctx).run(settle).changed == []
+
+
+# --------------------------------------------------------------------------- a network port's address
+
+def test_port_created_keeps_the_static_address_prepare_gave_the_port(host):
+    prepared = A.EnsureOvnPort(PORT, "ls-web", MAC, "10.10.0.20", "vm1", UUID)
+    created = A.EnsureOvnPort(PORT, "ls-web", MAC.upper(), None, "vm1", UUID, keep_address=True)
+    Executor(host.ctx).run([prepared])
+    assert created.describe().endswith(f"{MAC.upper()} dynamic unless it has a static address, domain vm1, "
+                                       "requested on this chassis")
+    result = Executor(host.ctx).run([created])
+    assert result.ok and result.changed == [] and host.ovn.lsps[PORT].addresses == [f"{MAC} 10.10.0.20"]
+    # Without it (or for another MAC, or a dynamic port), the action's own address.
+    assert A.EnsureOvnPort(PORT, "ls-web", MAC, None, "vm1", UUID).address_for(host.ovn._row(PORT)) is None
+    other = A.EnsureOvnPort(PORT, "ls-web", MAC2, None, "vm1", UUID, keep_address=True)
+    assert other.address_for(host.ovn._row(PORT)) is None
+    assert created.address_for(None) is None
+    assert A.EnsureOvnPort(PORT, "ls-web", MAC, "10.10.0.9", "vm1", UUID, keep_address=True).address_for(
+        host.ovn._row(PORT)) == "10.10.0.9"
+    host.ovn.lsps[PORT].addresses = [f"{MAC} dynamic"]
+    assert created.address_for(host.ovn._row(PORT)) is None
+    host.ovn.lsps[PORT].addresses = []
+    assert created.address_for(host.ovn._row(PORT)) is None
+
+
+def test_port_created_on_a_port_with_a_static_address_writes_it_back_when_other_settings_change(host):
+    Executor(host.ctx).run([A.EnsureOvnPort(PORT, "ls-web", MAC, "10.10.0.20", "vm1", UUID)])
+    host.ovn.lsps[PORT].options["requested-chassis"] = "chassis2"   # a migration arriving
+    created = A.EnsureOvnPort(PORT, "ls-web", MAC, None, "vm1", UUID, keep_address=True)
+    assert Executor(host.ctx).run([created]).changed == [created]
+    assert host.ovn.calls_to("write_port")[-1] == (PORT, "ls-web", MAC, "10.10.0.20",
+                                                   ["chassis2", "chassis1"])

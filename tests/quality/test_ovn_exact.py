@@ -815,7 +815,7 @@ def _entry(mac: str = MAC, ovn_entry: str = "<vnx:ovn switch='ls-web'/>") -> str
 def test_a_network_port_is_planned_for_its_owner_and_labelled_by_its_mac():
     [action] = planner_ovn.network_port_actions(_net(), _port())
     assert action == A.EnsureOvnPort(IID, "ls-web", "52:54:00:61:b5:e0", None, "capvm",
-                                     "de3e2b2f-a916-47d3-a681-2d51dd5d3267", False)
+                                     "de3e2b2f-a916-47d3-a681-2d51dd5d3267", False, True)
     assert action.iface == "52:54:00:61:b5:e0"
 
 
