@@ -139,7 +139,12 @@ MODULES = [
     # the adapter's pure parts (ovn.conf, nbctl argv, error classes). Not tests/ovn: a real OVN.
     Module("ovn", ("hooks/planner/ovn.py", "hooks/actions/ovn.py", "hooks/adapters/ovn.py"),
            ("tests/hooks/test_ovn_plan.py", "tests/test_ovn_adapter.py",
-            "tests/quality/test_ovn_exact.py")),
+            "tests/quality/test_ovn_exact.py", "tests/quality/test_ovn_batch.py")),
+    # The deadline (its timer and where it may fire) and the executor (steps, change sets,
+    # rollback, best effort).
+    Module("executor", ("hooks/deadline.py", "hooks/executor.py"),
+           ("tests/hooks/test_deadline.py", "tests/hooks/test_executor.py",
+            "tests/quality/test_ovn_batch.py", "tests/quality/test_undo_boundaries.py")),
 ]
 
 KILLED = {"killed", "timeout", "segfault"}

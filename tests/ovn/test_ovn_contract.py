@@ -196,3 +196,38 @@ def test_hooks_status_reports_the_ovn_configuration(lab: OvnLab, tmp_path: Path,
         f"ovn: {conf}: not usable",
         f"  problem: {conf}:1: nb remote 'tcp:192.0.2.1': expected tcp:HOST:PORT, ssl:HOST:PORT "
         "or unix:/PATH"]
+
+
+P6 = "0b5c6a4e-8a55-4c5e-9a0c-3f1c2b3d4e56"
+P7 = "0b5c6a4e-8a55-4c5e-9a0c-3f1c2b3d4e57"
+
+
+def test_ports_are_given_up_and_taken_back_in_one_transaction_each(lab: OvnLab, adapter: OvnAdapter) -> None:
+    from hooks.adapters.ovn import Handover
+
+    adapter.ensure_switch("c-ls8", "10.8.0.0/24", dhcp=True)
+    dhcp = adapter.dhcp_options("c-ls8")
+    adapter.ensure_port("c-ls8", P6, "52:54:00:c0:00:08", "10.8.0.8", "chassis1", "vm8", "52:54:00:c0:00:08",
+                        dhcp, True)
+    adapter.ensure_port("c-ls8", P7, "52:54:00:c0:00:09", None, ["chassis1", "chassis2"], "vm8",
+                        "52:54:00:c0:00:09", dhcp)
+    before = {p: _row(lab, p) for p in (P6, P7)}
+    security = lab.nbctl("get", "Logical_Switch_Port", P6, "port_security").strip()
+    rows, options = adapter.read_ports([P6, P7], ["c-ls8"])
+    assert options == {"c-ls8": dhcp} and rows[P7].chassis == ["chassis1", "chassis2"]
+    changes = [Handover(rows[P6], P6, []), Handover(rows[P7], P7, ["chassis2"])]
+    adapter.hand_over(changes, "chassis1")
+    assert P6 not in lab.nbctl("lsp-list", "c-ls8")
+    assert _row(lab, P7)["options"] == "{requested-chassis=chassis2}"
+    adapter.take_back(changes)
+    after = {p: _row(lab, p) for p in (P6, P7)}
+    # Made again as it was (a new row), and the migration's pair put back.
+    assert {k: v for k, v in after[P6].items() if k != "_uuid"} == {
+        k: v for k, v in before[P6].items() if k != "_uuid"}
+    assert lab.nbctl("get", "Logical_Switch_Port", P6, "port_security").strip() == security
+    assert after[P7] == before[P7]
+    # A port to delete that another chassis holds by the time of the read: refused, nothing written.
+    rows, _ = adapter.read_ports([P6, P7])
+    with pytest.raises(ForeignDevice, match=f"delete OVN port {P7}: .* requested on chassis1,chassis2"):
+        adapter.hand_over([Handover(rows[P6], P6, []), Handover(rows[P7], P7, [])], "chassis1")
+    assert P6 in lab.nbctl("lsp-list", "c-ls8")
