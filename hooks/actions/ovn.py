@@ -77,6 +77,14 @@ class EnsureOvnSwitch(Action):
         return Undo(f"delete OVN switch {self.switch}", lambda: ovn.delete_switch(self.switch))
 
 
+def _culprit(actions: list[Any], error: BaseException) -> Any:
+    """The action of the port an error names (a refusal's ``name``, an invalid ``value``), else
+    the first: the transaction failed as a whole."""
+    fields = getattr(error, "fields", {})
+    name = fields.get("name") or fields.get("value")
+    return next((a for a in actions if a.name == name), actions[0])
+
+
 class OvnPortTransaction(Batch["EnsureOvnPort"]):
     """Consecutive EnsureOvnPort actions (a guest's OVN interfaces at ``prepare``) applied with
     one read-only run (every port by exact name, the switches' DHCP options) and one write
@@ -128,9 +136,7 @@ class OvnPortTransaction(Batch["EnsureOvnPort"]):
         return [a for a, _, _ in changes], Undo(step, undo)
 
     def culprit(self, error: BaseException) -> EnsureOvnPort:
-        """The action of the port the error names, else the first."""
-        name = getattr(error, "fields", {}).get("name") or getattr(error, "fields", {}).get("value")
-        return next((a for a in self.actions if a.name == name), self.actions[0])
+        return _culprit(self.actions, error)
 
 
 @dataclass(frozen=True)
@@ -240,11 +246,13 @@ class OvnHandoverSet(Batch["DeleteOvnPort | SettleOvnPort"]):
 
     def commit(self) -> tuple[list[Any], Undo | None]:
         ctx = self.ctx
-        actions = [a.resolved(ctx) for a in self.actions]
         ovn = ctx.ovn
         me = ovn.system_id()
-        rows, _ = ovn.read_ports([a.name for a in actions])
-        givings = [g for g in (a.giving(ctx, rows[a.name], me) for a in actions) if g is not None]
+        rows, _ = ovn.read_ports([a.name for a in self.actions])
+        # Each Giving holds the action resolved (a record's port gets the owner's name); the
+        # executor is told of the actions as planned.
+        pairs = [(action, action.resolved(ctx).giving(ctx, rows[action.name], me)) for action in self.actions]
+        givings = [g for _, g in pairs if g is not None]
         if not givings:
             return [], None
         handovers = [g.handover for g in givings if g.handover is not None]
@@ -263,12 +271,10 @@ class OvnHandoverSet(Batch["DeleteOvnPort | SettleOvnPort"]):
 
         step = givings[0].undo_step() if len(givings) == 1 else (
             "take back OVN ports " + ", ".join(g.action.name for g in givings))
-        originals = {a.name: o for a, o in zip(actions, self.actions, strict=True)}
-        return [originals[g.action.name] for g in givings], Undo(step, undo)
+        return [a for a, g in pairs if g is not None], Undo(step, undo)
 
     def culprit(self, error: BaseException) -> Any:
-        name = getattr(error, "fields", {}).get("name")
-        return next((a for a in self.actions if a.name == name), self.actions[0])
+        return _culprit(self.actions, error)
 
 
 @dataclass(frozen=True)

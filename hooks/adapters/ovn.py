@@ -605,6 +605,9 @@ class OvnAdapter:
         switch_of: dict[str, str | None] = {}
         if existing:
             tables = self._tables(step, [switch_of_port_cmd(uuid) for _, uuid in existing])
+            if len(tables) != len(existing):
+                raise HostError(step=step, detail=f"unexpected ovn-nbctl output: {len(tables)} tables "
+                                                  f"for {len(existing)} ports")
             for (name, _), table in zip(existing, tables, strict=True):
                 owners = [str(r["name"]) for r in rows(table)]
                 switch_of[name] = owners[0] if owners else None
@@ -691,8 +694,7 @@ class OvnAdapter:
                 continue
             cmds += delete_port_cmds(row.uuid, chassis)
         if cmds:
-            self._run(f"undo the changes to OVN port{'s' if len(writes) > 1 else ''} "
-                      + ", ".join(w.name for w in writes), cmds)
+            self._run(_ports_step("undo the changes to", [w.name for w in writes]), cmds)
         if refused is not None:
             raise refused
 

@@ -277,3 +277,200 @@ def test_port_created_on_a_port_with_a_static_address_writes_it_back_when_other_
     assert Executor(host.ctx).run([created]).changed == [created]
     assert host.ovn.calls_to("write_port")[-1] == (PORT, "ls-web", MAC, "10.10.0.20",
                                                    ["chassis2", "chassis1"])
+
+
+# --------------------------------------------------------------------------- exact: give up, take back
+
+def _held(chassis: list[str], uuid: str = ROW, addresses: tuple[str, ...] = (f"{MAC} 10.10.0.20",),
+          security: tuple[str, ...] = ()) -> PortRow:
+    return PortRow(uuid, "ls-web", chassis, {"virt-netxml-domain": "vm1", "virt-netxml-interface": "vnet0"},
+                   {"requested-chassis": ",".join(chassis)}, list(addresses), DHCP, list(security))
+
+
+def test_hand_over_narrows_and_deletes_in_one_transaction_named_by_its_ports(monkeypatch):
+    from hooks.adapters.ovn import Handover
+
+    other = "aaaaaaaa-57d8-4100-b280-a0796eef51b9"
+    nb = Nbctl(monkeypatch, "")
+    ADAPTER.hand_over([Handover(_held(["chassis1", "chassis2"]), PORT, ["chassis2"]),
+                       Handover(_held(["chassis1"], other), PORT2, [])], "chassis1")
+    assert nb.commands() == [*ovn.set_chassis_cmds(ROW, ["chassis2"], ["chassis1", "chassis2"]),
+                             *ovn.delete_port_cmds(other, "chassis1")]
+    refused = HostError(step="run", detail="x", returncode=1, stderr="ovn-nbctl: no\n")
+    nb = Nbctl(monkeypatch, refused, refused)
+    with pytest.raises(HostError) as caught:
+        ADAPTER.hand_over([Handover(_held(["chassis1"]), PORT, []),
+                           Handover(_held(["chassis1"], other), PORT2, [])], "chassis1")
+    assert str(caught.value) == f"give up OVN ports {PORT}, {PORT2}: no"
+    with pytest.raises(HostError) as caught:
+        ADAPTER.hand_over([Handover(_held(["chassis1"]), PORT, [])], "chassis1")
+    assert str(caught.value) == f"give up OVN port {PORT}: no"
+    nb = Nbctl(monkeypatch)
+    ADAPTER.hand_over([], "chassis1")
+    assert nb.argvs == []
+
+
+def test_hand_over_refuses_to_delete_what_it_read_held_elsewhere_before_writing(monkeypatch):
+    from hooks.adapters.ovn import Handover
+
+    nb = Nbctl(monkeypatch)
+    for held, shown in ((["chassis1", "chassis2"], "chassis1,chassis2"), ([], "no chassis")):
+        with pytest.raises(ForeignDevice) as caught:
+            ADAPTER.hand_over([Handover(_held(["chassis2", "chassis1"]), PORT2, ["chassis2"]),
+                               Handover(_held(held), PORT, [])], "chassis1")
+        assert str(caught.value) == (
+            f"delete OVN port {PORT}: OVN port '{PORT}' is requested on {shown}, not on this chassis "
+            "(chassis1) alone; refusing to touch a device the hook did not create or take")
+        assert caught.value.fields["name"] == PORT
+    assert nb.argvs == []
+
+
+def test_take_back_widens_again_and_makes_deleted_ports_again_in_one_transaction(monkeypatch):
+    from hooks.adapters.ovn import Handover
+
+    other = "aaaaaaaa-57d8-4100-b280-a0796eef51b9"
+    made = _held(["chassis1"], other, (f"{MAC2} dynamic",), (MAC2,))
+    made.external_ids = {"virt-netxml-domain": "vm2"}
+    nb = Nbctl(monkeypatch, "")
+    ADAPTER.take_back([Handover(_held(["chassis1", "chassis2"]), PORT, ["chassis2"]),
+                       Handover(_held(["chassis1"]), PORT, []), Handover(made, PORT2, [])])
+    assert nb.commands() == [
+        *ovn.set_chassis_cmds(ROW, ["chassis1", "chassis2"], ["chassis2"]),
+        *ovn.create_port_cmds("ls-web", PORT, MAC, "10.10.0.20", ["chassis1"], "vm1", "vnet0", DHCP, False),
+        *ovn.create_port_cmds("ls-web", PORT2, MAC2, None, ["chassis1"], "vm2", MAC2, DHCP, True)]
+    assert nb.argvs[0][:3] == ["ovn-nbctl", "--db=tcp:192.0.2.10:6641", "--timeout=3"]
+    # A port read without a switch cannot be made again: refused before anything runs.
+    with pytest.raises(InvalidValue, match="^invalid OVN switch name ''"):
+        ADAPTER.take_back([Handover(PortRow(ROW, None, ["chassis1"], {}, {}, [MAC], None), PORT, [])])
+    assert len(nb.argvs) == 1
+    nb = Nbctl(monkeypatch, HostError(step="run", detail="x", returncode=1, stderr="ovn-nbctl: no\n"))
+    with pytest.raises(HostError) as caught:
+        ADAPTER.take_back([Handover(_held(["chassis1", "c2"]), PORT, ["c2"]),
+                           Handover(_held(["chassis1", "c2"]), PORT2, ["c2"])])
+    assert str(caught.value) == f"take back OVN ports {PORT}, {PORT2}: no"
+    nb = Nbctl(monkeypatch)
+    with pytest.raises(ValueError, match="^the port has no addresses$"):
+        ADAPTER.take_back([Handover(_held(["chassis1"], addresses=()), PORT, [])])
+    ADAPTER.take_back([])
+    assert nb.argvs == []
+
+
+def test_undo_writes_names_its_ports_and_restores_every_updated_one(monkeypatch):
+    second = PortRow("bbbbbbbb-57d8-4100-b280-a0796eef51b9", "ls-web", ["chassis1"], {}, {},
+                     [f"{MAC2} dynamic"])
+    kept = PortRow(ROW, "ls-web", ["chassis1"], {}, {}, [f"{MAC} 10.10.0.20"])
+    nb = Nbctl(monkeypatch, "")
+    ADAPTER.undo_writes([_write(kept), _write(second, PORT2, MAC2)], "chassis1", PORT_KEYS)
+    assert len(nb.argvs) == 1      # nothing created: no read
+    assert nb.commands() == [*ovn.restore_cmds(kept, PORT_KEYS), *ovn.restore_cmds(second, PORT_KEYS)]
+    refused = HostError(step="run", detail="x", returncode=1, stderr="ovn-nbctl: no\n")
+    Nbctl(monkeypatch, refused, refused)
+    with pytest.raises(HostError) as caught:
+        ADAPTER.undo_writes([_write(kept), _write(second, PORT2, MAC2)], "chassis1", PORT_KEYS)
+    assert str(caught.value) == f"undo the changes to OVN ports {PORT}, {PORT2}: no"
+    with pytest.raises(HostError) as caught:
+        ADAPTER.undo_writes([_write(kept)], "chassis1", PORT_KEYS)
+    assert str(caught.value) == f"undo the changes to OVN port {PORT}: no"
+
+
+def test_undo_writes_refuses_a_created_port_held_elsewhere_by_name_after_the_rest(monkeypatch):
+    for held, shown in ((["chassis2"], "chassis2"), ([], "no chassis")):
+        table = _port_table(options=["map", [["requested-chassis", ",".join(held)]]] if held else ["map", []])
+        nb = Nbctl(monkeypatch, EMPTY + table + json.dumps(PORT), "")
+        with pytest.raises(ForeignDevice) as caught:
+            ADAPTER.undo_writes([_write(None, PORT2, MAC2), _write(None), _write(None, PORT2, MAC2)],
+                                "chassis1", PORT_KEYS)
+        assert str(caught.value) == (
+            f"delete OVN port {PORT}: OVN port '{PORT}' is requested on {shown}, not on this chassis "
+            "(chassis1) alone; refusing to touch a device the hook did not create or take")
+        assert caught.value.fields["name"] == PORT and len(nb.argvs) == 1
+
+
+def test_read_ports_says_what_was_unexpected(monkeypatch):
+    Nbctl(monkeypatch, "[]")
+    with pytest.raises(HostError) as caught:
+        ADAPTER.read_ports([PORT])
+    assert str(caught.value) == f"look up OVN port {PORT}: unexpected ovn-nbctl output: expected a table"
+    Nbctl(monkeypatch, _port_table() + json.dumps(PORT), "")
+    with pytest.raises(HostError) as caught:
+        ADAPTER.read_ports([PORT])
+    assert str(caught.value) == (f"look up OVN port {PORT}: unexpected ovn-nbctl output: 0 tables for "
+                                 "1 ports")
+
+
+def test_write_ports_keeps_every_ports_commands_in_order(monkeypatch):
+    nb = Nbctl(monkeypatch, "")
+    row = PortRow(ROW, "ls-web", ["chassis1"], {})
+    ADAPTER.write_ports([_write(row, PORT2, MAC2), _write(None)])
+    assert nb.commands() == [*ovn.update_port_cmds(ROW, MAC2, None, "chassis1", "vm1", MAC2, DHCP),
+                             *ovn.create_port_cmds("ls-web", PORT, MAC, None, "chassis1", "vm1", MAC, DHCP)]
+    assert PortWrite(None, "ls-web", PORT, MAC, None, "c1", "vm1", MAC).port_security is False
+    assert PortWrite(None, "ls-web", PORT, MAC, None, "c1", "vm1", MAC).dhcp_options is None
+
+
+def test_the_culprit_of_a_release_is_the_port_the_error_names(host):
+    release = [A.DeleteOvnPort(PORT, "vm1"), A.DeleteOvnPort(PORT2, "vm1")]
+    batch = OvnHandoverSet.of(host.ctx, release)
+    assert batch.culprit(ForeignDevice(step="s", what="OVN port", name=PORT2, reason="r")) is release[1]
+    assert batch.culprit(ForeignDevice(step="s", what="OVN port", name="other", reason="r")) is release[0]
+    assert batch.culprit(HostError(step="s", detail="d")) is release[0]
+    assert batch.culprit(RuntimeError("bug")) is release[0]
+
+
+def test_a_record_without_its_domain_name_releases_as_the_owner_keeping_the_interface(host):
+    action = A.DeleteOvnPort(PORT, "", None, migrated=True, iface="vnet7")
+    resolved = action.resolved(host.ctx)
+    assert resolved == A.DeleteOvnPort(PORT, "vm1", UUID, migrated=True)
+    assert resolved.iface == "vnet7"
+    named = A.DeleteOvnPort(PORT, "vm2", None, iface="vnet8")
+    assert named.resolved(host.ctx) is named
+
+
+def test_only_a_deletion_needs_the_ports_address_to_make_it_again(host):
+    Executor(host.ctx).run([_two()[0]])
+    host.ovn.lsps[PORT].addresses = []
+    # Migrated (kept) or narrowed to the other chassis: no address needed.
+    migrated = A.DeleteOvnPort(PORT, "vm1", UUID, migrated=True)
+    assert migrated.giving(host.ctx, host.ovn._row(PORT), "chassis1").handover is None
+    host.ovn.lsps[PORT].options["requested-chassis"] = "chassis1,chassis2"
+    narrowed = A.DeleteOvnPort(PORT, "vm1", UUID).giving(host.ctx, host.ovn._row(PORT), "chassis1")
+    assert narrowed.handover.keep == ["chassis2"]
+    host.ovn.lsps[PORT].options["requested-chassis"] = "chassis1"
+    with pytest.raises(ValueError, match="^the port has no addresses$"):
+        A.DeleteOvnPort(PORT, "vm1", UUID).giving(host.ctx, host.ovn._row(PORT), "chassis1")
+
+
+def test_the_address_kept_is_matched_by_mac_whatever_its_case(host):
+    mac = "52:54:00:ab:cd:ef"
+    Executor(host.ctx).run([A.EnsureOvnPort(PORT, "ls-web", mac, "10.10.0.30", "vm1", UUID)])
+    kept = A.EnsureOvnPort(PORT, "ls-web", mac.upper(), None, "vm1", UUID, keep_address=True)
+    assert kept.address_for(host.ovn._row(PORT)) == "10.10.0.30"
+    host.ovn.lsps[PORT].addresses = [f"{mac.upper()} 10.10.0.30"]
+    assert kept.address_for(host.ovn._row(PORT)) == "10.10.0.30"
+
+
+def test_a_failed_write_puts_back_the_record_entry_it_replaced(host):
+    Executor(host.ctx).run([_two()[0]])
+    record = host.record()
+    host.ovn.fail_on["write_port"] = HostError(step="set OVN port", detail="NB refused")
+    moved = A.EnsureOvnPort(PORT, "ls-web", MAC, "10.10.0.99", "vm1", UUID)
+    assert not Executor(host.ctx).run([moved]).ok
+    assert host.record() == record and record["uuid"] == UUID
+
+
+def test_a_record_that_cannot_be_put_back_is_named_for_every_port(host, monkeypatch):
+    from hooks.actions import ovn as actions_ovn
+
+    real = actions_ovn._set_entry
+
+    def set_entry(ctx, domain, uuid, name, entry):
+        if entry is None:
+            raise HostError(step="write the state record", detail="disk full")
+        real(ctx, domain, uuid, name, entry)
+
+    monkeypatch.setattr(actions_ovn, "_set_entry", set_entry)
+    host.ovn.fail_on["write_port"] = HostError(step="set OVN port", detail="NB refused")
+    with pytest.raises(HostError, match="NB refused"):
+        OvnPortTransaction.of(host.ctx, _two()).commit()
+    assert host.ctx.left_over == [
+        f"forget OVN ports {PORT}, {PORT2} in the record: write the state record: disk full"]
