@@ -746,8 +746,9 @@ class OvnAdapter:
                 cmds += set_chassis_cmds(row.uuid, row.chassis, change.keep)
                 continue
             mac, address = split_address(row.addresses)
+            # (only ports tagged with the domain are ever given up: the key is there)
             cmds += create_port_cmds(row.switch or "", change.name, mac, address, row.chassis,
-                                     row.external_ids.get(DOMAIN_KEY, ""),
+                                     row.external_ids[DOMAIN_KEY],
                                      row.external_ids.get(INTERFACE_KEY, mac), row.dhcp_options,
                                      bool(row.port_security))
         if cmds:

@@ -341,8 +341,19 @@ def test_take_back_widens_again_and_makes_deleted_ports_again_in_one_transaction
     assert nb.argvs[0][:3] == ["ovn-nbctl", "--db=tcp:192.0.2.10:6641", "--timeout=3"]
     # A port read without a switch cannot be made again: refused before anything runs.
     with pytest.raises(InvalidValue, match="^invalid OVN switch name ''"):
-        ADAPTER.take_back([Handover(PortRow(ROW, None, ["chassis1"], {}, {}, [MAC], None), PORT, [])])
+        ADAPTER.take_back([Handover(PortRow(ROW, None, ["chassis1"], {"virt-netxml-domain": "vm1"}, {}, [MAC],
+                                            None), PORT, [])])
     assert len(nb.argvs) == 1
+    # In either order, every port's commands.
+    nb = Nbctl(monkeypatch, "", "")
+    changes = [Handover(_held(["chassis1"]), PORT, []), Handover(_held(["chassis1", "c2"]), PORT2, ["c2"])]
+    ADAPTER.take_back(changes)
+    assert nb.commands() == [
+        *ovn.create_port_cmds("ls-web", PORT, MAC, "10.10.0.20", ["chassis1"], "vm1", "vnet0", DHCP, False),
+        *ovn.set_chassis_cmds(ROW, ["chassis1", "c2"], ["c2"])]
+    ADAPTER.hand_over(changes, "chassis1")
+    assert nb.commands() == [*ovn.delete_port_cmds(ROW, "chassis1"),
+                             *ovn.set_chassis_cmds(ROW, ["c2"], ["chassis1", "c2"])]
     nb = Nbctl(monkeypatch, HostError(step="run", detail="x", returncode=1, stderr="ovn-nbctl: no\n"))
     with pytest.raises(HostError) as caught:
         ADAPTER.take_back([Handover(_held(["chassis1", "c2"]), PORT, ["c2"]),
@@ -374,16 +385,18 @@ def test_undo_writes_names_its_ports_and_restores_every_updated_one(monkeypatch)
 
 
 def test_undo_writes_refuses_a_created_port_held_elsewhere_by_name_after_the_rest(monkeypatch):
-    for held, shown in ((["chassis2"], "chassis2"), ([], "no chassis")):
+    mine = _port_table(_uuid=["uuid", DHCP], name=PORT2) + json.dumps(PORT2)
+    for held, shown in ((["chassis2", "chassis3"], "chassis2,chassis3"), ([], "no chassis")):
         table = _port_table(options=["map", [["requested-chassis", ",".join(held)]]] if held else ["map", []])
-        nb = Nbctl(monkeypatch, EMPTY + table + json.dumps(PORT), "")
+        nb = Nbctl(monkeypatch, table + json.dumps(PORT) + mine, "")
         with pytest.raises(ForeignDevice) as caught:
-            ADAPTER.undo_writes([_write(None, PORT2, MAC2), _write(None), _write(None, PORT2, MAC2)],
-                                "chassis1", PORT_KEYS)
+            ADAPTER.undo_writes([_write(None), _write(None, PORT2, MAC2)], "chassis1", PORT_KEYS)
         assert str(caught.value) == (
             f"delete OVN port {PORT}: OVN port '{PORT}' is requested on {shown}, not on this chassis "
             "(chassis1) alone; refusing to touch a device the hook did not create or take")
-        assert caught.value.fields["name"] == PORT and len(nb.argvs) == 1
+        assert caught.value.fields["name"] == PORT
+        # The port after the refused one is still deleted.
+        assert nb.commands() == ovn.delete_port_cmds(DHCP, "chassis1") and len(nb.argvs) == 2
 
 
 def test_read_ports_says_what_was_unexpected(monkeypatch):
