@@ -85,18 +85,20 @@ def in_library(frame: FrameType | None) -> bool:
 
 
 @contextlib.contextmanager
-def armed(deadline: Deadline, step: Callable[[], str]) -> Iterator[None]:
+def armed(deadline: Deadline, step: Callable[[], str],
+          library_grace: float = LIBRARY_GRACE) -> Iterator[None]:
     """Raise DeadlineExceeded in this thread when ``deadline`` passes, even mid-syscall.
 
     ``step`` names what was running, for the message. Only the main thread can take signals;
-    elsewhere the deadline is enforced only between actions.
+    elsewhere the deadline is enforced only between actions. A library gets ``library_grace``
+    seconds past the deadline to return by itself.
     """
     def expire(signum: int, frame: FrameType | None) -> None:
         if in_library(frame):
-            if deadline.clock() - deadline.end < LIBRARY_GRACE:
+            if deadline.clock() - deadline.end < library_grace:
                 return   # the interval timer fires again in RETRY_INTERVAL
             # Stuck in the library: interrupt it, and again later should it swallow that.
-            signal.setitimer(signal.ITIMER_REAL, LIBRARY_GRACE, LIBRARY_GRACE)
+            signal.setitimer(signal.ITIMER_REAL, library_grace, library_grace)
         else:
             signal.setitimer(signal.ITIMER_REAL, 0)   # one interrupt: cleanups run undisturbed
         raise DeadlineInterrupt(step())
