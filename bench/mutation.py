@@ -144,7 +144,8 @@ MODULES = [
     # rollback, best effort).
     Module("executor", ("hooks/deadline.py", "hooks/executor.py"),
            ("tests/hooks/test_deadline.py", "tests/hooks/test_executor.py",
-            "tests/quality/test_ovn_batch.py", "tests/quality/test_undo_boundaries.py")),
+            "tests/quality/test_ovn_batch.py", "tests/quality/test_undo_boundaries.py",
+            "tests/quality/test_executor_exact.py")),
 ]
 
 KILLED = {"killed", "timeout", "segfault"}
