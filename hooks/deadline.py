@@ -6,13 +6,16 @@ Deadline; the executor checks it between actions, adapters get at most the time 
 and ``armed()`` turns expiry into an exception even inside a blocking call (SIGALRM), so the
 executor can still roll back and the hook can exit with a message.
 
-The signal is never turned into an exception inside a third-party library while the library can
-still return by itself: pyroute2, for one, wraps its message decoding in ``except Exception`` (and
-``except:``) blocks that would swallow it, log a traceback to stderr, and hand back a half-decoded
-message (a bridge read as "not a bridge"). There the timer re-fires every few milliseconds until
-control is back in our code or in the standard library; only a library stuck for LIBRARY_GRACE
-seconds past the deadline is interrupted anyway, with an exception no ``except Exception`` catches.
-A module being imported is left to finish the same way: cut short, it stays half-defined.
+The signal is never turned into an exception inside a third-party library: pyroute2, for one,
+wraps its message decoding in ``except Exception`` (and ``except:``) blocks that would swallow
+it, log a traceback to stderr and hand back a half-decoded message (a bridge read as "not a
+bridge"), and runs each request in an asyncio event loop, which swallows what its callbacks
+raise; interrupted there, its loop and socket are left broken (seen: a read spinning forever).
+The timer re-fires every few milliseconds until control is back in our code or in the standard
+library, and raises there. A library call is thus never cut short: the ones the hooks make
+(pyroute2's requests to the kernel) return by themselves; what can block for long is the hooks'
+own work (child processes, sysfs writes), which the timer interrupts. A module being imported
+is left to finish the same way: cut short, it stays half-defined.
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ from hooks.errors import DeadlineExceeded
 
 MIN_TIMEOUT = 0.05
 RETRY_INTERVAL = 0.005   # how often an expired timer looks again while a library is running
-LIBRARY_GRACE = 1.0      # how long past the deadline a library may take to return by itself
 OUR_PACKAGES = ("hooks", "xmltools")
 INSTALLED_CODE = ("/site-packages/", "/dist-packages/")
 STDLIB = os.path.dirname(os.__file__) + os.sep
@@ -85,22 +87,17 @@ def in_library(frame: FrameType | None) -> bool:
 
 
 @contextlib.contextmanager
-def armed(deadline: Deadline, step: Callable[[], str],
-          library_grace: float = LIBRARY_GRACE) -> Iterator[None]:
-    """Raise DeadlineExceeded in this thread when ``deadline`` passes, even mid-syscall.
+def armed(deadline: Deadline, step: Callable[[], str]) -> Iterator[None]:
+    """Raise DeadlineExceeded in this thread when ``deadline`` passes, even mid-syscall (but
+    not inside a library: see the module's text).
 
     ``step`` names what was running, for the message. Only the main thread can take signals;
-    elsewhere the deadline is enforced only between actions. A library gets ``library_grace``
-    seconds past the deadline to return by itself.
+    elsewhere the deadline is enforced only between actions.
     """
     def expire(signum: int, frame: FrameType | None) -> None:
         if in_library(frame):
-            if deadline.clock() - deadline.end < library_grace:
-                return   # the interval timer fires again in RETRY_INTERVAL
-            # Stuck in the library: interrupt it, and again later should it swallow that.
-            signal.setitimer(signal.ITIMER_REAL, library_grace, library_grace)
-        else:
-            signal.setitimer(signal.ITIMER_REAL, 0)   # one interrupt: cleanups run undisturbed
+            return   # the interval timer fires again in RETRY_INTERVAL
+        signal.setitimer(signal.ITIMER_REAL, 0)   # one interrupt: cleanups run undisturbed
         raise DeadlineInterrupt(step())
 
     try:

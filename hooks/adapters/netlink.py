@@ -78,9 +78,10 @@ def _load_pyroute2() -> types.SimpleNamespace:
     # hook's error. Our own one-line error says what failed; keep pyroute2's log out of it.
     import logging  # already loaded by pyroute2
 
-    library_log = logging.getLogger("pyroute2")
-    library_log.addHandler(logging.NullHandler())
-    library_log.propagate = False
+    for name in ("pyroute2", "asyncio"):   # asyncio: the event loop pyroute2 runs requests in
+        library_log = logging.getLogger(name)
+        library_log.addHandler(logging.NullHandler())
+        library_log.propagate = False
     _pyroute2 = types.SimpleNamespace(IPRoute=IPRoute, NetlinkError=NetlinkError, ifinfmsg=ifinfmsg)
     return _pyroute2
 
