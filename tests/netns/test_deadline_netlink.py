@@ -38,4 +38,3 @@ def test_expiry_during_netlink_reads_is_always_the_deadline(inside_netns, capfd)
         port.close()
     assert reads > rounds
     assert capfd.readouterr().err == ""
-
