@@ -472,6 +472,16 @@ def _port_row(row: dict[str, Any], switch: str | None) -> PortRow:
                    [str(a) for a in security])
 
 
+def held_elsewhere(name: str, row: PortRow, chassis: str) -> ForeignDevice | None:
+    """Why port ``name`` (as ``row`` read it) is not this ``chassis``'s to delete: requested on
+    another chassis, on two (a migration) or on none; None when this chassis alone holds it."""
+    if row.chassis == [chassis_name(chassis)]:
+        return None
+    held = ",".join(row.chassis) or "no chassis"
+    return ForeignDevice(step=f"delete OVN port {name}", what="OVN port", name=name,
+                         reason=f"is requested on {held}, not on this chassis ({chassis}) alone")
+
+
 class Handover:
     """One port of a ``hand_over`` transaction: its row as read, and the chassis it is to be
     requested on from now on (empty: the port is deleted)."""
@@ -686,11 +696,9 @@ class OvnAdapter:
             row = now.get(port_name(w.name))
             if row is None:
                 continue
-            if row.chassis != [chassis_name(chassis)]:
-                held = ",".join(row.chassis) or "no chassis"
-                refused = refused or ForeignDevice(
-                    step=f"delete OVN port {w.name}", what="OVN port", name=w.name,
-                    reason=f"is requested on {held}, not on this chassis ({chassis}) alone")
+            elsewhere = held_elsewhere(w.name, row, chassis)
+            if elsewhere is not None:
+                refused = refused or elsewhere
                 continue
             cmds += delete_port_cmds(row.uuid, chassis)
         if cmds:
@@ -705,10 +713,9 @@ class OvnAdapter:
         existing = self.find_port(name)
         if existing is None:
             return False
-        if existing.chassis != [chassis_name(chassis)]:
-            held = ",".join(existing.chassis) or "no chassis"
-            raise ForeignDevice(step=step, what="OVN port", name=name,
-                                reason=f"is requested on {held}, not on this chassis ({chassis}) alone")
+        elsewhere = held_elsewhere(name, existing, chassis)
+        if elsewhere is not None:
+            raise elsewhere
         self._run(step, delete_port_cmds(existing.uuid, chassis))
         return True
 
@@ -728,10 +735,9 @@ class OvnAdapter:
             if change.keep:
                 cmds += set_chassis_cmds(row.uuid, change.keep, row.chassis)
                 continue
-            if row.chassis != [chassis_name(chassis)]:
-                held = ",".join(row.chassis) or "no chassis"
-                raise ForeignDevice(step=f"delete OVN port {change.name}", what="OVN port", name=change.name,
-                                    reason=f"is requested on {held}, not on this chassis ({chassis}) alone")
+            elsewhere = held_elsewhere(change.name, row, chassis)
+            if elsewhere is not None:
+                raise elsewhere
             cmds += delete_port_cmds(row.uuid, chassis)
         if cmds:
             self._run(_ports_step("give up", [c.name for c in changes]), cmds)
